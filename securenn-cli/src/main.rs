@@ -1,0 +1,53 @@
+//! `securenn`: the command-line face of securenn.
+//!
+//! ```text
+//! securenn selftest [--transport local|tcp] [--elements N] [--json]
+//! ```
+
+mod report;
+mod selftest;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Three-party secure neural-network training and inference (SecureNN).
+#[derive(Debug, Parser)]
+#[command(name = "securenn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Share random tensors, compute on the shares, reveal, and check against plaintext.
+    Selftest(selftest::Args),
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Selftest(args) => selftest::run(&args),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `SECURENN_LOG` (default: warnings and errors). No log
+/// line carries a secret or a share.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SECURENN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

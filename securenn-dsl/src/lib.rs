@@ -1,0 +1,48 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Parties and roles
+//!
+//! Three parties run the same program: [`P0`](party::P0) and [`P1`](party::P1) hold
+//! additive shares of every secret, the helper [`P2`](party::P2) supplies correlated
+//! randomness and never sees a secret. The party types let the compiler refuse what would
+//! leak: an input for P2 ([`party::InputParty`]) or a reveal to P2 ([`party::OutputParty`]).
+//!
+//! # Rings and shares
+//!
+//! [`Shared<R, F>`](share::Shared) is one party's share of a tensor over ring `R`
+//! ([`Z64`](ring::Z64), [`ZOdd`](ring::ZOdd), [`Zp`](ring::Zp), [`Z2`](ring::Z2)) with `F`
+//! fractional bits. Shares over different rings or scales are different types.
+//!
+//! # Running locally
+//!
+//! [`run_local`](session::run_local) runs the three parties on three threads of one process
+//! over the in-memory transport; [`net::tcp`] connects three processes.
+//!
+//! # Feature flags
+//!
+//! - `tcp` (default): the TCP transport on tokio.
+//!
+//! # Security
+//!
+//! Semi-honest security against one corrupted party, as in the SecureNN paper. Keys are
+//! agreed at session start and every protocol call derives its own random streams, so no
+//! mask is reused. The plain TCP transport neither encrypts nor authenticates: use it on
+//! loopback or a trusted network. No log line prints a secret or a share, and `Debug`
+//! output of shares, keys and frames is redacted.
+
+pub mod error;
+pub mod net;
+pub mod nn;
+pub mod party;
+pub mod prelude;
+pub mod prg;
+pub mod ring;
+pub mod session;
+pub mod share;
+pub mod tensor;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::{Error, Result};
+pub use securenn_macros::protocol;

@@ -1,0 +1,500 @@
+//! The TCP transport on tokio: one process (or machine) per party.
+//!
+//! For each pair of parties the higher-numbered one dials the lower-numbered one: P1 and P2
+//! dial P0, P2 dials P1. Before any secret moves, the dialer sends a [`Hello`] naming the
+//! protocol version, the session id, the maximum frame size and both party ids; the
+//! acceptor checks all of them, answers with its own `Hello`, and the dialer checks that
+//! the party at the address is the one it meant to reach. Any mismatch is an
+//! [`Error::Handshake`] naming the peer and the reason.
+//!
+//! After the handshake a reader task per peer decodes frames into the party's mailbox, so a
+//! peer is always drained and two parties sending large messages to each other at once
+//! cannot deadlock on full socket buffers. Receives time out after
+//! [`SessionConfig::recv_timeout`]; a peer that disconnects ends every pending receive from
+//! it with [`Error::PeerClosed`] (between frames) or [`Error::TruncatedFrame`] (inside one).
+//!
+//! This transport is plain TCP: it authenticates nothing and encrypts nothing, so use it on
+//! a trusted network (or loopback) only. TLS with mutual authentication is the
+//! multi-machine mode.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex as AsyncMutex;
+use tokio::task::JoinHandle;
+
+use super::frame::{read_frame, write_frame};
+use super::mailbox::Mailbox;
+use super::{Frame, Tag, Transport};
+use crate::error::{ClaimedRole, Error, HandshakeFailure, PeerDescription, Result};
+use crate::party::Role;
+use crate::session::SessionConfig;
+
+/// The protocol version spoken on the wire; parties of different versions refuse each other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The first field of every [`Hello`].
+pub const HELLO_MAGIC: [u8; 8] = *b"SECURENN";
+
+/// The longest hello message accepted, in bytes.
+pub const MAX_HELLO_LEN: usize = 128;
+
+/// Pause between two connection attempts while a peer is not listening yet.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// The handshake message each side of a connection sends first (serialized with postcard,
+/// behind a 2-byte little-endian length).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Always [`HELLO_MAGIC`].
+    pub magic: [u8; 8],
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The session both sides must belong to.
+    pub session_id: u64,
+    /// The sender's party index.
+    pub from: u8,
+    /// The party index the sender believes it is talking to.
+    pub to: u8,
+    /// The sender's maximum frame payload.
+    pub max_frame_len: u64,
+}
+
+impl Hello {
+    /// The hello `from` sends to `to` under `config`.
+    pub fn new(from: Role, to: Role, config: &SessionConfig) -> Hello {
+        Hello {
+            magic: HELLO_MAGIC,
+            version: PROTOCOL_VERSION,
+            session_id: config.session_id,
+            from: from.id(),
+            to: to.id(),
+            max_frame_len: config.max_frame_len as u64,
+        }
+    }
+
+    /// Writes this hello to `stream`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] if the stream fails.
+    pub async fn write_to(&self, stream: &mut TcpStream, peer: PeerDescription) -> Result<()> {
+        let failure = |reason| Error::Handshake { peer, reason };
+        let body = postcard::to_stdvec(self).map_err(|_| failure(HandshakeFailure::Malformed))?;
+        let len = u16::try_from(body.len()).map_err(|_| failure(HandshakeFailure::Malformed))?;
+        let mut bytes = len.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&body);
+        stream
+            .write_all(&bytes)
+            .await
+            .map_err(|_| failure(HandshakeFailure::Malformed))
+    }
+
+    /// Reads a hello from `stream`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] if the stream ends, the length exceeds [`MAX_HELLO_LEN`] or the
+    /// body is not a hello.
+    pub async fn read_from(stream: &mut TcpStream, peer: PeerDescription) -> Result<Hello> {
+        let failure = |reason| Error::Handshake { peer, reason };
+        let mut len = [0u8; 2];
+        stream
+            .read_exact(&mut len)
+            .await
+            .map_err(|_| failure(HandshakeFailure::NotSecurenn))?;
+        let len = usize::from(u16::from_le_bytes(len));
+        if len > MAX_HELLO_LEN {
+            return Err(failure(HandshakeFailure::NotSecurenn));
+        }
+        let mut body = vec![0u8; len];
+        stream
+            .read_exact(&mut body)
+            .await
+            .map_err(|_| failure(HandshakeFailure::Malformed))?;
+        Hello::decode(&body, peer)
+    }
+
+    /// Decodes a hello body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] with [`HandshakeFailure::Malformed`] or
+    /// [`HandshakeFailure::NotSecurenn`].
+    pub fn decode(body: &[u8], peer: PeerDescription) -> Result<Hello> {
+        let hello: Hello = postcard::from_bytes(body).map_err(|_| Error::Handshake {
+            peer,
+            reason: HandshakeFailure::Malformed,
+        })?;
+        if hello.magic != HELLO_MAGIC {
+            return Err(Error::Handshake {
+                peer,
+                reason: HandshakeFailure::NotSecurenn,
+            });
+        }
+        Ok(hello)
+    }
+
+    /// Checks a received hello: magic, version, session, frame size, and that it is
+    /// addressed to `local`. Returns the sender's claimed role as sent.
+    fn check(&self, local: Role, config: &SessionConfig, peer: PeerDescription) -> Result<ClaimedRole> {
+        let failure = |reason| Error::Handshake { peer, reason };
+        if self.version != PROTOCOL_VERSION {
+            return Err(failure(HandshakeFailure::Version {
+                ours: PROTOCOL_VERSION,
+                theirs: self.version,
+            }));
+        }
+        if self.session_id != config.session_id {
+            return Err(failure(HandshakeFailure::SessionId));
+        }
+        if self.max_frame_len != config.max_frame_len as u64 {
+            return Err(failure(HandshakeFailure::MaxFrame {
+                ours: config.max_frame_len as u64,
+                theirs: self.max_frame_len,
+            }));
+        }
+        if usize::from(self.to) != local.index() {
+            return Err(failure(HandshakeFailure::WrongParty {
+                claimed: claimed(self.from),
+                expected: "its hello is addressed to another party",
+            }));
+        }
+        Ok(claimed(self.from))
+    }
+}
+
+fn claimed(index: u8) -> ClaimedRole {
+    Role::from_index(usize::from(index)).map_or(ClaimedRole::Invalid(index), ClaimedRole::Valid)
+}
+
+/// Which parties dial `role`: the higher-numbered ones.
+fn dialers_of(role: Role) -> &'static [Role] {
+    match role {
+        Role::P0 => &[Role::P1, Role::P2],
+        Role::P1 => &[Role::P2],
+        Role::P2 => &[],
+    }
+}
+
+/// Which parties `role` dials: the lower-numbered ones.
+fn dialed_by(role: Role) -> &'static [Role] {
+    match role {
+        Role::P0 => &[],
+        Role::P1 => &[Role::P0],
+        Role::P2 => &[Role::P0, Role::P1],
+    }
+}
+
+/// What an acceptor expects, for error messages.
+fn acceptor_expectation(role: Role) -> &'static str {
+    match role {
+        Role::P0 => "P0 accepts P1 and P2 only, once each",
+        Role::P1 => "P1 accepts P2 only, once",
+        Role::P2 => "P2 accepts no connections",
+    }
+}
+
+/// What a dialer expects at the address of `peer`.
+fn dialer_expectation(peer: Role) -> &'static str {
+    match peer {
+        Role::P0 => "this address should be P0's",
+        Role::P1 => "this address should be P1's",
+        Role::P2 => "this address should be P2's",
+    }
+}
+
+/// One party's endpoint of the TCP transport.
+#[derive(Debug)]
+pub struct TcpTransport {
+    role: Role,
+    writers: [Option<AsyncMutex<OwnedWriteHalf>>; 3],
+    mailbox: Arc<Mailbox>,
+    readers: Vec<JoinHandle<()>>,
+    max_frame_len: usize,
+    recv_timeout: Duration,
+}
+
+impl TcpTransport {
+    /// Connects party `role` to its two peers and runs the handshakes.
+    ///
+    /// `addresses[p]` is where party `p` listens (P2's entry is not used: P2 only dials).
+    /// P0 and P1 accept on `listener` if given, else they bind `addresses[role]`; passing a
+    /// listener bound to port 0 lets tests and the CLI pick free ports.
+    ///
+    /// Must be called within a tokio runtime with I/O and time enabled: it spawns one reader
+    /// task per peer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] if a peer cannot be reached within
+    /// [`SessionConfig::connect_timeout`], does not answer the handshake in time, or fails
+    /// its checks; [`Error::Config`] if an address is missing; [`Error::Transport`] if
+    /// binding fails.
+    pub async fn connect(
+        role: Role,
+        listener: Option<TcpListener>,
+        addresses: &[Option<SocketAddr>; 3],
+        config: &SessionConfig,
+    ) -> Result<TcpTransport> {
+        let accepting = async {
+            if dialers_of(role).is_empty() {
+                return Ok(Vec::new());
+            }
+            let listener = match listener {
+                Some(listener) => listener,
+                None => {
+                    let address = addresses[role.index()]
+                        .ok_or(Error::Config("this party's listening address is missing"))?;
+                    TcpListener::bind(address).await.map_err(|source| Error::Transport {
+                        local: role,
+                        peer: role,
+                        source: Arc::new(source),
+                    })?
+                }
+            };
+            accept_peers(role, &listener, config).await
+        };
+        let dialing = async {
+            let mut streams = Vec::new();
+            for &peer in dialed_by(role) {
+                let address = addresses[peer.index()]
+                    .ok_or(Error::Config("a peer's address is missing"))?;
+                streams.push((peer, dial_peer(role, peer, address, config).await?));
+            }
+            Ok::<_, Error>(streams)
+        };
+        let (accepted, dialed) = futures::try_join!(accepting, dialing)?;
+
+        let mailbox = Arc::new(Mailbox::default());
+        let mut writers = [None, None, None];
+        let mut readers = Vec::new();
+        for (peer, stream) in accepted.into_iter().chain(dialed) {
+            let (read_half, write_half) = stream.into_split();
+            writers[peer.index()] = Some(AsyncMutex::new(write_half));
+            readers.push(tokio::spawn(read_loop(
+                read_half,
+                role,
+                peer,
+                config.max_frame_len,
+                Arc::clone(&mailbox),
+            )));
+        }
+        tracing::debug!(%role, "tcp transport connected");
+        Ok(TcpTransport {
+            role,
+            writers,
+            mailbox,
+            readers,
+            max_frame_len: config.max_frame_len,
+            recv_timeout: config.recv_timeout,
+        })
+    }
+}
+
+/// Accepts one connection from each party that dials `role`, checking every hello.
+async fn accept_peers(
+    role: Role,
+    listener: &TcpListener,
+    config: &SessionConfig,
+) -> Result<Vec<(Role, TcpStream)>> {
+    let expected = dialers_of(role);
+    let mut connected: Vec<(Role, TcpStream)> = Vec::new();
+    let deadline = Instant::now() + config.connect_timeout;
+    while connected.len() < expected.len() {
+        let missing = expected
+            .iter()
+            .copied()
+            .find(|p| connected.iter().all(|(c, _)| c != p))
+            .unwrap_or(Role::P2);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let (mut stream, _) = tokio::time::timeout(remaining, listener.accept())
+            .await
+            .map_err(|_| Error::Handshake {
+                peer: PeerDescription::Party(missing),
+                reason: HandshakeFailure::Connect(config.connect_timeout),
+            })?
+            .map_err(|source| Error::Transport {
+                local: role,
+                peer: missing,
+                source: Arc::new(source),
+            })?;
+        let unknown = PeerDescription::Unknown;
+        let hello = tokio::time::timeout(config.connect_timeout, Hello::read_from(&mut stream, unknown))
+            .await
+            .map_err(|_| Error::Handshake {
+                peer: unknown,
+                reason: HandshakeFailure::Timeout(config.connect_timeout),
+            })??;
+        let claimed = hello.check(role, config, unknown)?;
+        let peer = match claimed {
+            ClaimedRole::Valid(peer)
+                if expected.contains(&peer) && connected.iter().all(|(c, _)| *c != peer) =>
+            {
+                peer
+            }
+            ClaimedRole::Valid(peer) => {
+                return Err(Error::Handshake {
+                    peer: PeerDescription::Party(peer),
+                    reason: HandshakeFailure::WrongParty {
+                        claimed,
+                        expected: acceptor_expectation(role),
+                    },
+                });
+            }
+            ClaimedRole::Invalid(_) => {
+                return Err(Error::Handshake {
+                    peer: unknown,
+                    reason: HandshakeFailure::WrongParty {
+                        claimed,
+                        expected: acceptor_expectation(role),
+                    },
+                });
+            }
+        };
+        let described = PeerDescription::Party(peer);
+        Hello::new(role, peer, config)
+            .write_to(&mut stream, described)
+            .await?;
+        stream.set_nodelay(true).map_err(|source| Error::Transport {
+            local: role,
+            peer,
+            source: Arc::new(source),
+        })?;
+        tracing::debug!(%role, %peer, "accepted peer");
+        connected.push((peer, stream));
+    }
+    Ok(connected)
+}
+
+/// Dials `peer` at `address`, retrying until the connect timeout, and runs the handshake.
+async fn dial_peer(
+    role: Role,
+    peer: Role,
+    address: SocketAddr,
+    config: &SessionConfig,
+) -> Result<TcpStream> {
+    let described = PeerDescription::Party(peer);
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut stream = loop {
+        match TcpStream::connect(address).await {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() + RETRY_PAUSE < deadline => {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(_) => {
+                return Err(Error::Handshake {
+                    peer: described,
+                    reason: HandshakeFailure::Connect(config.connect_timeout),
+                });
+            }
+        }
+    };
+    let handshake = async {
+        Hello::new(role, peer, config)
+            .write_to(&mut stream, described)
+            .await?;
+        let answer = Hello::read_from(&mut stream, described).await?;
+        match answer.check(role, config, described)? {
+            ClaimedRole::Valid(claimed) if claimed == peer => Ok(()),
+            claimed => Err(Error::Handshake {
+                peer: described,
+                reason: HandshakeFailure::WrongParty {
+                    claimed,
+                    expected: dialer_expectation(peer),
+                },
+            }),
+        }
+    };
+    tokio::time::timeout(config.connect_timeout, handshake)
+        .await
+        .map_err(|_| Error::Handshake {
+            peer: described,
+            reason: HandshakeFailure::Timeout(config.connect_timeout),
+        })??;
+    stream.set_nodelay(true).map_err(|source| Error::Transport {
+        local: role,
+        peer,
+        source: Arc::new(source),
+    })?;
+    tracing::debug!(%role, %peer, "connected to peer");
+    Ok(stream)
+}
+
+/// Decodes frames from `peer` into the mailbox until the connection ends.
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    local: Role,
+    peer: Role,
+    max_frame_len: usize,
+    mailbox: Arc<Mailbox>,
+) {
+    loop {
+        match read_frame(&mut reader, local, peer, max_frame_len).await {
+            Ok(Some(frame)) => {
+                if mailbox.deliver(peer, frame).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {
+                mailbox.close(peer);
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%local, %peer, %error, "connection ended");
+                mailbox.fail(peer, error);
+                return;
+            }
+        }
+    }
+}
+
+impl Transport for TcpTransport {
+    fn role(&self) -> Role {
+        self.role
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    fn send(&self, to: Role, frame: Frame) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let writer = self.writers[to.index()]
+                .as_ref()
+                .ok_or(Error::WrongRole {
+                    operation: "send",
+                    role: self.role,
+                    reason: "a party cannot send a message to itself",
+                })?;
+            let mut writer = writer.lock().await;
+            write_frame(&mut *writer, &frame, self.role, to, self.max_frame_len).await
+        })
+    }
+
+    fn recv(&self, from: Role, tag: Tag) -> BoxFuture<'_, Result<Frame>> {
+        Box::pin(async move {
+            tokio::time::timeout(self.recv_timeout, self.mailbox.recv(self.role, from, tag))
+                .await
+                .map_err(|_| Error::Timeout {
+                    peer: from,
+                    tag,
+                    after: self.recv_timeout,
+                })?
+        })
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}

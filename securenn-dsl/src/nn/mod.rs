@@ -1,0 +1,4 @@
+//! Neural networks: data loading today; layers, the paper's networks A-D and the plaintext
+//! twin build on it.
+
+pub mod mnist;

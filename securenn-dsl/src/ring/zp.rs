@@ -1,0 +1,243 @@
+//! Z_p, the small prime field of PrivateCompare; p = 67 by default, carried in the type.
+
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::marker::PhantomData;
+
+use generic_array::GenericArray;
+use generic_array::typenum::{U1, U67, Unsigned};
+use rand_core::Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use super::{Ring, Sealed, impl_ring_ops};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::U67 {}
+}
+
+/// Z_67, the field of SecureNN's PrivateCompare.
+pub type Zp = ZMod<U67>;
+
+/// A prime modulus below 256, as a typenum type. Sealed: the protocols are analysed for
+/// p = 67 (p must exceed ℓ + 2 = 66 so that PrivateCompare's sums never wrap to zero).
+pub trait PrimeModulus:
+    sealed::Sealed + Unsigned + Copy + Default + fmt::Debug + Send + Sync + 'static
+{
+    /// The modulus as a byte.
+    const P: u8;
+    /// The largest multiple of p that fits in a byte: bytes below it are accepted by
+    /// rejection sampling, so that every residue is equally likely.
+    const REJECTION_BOUND: u16;
+    /// Same, for drawing non-zero elements: the largest multiple of p - 1 up to 256.
+    const NONZERO_REJECTION_BOUND: u16;
+}
+
+impl PrimeModulus for U67 {
+    const P: u8 = 67;
+    const REJECTION_BOUND: u16 = 256 / 67 * 67;
+    const NONZERO_REJECTION_BOUND: u16 = 256 / 66 * 66;
+}
+
+/// An element of Z_p for the prime p = `P` (a typenum number). SecureNN uses [`Zp`], that is
+/// `ZMod<U67>`.
+///
+/// The modulus is a type parameter, so shares over different fields cannot be mixed, and
+/// the arithmetic needs no tables and no set-up step that could be forgotten (the reference
+/// code's `initializeMPC()` bug).
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::ring::{Ring, Zp};
+///
+/// let a = Zp::new(60).unwrap();
+/// assert_eq!(a + Zp::new(10).unwrap(), Zp::new(3).unwrap());
+/// assert_eq!(-a, Zp::new(7).unwrap());
+/// assert_eq!(Zp::new(67), None);
+/// ```
+pub struct ZMod<P: PrimeModulus> {
+    value: u8,
+    modulus: PhantomData<P>,
+}
+
+impl<P: PrimeModulus> ZMod<P> {
+    /// The modulus p.
+    pub const MODULUS: u8 = P::P;
+
+    /// The element `x`, if `x < p`.
+    pub const fn new(x: u8) -> Option<Self> {
+        if x < P::P {
+            Some(Self::reduced(x))
+        } else {
+            None
+        }
+    }
+
+    const fn reduced(value: u8) -> Self {
+        ZMod {
+            value,
+            modulus: PhantomData,
+        }
+    }
+
+    /// The canonical representative in `0..p`.
+    pub const fn value(self) -> u8 {
+        self.value
+    }
+
+    /// A uniformly random non-zero element (an element of Z_p*), by rejection sampling.
+    pub fn random_nonzero<G: Rng + ?Sized>(rng: &mut G) -> Self {
+        loop {
+            let mut byte = [0u8];
+            rng.fill_bytes(&mut byte);
+            if u16::from(byte[0]) < P::NONZERO_REJECTION_BOUND {
+                return Self::reduced(byte[0] % (P::P - 1) + 1);
+            }
+        }
+    }
+
+    #[inline(always)]
+    const fn ring_add(self, rhs: Self) -> Self {
+        // Both below p < 128, so the sum fits in a byte.
+        let sum = self.value + rhs.value;
+        Self::reduced(if sum >= P::P { sum - P::P } else { sum })
+    }
+
+    #[inline(always)]
+    const fn ring_neg(self) -> Self {
+        Self::reduced(if self.value == 0 {
+            0
+        } else {
+            P::P - self.value
+        })
+    }
+
+    #[inline(always)]
+    const fn ring_sub(self, rhs: Self) -> Self {
+        self.ring_add(rhs.ring_neg())
+    }
+
+    #[inline(always)]
+    const fn ring_mul(self, rhs: Self) -> Self {
+        let wide = self.value as u16 * rhs.value as u16;
+        // The remainder is below p, which fits in a byte.
+        #[allow(clippy::cast_possible_truncation, reason = "the remainder is below p < 256")]
+        Self::reduced((wide % P::P as u16) as u8)
+    }
+}
+
+impl_ring_ops!(ZMod<P: PrimeModulus>);
+
+impl<P: PrimeModulus> Clone for ZMod<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P: PrimeModulus> Copy for ZMod<P> {}
+
+impl<P: PrimeModulus> Default for ZMod<P> {
+    fn default() -> Self {
+        Self::reduced(0)
+    }
+}
+
+impl<P: PrimeModulus> PartialEq for ZMod<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+impl<P: PrimeModulus> Eq for ZMod<P> {}
+
+impl<P: PrimeModulus> Hash for ZMod<P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
+
+impl<P: PrimeModulus> fmt::Debug for ZMod<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Z{}({})", P::P, self.value)
+    }
+}
+
+impl<P: PrimeModulus> ConstantTimeEq for ZMod<P> {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.value.ct_eq(&other.value)
+    }
+}
+
+impl<P: PrimeModulus> ConditionallySelectable for ZMod<P> {
+    fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
+        Self::reduced(u8::conditional_select(&a.value, &b.value, choice))
+    }
+}
+
+impl<P: PrimeModulus> Serialize for ZMod<P> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(self.value)
+    }
+}
+
+impl<'de, P: PrimeModulus> Deserialize<'de> for ZMod<P> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u8::deserialize(deserializer)?;
+        Self::new(value).ok_or_else(|| serde::de::Error::custom("value is not below the modulus"))
+    }
+}
+
+impl<P: PrimeModulus> Sealed for ZMod<P> {}
+
+impl<P: PrimeModulus> Ring for ZMod<P> {
+    const ZERO: Self = Self::reduced(0);
+    const ONE: Self = Self::reduced(1);
+    const NAME: &'static str = "Z_67";
+    type WireLen = U1;
+
+    fn from_u64(x: u64) -> Self {
+        #[allow(clippy::cast_possible_truncation, reason = "the remainder is below p < 256")]
+        Self::reduced((x % u64::from(P::P)) as u8)
+    }
+
+    fn to_u64(self) -> u64 {
+        u64::from(self.value)
+    }
+
+    /// Rejection sampling on bytes: bytes at or above the largest multiple of p are redrawn,
+    /// so there is no modulo bias.
+    fn random<G: Rng + ?Sized>(rng: &mut G) -> Self {
+        loop {
+            let mut byte = [0u8];
+            rng.fill_bytes(&mut byte);
+            if u16::from(byte[0]) < P::REJECTION_BOUND {
+                return Self::reduced(byte[0] % P::P);
+            }
+        }
+    }
+
+    fn fill_random<G: Rng + ?Sized>(rng: &mut G, out: &mut [Self]) {
+        let mut buf = [0u8; 256];
+        let mut filled = 0;
+        while filled < out.len() {
+            rng.fill_bytes(&mut buf);
+            for &byte in &buf {
+                if u16::from(byte) < P::REJECTION_BOUND {
+                    out[filled] = Self::reduced(byte % P::P);
+                    filled += 1;
+                    if filled == out.len() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn to_wire(self) -> GenericArray<u8, U1> {
+        GenericArray::from_array([self.value])
+    }
+
+    fn from_wire(bytes: &GenericArray<u8, U1>) -> Option<Self> {
+        Self::new(bytes[0])
+    }
+}

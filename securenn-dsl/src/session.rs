@@ -1,0 +1,445 @@
+//! A party's session: its role, its transport, its keys and its traffic counters; and
+//! [`run_local`], which runs the three parties in one process.
+//!
+//! A [`Session`] starts with key agreement over its transport: P0 draws the P0-P1 and P0-P2
+//! keys and P1 the P1-P2 key from the operating system's generator and send them to their
+//! partners; each party also draws a private key. Every protocol invocation then opens a
+//! [`Call`], which numbers it (the same number at every party, because every party runs the
+//! same program), derives its random streams from that number, and tags its messages with
+//! it. Messages longer than the maximum frame size are split into several frames.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::net::local::LocalTransport;
+use crate::net::{Counters, DEFAULT_MAX_FRAME_LEN, Frame, Stats, Tag, Transport};
+use crate::party::Role;
+use crate::prg::{Key, PartyKeys, Prg, StreamId};
+use crate::ring::{Ring, Z64};
+use typenum::Unsigned as _;
+
+/// Settings of a session; the defaults suit three parties in one process.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use securenn_dsl::session::SessionConfig;
+///
+/// let config = SessionConfig {
+///     recv_timeout: Duration::from_secs(5),
+///     ..SessionConfig::default()
+/// };
+/// assert_eq!(config.max_frame_len, 16 << 20);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Identifies the session; parties of different sessions refuse each other's handshake.
+    pub session_id: u64,
+    /// The largest frame payload, in bytes; longer messages are split. All three parties
+    /// must agree (the TCP handshake checks it).
+    pub max_frame_len: usize,
+    /// How long to keep trying to reach a peer at start-up (TCP).
+    pub connect_timeout: Duration,
+    /// How long to wait for any one message before giving up on its sender (TCP).
+    pub recv_timeout: Duration,
+    /// **Insecure, for tests and reproducible benchmarks only.** Derive every key from this
+    /// seed instead of the operating system's generator, so that runs are repeatable.
+    pub insecure_seed: Option<u64>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            session_id: 0,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            connect_timeout: Duration::from_secs(30),
+            recv_timeout: Duration::from_secs(60),
+            insecure_seed: None,
+        }
+    }
+}
+
+/// The call number of the key agreement; protocol calls are numbered from 1.
+const KEY_AGREEMENT_CALL: u64 = 0;
+
+/// One party's view of a three-party computation.
+///
+/// `Session` is `Send + Sync` and its methods take `&self`, so independent protocol calls
+/// can run concurrently on one session.
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    transport: Box<dyn Transport>,
+    keys: PartyKeys,
+    next_call: AtomicU64,
+    counters: Counters,
+}
+
+impl Session {
+    /// Starts a session over `transport`: agrees on the pairwise keys with the two peers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OsRng`] if no randomness is available, or the transport's errors during key
+    /// agreement.
+    pub async fn start(transport: impl Transport + 'static, config: &SessionConfig) -> Result<Session> {
+        let role = transport.role();
+        let mut session = Session {
+            role,
+            transport: Box::new(transport),
+            keys: PartyKeys::new(role, [None, None, None], Key::from_bytes([0; 16])),
+            next_call: AtomicU64::new(KEY_AGREEMENT_CALL + 1),
+            counters: Counters::default(),
+        };
+        session.keys = session.agree_keys(config).await?;
+        Ok(session)
+    }
+
+    /// Draws this party's keys and exchanges the pairwise ones.
+    async fn agree_keys(&self, config: &SessionConfig) -> Result<PartyKeys> {
+        let mut seeded = config.insecure_seed.map(|seed| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            Prg::derive(
+                &Key::from_bytes(bytes),
+                StreamId {
+                    call: u64::MAX,
+                    label: u32::from(self.role.id()),
+                },
+            )
+        });
+        let mut fresh_key = || match seeded.as_mut() {
+            Some(prg) => {
+                let mut bytes = [0u8; 16];
+                prg.fill(&mut bytes);
+                Ok(Key::from_bytes(bytes))
+            }
+            None => Key::from_os_rng(),
+        };
+        let private = fresh_key()?;
+        let call = Call {
+            session: self,
+            id: KEY_AGREEMENT_CALL,
+            name: "key agreement",
+        };
+        // The lower-numbered party of each pair draws the pair's key.
+        let mut shared = [None, None, None];
+        for peer in self.role.peers() {
+            let key = if self.role < peer {
+                let key = fresh_key()?;
+                call.send(peer, 0, &key_to_elements(&key)).await?;
+                key
+            } else {
+                key_from_elements(&call.recv::<Z64>(peer, 0, 2).await?)
+            };
+            shared[peer.index()] = Some(key);
+        }
+        Ok(PartyKeys::new(self.role, shared, private))
+    }
+
+    /// This party's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Opens the next protocol call. Every party must open calls in the same order (they run
+    /// the same program), so that numbers, random streams and message tags agree.
+    pub fn call(&self, name: &'static str) -> Call<'_> {
+        Call {
+            session: self,
+            id: self.next_call.fetch_add(1, Ordering::Relaxed),
+            name,
+        }
+    }
+
+    /// A snapshot of this party's traffic counters.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot(self.role)
+    }
+
+    /// Sets the traffic counters to zero, to measure what follows.
+    ///
+    /// Call it at the same point of the program at every party, when no message is in
+    /// flight (e.g. between two protocol calls), so that round counts start together.
+    pub fn reset_stats(&self) {
+        self.counters.reset();
+    }
+}
+
+fn key_to_elements(key: &Key) -> [Z64; 2] {
+    let bytes = key.to_bytes();
+    let mut halves = [[0u8; 8]; 2];
+    halves[0].copy_from_slice(&bytes[..8]);
+    halves[1].copy_from_slice(&bytes[8..]);
+    halves.map(|half| Z64::new(u64::from_le_bytes(half)))
+}
+
+fn key_from_elements(elements: &[Z64]) -> Key {
+    let mut bytes = [0u8; 16];
+    for (chunk, x) in bytes.chunks_exact_mut(8).zip(elements) {
+        chunk.copy_from_slice(&x.value().to_le_bytes());
+    }
+    Key::from_bytes(bytes)
+}
+
+/// One protocol invocation within a session: its number, its random streams and its
+/// messages.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::party::Role;
+/// use securenn_dsl::ring::{Ring, Z64};
+/// use securenn_dsl::session::run_local;
+///
+/// // P0 sends three elements to P1; P1 returns what it received.
+/// let [_, at_p1, _] = run_local(|session| async move {
+///     let call = session.call("example");
+///     let values = [Z64::new(1), Z64::new(2), Z64::new(3)];
+///     match session.role() {
+///         Role::P0 => call.send(Role::P1, 0, &values).await.map(|()| Vec::new()),
+///         Role::P1 => call.recv::<Z64>(Role::P0, 0, 3).await,
+///         Role::P2 => Ok(Vec::new()),
+///     }
+/// })?;
+/// assert_eq!(at_p1, [Z64::new(1), Z64::new(2), Z64::new(3)]);
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Call<'s> {
+    session: &'s Session,
+    id: u64,
+    name: &'static str,
+}
+
+impl Call<'_> {
+    /// The call's number in the session.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The call's name, e.g. `"reveal"`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The role of the party running this call.
+    pub fn role(&self) -> Role {
+        self.session.role
+    }
+
+    /// Stream `label` of this call from the key shared with `peer`: `peer` draws the same
+    /// values from its own `shared_prg(<our role>, label)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongRole`] if `peer` is this party.
+    pub fn shared_prg(&self, peer: Role, label: u32) -> Result<Prg> {
+        self.session
+            .keys
+            .shared_prg(peer, self.stream(label))
+            .ok_or(Error::WrongRole {
+                operation: "shared_prg",
+                role: self.session.role,
+                reason: "a party shares no key with itself",
+            })
+    }
+
+    /// Stream `label` of this call from this party's private key.
+    pub fn private_prg(&self, label: u32) -> Prg {
+        self.session.keys.private_prg(self.stream(label))
+    }
+
+    fn stream(&self, label: u32) -> StreamId {
+        StreamId {
+            call: self.id,
+            label,
+        }
+    }
+
+    fn tag(&self, step: u16, chunk: usize) -> Result<Tag> {
+        let chunk = u16::try_from(chunk).map_err(|_| Error::Config(
+            "a message needs more than 65536 frames; raise max_frame_len",
+        ))?;
+        Ok(Tag {
+            call: self.id,
+            step,
+            chunk,
+        })
+    }
+
+    /// Elements of `R` per frame.
+    fn chunk_len<R: Ring>(&self) -> usize {
+        (self.session.transport.max_frame_len() / R::WireLen::USIZE).max(1)
+    }
+
+    /// Sends `values` to `to` as message `step` of this call, raw little-endian, split into
+    /// frames of at most the maximum frame size.
+    ///
+    /// # Errors
+    ///
+    /// The transport's errors.
+    pub async fn send<R: Ring>(&self, to: Role, step: u16, values: &[R]) -> Result<()> {
+        let chunk_len = self.chunk_len::<R>();
+        let chunks = values.len().div_ceil(chunk_len).max(1);
+        for chunk in 0..chunks {
+            let part = &values[(chunk * chunk_len).min(values.len())..((chunk + 1) * chunk_len).min(values.len())];
+            let mut payload = Vec::new();
+            R::encode_slice(part, &mut payload);
+            let round = self.session.counters.on_send(to, payload.len());
+            let frame = Frame {
+                tag: self.tag(step, chunk)?,
+                round,
+                payload,
+            };
+            self.session.transport.send(to, frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Receives message `step` of this call from `from`: exactly `len` elements of `R`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MessageLength`] if a frame does not hold the expected number of bytes,
+    /// [`Error::InvalidElement`] if an element is not canonical, or the transport's errors.
+    pub async fn recv<R: Ring>(&self, from: Role, step: u16, len: usize) -> Result<Vec<R>> {
+        if from == self.session.role {
+            return Err(Error::WrongRole {
+                operation: "recv",
+                role: from,
+                reason: "a party cannot receive a message from itself",
+            });
+        }
+        let width = R::WireLen::USIZE;
+        let chunk_len = self.chunk_len::<R>();
+        let chunks = len.div_ceil(chunk_len).max(1);
+        let mut values = Vec::with_capacity(len);
+        for chunk in 0..chunks {
+            let tag = self.tag(step, chunk)?;
+            let expected = (len - (chunk * chunk_len).min(len)).min(chunk_len) * width;
+            let frame = self.session.transport.recv(from, tag).await?;
+            self.session
+                .counters
+                .on_receive(from, frame.payload.len(), frame.round);
+            if frame.payload.len() != expected {
+                return Err(Error::MessageLength {
+                    peer: from,
+                    tag,
+                    expected,
+                    received: frame.payload.len(),
+                });
+            }
+            if !R::decode_slice(&frame.payload, &mut values) {
+                return Err(Error::InvalidElement {
+                    peer: from,
+                    tag,
+                    ring: R::NAME,
+                });
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Runs `party` at P0, P1 and P2, each on its own thread, over the in-memory transport with
+/// the default [`SessionConfig`]; returns their results in role order.
+///
+/// # Errors
+///
+/// If any party fails, the error that started the failure (not the echo of it at the
+/// parties that then lost their peer).
+///
+/// # Panics
+///
+/// Re-raises a panic of any party's code.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::session::run_local;
+///
+/// let roles = run_local(|session| async move { Ok(session.role().index()) })?;
+/// assert_eq!(roles, [0, 1, 2]);
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+pub fn run_local<T, F, Fut>(party: F) -> Result<[T; 3]>
+where
+    F: Fn(Session) -> Fut + Sync,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
+    run_local_with(&SessionConfig::default(), party)
+}
+
+/// [`run_local`] with a custom configuration.
+///
+/// # Errors
+///
+/// As [`run_local`].
+///
+/// # Panics
+///
+/// Re-raises a panic of any party's code.
+pub fn run_local_with<T, F, Fut>(config: &SessionConfig, party: F) -> Result<[T; 3]>
+where
+    F: Fn(Session) -> Fut + Sync,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
+    let transports = LocalTransport::triple(config.max_frame_len);
+    let party = &party;
+    let results: Vec<Result<T>> = std::thread::scope(|scope| {
+        let handles = transports.map(|transport| {
+            scope.spawn(move || {
+                futures::executor::block_on(async move {
+                    let session = Session::start(transport, config).await?;
+                    party(session).await
+                })
+            })
+        });
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    collect_results(results)
+}
+
+/// The three parties' values, or the root-cause error.
+fn collect_results<T>(results: Vec<Result<T>>) -> Result<[T; 3]> {
+    if let Some(root) = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .find(|e| !e.is_peer_closed())
+        .or_else(|| results.iter().find_map(|r| r.as_ref().err()))
+    {
+        return Err(root.clone());
+    }
+    let values: Vec<T> = results.into_iter().filter_map(Result::ok).collect();
+    values
+        .try_into()
+        .map_err(|_| Error::Config("run_local expects exactly three parties"))
+}
+
+/// Starts the three sessions of an in-memory cluster on the current task, for code that
+/// drives all three parties itself (benchmarks, single-threaded tests).
+///
+/// # Errors
+///
+/// As [`Session::start`].
+pub async fn local_sessions(config: &SessionConfig) -> Result<[Session; 3]> {
+    let [t0, t1, t2] = LocalTransport::triple(config.max_frame_len);
+    let (s0, s1, s2) = futures::try_join!(
+        Session::start(t0, config),
+        Session::start(t1, config),
+        Session::start(t2, config)
+    )?;
+    Ok([s0, s1, s2])
+}

@@ -1,0 +1,94 @@
+//! Input sharing: a party's plaintext tensor becomes a fresh additive sharing between P0
+//! and P1, without any message.
+//!
+//! The owner (P0 or P1) and the other share holder draw the same mask r from their common
+//! stream for this call; the other holder keeps r as its share and the owner keeps x − r.
+//! r is uniform and unknown to P2, so each share alone is uniformly random, and it is fresh
+//! for every call. This is a true sharing, never the reference code's (x, 0), and it costs
+//! no communication.
+
+use typenum::Unsigned;
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::party::{InputParty, Private, Role};
+use crate::ring::Ring;
+use crate::session::Session;
+use crate::tensor::{Shape, Tensor};
+
+/// Secret-shares `input`, a tensor only party `P` holds, between P0 and P1.
+///
+/// Every party calls it with the same public `shape`; only the owner's `input` holds a
+/// value. `P` must be P0 or P1: giving the helper an input does not compile.
+///
+/// # Errors
+///
+/// [`Error::ShapeMismatch`] at the owner if its tensor does not have the declared shape.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::party::{P1, Private};
+/// use securenn_dsl::ring::Z64;
+/// use securenn_dsl::session::run_local;
+/// use securenn_dsl::share::{Shared, share};
+/// use securenn_dsl::tensor::Tensor;
+///
+/// let shares = run_local(|session| async move {
+///     let input = Private::<P1, _>::try_new(session.role(), || {
+///         Tensor::from_vec([2], vec![Z64::new(10), Z64::new(20)])
+///     })?;
+///     let x: Shared<Z64, typenum::U0> = share(&session, &input, [2]).await?;
+///     Ok(x.local_share().map(<[Z64]>::to_vec))
+/// })?;
+/// // P0's and P1's shares add up to the input; P2 holds none.
+/// let (s0, s1) = (shares[0].clone().unwrap(), shares[1].clone().unwrap());
+/// assert_eq!(s0[0] + s1[0], Z64::new(10));
+/// assert_eq!(s0[1] + s1[1], Z64::new(20));
+/// assert!(shares[2].is_none());
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+pub async fn share<P, R, F>(
+    session: &Session,
+    input: &Private<P, Tensor<R>>,
+    shape: impl Into<Shape>,
+) -> Result<Shared<R, F>>
+where
+    P: InputParty,
+    R: Ring,
+    F: Unsigned,
+{
+    let shape = shape.into();
+    let call = session.call("share");
+    let role = session.role();
+    let Some(other) = role.other_holder() else {
+        return Ok(Shared::from_parts(role, shape, Vec::new()));
+    };
+    let len = shape.checked_numel().ok_or(Error::InvalidShape {
+        operation: "share",
+        shape: shape.clone(),
+        reason: "the number of elements overflows",
+    })?;
+    let mut mask = vec![R::ZERO; len];
+    R::fill_random(&mut call.shared_prg(other, 0)?, &mut mask);
+    if role != P::ROLE {
+        return Ok(Shared::from_parts(role, shape, mask));
+    }
+    let value = input.get().ok_or(Error::WrongRole {
+        operation: "share",
+        role,
+        reason: "the input's owner holds no value",
+    })?;
+    if value.shape() != &shape {
+        return Err(Error::ShapeMismatch {
+            operation: "share",
+            left: value.shape().clone(),
+            right: shape,
+        });
+    }
+    for (share, &x) in mask.iter_mut().zip(value.data()) {
+        *share = x - *share;
+    }
+    debug_assert!(matches!(role, Role::P0 | Role::P1));
+    Ok(Shared::from_parts(role, shape, mask))
+}

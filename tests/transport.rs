@@ -1,0 +1,476 @@
+//! Transports: bulk traffic with exact counters over each backend, and typed errors (no
+//! panic, no hang) for truncated frames, oversized length prefixes, peers that close the
+//! connection, duplicate or mismatched messages, wrong handshakes and silent peers.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use securenn_dsl::error::{ClaimedRole, HandshakeFailure, PeerDescription};
+use securenn_dsl::net::frame::{FrameHeader, HEADER_LEN, decode_frame, encode_frame, read_frame};
+use securenn_dsl::net::local::LocalTransport;
+use securenn_dsl::net::tcp::{Hello, TcpTransport};
+use securenn_dsl::net::{ClusterStats, DEFAULT_MAX_FRAME_LEN, Frame, Stats, Tag, Transport};
+use securenn_dsl::party::Role;
+use securenn_dsl::ring::{Ring, Z64, Zp};
+use securenn_dsl::session::{Session, SessionConfig, local_sessions, run_local};
+use securenn_dsl::{Error, Result};
+use securenn_tests::{public_elements, tcp_sessions};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+/// 10^7 elements per ordered pair: 80 MB each way between every two parties.
+const BULK_ELEMENTS: usize = 10_000_000;
+
+fn bulk_seed(from: Role, to: Role) -> u64 {
+    (from.index() * 3 + to.index()) as u64
+}
+
+/// Every party sends 10^7 elements to each peer and checks what it receives; returns its
+/// counters for this exchange alone.
+async fn bulk_exchange(session: &Session) -> Result<Stats> {
+    session.reset_stats();
+    let call = session.call("bulk");
+    let me = session.role();
+    for peer in me.peers() {
+        let values = public_elements::<Z64>(bulk_seed(me, peer), BULK_ELEMENTS);
+        call.send(peer, 0, &values).await?;
+    }
+    for peer in me.peers() {
+        let got = call.recv::<Z64>(peer, 0, BULK_ELEMENTS).await?;
+        assert!(
+            got == public_elements::<Z64>(bulk_seed(peer, me), BULK_ELEMENTS),
+            "{me} received corrupted data from {peer}"
+        );
+    }
+    Ok(session.stats())
+}
+
+fn assert_counters_equal_payload(stats: &[Stats; 3]) {
+    let payload = (BULK_ELEMENTS * 8) as u64;
+    let frames = payload.div_ceil(DEFAULT_MAX_FRAME_LEN as u64);
+    for s in stats {
+        for peer in s.role.peers() {
+            assert_eq!(s.bytes_sent[peer.index()], payload, "{} -> {peer}", s.role);
+            assert_eq!(s.bytes_received[peer.index()], payload, "{peer} -> {}", s.role);
+            assert_eq!(s.messages_sent[peer.index()], frames);
+        }
+        assert_eq!(s.bytes_sent[s.role.index()], 0);
+        assert_eq!(s.rounds, 1, "one round: everybody sends, then everybody receives");
+    }
+    let cluster = ClusterStats::from_parties(stats);
+    assert!(cluster.is_consistent());
+    assert_eq!(cluster.total_bytes(), 6 * payload);
+}
+
+#[test]
+fn local_transport_moves_ten_million_u64_per_ordered_pair_with_exact_counters() {
+    let stats = run_local(|session| async move { bulk_exchange(&session).await }).unwrap();
+    assert_counters_equal_payload(&stats);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(3)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn tcp_transport_moves_ten_million_u64_per_ordered_pair_with_exact_counters() {
+    runtime().block_on(async {
+        let sessions = tcp_sessions(&SessionConfig::default()).await.unwrap();
+        let tasks = sessions.map(|session| tokio::spawn(async move { bulk_exchange(&session).await }));
+        let mut stats = Vec::new();
+        for task in tasks {
+            stats.push(task.await.unwrap().unwrap());
+        }
+        assert_counters_equal_payload(&stats.try_into().unwrap());
+    });
+}
+
+// ---- Frames ---------------------------------------------------------------------------
+
+fn frame(call: u64, payload: Vec<u8>) -> Frame {
+    Frame {
+        tag: Tag { call, step: 0, chunk: 0 },
+        round: 1,
+        payload,
+    }
+}
+
+#[test]
+fn a_truncated_frame_is_a_typed_error() {
+    let bytes = encode_frame(&frame(1, vec![7; 100]), Role::P1).unwrap();
+    for cut in [0, 1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 10, bytes.len() - 1] {
+        let error = decode_frame(&bytes[..cut], Role::P1, 1 << 20).unwrap_err();
+        assert!(matches!(error, Error::TruncatedFrame { peer: Role::P1, .. }), "cut at {cut}: {error}");
+    }
+    // The same over a byte stream that ends in the payload.
+    let result = runtime().block_on(async {
+        let (mut writer, mut reader) = tokio::io::duplex(1 << 16);
+        writer.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
+        drop(writer);
+        read_frame(&mut reader, Role::P0, Role::P1, 1 << 20).await
+    });
+    assert!(
+        matches!(result, Err(Error::TruncatedFrame { peer: Role::P1, expected: 100, received: 10 })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
+    let header = FrameHeader {
+        len: u32::MAX,
+        tag: Tag { call: 1, step: 0, chunk: 0 },
+        round: 1,
+    }
+    .encode();
+    let error = FrameHeader::decode(&header, Role::P2, 1 << 20).unwrap_err();
+    assert!(matches!(error, Error::FrameTooLarge { peer: Role::P2, len, max } if len == u64::from(u32::MAX) && max == 1 << 20));
+    // Over a stream, the reader stops at the header: no payload follows and none is awaited.
+    let result = runtime().block_on(async {
+        let (mut writer, mut reader) = tokio::io::duplex(1 << 16);
+        writer.write_all(&header).await.unwrap();
+        // Keep the writer open: a reader that tried to read 4 GiB would hang here.
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            read_frame(&mut reader, Role::P0, Role::P2, 1 << 20),
+        )
+        .await;
+        drop(writer);
+        result
+    });
+    assert!(matches!(result, Ok(Err(Error::FrameTooLarge { .. }))), "{result:?}");
+}
+
+#[test]
+fn random_bytes_are_not_a_frame() {
+    let mut garbage = [0u8; HEADER_LEN];
+    for (i, b) in garbage.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+    }
+    let error = decode_frame(&garbage, Role::P0, 1 << 20).unwrap_err();
+    assert!(matches!(error, Error::MalformedFrame { .. }), "{error}");
+    let mut with_reserved = encode_frame(&frame(1, vec![]), Role::P0).unwrap();
+    with_reserved[21] = 1;
+    assert!(matches!(decode_frame(&with_reserved, Role::P0, 16), Err(Error::MalformedFrame { .. })));
+    let mut with_trailer = encode_frame(&frame(1, vec![1]), Role::P0).unwrap();
+    with_trailer.push(0);
+    assert!(matches!(decode_frame(&with_trailer, Role::P0, 16), Err(Error::MalformedFrame { .. })));
+}
+
+// ---- Failing peers and mismatched messages, in memory ----------------------------------
+
+#[test]
+fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
+    let started = Instant::now();
+    let result = run_local(|session| async move {
+        let call = session.call("wait");
+        match session.role() {
+            // P0 fails before sending anything...
+            Role::P0 => Err(Error::Config("P0 gives up")),
+            // ...while P1 and P2 wait for a message from it.
+            _ => call.recv::<Z64>(Role::P0, 0, 1).await.map(|_| ()),
+        }
+    });
+    assert!(matches!(result, Err(Error::Config("P0 gives up"))), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // Each waiting party itself saw a typed `PeerClosed` naming P0.
+    let results: Vec<Result<()>> = {
+        let [t0, t1, t2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
+        let tag = Tag { call: 1, step: 0, chunk: 0 };
+        drop(t0);
+        futures::executor::block_on(async { vec![t1.recv(Role::P0, tag).await.map(drop), t2.recv(Role::P0, tag).await.map(drop)] })
+    };
+    for (result, local) in results.into_iter().zip([Role::P1, Role::P2]) {
+        assert!(
+            matches!(&result, Err(Error::PeerClosed { local: l, peer: Role::P0, .. }) if *l == local),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replayed_frame_is_a_typed_error() {
+    let [p0, p1, _p2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
+    futures::executor::block_on(async {
+        p0.send(Role::P1, frame(5, vec![1; 8])).await.unwrap();
+        let replay = p0.send(Role::P1, frame(5, vec![1; 8])).await;
+        assert!(matches!(replay, Err(Error::DuplicateMessage { peer: Role::P0, .. })), "{replay:?}");
+        // From then on P1 refuses everything from P0.
+        let next = p1.recv(Role::P0, Tag { call: 6, step: 0, chunk: 0 }).await;
+        assert!(matches!(next, Err(Error::DuplicateMessage { .. })), "{next:?}");
+    });
+}
+
+#[test]
+fn oversized_frames_are_refused_at_the_sender() {
+    let [p0, _p1, _p2] = LocalTransport::triple(64);
+    let result = futures::executor::block_on(p0.send(Role::P1, frame(1, vec![0; 65])));
+    assert!(matches!(result, Err(Error::FrameTooLarge { len: 65, max: 64, .. })), "{result:?}");
+}
+
+#[test]
+fn long_messages_are_split_into_frames_below_the_limit() {
+    let config = SessionConfig {
+        max_frame_len: 1000,
+        ..SessionConfig::default()
+    };
+    let sessions = futures::executor::block_on(local_sessions(&config)).unwrap();
+    let values = public_elements::<Z64>(9, 1001);
+    futures::executor::block_on(async {
+        sessions[0].reset_stats();
+        sessions[1].reset_stats();
+        let (send, recv) = (sessions[0].call("split"), sessions[1].call("split"));
+        send.send(Role::P1, 3, &values).await.unwrap();
+        assert_eq!(recv.recv::<Z64>(Role::P0, 3, 1001).await.unwrap(), values);
+    });
+    // 1000-byte frames hold 125 elements: 1001 elements take 9 frames.
+    assert_eq!(sessions[0].stats().messages_sent[1], 9);
+    assert_eq!(sessions[1].stats().bytes_received[0], 8008);
+}
+
+#[test]
+fn a_message_of_the_wrong_length_or_ring_is_a_typed_error() {
+    let sessions = futures::executor::block_on(local_sessions(&SessionConfig::default())).unwrap();
+    futures::executor::block_on(async {
+        let (send, recv) = (sessions[0].call("length"), sessions[1].call("length"));
+        send.send(Role::P1, 0, &[Z64::ONE; 3]).await.unwrap();
+        let short = recv.recv::<Z64>(Role::P0, 0, 4).await;
+        assert!(matches!(short, Err(Error::MessageLength { expected: 32, received: 24, .. })), "{short:?}");
+
+        let (send, recv) = (sessions[0].call("ring"), sessions[1].call("ring"));
+        send.send(Role::P1, 0, &[Z64::new(u64::MAX)]).await.unwrap();
+        let not_zp = recv.recv::<Zp>(Role::P0, 0, 8).await;
+        assert!(matches!(not_zp, Err(Error::InvalidElement { ring: "Z_67", .. })), "{not_zp:?}");
+    });
+}
+
+// ---- TCP: failing peers, wrong handshakes, silence ------------------------------------
+
+fn test_config() -> SessionConfig {
+    SessionConfig {
+        session_id: 77,
+        connect_timeout: Duration::from_secs(5),
+        recv_timeout: Duration::from_secs(5),
+        ..SessionConfig::default()
+    }
+}
+
+/// A fake party: dials `address` and runs the dialer's side of the handshake as `from`.
+async fn fake_dialer(address: SocketAddr, from: Role, to: Role, config: &SessionConfig) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    Hello::new(from, to, config)
+        .write_to(&mut stream, PeerDescription::Party(to))
+        .await
+        .unwrap();
+    Hello::read_from(&mut stream, PeerDescription::Party(to)).await.unwrap();
+    stream
+}
+
+/// P0's transport with fake P1 and P2 (returned as raw streams).
+async fn p0_with_fake_peers(config: &SessionConfig) -> (TcpTransport, TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let p0 = {
+        let config = config.clone();
+        tokio::spawn(async move { TcpTransport::connect(Role::P0, Some(listener), &[Some(address), None, None], &config).await })
+    };
+    let fake_p1 = fake_dialer(address, Role::P1, Role::P0, config).await;
+    let fake_p2 = fake_dialer(address, Role::P2, Role::P0, config).await;
+    (p0.await.unwrap().unwrap(), fake_p1, fake_p2)
+}
+
+#[test]
+fn a_peer_that_closes_mid_message_is_a_typed_error() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
+        let tag = Tag { call: 1, step: 0, chunk: 0 };
+        // P1 sends a header announcing 100 bytes, then 10 bytes, then hangs up.
+        let bytes = encode_frame(&frame(1, vec![5; 100]), Role::P1).unwrap();
+        fake_p1.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
+        drop(fake_p1);
+        let started = Instant::now();
+        let result = p0.recv(Role::P1, tag).await;
+        assert!(
+            matches!(result, Err(Error::TruncatedFrame { peer: Role::P1, expected: 100, received: 10 })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "reported at once, not after a timeout");
+
+        // P2 announces a frame over the limit: refused, named, without waiting for the payload.
+        let header = FrameHeader { len: u32::MAX, tag, round: 1 }.encode();
+        fake_p2.write_all(&header).await.unwrap();
+        let result = p0.recv(Role::P2, tag).await;
+        assert!(matches!(result, Err(Error::FrameTooLarge { peer: Role::P2, .. })), "{result:?}");
+    });
+}
+
+#[test]
+fn a_peer_that_closes_between_messages_is_peer_closed() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        drop(fake_p1);
+        let result = p0.recv(Role::P1, Tag { call: 1, step: 0, chunk: 0 }).await;
+        assert!(matches!(result, Err(Error::PeerClosed { local: Role::P0, peer: Role::P1, .. })), "{result:?}");
+    });
+}
+
+#[test]
+fn a_silent_peer_times_out_with_a_typed_error() {
+    let config = SessionConfig {
+        recv_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        let started = Instant::now();
+        let result = p0.recv(Role::P1, Tag { call: 1, step: 0, chunk: 0 }).await;
+        assert!(matches!(result, Err(Error::Timeout { peer: Role::P1, .. })), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    });
+}
+
+/// Starts P0 on a fresh listener and lets `client` talk to it; returns P0's outcome.
+async fn p0_facing(config: &SessionConfig, client: impl AsyncFnOnce(SocketAddr)) -> Result<TcpTransport> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let p0 = {
+        let config = config.clone();
+        tokio::spawn(async move { TcpTransport::connect(Role::P0, Some(listener), &[Some(address), None, None], &config).await })
+    };
+    client(address).await;
+    tokio::time::timeout(Duration::from_secs(10), p0)
+        .await
+        .expect("P0 answers a bad handshake at once, without hanging")
+        .unwrap()
+}
+
+async fn send_hello(address: SocketAddr, hello: Hello) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    hello.write_to(&mut stream, PeerDescription::Party(Role::P0)).await.unwrap();
+    stream
+}
+
+#[test]
+fn a_handshake_from_the_wrong_party_id_is_refused() {
+    let config = test_config();
+    runtime().block_on(async {
+        // A peer claiming to be P0 itself.
+        let result = p0_facing(&config, async |address| {
+            let _stream = send_hello(address, Hello::new(Role::P0, Role::P0, &config)).await;
+        })
+        .await;
+        assert!(
+            matches!(result, Err(Error::Handshake { reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Valid(Role::P0), .. }, .. })),
+            "{result:?}"
+        );
+
+        // A peer claiming a party that does not exist.
+        let result = p0_facing(&config, async |address| {
+            let mut hello = Hello::new(Role::P1, Role::P0, &config);
+            hello.from = 7;
+            let _stream = send_hello(address, hello).await;
+        })
+        .await;
+        assert!(
+            matches!(result, Err(Error::Handshake { peer: PeerDescription::Unknown, reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Invalid(7), .. } })),
+            "{result:?}"
+        );
+
+        // Two connections both claiming to be P1.
+        let result = p0_facing(&config, async |address| {
+            let _first = fake_dialer(address, Role::P1, Role::P0, &config).await;
+            let _second = send_hello(address, Hello::new(Role::P1, Role::P0, &config)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+        .await;
+        assert!(
+            matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P1), reason: HandshakeFailure::WrongParty { .. } })),
+            "{result:?}"
+        );
+    });
+}
+
+#[test]
+fn a_dialer_refuses_an_acceptor_that_is_not_the_party_it_dialed() {
+    let config = test_config();
+    runtime().block_on(async {
+        // An impostor listens at "P0's" address and answers as P1.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let impostor = {
+            let config = config.clone();
+            tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let _ = Hello::read_from(&mut stream, PeerDescription::Unknown).await;
+                Hello::new(Role::P1, Role::P2, &config)
+                    .write_to(&mut stream, PeerDescription::Unknown)
+                    .await
+                    .unwrap();
+                stream
+            })
+        };
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            TcpTransport::connect(Role::P2, None, &[Some(address), Some(address), None], &config),
+        )
+        .await
+        .expect("no hang");
+        assert!(
+            matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P0), reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Valid(Role::P1), .. } })),
+            "{result:?}"
+        );
+        drop(impostor.await);
+    });
+}
+
+#[test]
+fn a_handshake_for_another_session_or_version_or_protocol_is_refused() {
+    let config = test_config();
+    runtime().block_on(async {
+        let result = p0_facing(&config, async |address| {
+            let other = SessionConfig { session_id: 78, ..config.clone() };
+            let _stream = send_hello(address, Hello::new(Role::P1, Role::P0, &other)).await;
+        })
+        .await;
+        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::SessionId, .. })), "{result:?}");
+
+        let result = p0_facing(&config, async |address| {
+            let mut hello = Hello::new(Role::P1, Role::P0, &config);
+            hello.version += 1;
+            let _stream = send_hello(address, hello).await;
+        })
+        .await;
+        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::Version { .. }, .. })), "{result:?}");
+
+        let result = p0_facing(&config, async |address| {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: securenn\r\n\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+        .await;
+        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::NotSecurenn | HandshakeFailure::Malformed, .. })), "{result:?}");
+    });
+}
+
+#[test]
+fn an_unreachable_peer_is_a_typed_error_after_the_connect_timeout() {
+    let config = SessionConfig {
+        connect_timeout: Duration::from_millis(500),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        // Bind and drop, so nothing listens on the port.
+        let address = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let started = Instant::now();
+        let result = TcpTransport::connect(Role::P1, Some(TcpListener::bind("127.0.0.1:0").await.unwrap()), &[Some(address), None, None], &config).await;
+        assert!(matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P0), .. })), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}
