@@ -1,0 +1,4 @@
+#[securenn_dsl::protocol]
+struct NotAFunction;
+
+fn main() {}
