@@ -1,6 +1,11 @@
 //! Fixed-point encoding: round trips within half an ulp over the whole range, negatives
 //! included; round-to-nearest; two's complement.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use proptest::prelude::*;
 use securenn_dsl::ring::Z64;
 use securenn_dsl::ring::fixed::{FRACTIONAL_BITS, decode, encode};
@@ -51,7 +56,10 @@ proptest! {
 fn known_encodings_from_the_paper() {
     // 2^15 encodes 4.0 and 2^64 - 2^13 encodes -1.0 (reference section 1).
     assert_eq!(encode(4.0, 13).unwrap(), Z64::new(1 << 15));
-    assert_eq!(encode(-1.0, 13).unwrap(), Z64::new(u64::MAX - (1 << 13) + 1));
+    assert_eq!(
+        encode(-1.0, 13).unwrap(),
+        Z64::new(u64::MAX - (1 << 13) + 1)
+    );
     assert!(encode(f64::NAN, 13).is_err());
     assert!(encode(f64::NEG_INFINITY, 13).is_err());
 }

@@ -1,7 +1,14 @@
 //! No unbounded allocation: a frame header announcing 4 GiB makes the reader allocate
 //! nothing near that size before refusing it. A counting global allocator records the
 //! largest single allocation while the frame is read.
-#![allow(unsafe_code, reason = "a counting global allocator must implement GlobalAlloc")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator must implement GlobalAlloc"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,11 +51,17 @@ static ALLOCATOR: Counting = Counting;
 fn an_oversized_length_prefix_allocates_nothing_near_its_size() {
     let header = FrameHeader {
         len: u32::MAX,
-        tag: Tag { call: 1, step: 0, chunk: 0 },
+        tag: Tag {
+            call: 1,
+            step: 0,
+            chunk: 0,
+        },
         round: 1,
     }
     .encode();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let (mut writer, mut reader) = tokio::io::duplex(1024);
     runtime.block_on(writer.write_all(&header)).unwrap();
 
@@ -57,7 +70,16 @@ fn an_oversized_length_prefix_allocates_nothing_near_its_size() {
     let sliced = decode_frame(&header, Role::P1, 1 << 20);
     let largest = LARGEST.load(Ordering::Relaxed);
 
-    assert!(matches!(streamed, Err(Error::FrameTooLarge { .. })), "{streamed:?}");
-    assert!(matches!(sliced, Err(Error::FrameTooLarge { .. })), "{sliced:?}");
-    assert!(largest < 64 * 1024, "largest allocation while refusing the frame: {largest} bytes");
+    assert!(
+        matches!(streamed, Err(Error::FrameTooLarge { .. })),
+        "{streamed:?}"
+    );
+    assert!(
+        matches!(sliced, Err(Error::FrameTooLarge { .. })),
+        "{sliced:?}"
+    );
+    assert!(
+        largest < 64 * 1024,
+        "largest allocation while refusing the frame: {largest} bytes"
+    );
 }

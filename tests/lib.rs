@@ -1,5 +1,10 @@
 //! Shared helpers of securenn's integration tests.
 
+/// The repository README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use securenn_dsl::party::Role;
 use securenn_dsl::ring::Ring;
 use securenn_dsl::tensor::Tensor;
@@ -31,7 +36,10 @@ pub fn public_tensor<R: Ring>(seed: u64, n: usize) -> Tensor<R> {
 pub fn only_at<T: Clone>(results: &[Option<T>; 3], role: Role) -> Option<T> {
     for other in Role::ALL {
         if other != role {
-            assert!(results[other.index()].is_none(), "{other} must not hold the value");
+            assert!(
+                results[other.index()].is_none(),
+                "{other} must not hold the value"
+            );
         }
     }
     results[role.index()].clone()
@@ -73,7 +81,11 @@ pub async fn tcp_sessions(
     ];
     let mut sessions = Vec::new();
     for handle in handles {
-        sessions.push(handle.await.map_err(|_| securenn_dsl::Error::Config("a party's task panicked"))??);
+        sessions.push(
+            handle
+                .await
+                .map_err(|_| securenn_dsl::Error::Config("a party's task panicked"))??,
+        );
     }
     sessions
         .try_into()

@@ -1,6 +1,11 @@
 //! The vendored MNIST loads with the published label counts; a missing, truncated or
 //! corrupt file is a clear, typed error naming the file.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -36,7 +41,10 @@ fn the_vendored_mnist_loads_with_the_published_label_counts() {
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     );
     assert!(mnist.test.image(TEST_LEN).is_none());
-    assert!(mnist.train.image(0).unwrap().iter().any(|&p| p > 200), "an image has ink");
+    assert!(
+        mnist.train.image(0).unwrap().iter().any(|&p| p > 200),
+        "an image has ink"
+    );
 }
 
 /// A copy of the vendored data in a fresh temporary directory, removed on drop.
@@ -44,11 +52,16 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("securenn-mnist-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("securenn-mnist-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let source = Mnist::default_dir();
-        for file in FILES.iter().map(|f| format!("{f}.gz")).chain(["SHA256SUMS".to_owned()]) {
+        for file in FILES
+            .iter()
+            .map(|f| format!("{f}.gz"))
+            .chain(["SHA256SUMS".to_owned()])
+        {
             fs::copy(source.join(&file), dir.join(&file)).unwrap();
         }
         Scratch(dir)
@@ -67,17 +80,29 @@ impl Scratch {
     }
 
     fn write_compressed(&self, name: &str, bytes: &[u8]) {
-        let mut encoder = GzEncoder::new(fs::File::create(self.path(&format!("{name}.gz"))).unwrap(), Compression::fast());
+        let mut encoder = GzEncoder::new(
+            fs::File::create(self.path(&format!("{name}.gz"))).unwrap(),
+            Compression::fast(),
+        );
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap();
     }
 
     fn relist(&self, name: &str, bytes: &[u8]) {
         let sums = fs::read_to_string(self.path("SHA256SUMS")).unwrap();
-        let digest: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let updated: String = sums
             .lines()
-            .map(|line| if line.ends_with(name) { format!("{digest}  {name}\n") } else { format!("{line}\n") })
+            .map(|line| {
+                if line.ends_with(name) {
+                    format!("{digest}  {name}\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
             .collect();
         fs::write(self.path("SHA256SUMS"), updated).unwrap();
     }
@@ -96,7 +121,11 @@ impl Drop for Scratch {
 fn problem_in(error: &Error, file: &str) -> DataProblem {
     match error {
         Error::Data { path, problem } => {
-            assert_eq!(path.file_name().and_then(|n| n.to_str()), Some(file), "{error}");
+            assert_eq!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some(file),
+                "{error}"
+            );
             problem.clone()
         }
         other => panic!("expected a data error, got {other}"),
@@ -110,11 +139,17 @@ fn a_missing_file_is_named() {
     let scratch = Scratch::new("missing");
     fs::remove_file(scratch.path(&format!("{LABELS}.gz"))).unwrap();
     let error = scratch.load();
-    assert_eq!(problem_in(&error, &format!("{LABELS}.gz")), DataProblem::Missing);
+    assert_eq!(
+        problem_in(&error, &format!("{LABELS}.gz")),
+        DataProblem::Missing
+    );
     assert!(error.to_string().contains("file not found"), "{error}");
 
     fs::remove_file(scratch.path("SHA256SUMS")).unwrap();
-    assert_eq!(problem_in(&scratch.load(), "SHA256SUMS"), DataProblem::Missing);
+    assert_eq!(
+        problem_in(&scratch.load(), "SHA256SUMS"),
+        DataProblem::Missing
+    );
 }
 
 #[test]
@@ -123,7 +158,10 @@ fn a_truncated_gzip_stream_is_corrupt() {
     let path = scratch.path(&format!("{LABELS}.gz"));
     let compressed = fs::read(&path).unwrap();
     fs::write(&path, &compressed[..compressed.len() / 2]).unwrap();
-    assert_eq!(problem_in(&scratch.load(), &format!("{LABELS}.gz")), DataProblem::CorruptGzip);
+    assert_eq!(
+        problem_in(&scratch.load(), &format!("{LABELS}.gz")),
+        DataProblem::CorruptGzip
+    );
 }
 
 #[test]
@@ -133,12 +171,18 @@ fn truncated_and_overlong_contents_are_refused() {
     scratch.write_compressed(LABELS, &bytes[..bytes.len() - 100]);
     assert_eq!(
         problem_in(&scratch.load(), &format!("{LABELS}.gz")),
-        DataProblem::Truncated { expected: bytes.len() as u64, actual: bytes.len() as u64 - 100 }
+        DataProblem::Truncated {
+            expected: bytes.len() as u64,
+            actual: bytes.len() as u64 - 100
+        }
     );
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0; 5]);
     scratch.write_compressed(LABELS, &longer);
-    assert_eq!(problem_in(&scratch.load(), &format!("{LABELS}.gz")), DataProblem::TrailingBytes { extra: 5 });
+    assert_eq!(
+        problem_in(&scratch.load(), &format!("{LABELS}.gz")),
+        DataProblem::TrailingBytes { extra: 5 }
+    );
 }
 
 #[test]
@@ -149,13 +193,19 @@ fn a_wrong_magic_number_or_dimension_is_refused() {
     scratch.write_compressed(LABELS, &bytes);
     assert_eq!(
         problem_in(&scratch.load(), &format!("{LABELS}.gz")),
-        DataProblem::BadMagic { found: 0x803, expected: 0x801 }
+        DataProblem::BadMagic {
+            found: 0x803,
+            expected: 0x801
+        }
     );
     let mut bytes = scratch.uncompressed("t10k-labels-idx1-ubyte");
     bytes[3] = 0x01;
     bytes[7] = bytes[7].wrapping_add(1); // 10001 labels announced
     scratch.write_compressed(LABELS, &bytes);
-    assert!(matches!(problem_in(&scratch.load(), &format!("{LABELS}.gz")), DataProblem::BadDimensions { .. }));
+    assert!(matches!(
+        problem_in(&scratch.load(), &format!("{LABELS}.gz")),
+        DataProblem::BadDimensions { .. }
+    ));
 }
 
 #[test]
@@ -165,7 +215,10 @@ fn a_changed_byte_fails_the_checksum() {
     let last = bytes.len() - 1;
     bytes[last] = (bytes[last] + 1) % 10; // still a valid digit, so only the checksum can tell
     scratch.write_compressed(LABELS, &bytes);
-    assert!(matches!(problem_in(&scratch.load(), &format!("{LABELS}.gz")), DataProblem::Checksum { .. }));
+    assert!(matches!(
+        problem_in(&scratch.load(), &format!("{LABELS}.gz")),
+        DataProblem::Checksum { .. }
+    ));
 }
 
 #[test]
@@ -177,6 +230,9 @@ fn a_label_out_of_range_is_refused_even_with_a_matching_checksum() {
     scratch.relist(LABELS, &bytes);
     assert_eq!(
         problem_in(&scratch.load(), &format!("{LABELS}.gz")),
-        DataProblem::LabelOutOfRange { index: 17, label: 10 }
+        DataProblem::LabelOutOfRange {
+            index: 17,
+            label: 10
+        }
     );
 }

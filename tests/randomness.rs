@@ -2,6 +2,11 @@
 //! pairs, labels and protocol calls, and private streams differ across parties; keys are
 //! fresh for every session; Z_p sampling has no modulo bias.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use securenn_dsl::party::Role;
 use securenn_dsl::prg::{Key, Prg, StreamId};
 use securenn_dsl::ring::{Ring, Z64, Zp};
@@ -44,17 +49,27 @@ fn collect_draws() -> [Draws; 3] {
     .unwrap()
 }
 
-fn stream<'a>(draws: &'a [Draws; 3], me: Role, peer: Role, call: usize, label: usize) -> &'a Vec<Z64> {
-    draws[me.index()].shared[call][label][peer.index()].as_ref().unwrap()
+fn stream(draws: &[Draws; 3], me: Role, peer: Role, call: usize, label: usize) -> &Vec<Z64> {
+    draws[me.index()].shared[call][label][peer.index()]
+        .as_ref()
+        .unwrap()
 }
 
 #[test]
 fn partners_draw_identical_common_streams() {
     let draws = collect_draws();
-    for (a, b) in [(Role::P0, Role::P1), (Role::P0, Role::P2), (Role::P1, Role::P2)] {
+    for (a, b) in [
+        (Role::P0, Role::P1),
+        (Role::P0, Role::P2),
+        (Role::P1, Role::P2),
+    ] {
         for call in 0..2 {
             for label in 0..2 {
-                assert_eq!(stream(&draws, a, b, call, label), stream(&draws, b, a, call, label), "{a}-{b}");
+                assert_eq!(
+                    stream(&draws, a, b, call, label),
+                    stream(&draws, b, a, call, label),
+                    "{a}-{b}"
+                );
             }
         }
     }
@@ -64,22 +79,35 @@ fn partners_draw_identical_common_streams() {
 fn streams_differ_across_pairs_labels_calls_and_parties() {
     let draws = collect_draws();
     let mut all: Vec<(String, &Vec<Z64>)> = Vec::new();
-    for (a, b) in [(Role::P0, Role::P1), (Role::P0, Role::P2), (Role::P1, Role::P2)] {
+    for (a, b) in [
+        (Role::P0, Role::P1),
+        (Role::P0, Role::P2),
+        (Role::P1, Role::P2),
+    ] {
         for call in 0..2 {
             for label in 0..2 {
-                all.push((format!("{a}-{b} call {call} label {label}"), stream(&draws, a, b, call, label)));
+                all.push((
+                    format!("{a}-{b} call {call} label {label}"),
+                    stream(&draws, a, b, call, label),
+                ));
             }
         }
     }
     for role in Role::ALL {
         for call in 0..2 {
-            all.push((format!("{role} private call {call}"), &draws[role.index()].private[call]));
+            all.push((
+                format!("{role} private call {call}"),
+                &draws[role.index()].private[call],
+            ));
         }
     }
     for (i, (name_a, a)) in all.iter().enumerate() {
         for (name_b, b) in &all[i + 1..] {
             let equal = a.iter().zip(b.iter()).filter(|(x, y)| x == y).count();
-            assert_eq!(equal, 0, "{name_a} and {name_b} share {equal} of {DRAWS} values");
+            assert_eq!(
+                equal, 0,
+                "{name_a} and {name_b} share {equal} of {DRAWS} values"
+            );
         }
     }
 }
@@ -108,7 +136,10 @@ fn the_helper_cannot_derive_the_p0_p1_stream() {
 fn chi_square(counts: &[u64]) -> f64 {
     let total: u64 = counts.iter().sum();
     let expected = total as f64 / counts.len() as f64;
-    counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum()
+    counts
+        .iter()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum()
 }
 
 #[test]
@@ -124,7 +155,10 @@ fn zp_sampling_is_uniform_without_modulo_bias() {
         counts[usize::from(v.value())] += 1;
     }
     let statistic = chi_square(&counts);
-    assert!(statistic < 108.5, "chi-square {statistic:.1} over 66 degrees of freedom");
+    assert!(
+        statistic < 108.5,
+        "chi-square {statistic:.1} over 66 degrees of freedom"
+    );
 
     let mut nonzero = [0u64; 66];
     for _ in 0..660_000 {
@@ -134,7 +168,10 @@ fn zp_sampling_is_uniform_without_modulo_bias() {
     }
     // 65 degrees of freedom: the 0.999 quantile is 107.3.
     let statistic = chi_square(&nonzero);
-    assert!(statistic < 107.3, "chi-square {statistic:.1} over 65 degrees of freedom");
+    assert!(
+        statistic < 107.3,
+        "chi-square {statistic:.1} over 65 degrees of freedom"
+    );
 }
 
 #[test]
@@ -150,5 +187,8 @@ fn z64_sampling_has_uniform_bytes() {
     }
     // 255 degrees of freedom: the 0.999 quantile of chi-square(255) is 330.5.
     let statistic = chi_square(&counts);
-    assert!(statistic < 330.5, "chi-square {statistic:.1} over 255 degrees of freedom");
+    assert!(
+        statistic < 330.5,
+        "chi-square {statistic:.1} over 255 degrees of freedom"
+    );
 }

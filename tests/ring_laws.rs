@@ -1,6 +1,11 @@
 //! The ring laws, one battery instantiated for every ring, checked against a trusted
 //! reference: integer arithmetic in u128 reduced modulo the ring's modulus.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use proptest::prelude::*;
 use securenn_dsl::ring::{Ring, Z2, Z64, ZOdd, Zp};
 
@@ -18,8 +23,8 @@ macro_rules! ring_law_battery {
                     // The edges: 0, 1, and the largest elements.
                     Just(<$ring>::ZERO),
                     Just(<$ring>::ONE),
-                    Just(<$ring>::from_u64(((MODULUS - 1) % (1u128 << 64)) as u64)),
-                    Just(<$ring>::from_u64(((MODULUS - 2) % (1u128 << 64)) as u64)),
+                    Just(<$ring>::from_u64(u64::try_from(MODULUS - 1).unwrap())),
+                    Just(<$ring>::from_u64(u64::try_from(MODULUS - 2).unwrap())),
                 ]
             }
 
@@ -130,7 +135,10 @@ fn wire_decoding_rejects_non_canonical_elements() {
     let mut out = Vec::new();
     assert!(!Z2::decode_slice(&[2], &mut out));
     let mut out = Vec::new();
-    assert!(!Z64::decode_slice(&[0; 7], &mut out), "a partial element is refused");
+    assert!(
+        !Z64::decode_slice(&[0; 7], &mut out),
+        "a partial element is refused"
+    );
 }
 
 #[test]

@@ -2,6 +2,11 @@
 //! equal the plaintext operations; local truncation is within one unit in the last place;
 //! sharing is fresh and never the (x, 0) "sharing".
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use proptest::prelude::*;
 use securenn_dsl::party::{OutputParty, P0, P1, Private, Role};
 use securenn_dsl::ring::{Ring, Z2, Z64, ZOdd, Zp};
@@ -11,9 +16,13 @@ use securenn_dsl::tensor::Tensor;
 use securenn_tests::{only_at, public_tensor};
 use typenum::{U0, U13, U26};
 
+/// What one party saw: its own share (none at the helper) and the revealed value (only at
+/// the receiver).
+type View<R> = (Option<Vec<R>>, Option<Tensor<R>>);
+
 /// Shares `public_tensor(seed, n)` from `Owner`, reveals it to `Receiver`, and returns what
 /// each party saw: its own share and the revealed value.
-fn share_and_reveal<R, Owner, Receiver>(seed: u64, n: usize) -> [(Option<Vec<R>>, Option<Tensor<R>>); 3]
+fn share_and_reveal<R, Owner, Receiver>(seed: u64, n: usize) -> [View<R>; 3]
 where
     R: Ring,
     Owner: securenn_dsl::party::InputParty,
@@ -28,11 +37,24 @@ where
     .unwrap()
 }
 
-fn check_identity<R: Ring, Owner: securenn_dsl::party::InputParty, Receiver: OutputParty>(seed: u64, n: usize) {
+fn check_identity<R: Ring, Owner: securenn_dsl::party::InputParty, Receiver: OutputParty>(
+    seed: u64,
+    n: usize,
+) {
     let results = share_and_reveal::<R, Owner, Receiver>(seed, n);
     let revealed = only_at(&results.each_ref().map(|(_, r)| r.clone()), Receiver::ROLE);
-    assert_eq!(revealed, Some(public_tensor::<R>(seed, n)), "{} {:?}->{:?}", R::NAME, Owner::ROLE, Receiver::ROLE);
-    assert!(results[Role::P2.index()].0.is_none(), "the helper holds no share");
+    assert_eq!(
+        revealed,
+        Some(public_tensor::<R>(seed, n)),
+        "{} {:?}->{:?}",
+        R::NAME,
+        Owner::ROLE,
+        Receiver::ROLE
+    );
+    assert!(
+        results[Role::P2.index()].0.is_none(),
+        "the helper holds no share"
+    );
 }
 
 proptest! {
@@ -129,7 +151,10 @@ fn sharing_is_fresh_and_never_x_and_zero() {
         let input = Private::<P0, _>::new(session.role(), || public_tensor::<Z64>(5, n));
         let first: Shared<Z64> = share(&session, &input, [n]).await?;
         let second: Shared<Z64> = share(&session, &input, [n]).await?;
-        Ok((first.local_share().map(<[Z64]>::to_vec), second.local_share().map(<[Z64]>::to_vec)))
+        Ok((
+            first.local_share().map(<[Z64]>::to_vec),
+            second.local_share().map(<[Z64]>::to_vec),
+        ))
     })
     .unwrap();
     let x = public_tensor::<Z64>(5, n);
@@ -142,9 +167,21 @@ fn sharing_is_fresh_and_never_x_and_zero() {
     // ...but neither share is the input or zero, and two sharings of the same input differ.
     let agree = |a: &[Z64], b: &[Z64]| a.iter().zip(b).filter(|(u, v)| u == v).count();
     assert_eq!(agree(&p0_first, x.data()), 0, "P0's share is not the input");
-    assert_eq!(p1_first.iter().filter(|v| **v == Z64::ZERO).count(), 0, "P1's share is not zero");
-    assert_eq!(agree(&p0_first, &p0_second), 0, "a second sharing uses a fresh mask");
-    assert_eq!(agree(&p1_first, &p1_second), 0, "a second sharing uses a fresh mask");
+    assert_eq!(
+        p1_first.iter().filter(|v| **v == Z64::ZERO).count(),
+        0,
+        "P1's share is not zero"
+    );
+    assert_eq!(
+        agree(&p0_first, &p0_second),
+        0,
+        "a second sharing uses a fresh mask"
+    );
+    assert_eq!(
+        agree(&p1_first, &p1_second),
+        0,
+        "a second sharing uses a fresh mask"
+    );
 }
 
 #[test]
@@ -155,7 +192,10 @@ fn shape_errors_are_typed_not_panics() {
         let x: Shared<Z64> = share(&session, &input, [4]).await?;
         Ok(x.len())
     });
-    assert!(matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })),
+        "{result:?}"
+    );
 
     let result = run_local(|session| async move {
         let a = Private::<P0, _>::new(session.role(), || public_tensor::<Z64>(1, 3));
@@ -164,7 +204,11 @@ fn shape_errors_are_typed_not_panics() {
         Ok(a.try_add(&b).map(|s| s.len()))
     })
     .unwrap();
-    assert!(result.iter().all(|r| matches!(r, Err(securenn_dsl::Error::ShapeMismatch { .. }))));
+    assert!(
+        result
+            .iter()
+            .all(|r| matches!(r, Err(securenn_dsl::Error::ShapeMismatch { .. })))
+    );
 }
 
 #[test]
@@ -172,12 +216,26 @@ fn debug_output_never_shows_a_share() {
     let [p0, _, _] = run_local(|session| async move {
         let input = Private::<P0, _>::new(session.role(), || public_tensor::<Z64>(3, 2));
         let x: Shared<Z64> = share(&session, &input, [2]).await?;
-        Ok((format!("{x:?}"), format!("{input:?}"), x.local_share().map(<[Z64]>::to_vec)))
+        Ok((
+            format!("{x:?}"),
+            format!("{input:?}"),
+            x.local_share().map(<[Z64]>::to_vec),
+        ))
     })
     .unwrap();
     let (shared_debug, private_debug, share_values) = p0;
-    for value in share_values.unwrap().iter().chain(public_tensor::<Z64>(3, 2).data()) {
-        assert!(!shared_debug.contains(&value.value().to_string()), "{shared_debug}");
-        assert!(!private_debug.contains(&value.value().to_string()), "{private_debug}");
+    for value in share_values
+        .unwrap()
+        .iter()
+        .chain(public_tensor::<Z64>(3, 2).data())
+    {
+        assert!(
+            !shared_debug.contains(&value.value().to_string()),
+            "{shared_debug}"
+        );
+        assert!(
+            !private_debug.contains(&value.value().to_string()),
+            "{private_debug}"
+        );
     }
 }

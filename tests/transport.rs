@@ -2,6 +2,11 @@
 //! panic, no hang) for truncated frames, oversized length prefixes, peers that close the
 //! connection, duplicate or mismatched messages, wrong handshakes and silent peers.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -51,11 +56,19 @@ fn assert_counters_equal_payload(stats: &[Stats; 3]) {
     for s in stats {
         for peer in s.role.peers() {
             assert_eq!(s.bytes_sent[peer.index()], payload, "{} -> {peer}", s.role);
-            assert_eq!(s.bytes_received[peer.index()], payload, "{peer} -> {}", s.role);
+            assert_eq!(
+                s.bytes_received[peer.index()],
+                payload,
+                "{peer} -> {}",
+                s.role
+            );
             assert_eq!(s.messages_sent[peer.index()], frames);
         }
         assert_eq!(s.bytes_sent[s.role.index()], 0);
-        assert_eq!(s.rounds, 1, "one round: everybody sends, then everybody receives");
+        assert_eq!(
+            s.rounds, 1,
+            "one round: everybody sends, then everybody receives"
+        );
     }
     let cluster = ClusterStats::from_parties(stats);
     assert!(cluster.is_consistent());
@@ -80,7 +93,8 @@ fn runtime() -> tokio::runtime::Runtime {
 fn tcp_transport_moves_ten_million_u64_per_ordered_pair_with_exact_counters() {
     runtime().block_on(async {
         let sessions = tcp_sessions(&SessionConfig::default()).await.unwrap();
-        let tasks = sessions.map(|session| tokio::spawn(async move { bulk_exchange(&session).await }));
+        let tasks =
+            sessions.map(|session| tokio::spawn(async move { bulk_exchange(&session).await }));
         let mut stats = Vec::new();
         for task in tasks {
             stats.push(task.await.unwrap().unwrap());
@@ -93,7 +107,11 @@ fn tcp_transport_moves_ten_million_u64_per_ordered_pair_with_exact_counters() {
 
 fn frame(call: u64, payload: Vec<u8>) -> Frame {
     Frame {
-        tag: Tag { call, step: 0, chunk: 0 },
+        tag: Tag {
+            call,
+            step: 0,
+            chunk: 0,
+        },
         round: 1,
         payload,
     }
@@ -102,9 +120,19 @@ fn frame(call: u64, payload: Vec<u8>) -> Frame {
 #[test]
 fn a_truncated_frame_is_a_typed_error() {
     let bytes = encode_frame(&frame(1, vec![7; 100]), Role::P1).unwrap();
-    for cut in [0, 1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 10, bytes.len() - 1] {
+    for cut in [
+        0,
+        1,
+        HEADER_LEN - 1,
+        HEADER_LEN,
+        HEADER_LEN + 10,
+        bytes.len() - 1,
+    ] {
         let error = decode_frame(&bytes[..cut], Role::P1, 1 << 20).unwrap_err();
-        assert!(matches!(error, Error::TruncatedFrame { peer: Role::P1, .. }), "cut at {cut}: {error}");
+        assert!(
+            matches!(error, Error::TruncatedFrame { peer: Role::P1, .. }),
+            "cut at {cut}: {error}"
+        );
     }
     // The same over a byte stream that ends in the payload.
     let result = runtime().block_on(async {
@@ -114,7 +142,14 @@ fn a_truncated_frame_is_a_typed_error() {
         read_frame(&mut reader, Role::P0, Role::P1, 1 << 20).await
     });
     assert!(
-        matches!(result, Err(Error::TruncatedFrame { peer: Role::P1, expected: 100, received: 10 })),
+        matches!(
+            result,
+            Err(Error::TruncatedFrame {
+                peer: Role::P1,
+                expected: 100,
+                received: 10
+            })
+        ),
         "{result:?}"
     );
 }
@@ -123,12 +158,18 @@ fn a_truncated_frame_is_a_typed_error() {
 fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
     let header = FrameHeader {
         len: u32::MAX,
-        tag: Tag { call: 1, step: 0, chunk: 0 },
+        tag: Tag {
+            call: 1,
+            step: 0,
+            chunk: 0,
+        },
         round: 1,
     }
     .encode();
     let error = FrameHeader::decode(&header, Role::P2, 1 << 20).unwrap_err();
-    assert!(matches!(error, Error::FrameTooLarge { peer: Role::P2, len, max } if len == u64::from(u32::MAX) && max == 1 << 20));
+    assert!(
+        matches!(error, Error::FrameTooLarge { peer: Role::P2, len, max } if len == u64::from(u32::MAX) && max == 1 << 20)
+    );
     // Over a stream, the reader stops at the header: no payload follows and none is awaited.
     let result = runtime().block_on(async {
         let (mut writer, mut reader) = tokio::io::duplex(1 << 16);
@@ -142,23 +183,32 @@ fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
         drop(writer);
         result
     });
-    assert!(matches!(result, Ok(Err(Error::FrameTooLarge { .. }))), "{result:?}");
+    assert!(
+        matches!(result, Ok(Err(Error::FrameTooLarge { .. }))),
+        "{result:?}"
+    );
 }
 
 #[test]
 fn random_bytes_are_not_a_frame() {
     let mut garbage = [0u8; HEADER_LEN];
-    for (i, b) in garbage.iter_mut().enumerate() {
-        *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+    for (b, i) in garbage.iter_mut().zip(0u8..) {
+        *b = i.wrapping_mul(151).wrapping_add(7);
     }
     let error = decode_frame(&garbage, Role::P0, 1 << 20).unwrap_err();
     assert!(matches!(error, Error::MalformedFrame { .. }), "{error}");
     let mut with_reserved = encode_frame(&frame(1, vec![]), Role::P0).unwrap();
     with_reserved[21] = 1;
-    assert!(matches!(decode_frame(&with_reserved, Role::P0, 16), Err(Error::MalformedFrame { .. })));
+    assert!(matches!(
+        decode_frame(&with_reserved, Role::P0, 16),
+        Err(Error::MalformedFrame { .. })
+    ));
     let mut with_trailer = encode_frame(&frame(1, vec![1]), Role::P0).unwrap();
     with_trailer.push(0);
-    assert!(matches!(decode_frame(&with_trailer, Role::P0, 16), Err(Error::MalformedFrame { .. })));
+    assert!(matches!(
+        decode_frame(&with_trailer, Role::P0, 16),
+        Err(Error::MalformedFrame { .. })
+    ));
 }
 
 // ---- Failing peers and mismatched messages, in memory ----------------------------------
@@ -175,15 +225,27 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
             _ => call.recv::<Z64>(Role::P0, 0, 1).await.map(|_| ()),
         }
     });
-    assert!(matches!(result, Err(Error::Config("P0 gives up"))), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Config("P0 gives up"))),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // Each waiting party itself saw a typed `PeerClosed` naming P0.
     let results: Vec<Result<()>> = {
         let [t0, t1, t2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
-        let tag = Tag { call: 1, step: 0, chunk: 0 };
+        let tag = Tag {
+            call: 1,
+            step: 0,
+            chunk: 0,
+        };
         drop(t0);
-        futures::executor::block_on(async { vec![t1.recv(Role::P0, tag).await.map(drop), t2.recv(Role::P0, tag).await.map(drop)] })
+        futures::executor::block_on(async {
+            vec![
+                t1.recv(Role::P0, tag).await.map(drop),
+                t2.recv(Role::P0, tag).await.map(drop),
+            ]
+        })
     };
     for (result, local) in results.into_iter().zip([Role::P1, Role::P2]) {
         assert!(
@@ -199,10 +261,25 @@ fn a_replayed_frame_is_a_typed_error() {
     futures::executor::block_on(async {
         p0.send(Role::P1, frame(5, vec![1; 8])).await.unwrap();
         let replay = p0.send(Role::P1, frame(5, vec![1; 8])).await;
-        assert!(matches!(replay, Err(Error::DuplicateMessage { peer: Role::P0, .. })), "{replay:?}");
+        assert!(
+            matches!(replay, Err(Error::DuplicateMessage { peer: Role::P0, .. })),
+            "{replay:?}"
+        );
         // From then on P1 refuses everything from P0.
-        let next = p1.recv(Role::P0, Tag { call: 6, step: 0, chunk: 0 }).await;
-        assert!(matches!(next, Err(Error::DuplicateMessage { .. })), "{next:?}");
+        let next = p1
+            .recv(
+                Role::P0,
+                Tag {
+                    call: 6,
+                    step: 0,
+                    chunk: 0,
+                },
+            )
+            .await;
+        assert!(
+            matches!(next, Err(Error::DuplicateMessage { .. })),
+            "{next:?}"
+        );
     });
 }
 
@@ -210,7 +287,17 @@ fn a_replayed_frame_is_a_typed_error() {
 fn oversized_frames_are_refused_at_the_sender() {
     let [p0, _p1, _p2] = LocalTransport::triple(64);
     let result = futures::executor::block_on(p0.send(Role::P1, frame(1, vec![0; 65])));
-    assert!(matches!(result, Err(Error::FrameTooLarge { len: 65, max: 64, .. })), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(Error::FrameTooLarge {
+                len: 65,
+                max: 64,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -240,12 +327,25 @@ fn a_message_of_the_wrong_length_or_ring_is_a_typed_error() {
         let (send, recv) = (sessions[0].call("length"), sessions[1].call("length"));
         send.send(Role::P1, 0, &[Z64::ONE; 3]).await.unwrap();
         let short = recv.recv::<Z64>(Role::P0, 0, 4).await;
-        assert!(matches!(short, Err(Error::MessageLength { expected: 32, received: 24, .. })), "{short:?}");
+        assert!(
+            matches!(
+                short,
+                Err(Error::MessageLength {
+                    expected: 32,
+                    received: 24,
+                    ..
+                })
+            ),
+            "{short:?}"
+        );
 
         let (send, recv) = (sessions[0].call("ring"), sessions[1].call("ring"));
         send.send(Role::P1, 0, &[Z64::new(u64::MAX)]).await.unwrap();
         let not_zp = recv.recv::<Zp>(Role::P0, 0, 8).await;
-        assert!(matches!(not_zp, Err(Error::InvalidElement { ring: "Z_67", .. })), "{not_zp:?}");
+        assert!(
+            matches!(not_zp, Err(Error::InvalidElement { ring: "Z_67", .. })),
+            "{not_zp:?}"
+        );
     });
 }
 
@@ -261,13 +361,20 @@ fn test_config() -> SessionConfig {
 }
 
 /// A fake party: dials `address` and runs the dialer's side of the handshake as `from`.
-async fn fake_dialer(address: SocketAddr, from: Role, to: Role, config: &SessionConfig) -> TcpStream {
+async fn fake_dialer(
+    address: SocketAddr,
+    from: Role,
+    to: Role,
+    config: &SessionConfig,
+) -> TcpStream {
     let mut stream = TcpStream::connect(address).await.unwrap();
     Hello::new(from, to, config)
         .write_to(&mut stream, PeerDescription::Party(to))
         .await
         .unwrap();
-    Hello::read_from(&mut stream, PeerDescription::Party(to)).await.unwrap();
+    Hello::read_from(&mut stream, PeerDescription::Party(to))
+        .await
+        .unwrap();
     stream
 }
 
@@ -277,7 +384,15 @@ async fn p0_with_fake_peers(config: &SessionConfig) -> (TcpTransport, TcpStream,
     let address = listener.local_addr().unwrap();
     let p0 = {
         let config = config.clone();
-        tokio::spawn(async move { TcpTransport::connect(Role::P0, Some(listener), &[Some(address), None, None], &config).await })
+        tokio::spawn(async move {
+            TcpTransport::connect(
+                Role::P0,
+                Some(listener),
+                &[Some(address), None, None],
+                &config,
+            )
+            .await
+        })
     };
     let fake_p1 = fake_dialer(address, Role::P1, Role::P0, config).await;
     let fake_p2 = fake_dialer(address, Role::P2, Role::P0, config).await;
@@ -289,7 +404,11 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
     let config = test_config();
     runtime().block_on(async {
         let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
-        let tag = Tag { call: 1, step: 0, chunk: 0 };
+        let tag = Tag {
+            call: 1,
+            step: 0,
+            chunk: 0,
+        };
         // P1 sends a header announcing 100 bytes, then 10 bytes, then hangs up.
         let bytes = encode_frame(&frame(1, vec![5; 100]), Role::P1).unwrap();
         fake_p1.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
@@ -297,16 +416,34 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
         let started = Instant::now();
         let result = p0.recv(Role::P1, tag).await;
         assert!(
-            matches!(result, Err(Error::TruncatedFrame { peer: Role::P1, expected: 100, received: 10 })),
+            matches!(
+                result,
+                Err(Error::TruncatedFrame {
+                    peer: Role::P1,
+                    expected: 100,
+                    received: 10
+                })
+            ),
             "{result:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2), "reported at once, not after a timeout");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "reported at once, not after a timeout"
+        );
 
         // P2 announces a frame over the limit: refused, named, without waiting for the payload.
-        let header = FrameHeader { len: u32::MAX, tag, round: 1 }.encode();
+        let header = FrameHeader {
+            len: u32::MAX,
+            tag,
+            round: 1,
+        }
+        .encode();
         fake_p2.write_all(&header).await.unwrap();
         let result = p0.recv(Role::P2, tag).await;
-        assert!(matches!(result, Err(Error::FrameTooLarge { peer: Role::P2, .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(Error::FrameTooLarge { peer: Role::P2, .. })),
+            "{result:?}"
+        );
     });
 }
 
@@ -316,8 +453,27 @@ fn a_peer_that_closes_between_messages_is_peer_closed() {
     runtime().block_on(async {
         let (p0, fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         drop(fake_p1);
-        let result = p0.recv(Role::P1, Tag { call: 1, step: 0, chunk: 0 }).await;
-        assert!(matches!(result, Err(Error::PeerClosed { local: Role::P0, peer: Role::P1, .. })), "{result:?}");
+        let result = p0
+            .recv(
+                Role::P1,
+                Tag {
+                    call: 1,
+                    step: 0,
+                    chunk: 0,
+                },
+            )
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(Error::PeerClosed {
+                    local: Role::P0,
+                    peer: Role::P1,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
     });
 }
 
@@ -330,19 +486,42 @@ fn a_silent_peer_times_out_with_a_typed_error() {
     runtime().block_on(async {
         let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         let started = Instant::now();
-        let result = p0.recv(Role::P1, Tag { call: 1, step: 0, chunk: 0 }).await;
-        assert!(matches!(result, Err(Error::Timeout { peer: Role::P1, .. })), "{result:?}");
+        let result = p0
+            .recv(
+                Role::P1,
+                Tag {
+                    call: 1,
+                    step: 0,
+                    chunk: 0,
+                },
+            )
+            .await;
+        assert!(
+            matches!(result, Err(Error::Timeout { peer: Role::P1, .. })),
+            "{result:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(3));
     });
 }
 
 /// Starts P0 on a fresh listener and lets `client` talk to it; returns P0's outcome.
-async fn p0_facing(config: &SessionConfig, client: impl AsyncFnOnce(SocketAddr)) -> Result<TcpTransport> {
+async fn p0_facing(
+    config: &SessionConfig,
+    client: impl AsyncFnOnce(SocketAddr),
+) -> Result<TcpTransport> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let p0 = {
         let config = config.clone();
-        tokio::spawn(async move { TcpTransport::connect(Role::P0, Some(listener), &[Some(address), None, None], &config).await })
+        tokio::spawn(async move {
+            TcpTransport::connect(
+                Role::P0,
+                Some(listener),
+                &[Some(address), None, None],
+                &config,
+            )
+            .await
+        })
     };
     client(address).await;
     tokio::time::timeout(Duration::from_secs(10), p0)
@@ -353,7 +532,10 @@ async fn p0_facing(config: &SessionConfig, client: impl AsyncFnOnce(SocketAddr))
 
 async fn send_hello(address: SocketAddr, hello: Hello) -> TcpStream {
     let mut stream = TcpStream::connect(address).await.unwrap();
-    hello.write_to(&mut stream, PeerDescription::Party(Role::P0)).await.unwrap();
+    hello
+        .write_to(&mut stream, PeerDescription::Party(Role::P0))
+        .await
+        .unwrap();
     stream
 }
 
@@ -367,7 +549,16 @@ fn a_handshake_from_the_wrong_party_id_is_refused() {
         })
         .await;
         assert!(
-            matches!(result, Err(Error::Handshake { reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Valid(Role::P0), .. }, .. })),
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    reason: HandshakeFailure::WrongParty {
+                        claimed: ClaimedRole::Valid(Role::P0),
+                        ..
+                    },
+                    ..
+                })
+            ),
             "{result:?}"
         );
 
@@ -379,7 +570,16 @@ fn a_handshake_from_the_wrong_party_id_is_refused() {
         })
         .await;
         assert!(
-            matches!(result, Err(Error::Handshake { peer: PeerDescription::Unknown, reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Invalid(7), .. } })),
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    peer: PeerDescription::Unknown,
+                    reason: HandshakeFailure::WrongParty {
+                        claimed: ClaimedRole::Invalid(7),
+                        ..
+                    }
+                })
+            ),
             "{result:?}"
         );
 
@@ -391,7 +591,13 @@ fn a_handshake_from_the_wrong_party_id_is_refused() {
         })
         .await;
         assert!(
-            matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P1), reason: HandshakeFailure::WrongParty { .. } })),
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    peer: PeerDescription::Party(Role::P1),
+                    reason: HandshakeFailure::WrongParty { .. }
+                })
+            ),
             "{result:?}"
         );
     });
@@ -418,12 +624,26 @@ fn a_dialer_refuses_an_acceptor_that_is_not_the_party_it_dialed() {
         };
         let result = tokio::time::timeout(
             Duration::from_secs(10),
-            TcpTransport::connect(Role::P2, None, &[Some(address), Some(address), None], &config),
+            TcpTransport::connect(
+                Role::P2,
+                None,
+                &[Some(address), Some(address), None],
+                &config,
+            ),
         )
         .await
         .expect("no hang");
         assert!(
-            matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P0), reason: HandshakeFailure::WrongParty { claimed: ClaimedRole::Valid(Role::P1), .. } })),
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    peer: PeerDescription::Party(Role::P0),
+                    reason: HandshakeFailure::WrongParty {
+                        claimed: ClaimedRole::Valid(Role::P1),
+                        ..
+                    }
+                })
+            ),
             "{result:?}"
         );
         drop(impostor.await);
@@ -435,11 +655,23 @@ fn a_handshake_for_another_session_or_version_or_protocol_is_refused() {
     let config = test_config();
     runtime().block_on(async {
         let result = p0_facing(&config, async |address| {
-            let other = SessionConfig { session_id: 78, ..config.clone() };
+            let other = SessionConfig {
+                session_id: 78,
+                ..config.clone()
+            };
             let _stream = send_hello(address, Hello::new(Role::P1, Role::P0, &other)).await;
         })
         .await;
-        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::SessionId, .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    reason: HandshakeFailure::SessionId,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
 
         let result = p0_facing(&config, async |address| {
             let mut hello = Hello::new(Role::P1, Role::P0, &config);
@@ -447,15 +679,36 @@ fn a_handshake_for_another_session_or_version_or_protocol_is_refused() {
             let _stream = send_hello(address, hello).await;
         })
         .await;
-        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::Version { .. }, .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    reason: HandshakeFailure::Version { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
 
         let result = p0_facing(&config, async |address| {
             let mut stream = TcpStream::connect(address).await.unwrap();
-            stream.write_all(b"GET / HTTP/1.1\r\nHost: securenn\r\n\r\n").await.unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: securenn\r\n\r\n")
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
         })
         .await;
-        assert!(matches!(result, Err(Error::Handshake { reason: HandshakeFailure::NotSecurenn | HandshakeFailure::Malformed, .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    reason: HandshakeFailure::NotSecurenn | HandshakeFailure::Malformed,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
     });
 }
 
@@ -467,10 +720,29 @@ fn an_unreachable_peer_is_a_typed_error_after_the_connect_timeout() {
     };
     runtime().block_on(async {
         // Bind and drop, so nothing listens on the port.
-        let address = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let started = Instant::now();
-        let result = TcpTransport::connect(Role::P1, Some(TcpListener::bind("127.0.0.1:0").await.unwrap()), &[Some(address), None, None], &config).await;
-        assert!(matches!(result, Err(Error::Handshake { peer: PeerDescription::Party(Role::P0), .. })), "{result:?}");
+        let result = TcpTransport::connect(
+            Role::P1,
+            Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            &[Some(address), None, None],
+            &config,
+        )
+        .await;
+        assert!(
+            matches!(
+                result,
+                Err(Error::Handshake {
+                    peer: PeerDescription::Party(Role::P0),
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     });
 }

@@ -9,7 +9,11 @@ use securenn_dsl::party::Role;
 pub(crate) fn traffic_table(stats: &ClusterStats) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "  payload bytes sent (row: sender, column: receiver)");
-    let _ = writeln!(out, "  {:<6}{:>14}{:>14}{:>14}{:>16}", "", "P0", "P1", "P2", "total sent");
+    let _ = writeln!(
+        out,
+        "  {:<6}{:>14}{:>14}{:>14}{:>16}",
+        "", "P0", "P1", "P2", "total sent"
+    );
     for from in Role::ALL {
         let _ = write!(out, "  {:<6}", from.to_string());
         for to in Role::ALL {
@@ -21,6 +25,11 @@ pub(crate) fn traffic_table(stats: &ClusterStats) -> String {
         }
         let _ = writeln!(out, "{:>16}", stats.sent_by(from));
     }
-    let _ = writeln!(out, "  total {} bytes, {} rounds", stats.total_bytes(), stats.rounds);
+    let _ = writeln!(
+        out,
+        "  total {} bytes, {} rounds",
+        stats.total_bytes(),
+        stats.rounds
+    );
     out
 }

@@ -144,7 +144,11 @@ impl TestData {
 }
 
 /// The self-test program, run at each of the three parties.
-async fn program(session: Session, elements: usize, seed: u64) -> securenn_dsl::Result<PartyReport> {
+async fn program(
+    session: Session,
+    elements: usize,
+    seed: u64,
+) -> securenn_dsl::Result<PartyReport> {
     let started = Instant::now();
     let role = session.role();
     let data = TestData::new(seed, elements);
@@ -185,11 +189,16 @@ async fn program(session: Session, elements: usize, seed: u64) -> securenn_dsl::
     let plain_y = encode(&data.y)?.into_data();
     let plain_c = c.tensor().data();
     let mut checks = Vec::new();
-    let mut check = |name: &str, revealed: Option<Tensor<Z64>>, expected: &dyn Fn(usize) -> Z64, tolerance: i64| {
+    let mut check = |name: &str,
+                     revealed: Option<Tensor<Z64>>,
+                     expected: &dyn Fn(usize) -> Z64,
+                     tolerance: i64| {
         if let Some(tensor) = revealed {
-            let passed = tensor.data().iter().enumerate().all(|(i, &got)| {
-                (got - expected(i)).as_i64().abs() <= tolerance
-            });
+            let passed = tensor
+                .data()
+                .iter()
+                .enumerate()
+                .all(|(i, &got)| (got - expected(i)).as_i64().abs() <= tolerance);
             checks.push(Check {
                 name: name.to_owned(),
                 party: role,
@@ -199,9 +208,19 @@ async fn program(session: Session, elements: usize, seed: u64) -> securenn_dsl::
         }
     };
     check("x + y", sum.into_inner(), &|i| plain_x[i] + plain_y[i], 0);
-    check("x - y", difference.into_inner(), &|i| plain_x[i] - plain_y[i], 0);
+    check(
+        "x - y",
+        difference.into_inner(),
+        &|i| plain_x[i] - plain_y[i],
+        0,
+    );
     check("-x", negation.into_inner(), &|i| -plain_x[i], 0);
-    check("x + c (public)", shifted.into_inner(), &|i| plain_x[i] + plain_c[i], 0);
+    check(
+        "x + c (public)",
+        shifted.into_inner(),
+        &|i| plain_x[i] + plain_c[i],
+        0,
+    );
     // Local truncation is exact up to one unit in the last place.
     check(
         "x * c (public), truncated",
@@ -238,7 +257,10 @@ async fn program(session: Session, elements: usize, seed: u64) -> securenn_dsl::
 }
 
 /// The summary as a table (and, with `--json`, one JSON line); whether all checks passed.
-#[allow(clippy::print_stdout, reason = "a command-line tool prints its results")]
+#[allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
 fn print_summary(args: &Args, reports: &[PartyReport; 3], seconds: f64) -> bool {
     let cluster = ClusterStats::from_parties(&reports.each_ref().map(|r| r.stats));
     let checks: Vec<&Check> = reports.iter().flat_map(|r| &r.checks).collect();
@@ -307,7 +329,9 @@ fn run_three_processes(args: &Args) -> Result<[PartyReport; 3], CliError> {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (peer, port) in ports.iter().enumerate() {
-            command.arg(format!("--peer{peer}")).arg(format!("127.0.0.1:{port}"));
+            command
+                .arg(format!("--peer{peer}"))
+                .arg(format!("127.0.0.1:{port}"));
         }
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().ok_or("child has no stdout")?;
@@ -333,10 +357,14 @@ fn run_three_processes(args: &Args) -> Result<[PartyReport; 3], CliError> {
             .find_map(|line| line.strip_prefix("REPORT ").map(str::to_owned));
         let status = child.wait()?;
         match report_line {
-            Some(line) if status.success() => reports.push(serde_json::from_str::<PartyReport>(&line)?),
+            Some(line) if status.success() => {
+                reports.push(serde_json::from_str::<PartyReport>(&line)?)
+            }
             _ => {
                 kill_all(&mut children);
-                return Err(format!("P{party} failed ({status}); its error is printed above").into());
+                return Err(
+                    format!("P{party} failed ({status}); its error is printed above").into(),
+                );
             }
         }
     }

@@ -53,9 +53,16 @@ fn operands() -> (Vec<Z64>, Vec<Z64>) {
 fn matmul_784x128x128_blocked(bencher: Bencher<'_, '_>) {
     let (a, b) = operands();
     let mut out = vec![Z64::ZERO; M * V];
-    bencher
-        .counter(ItemsCount::new(M * N * V))
-        .bench_local(|| matmul_into(divan::black_box(&a), divan::black_box(&b), M, N, V, &mut out));
+    bencher.counter(ItemsCount::new(M * N * V)).bench_local(|| {
+        matmul_into(
+            divan::black_box(&a),
+            divan::black_box(&b),
+            M,
+            N,
+            V,
+            &mut out,
+        )
+    });
 }
 
 /// The same product with the textbook triple loop.
@@ -63,7 +70,14 @@ fn matmul_784x128x128_blocked(bencher: Bencher<'_, '_>) {
 fn matmul_784x128x128_naive(bencher: Bencher<'_, '_>) {
     let (a, b) = operands();
     let mut out = vec![Z64::ZERO; M * V];
-    bencher
-        .counter(ItemsCount::new(M * N * V))
-        .bench_local(|| matmul_naive(divan::black_box(&a), divan::black_box(&b), M, N, V, &mut out));
+    bencher.counter(ItemsCount::new(M * N * V)).bench_local(|| {
+        matmul_naive(
+            divan::black_box(&a),
+            divan::black_box(&b),
+            M,
+            N,
+            V,
+            &mut out,
+        )
+    });
 }

@@ -49,7 +49,9 @@ pub enum Error {
     },
 
     /// A peer closed its connection in the middle of a frame.
-    #[error("truncated frame from {peer}: expected {expected} bytes, the connection ended after {received}")]
+    #[error(
+        "truncated frame from {peer}: expected {expected} bytes, the connection ended after {received}"
+    )]
     TruncatedFrame {
         /// The peer that sent the partial frame.
         peer: Role,
@@ -171,7 +173,9 @@ pub enum Error {
     },
 
     /// A real number is not finite or too large in magnitude for the fixed-point encoding.
-    #[error("cannot encode in fixed point: the value must be finite with |x| < 2^{limit_log2} ({fractional_bits} fractional bits)")]
+    #[error(
+        "cannot encode in fixed point: the value must be finite with |x| < 2^{limit_log2} ({fractional_bits} fractional bits)"
+    )]
     FixedPointOverflow {
         /// Fractional bits of the encoding.
         fractional_bits: u32,
@@ -278,6 +282,9 @@ pub enum HandshakeFailure {
         /// What was expected instead.
         expected: &'static str,
     },
+    /// The connection ended, or failed, during the handshake.
+    #[error("the connection ended during the handshake")]
+    Disconnected,
     /// The hello message is malformed.
     #[error("malformed hello message")]
     Malformed,

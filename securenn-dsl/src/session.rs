@@ -85,7 +85,10 @@ impl Session {
     ///
     /// [`Error::OsRng`] if no randomness is available, or the transport's errors during key
     /// agreement.
-    pub async fn start(transport: impl Transport + 'static, config: &SessionConfig) -> Result<Session> {
+    pub async fn start(
+        transport: impl Transport + 'static,
+        config: &SessionConfig,
+    ) -> Result<Session> {
         let role = transport.role();
         let mut session = Session {
             role,
@@ -261,9 +264,9 @@ impl Call<'_> {
     }
 
     fn tag(&self, step: u16, chunk: usize) -> Result<Tag> {
-        let chunk = u16::try_from(chunk).map_err(|_| Error::Config(
-            "a message needs more than 65536 frames; raise max_frame_len",
-        ))?;
+        let chunk = u16::try_from(chunk).map_err(|_| {
+            Error::Config("a message needs more than 65536 frames; raise max_frame_len")
+        })?;
         Ok(Tag {
             call: self.id,
             step,
@@ -286,12 +289,14 @@ impl Call<'_> {
         let chunk_len = self.chunk_len::<R>();
         let chunks = values.len().div_ceil(chunk_len).max(1);
         for chunk in 0..chunks {
-            let part = &values[(chunk * chunk_len).min(values.len())..((chunk + 1) * chunk_len).min(values.len())];
+            let part = &values[(chunk * chunk_len).min(values.len())
+                ..((chunk + 1) * chunk_len).min(values.len())];
+            let tag = self.tag(step, chunk)?;
             let mut payload = Vec::new();
             R::encode_slice(part, &mut payload);
             let round = self.session.counters.on_send(to, payload.len());
             let frame = Frame {
-                tag: self.tag(step, chunk)?,
+                tag,
                 round,
                 payload,
             };

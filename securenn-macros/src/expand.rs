@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn a_function_is_emitted_unchanged() {
         let item = quote! { fn f(x: u64) -> u64 { x } };
-        assert_eq!(protocol(TokenStream::new(), item.clone()).to_string(), item.to_string());
+        assert_eq!(
+            protocol(TokenStream::new(), item.clone()).to_string(),
+            item.to_string()
+        );
     }
 
     #[test]

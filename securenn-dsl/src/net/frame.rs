@@ -113,7 +113,10 @@ impl FrameHeader {
                 max: max_len,
             });
         }
-        #[allow(clippy::cast_possible_truncation, reason = "each field was read from exactly its width")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "each field was read from exactly its width"
+        )]
         Ok(FrameHeader {
             len: len as u32,
             tag: Tag {
@@ -205,7 +208,10 @@ mod stream {
     const COALESCE_BELOW: usize = 64 * 1024;
 
     /// Reads into `buf` until it is full or the stream ends; returns the bytes read.
-    async fn read_full<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    async fn read_full<R: AsyncRead + Unpin>(
+        reader: &mut R,
+        buf: &mut [u8],
+    ) -> std::io::Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
             match reader.read(&mut buf[filled..]).await? {

@@ -3,7 +3,7 @@
 //! Each party has a mailbox; sending a frame moves its payload (no copy) into the receiver's
 //! mailbox and wakes the task waiting for it. Sends never block. When a party's endpoint
 //! is dropped (its task finished or failed), its peers' pending and future receives from
-//! it end with [`Error::PeerClosed`](crate::Error::PeerClosed) instead of hanging.
+//! it end with [`PeerClosed`](crate::Error::PeerClosed) instead of hanging.
 
 use std::sync::Arc;
 

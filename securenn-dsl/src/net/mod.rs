@@ -24,8 +24,8 @@ mod stats;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 
-pub use stats::{ClusterStats, Stats};
 pub(crate) use stats::Counters;
+pub use stats::{ClusterStats, Stats};
 
 use core::fmt;
 

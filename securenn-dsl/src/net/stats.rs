@@ -104,9 +104,9 @@ impl ClusterStats {
     /// Whether every party received exactly what the others sent it.
     pub fn is_consistent(&self) -> bool {
         Role::ALL.iter().all(|from| {
-            Role::ALL
-                .iter()
-                .all(|to| self.bytes[from.index()][to.index()] == self.received[to.index()][from.index()])
+            Role::ALL.iter().all(|to| {
+                self.bytes[from.index()][to.index()] == self.received[to.index()][from.index()]
+            })
         })
     }
 }
@@ -143,7 +143,8 @@ impl Counters {
     }
 
     pub(crate) fn snapshot(&self, role: Role) -> Stats {
-        let load = |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
+        let load =
+            |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
         Stats {
             role,
             bytes_sent: load(&self.bytes_sent),

@@ -83,7 +83,7 @@ impl Hello {
     ///
     /// # Errors
     ///
-    /// [`Error::Handshake`] if the stream fails.
+    /// [`Error::Handshake`] ([`HandshakeFailure::Disconnected`]) if the stream fails.
     pub async fn write_to(&self, stream: &mut TcpStream, peer: PeerDescription) -> Result<()> {
         let failure = |reason| Error::Handshake { peer, reason };
         let body = postcard::to_stdvec(self).map_err(|_| failure(HandshakeFailure::Malformed))?;
@@ -93,22 +93,23 @@ impl Hello {
         stream
             .write_all(&bytes)
             .await
-            .map_err(|_| failure(HandshakeFailure::Malformed))
+            .map_err(|_| failure(HandshakeFailure::Disconnected))
     }
 
     /// Reads a hello from `stream`.
     ///
     /// # Errors
     ///
-    /// [`Error::Handshake`] if the stream ends, the length exceeds [`MAX_HELLO_LEN`] or the
-    /// body is not a hello.
+    /// [`Error::Handshake`]: [`HandshakeFailure::Disconnected`] if the stream ends,
+    /// [`HandshakeFailure::NotSecurenn`] if the length exceeds [`MAX_HELLO_LEN`] or the magic
+    /// is wrong, [`HandshakeFailure::Malformed`] if the body does not decode.
     pub async fn read_from(stream: &mut TcpStream, peer: PeerDescription) -> Result<Hello> {
         let failure = |reason| Error::Handshake { peer, reason };
         let mut len = [0u8; 2];
         stream
             .read_exact(&mut len)
             .await
-            .map_err(|_| failure(HandshakeFailure::NotSecurenn))?;
+            .map_err(|_| failure(HandshakeFailure::Disconnected))?;
         let len = usize::from(u16::from_le_bytes(len));
         if len > MAX_HELLO_LEN {
             return Err(failure(HandshakeFailure::NotSecurenn));
@@ -117,7 +118,7 @@ impl Hello {
         stream
             .read_exact(&mut body)
             .await
-            .map_err(|_| failure(HandshakeFailure::Malformed))?;
+            .map_err(|_| failure(HandshakeFailure::Disconnected))?;
         Hello::decode(&body, peer)
     }
 
@@ -143,7 +144,12 @@ impl Hello {
 
     /// Checks a received hello: magic, version, session, frame size, and that it is
     /// addressed to `local`. Returns the sender's claimed role as sent.
-    fn check(&self, local: Role, config: &SessionConfig, peer: PeerDescription) -> Result<ClaimedRole> {
+    fn check(
+        &self,
+        local: Role,
+        config: &SessionConfig,
+        peer: PeerDescription,
+    ) -> Result<ClaimedRole> {
         let failure = |reason| Error::Handshake { peer, reason };
         if self.version != PROTOCOL_VERSION {
             return Err(failure(HandshakeFailure::Version {
@@ -252,11 +258,13 @@ impl TcpTransport {
                 None => {
                     let address = addresses[role.index()]
                         .ok_or(Error::Config("this party's listening address is missing"))?;
-                    TcpListener::bind(address).await.map_err(|source| Error::Transport {
-                        local: role,
-                        peer: role,
-                        source: Arc::new(source),
-                    })?
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|source| Error::Transport {
+                            local: role,
+                            peer: role,
+                            source: Arc::new(source),
+                        })?
                 }
             };
             accept_peers(role, &listener, config).await
@@ -264,8 +272,8 @@ impl TcpTransport {
         let dialing = async {
             let mut streams = Vec::new();
             for &peer in dialed_by(role) {
-                let address = addresses[peer.index()]
-                    .ok_or(Error::Config("a peer's address is missing"))?;
+                let address =
+                    addresses[peer.index()].ok_or(Error::Config("a peer's address is missing"))?;
                 streams.push((peer, dial_peer(role, peer, address, config).await?));
             }
             Ok::<_, Error>(streams)
@@ -326,12 +334,15 @@ async fn accept_peers(
                 source: Arc::new(source),
             })?;
         let unknown = PeerDescription::Unknown;
-        let hello = tokio::time::timeout(config.connect_timeout, Hello::read_from(&mut stream, unknown))
-            .await
-            .map_err(|_| Error::Handshake {
-                peer: unknown,
-                reason: HandshakeFailure::Timeout(config.connect_timeout),
-            })??;
+        let hello = tokio::time::timeout(
+            config.connect_timeout,
+            Hello::read_from(&mut stream, unknown),
+        )
+        .await
+        .map_err(|_| Error::Handshake {
+            peer: unknown,
+            reason: HandshakeFailure::Timeout(config.connect_timeout),
+        })??;
         let claimed = hello.check(role, config, unknown)?;
         let peer = match claimed {
             ClaimedRole::Valid(peer)
@@ -362,11 +373,13 @@ async fn accept_peers(
         Hello::new(role, peer, config)
             .write_to(&mut stream, described)
             .await?;
-        stream.set_nodelay(true).map_err(|source| Error::Transport {
-            local: role,
-            peer,
-            source: Arc::new(source),
-        })?;
+        stream
+            .set_nodelay(true)
+            .map_err(|source| Error::Transport {
+                local: role,
+                peer,
+                source: Arc::new(source),
+            })?;
         tracing::debug!(%role, %peer, "accepted peer");
         connected.push((peer, stream));
     }
@@ -418,11 +431,13 @@ async fn dial_peer(
             peer: described,
             reason: HandshakeFailure::Timeout(config.connect_timeout),
         })??;
-    stream.set_nodelay(true).map_err(|source| Error::Transport {
-        local: role,
-        peer,
-        source: Arc::new(source),
-    })?;
+    stream
+        .set_nodelay(true)
+        .map_err(|source| Error::Transport {
+            local: role,
+            peer,
+            source: Arc::new(source),
+        })?;
     tracing::debug!(%role, %peer, "connected to peer");
     Ok(stream)
 }
@@ -466,13 +481,11 @@ impl Transport for TcpTransport {
 
     fn send(&self, to: Role, frame: Frame) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let writer = self.writers[to.index()]
-                .as_ref()
-                .ok_or(Error::WrongRole {
-                    operation: "send",
-                    role: self.role,
-                    reason: "a party cannot send a message to itself",
-                })?;
+            let writer = self.writers[to.index()].as_ref().ok_or(Error::WrongRole {
+                operation: "send",
+                role: self.role,
+                reason: "a party cannot send a message to itself",
+            })?;
             let mut writer = writer.lock().await;
             write_frame(&mut *writer, &frame, self.role, to, self.max_frame_len).await
         })

@@ -77,7 +77,9 @@ impl Dataset {
 
 impl core::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Dataset").field("len", &self.len()).finish_non_exhaustive()
+        f.debug_struct("Dataset")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,7 +138,11 @@ impl Mnist {
             Ok(Dataset { images, labels })
         };
         Ok(Mnist {
-            train: split("train-images-idx3-ubyte", "train-labels-idx1-ubyte", TRAIN_LEN)?,
+            train: split(
+                "train-images-idx3-ubyte",
+                "train-labels-idx1-ubyte",
+                TRAIN_LEN,
+            )?,
             test: split("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", TEST_LEN)?,
         })
     }
@@ -180,9 +186,9 @@ fn read_idx(
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-                Error::data(&path, DataProblem::CorruptGzip)
-            }
+            io::ErrorKind::InvalidInput
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::UnexpectedEof => Error::data(&path, DataProblem::CorruptGzip),
             _ => Error::io(&path, e),
         })?;
     let problem = |problem| Error::data(&path, problem);

@@ -42,7 +42,10 @@ pub fn encode(x: f64, fractional_bits: u32) -> Result<Z64> {
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
     let scaled = (x * pow2(fractional_bits)).round();
     if scaled.is_finite() && scaled.abs() < TWO_POW_63 {
-        #[allow(clippy::cast_possible_truncation, reason = "checked to fit in an i64 above")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "checked to fit in an i64 above"
+        )]
         Ok(Z64::from_i64(scaled as i64))
     } else {
         Err(Error::FixedPointOverflow {
@@ -54,7 +57,10 @@ pub fn encode(x: f64, fractional_bits: u32) -> Result<Z64> {
 
 /// Decodes a fixed-point element with `fractional_bits` fractional bits.
 pub fn decode(x: Z64, fractional_bits: u32) -> f64 {
-    #[allow(clippy::cast_precision_loss, reason = "decoding to f64 is lossy by design")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "decoding to f64 is lossy by design"
+    )]
     let integer = x.as_i64() as f64;
     integer / pow2(fractional_bits)
 }
@@ -89,7 +95,11 @@ pub fn decode_all<F: Unsigned>(xs: &[Z64]) -> Vec<f64> {
 /// assert_eq!(decode_tensor(&t, 13), [0.25, -3.0]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub fn encode_tensor(shape: impl Into<Shape>, values: &[f64], fractional_bits: u32) -> Result<Tensor<Z64>> {
+pub fn encode_tensor(
+    shape: impl Into<Shape>,
+    values: &[f64],
+    fractional_bits: u32,
+) -> Result<Tensor<Z64>> {
     let data = values
         .iter()
         .map(|&x| encode(x, fractional_bits))
@@ -99,7 +109,11 @@ pub fn encode_tensor(shape: impl Into<Shape>, values: &[f64], fractional_bits: u
 
 /// The reals a fixed-point tensor encodes, row-major.
 pub fn decode_tensor(tensor: &Tensor<Z64>, fractional_bits: u32) -> Vec<f64> {
-    tensor.data().iter().map(|&x| decode(x, fractional_bits)).collect()
+    tensor
+        .data()
+        .iter()
+        .map(|&x| decode(x, fractional_bits))
+        .collect()
 }
 
 /// 2^bits as an `f64` (exact).

@@ -28,9 +28,7 @@ const N: u64 = u64::MAX;
 /// assert_eq!(ZOdd::new(u64::MAX), None); // 2^64 - 1 is not canonical
 /// assert_eq!(ZOdd::from_u64(u64::MAX), ZOdd::ZERO);
 /// ```
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
 pub struct ZOdd(u64);
 
@@ -76,7 +74,10 @@ impl ZOdd {
     const fn ring_mul(self, rhs: Self) -> Self {
         let wide = self.0 as u128 * rhs.0 as u128;
         // 2^64 ≡ 1 (mod N): fold the high word onto the low word.
-        #[allow(clippy::cast_possible_truncation, reason = "splitting a u128 into its two words")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "splitting a u128 into its two words"
+        )]
         let (high, low) = ((wide >> 64) as u64, wide as u64);
         ZOdd(high % N).ring_add(ZOdd(low % N))
     }

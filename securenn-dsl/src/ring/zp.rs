@@ -123,7 +123,10 @@ impl<P: PrimeModulus> ZMod<P> {
     const fn ring_mul(self, rhs: Self) -> Self {
         let wide = self.value as u16 * rhs.value as u16;
         // The remainder is below p, which fits in a byte.
-        #[allow(clippy::cast_possible_truncation, reason = "the remainder is below p < 256")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the remainder is below p < 256"
+        )]
         Self::reduced((wide % P::P as u16) as u8)
     }
 }
@@ -196,7 +199,10 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
     type WireLen = U1;
 
     fn from_u64(x: u64) -> Self {
-        #[allow(clippy::cast_possible_truncation, reason = "the remainder is below p < 256")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the remainder is below p < 256"
+        )]
         Self::reduced((x % u64::from(P::P)) as u8)
     }
 

@@ -147,9 +147,19 @@ impl<R: Ring, F: Unsigned> Shared<R, F> {
     }
 
     /// Combines two shares of the same shape elementwise (a local operation).
-    fn zip_with(&self, other: &Self, operation: &'static str, f: impl Fn(R, R) -> R) -> Result<Self> {
+    fn zip_with(
+        &self,
+        other: &Self,
+        operation: &'static str,
+        f: impl Fn(R, R) -> R,
+    ) -> Result<Self> {
         check_same_shape(operation, &self.shape, &other.shape)?;
-        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
+        let data = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(&a, &b)| f(a, b))
+            .collect();
         Ok(Self::from_parts(self.role, self.shape.clone(), data))
     }
 

@@ -38,7 +38,10 @@ use crate::tensor::Tensor;
 /// assert!(revealed[0].is_none() && revealed[2].is_none());
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn reveal_to<P, R, F>(session: &Session, x: &Shared<R, F>) -> Result<Revealed<P, Tensor<R>>>
+pub async fn reveal_to<P, R, F>(
+    session: &Session,
+    x: &Shared<R, F>,
+) -> Result<Revealed<P, Tensor<R>>>
 where
     P: OutputParty,
     R: Ring,
@@ -56,5 +59,8 @@ where
     let sender = role.other_holder().unwrap_or(Role::P1);
     let theirs = call.recv::<R>(sender, 0, x.len()).await?;
     let data = x.data.iter().zip(&theirs).map(|(&a, &b)| a + b).collect();
-    Ok(Revealed::new(Some(Tensor::from_vec(x.shape.clone(), data)?)))
+    Ok(Revealed::new(Some(Tensor::from_vec(
+        x.shape.clone(),
+        data,
+    )?)))
 }

@@ -192,7 +192,8 @@ mod tests {
                             for kx in 0..g.kernel {
                                 let y = (oy * g.stride + ky) as isize - g.padding as isize;
                                 let x = (ox * g.stride + kx) as isize - g.padding as isize;
-                                if y < 0 || x < 0 || y >= g.height as isize || x >= g.width as isize {
+                                if y < 0 || x < 0 || y >= g.height as isize || x >= g.width as isize
+                                {
                                     continue;
                                 }
                                 for c in 0..g.channels {
@@ -200,7 +201,8 @@ mod tests {
                                         + x as usize)
                                         * g.channels
                                         + c];
-                                    let w = filters[((ky * g.kernel + kx) * g.channels + c) * c_out + o];
+                                    let w = filters
+                                        [((ky * g.kernel + kx) * g.channels + c) * c_out + o];
                                     sum += pixel * w;
                                 }
                             }

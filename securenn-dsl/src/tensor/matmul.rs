@@ -192,7 +192,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn check<R: Ring>(m: usize, n: usize, v: usize, seed: u64) {
-        let gen_elem = |i: usize| R::from_u64((i as u64 + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let gen_elem =
+            |i: usize| R::from_u64((i as u64 + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let a: Vec<R> = (0..m * n).map(gen_elem).collect();
         let b: Vec<R> = (0..n * v).map(|i| gen_elem(i + 7_777)).collect();
         let mut fast = vec![R::ZERO; m * v];
