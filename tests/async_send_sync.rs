@@ -28,7 +28,10 @@ fn protocol_futures_are_send(session: &Session, x: &Shared<Z64>, input: &Private
     let call = session.call("check");
     send(&call.send(Role::P1, 0, &[Z64::ONE]));
     send(&call.recv::<Z64>(Role::P1, 0, 1));
-    let [p0, _, _] = LocalTransport::triple(64);
+    let [p0, _, _] = LocalTransport::triple(&SessionConfig {
+        max_frame_len: 64,
+        ..SessionConfig::default()
+    });
     send(&Session::start(p0, &SessionConfig::default()));
     let prg: Option<Prg> = None;
     send(&prg);

@@ -116,12 +116,13 @@ proptest! {
         prop_assert!(results[0].0.iter().all(Option::is_none), "P0 learns nothing revealed to P1");
     }
 
-    /// SecureML's local truncation: the result is ⌊x/2^13⌋ or ⌊x/2^13⌋ + 1, for products of
-    /// magnitude below 2^40 (the failure probability is then below 2^-23 per element).
+    /// SecureML's local truncation: the result is ⌊x/2^13⌋ or ⌊x/2^13⌋ + 1, except with
+    /// probability about |x|/2^64 per element; products here are below 2^31, so a whole run
+    /// of 256 cases fails with probability below 2^-17.
     #[test]
     fn local_truncation_is_within_one_ulp(seed: u64, n in 1usize..200) {
-        let x_plain: Vec<i64> = public_tensor::<Z64>(seed, n).data().iter().map(|v| v.as_i64() >> 38).collect();
-        let c_plain: Vec<i64> = public_tensor::<Z64>(seed ^ 7, n).data().iter().map(|v| v.as_i64() >> 50).collect();
+        let x_plain: Vec<i64> = public_tensor::<Z64>(seed, n).data().iter().map(|v| v.as_i64() >> 44).collect();
+        let c_plain: Vec<i64> = public_tensor::<Z64>(seed ^ 7, n).data().iter().map(|v| v.as_i64() >> 52).collect();
         let encoded = |values: &[i64]| Tensor::from_vec([values.len()], values.iter().map(|&v| Z64::from_i64(v)).collect()).unwrap();
         let (xs, cs) = (encoded(&x_plain), encoded(&c_plain));
         let results = run_local(|session| {
@@ -238,4 +239,14 @@ fn debug_output_never_shows_a_share() {
             "{private_debug}"
         );
     }
+}
+
+#[test]
+fn a_deserialized_tensor_is_checked_against_its_shape() {
+    let good = Tensor::from_vec([2], vec![Z64::ONE, Z64::ZERO]).unwrap();
+    let bytes = postcard::to_stdvec(&good).unwrap();
+    assert_eq!(postcard::from_bytes::<Tensor<Z64>>(&bytes).unwrap(), good);
+    // Claim three elements in the shape but carry two.
+    let forged = postcard::to_stdvec(&(vec![3usize], vec![Z64::ONE, Z64::ZERO])).unwrap();
+    assert!(postcard::from_bytes::<Tensor<Z64>>(&forged).is_err());
 }

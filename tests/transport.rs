@@ -233,7 +233,7 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
 
     // Each waiting party itself saw a typed `PeerClosed` naming P0.
     let results: Vec<Result<()>> = {
-        let [t0, t1, t2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
+        let [t0, t1, t2] = LocalTransport::triple(&SessionConfig::default());
         let tag = Tag {
             call: 1,
             step: 0,
@@ -256,8 +256,77 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
 }
 
 #[test]
+fn a_message_that_never_comes_times_out_in_memory_too() {
+    let config = SessionConfig {
+        recv_timeout: Duration::from_millis(200),
+        ..SessionConfig::default()
+    };
+    let started = Instant::now();
+    // Both parties stay alive, each waiting for a step the other never sends.
+    let result = securenn_dsl::session::run_local_with(&config, |session| async move {
+        let call = session.call("mismatch");
+        match session.role() {
+            Role::P0 => call.recv::<Z64>(Role::P1, 1, 1).await.map(drop),
+            Role::P1 => call.recv::<Z64>(Role::P0, 1, 1).await.map(drop),
+            Role::P2 => Ok(()),
+        }
+    });
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_peer_cannot_make_a_party_buffer_without_bound() {
+    let config = SessionConfig {
+        max_pending_bytes: 1000,
+        ..SessionConfig::default()
+    };
+    let [p0, p1, _p2] = LocalTransport::triple(&config);
+    futures::executor::block_on(async {
+        // 600 + 600 unasked-for bytes exceed the 1000 allowed to wait.
+        p0.send(Role::P1, frame(1, vec![0; 600])).await.unwrap();
+        let flood = p0.send(Role::P1, frame(2, vec![0; 600])).await;
+        assert!(
+            matches!(
+                flood,
+                Err(Error::MailboxFull {
+                    peer: Role::P0,
+                    limit: 1000
+                })
+            ),
+            "{flood:?}"
+        );
+        let next = p1
+            .recv(
+                Role::P0,
+                Tag {
+                    call: 1,
+                    step: 0,
+                    chunk: 0,
+                },
+            )
+            .await;
+        assert!(
+            next.is_ok(),
+            "frames that arrived in time stay readable: {next:?}"
+        );
+        let after = p1
+            .recv(
+                Role::P0,
+                Tag {
+                    call: 3,
+                    step: 0,
+                    chunk: 0,
+                },
+            )
+            .await;
+        assert!(matches!(after, Err(Error::MailboxFull { .. })), "{after:?}");
+    });
+}
+
+#[test]
 fn a_replayed_frame_is_a_typed_error() {
-    let [p0, p1, _p2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
+    let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
     futures::executor::block_on(async {
         p0.send(Role::P1, frame(5, vec![1; 8])).await.unwrap();
         let replay = p0.send(Role::P1, frame(5, vec![1; 8])).await;
@@ -285,7 +354,10 @@ fn a_replayed_frame_is_a_typed_error() {
 
 #[test]
 fn oversized_frames_are_refused_at_the_sender() {
-    let [p0, _p1, _p2] = LocalTransport::triple(64);
+    let [p0, _p1, _p2] = LocalTransport::triple(&SessionConfig {
+        max_frame_len: 64,
+        ..SessionConfig::default()
+    });
     let result = futures::executor::block_on(p0.send(Role::P1, frame(1, vec![0; 65])));
     assert!(
         matches!(

@@ -7,7 +7,8 @@
 
 use std::process::Command;
 
-fn selftest(args: &[&str]) -> (bool, String) {
+/// Runs `securenn selftest ARGS`, asserts that it passed, and returns its stdout.
+fn passing_selftest(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
         .arg("selftest")
         .args(args)
@@ -16,10 +17,14 @@ fn selftest(args: &[&str]) -> (bool, String) {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.trim().is_empty() || output.status.success(),
-        "stderr: {stderr}"
+        output.status.success(),
+        "selftest failed; stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    (output.status.success(), stdout)
+    assert!(
+        stderr.trim().is_empty(),
+        "a passing selftest prints no error: {stderr}"
+    );
+    stdout
 }
 
 fn last_json(stdout: &str) -> serde_json::Value {
@@ -46,16 +51,14 @@ fn check_summary(stdout: &str, transport: &str, elements: u64) {
 
 #[test]
 fn selftest_passes_with_three_threads() {
-    let (ok, stdout) = selftest(&["--elements", "5000", "--json"]);
-    assert!(ok, "{stdout}");
+    let stdout = passing_selftest(&["--elements", "5000", "--json"]);
     assert!(stdout.contains("PASS"));
     check_summary(&stdout, "local", 5000);
 }
 
 #[test]
 fn selftest_passes_with_three_processes_over_tcp() {
-    let (ok, stdout) = selftest(&["--transport", "tcp", "--elements", "20000", "--json"]);
-    assert!(ok, "{stdout}");
+    let stdout = passing_selftest(&["--transport", "tcp", "--elements", "20000", "--json"]);
     assert!(stdout.contains("tcp (three processes on 127.0.0.1)"));
     check_summary(&stdout, "tcp", 20000);
 }

@@ -8,6 +8,10 @@ use securenn_dsl::party::Role;
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{SessionConfig, local_sessions};
 
+/// The allocator the `securenn` binary uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

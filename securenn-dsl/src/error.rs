@@ -90,6 +90,16 @@ pub enum Error {
         tag: Tag,
     },
 
+    /// A peer sent more bytes than may wait unreceived
+    /// ([`SessionConfig::max_pending_bytes`](crate::session::SessionConfig::max_pending_bytes)).
+    #[error("{peer} sent more than {limit} bytes that no protocol step has asked for")]
+    MailboxFull {
+        /// The peer.
+        peer: Role,
+        /// The configured limit.
+        limit: usize,
+    },
+
     /// A message had a different length than the protocol step expects.
     #[error("message {tag} from {peer} carries {received} bytes, the protocol expects {expected}")]
     MessageLength {
@@ -135,8 +145,20 @@ pub enum Error {
     },
 
     /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed: {0}")]
-    OsRng(String),
+    #[error("the operating system's random number generator failed")]
+    OsRng(#[source] Arc<dyn std::error::Error + Send + Sync>),
+
+    /// A party could not listen on its address.
+    #[error("{role} cannot listen on {address}: {source}")]
+    Bind {
+        /// The party.
+        role: Role,
+        /// The address it was given.
+        address: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: Arc<io::Error>,
+    },
 
     /// An operation was called by a party that does not take part in it.
     #[error("{operation} cannot run at {role}: {reason}")]

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::net::local::LocalTransport;
-use crate::net::{Counters, DEFAULT_MAX_FRAME_LEN, Frame, Stats, Tag, Transport};
+use crate::net::{
+    Counters, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING_BYTES, Frame, Stats, Tag, Transport,
+};
 use crate::party::Role;
 use crate::prg::{Key, PartyKeys, Prg, StreamId};
 use crate::ring::{Ring, Z64};
@@ -41,9 +43,13 @@ pub struct SessionConfig {
     /// The largest frame payload, in bytes; longer messages are split. All three parties
     /// must agree (the TCP handshake checks it).
     pub max_frame_len: usize,
+    /// The most payload bytes that may wait, received from one peer but not yet asked for
+    /// by a protocol step; a peer that sends more ends the session with
+    /// [`Error::MailboxFull`].
+    pub max_pending_bytes: usize,
     /// How long to keep trying to reach a peer at start-up (TCP).
     pub connect_timeout: Duration,
-    /// How long to wait for any one message before giving up on its sender (TCP).
+    /// How long to wait for any one message before giving up on its sender.
     pub recv_timeout: Duration,
     /// **Insecure, for tests and reproducible benchmarks only.** Derive every key from this
     /// seed instead of the operating system's generator, so that runs are repeatable.
@@ -55,6 +61,7 @@ impl Default for SessionConfig {
         SessionConfig {
             session_id: 0,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
             connect_timeout: Duration::from_secs(30),
             recv_timeout: Duration::from_secs(60),
             insecure_seed: None,
@@ -395,7 +402,7 @@ where
     Fut: Future<Output = Result<T>>,
     T: Send,
 {
-    let transports = LocalTransport::triple(config.max_frame_len);
+    let transports = LocalTransport::triple(config);
     let party = &party;
     let results: Vec<Result<T>> = std::thread::scope(|scope| {
         let handles = transports.map(|transport| {
@@ -440,7 +447,7 @@ fn collect_results<T>(results: Vec<Result<T>>) -> Result<[T; 3]> {
 ///
 /// As [`Session::start`].
 pub async fn local_sessions(config: &SessionConfig) -> Result<[Session; 3]> {
-    let [t0, t1, t2] = LocalTransport::triple(config.max_frame_len);
+    let [t0, t1, t2] = LocalTransport::triple(config);
     let (s0, s1, s2) = futures::try_join!(
         Session::start(t0, config),
         Session::start(t1, config),

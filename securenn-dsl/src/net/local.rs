@@ -3,16 +3,22 @@
 //! Each party has a mailbox; sending a frame moves its payload (no copy) into the receiver's
 //! mailbox and wakes the task waiting for it. Sends never block. When a party's endpoint
 //! is dropped (its task finished or failed), its peers' pending and future receives from
-//! it end with [`PeerClosed`](crate::Error::PeerClosed) instead of hanging.
+//! it end with [`PeerClosed`](crate::Error::PeerClosed) instead of hanging; a message that
+//! never comes ends the receive with [`Timeout`](crate::Error::Timeout) after
+//! [`SessionConfig::recv_timeout`]. Neither needs an async runtime: the timeout comes from
+//! a small timer thread.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either};
 
 use super::mailbox::Mailbox;
+use super::timer::Delay;
 use super::{Frame, Tag, Transport};
 use crate::error::{Error, Result};
 use crate::party::Role;
+use crate::session::SessionConfig;
 
 /// One party's endpoint of the in-memory transport. Make the three with
 /// [`LocalTransport::triple`].
@@ -21,10 +27,11 @@ use crate::party::Role;
 ///
 /// ```
 /// use securenn_dsl::net::local::LocalTransport;
-/// use securenn_dsl::net::{DEFAULT_MAX_FRAME_LEN, Frame, Tag, Transport};
+/// use securenn_dsl::net::{Frame, Tag, Transport};
 /// use securenn_dsl::party::Role;
+/// use securenn_dsl::session::SessionConfig;
 ///
-/// let [p0, p1, _p2] = LocalTransport::triple(DEFAULT_MAX_FRAME_LEN);
+/// let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
 /// let tag = Tag { call: 1, step: 0, chunk: 0 };
 /// futures::executor::block_on(async {
 ///     p0.send(Role::P1, Frame { tag, round: 1, payload: vec![1, 2, 3] }).await?;
@@ -39,16 +46,20 @@ pub struct LocalTransport {
     role: Role,
     mailboxes: Arc<[Mailbox; 3]>,
     max_frame_len: usize,
+    recv_timeout: Duration,
 }
 
 impl LocalTransport {
-    /// The three connected endpoints, for P0, P1 and P2 in that order.
-    pub fn triple(max_frame_len: usize) -> [LocalTransport; 3] {
-        let mailboxes = Arc::new([Mailbox::default(), Mailbox::default(), Mailbox::default()]);
+    /// The three connected endpoints, for P0, P1 and P2 in that order, with the frame
+    /// size, pending-bytes cap and receive timeout of `config`.
+    pub fn triple(config: &SessionConfig) -> [LocalTransport; 3] {
+        let mailbox = || Mailbox::new(config.max_pending_bytes);
+        let mailboxes = Arc::new([mailbox(), mailbox(), mailbox()]);
         Role::ALL.map(|role| LocalTransport {
             role,
             mailboxes: Arc::clone(&mailboxes),
-            max_frame_len,
+            max_frame_len: config.max_frame_len,
+            recv_timeout: config.recv_timeout,
         })
     }
 
@@ -86,7 +97,18 @@ impl Transport for LocalTransport {
     }
 
     fn recv(&self, from: Role, tag: Tag) -> BoxFuture<'_, Result<Frame>> {
-        Box::pin(self.mailboxes[self.role.index()].recv(self.role, from, tag))
+        let deadline = Instant::now() + self.recv_timeout;
+        let receive = self.mailboxes[self.role.index()].recv(self.role, from, tag);
+        Box::pin(async move {
+            match futures::future::select(receive, Delay::until(deadline)).await {
+                Either::Left((frame, _)) => frame,
+                Either::Right(((), _)) => Err(Error::Timeout {
+                    peer: from,
+                    tag,
+                    after: self.recv_timeout,
+                }),
+            }
+        })
     }
 }
 

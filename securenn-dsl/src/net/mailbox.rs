@@ -1,10 +1,13 @@
 //! A party's inbox: frames that have arrived, keyed by sender and tag, and the tasks waiting
-//! for them.
+//! for them. The bytes waiting from each peer are capped, so a peer cannot make this party
+//! allocate without bound by sending frames nobody asks for.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use super::{Frame, Tag};
 use crate::error::{Error, Result};
@@ -23,12 +26,17 @@ enum PeerGone {
 struct State {
     frames: HashMap<(Role, Tag), Frame>,
     waiters: HashMap<(Role, Tag), Waker>,
+    /// Payload bytes waiting to be received, per sender.
+    pending: [usize; 3],
     gone: [Option<PeerGone>; 3],
 }
 
 impl State {
-    /// Wakes every task waiting on `peer`.
-    fn wake_waiters_of(&mut self, peer: Role) {
+    /// Records that `peer` is gone (the first reason wins) and wakes every task waiting on it.
+    fn mark_gone(&mut self, peer: Role, reason: PeerGone) {
+        if self.gone[peer.index()].is_none() {
+            self.gone[peer.index()] = Some(reason);
+        }
         self.waiters.retain(|&(from, _), waker| {
             if from == peer {
                 waker.wake_by_ref();
@@ -41,12 +49,21 @@ impl State {
 }
 
 /// Frames delivered to one party.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Mailbox {
     state: Mutex<State>,
+    /// The most payload bytes that may wait from one sender.
+    max_pending: usize,
 }
 
 impl Mailbox {
+    pub(crate) fn new(max_pending: usize) -> Mailbox {
+        Mailbox {
+            state: Mutex::default(),
+            max_pending,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent maps behind; keep going.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -56,69 +73,106 @@ impl Mailbox {
     ///
     /// # Errors
     ///
-    /// [`Error::DuplicateMessage`] if a frame with the same tag is already waiting; the
-    /// peer is then marked as failed.
+    /// [`Error::DuplicateMessage`] if a frame with the same tag is already waiting, and
+    /// [`Error::MailboxFull`] if the frame would exceed the bytes allowed to wait; the peer
+    /// is then marked as failed.
     pub(crate) fn deliver(&self, from: Role, frame: Frame) -> Result<()> {
         let mut state = self.lock();
         let key = (from, frame.tag);
-        match state.frames.entry(key) {
-            Entry::Occupied(_) => {
-                let error = Error::DuplicateMessage {
-                    peer: from,
-                    tag: frame.tag,
-                };
-                drop(state);
-                self.fail(from, error.clone());
-                Err(error)
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(frame);
-                if let Some(waker) = state.waiters.remove(&key) {
-                    waker.wake();
-                }
-                Ok(())
-            }
+        let pending = state.pending[from.index()] + frame.payload.len();
+        let refusal = if pending > self.max_pending {
+            Some(Error::MailboxFull {
+                peer: from,
+                limit: self.max_pending,
+            })
+        } else if state.frames.contains_key(&key) {
+            Some(Error::DuplicateMessage {
+                peer: from,
+                tag: frame.tag,
+            })
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            state.mark_gone(from, PeerGone::Failed(error.clone()));
+            return Err(error);
         }
+        state.pending[from.index()] = pending;
+        if let Entry::Vacant(slot) = state.frames.entry(key) {
+            slot.insert(frame);
+        }
+        if let Some(waker) = state.waiters.remove(&key) {
+            waker.wake();
+        }
+        Ok(())
     }
 
     /// Records that `peer` closed its end; frames already delivered stay readable.
     pub(crate) fn close(&self, peer: Role) {
-        let mut state = self.lock();
-        if state.gone[peer.index()].is_none() {
-            state.gone[peer.index()] = Some(PeerGone::Closed);
-        }
-        state.wake_waiters_of(peer);
+        self.lock().mark_gone(peer, PeerGone::Closed);
     }
 
     /// Records that the connection with `peer` ended with `error` (the first error wins).
     pub(crate) fn fail(&self, peer: Role, error: Error) {
-        let mut state = self.lock();
-        if state.gone[peer.index()].is_none() {
-            state.gone[peer.index()] = Some(PeerGone::Failed(error));
-        }
-        state.wake_waiters_of(peer);
+        self.lock().mark_gone(peer, PeerGone::Failed(error));
     }
 
     /// Waits for the frame `tag` from `from`, at party `local`.
-    pub(crate) async fn recv(&self, local: Role, from: Role, tag: Tag) -> Result<Frame> {
-        futures::future::poll_fn(|cx| {
-            let mut state = self.lock();
-            if let Some(frame) = state.frames.remove(&(from, tag)) {
-                return Poll::Ready(Ok(frame));
+    pub(crate) fn recv(&self, local: Role, from: Role, tag: Tag) -> Receive<'_> {
+        Receive {
+            mailbox: self,
+            local,
+            from,
+            tag,
+            waiting: false,
+        }
+    }
+}
+
+/// The future of [`Mailbox::recv`]. Dropping it before it completes withdraws its waker.
+#[derive(Debug)]
+pub(crate) struct Receive<'a> {
+    mailbox: &'a Mailbox,
+    local: Role,
+    from: Role,
+    tag: Tag,
+    waiting: bool,
+}
+
+impl Future for Receive<'_> {
+    type Output = Result<Frame>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Frame>> {
+        let key = (self.from, self.tag);
+        let mut state = self.mailbox.lock();
+        if let Some(frame) = state.frames.remove(&key) {
+            state.pending[self.from.index()] -= frame.payload.len();
+            drop(state);
+            self.waiting = false;
+            return Poll::Ready(Ok(frame));
+        }
+        let outcome = match &state.gone[self.from.index()] {
+            Some(PeerGone::Closed) => Poll::Ready(Err(Error::PeerClosed {
+                local: self.local,
+                peer: self.from,
+                tag: self.tag,
+            })),
+            Some(PeerGone::Failed(error)) => Poll::Ready(Err(error.clone())),
+            None => {
+                state.waiters.insert(key, cx.waker().clone());
+                Poll::Pending
             }
-            match &state.gone[from.index()] {
-                Some(PeerGone::Closed) => Poll::Ready(Err(Error::PeerClosed {
-                    local,
-                    peer: from,
-                    tag,
-                })),
-                Some(PeerGone::Failed(error)) => Poll::Ready(Err(error.clone())),
-                None => {
-                    state.waiters.insert((from, tag), cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        };
+        drop(state);
+        self.waiting = outcome.is_pending();
+        outcome
+    }
+}
+
+impl Drop for Receive<'_> {
+    fn drop(&mut self) {
+        if self.waiting {
+            self.mailbox.lock().waiters.remove(&(self.from, self.tag));
+        }
     }
 }

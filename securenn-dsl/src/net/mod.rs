@@ -23,6 +23,7 @@ mod mailbox;
 mod stats;
 #[cfg(feature = "tcp")]
 pub mod tcp;
+mod timer;
 
 pub(crate) use stats::Counters;
 pub use stats::{ClusterStats, Stats};
@@ -36,6 +37,9 @@ use crate::party::Role;
 
 /// The default maximum frame payload: 16 MiB. Longer messages are split into frames.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;
+
+/// The default cap on bytes waiting from one peer: 1 GiB.
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
 
 /// The name of one frame: the protocol call it belongs to, the step within the call, and
 /// the chunk within the step's message.

@@ -129,7 +129,8 @@ impl Counters {
     pub(crate) fn on_send(&self, to: Role, bytes: usize) -> u64 {
         self.bytes_sent[to.index()].fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_sent[to.index()].fetch_add(1, Ordering::Relaxed);
-        let stamp = self.clock.load(Ordering::Acquire) + 1;
+        // A peer controls the clock through its stamps: saturate rather than overflow.
+        let stamp = self.clock.load(Ordering::Acquire).saturating_add(1);
         self.rounds.fetch_max(stamp, Ordering::AcqRel);
         stamp
     }

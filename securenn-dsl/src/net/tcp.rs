@@ -241,8 +241,8 @@ impl TcpTransport {
     ///
     /// [`Error::Handshake`] if a peer cannot be reached within
     /// [`SessionConfig::connect_timeout`], does not answer the handshake in time, or fails
-    /// its checks; [`Error::Config`] if an address is missing; [`Error::Transport`] if
-    /// binding fails.
+    /// its checks; [`Error::Config`] if an address is missing; [`Error::Bind`] if the
+    /// listening address cannot be bound.
     pub async fn connect(
         role: Role,
         listener: Option<TcpListener>,
@@ -260,9 +260,9 @@ impl TcpTransport {
                         .ok_or(Error::Config("this party's listening address is missing"))?;
                     TcpListener::bind(address)
                         .await
-                        .map_err(|source| Error::Transport {
-                            local: role,
-                            peer: role,
+                        .map_err(|source| Error::Bind {
+                            role,
+                            address,
                             source: Arc::new(source),
                         })?
                 }
@@ -280,7 +280,7 @@ impl TcpTransport {
         };
         let (accepted, dialed) = futures::try_join!(accepting, dialing)?;
 
-        let mailbox = Arc::new(Mailbox::default());
+        let mailbox = Arc::new(Mailbox::new(config.max_pending_bytes));
         let mut writers = [None, None, None];
         let mut readers = Vec::new();
         for (peer, stream) in accepted.into_iter().chain(dialed) {
@@ -396,12 +396,13 @@ async fn dial_peer(
     let described = PeerDescription::Party(peer);
     let deadline = Instant::now() + config.connect_timeout;
     let mut stream = loop {
-        match TcpStream::connect(address).await {
-            Ok(stream) => break stream,
-            Err(_) if Instant::now() + RETRY_PAUSE < deadline => {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => break stream,
+            Ok(Err(_)) if Instant::now() + RETRY_PAUSE < deadline => {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
-            Err(_) => {
+            Ok(Err(_)) | Err(_) => {
                 return Err(Error::Handshake {
                     peer: described,
                     reason: HandshakeFailure::Connect(config.connect_timeout),

@@ -19,6 +19,10 @@ use aes::Aes128;
 use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use rand_core::{TryCryptoRng, TryRng};
 
+use std::sync::Arc;
+
+use zeroize::Zeroize;
+
 use crate::error::{Error, Result};
 
 mod keys;
@@ -31,9 +35,16 @@ type Aes128Ctr = ctr::Ctr128BE<Aes128>;
 /// Bytes of keystream buffered for small draws.
 const BUFFER_BYTES: usize = 512;
 
-/// A 128-bit AES key. Its `Debug` output never shows the key.
-#[derive(Clone, PartialEq, Eq)]
+/// A 128-bit AES key. Its `Debug` output never shows the key, and it is erased from
+/// memory when dropped.
+#[derive(Clone)]
 pub struct Key([u8; 16]);
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 impl Key {
     /// A key from the operating system's random number generator.
@@ -45,7 +56,7 @@ impl Key {
         let mut bytes = [0u8; 16];
         rand::rngs::SysRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|e| Error::OsRng(e.to_string()))?;
+            .map_err(|e| Error::OsRng(Arc::new(e)))?;
         Ok(Key(bytes))
     }
 

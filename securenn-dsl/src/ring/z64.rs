@@ -25,7 +25,20 @@ use super::{Ring, Sealed, impl_ring_ops};
 /// assert_eq!(Z64::new(5) + r, x);
 /// assert_eq!((-x).as_i64(), -3);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
+)]
 #[serde(transparent)]
 #[repr(transparent)]
 pub struct Z64(pub u64);
@@ -149,23 +162,31 @@ impl Ring for Z64 {
         Some(Z64(u64::from_le_bytes(le8(bytes))))
     }
 
+    /// On little-endian machines the wire format is the memory layout: one copy.
     fn encode_slice(values: &[Self], out: &mut Vec<u8>) {
-        let start = out.len();
-        out.resize(start + values.len() * 8, 0);
-        for (chunk, x) in out[start..].chunks_exact_mut(8).zip(values) {
-            chunk.copy_from_slice(&x.0.to_le_bytes());
+        if cfg!(target_endian = "little") {
+            out.extend_from_slice(bytemuck::cast_slice(values));
+        } else {
+            out.reserve(values.len() * 8);
+            for x in values {
+                out.extend_from_slice(&x.0.to_le_bytes());
+            }
         }
     }
 
+    /// On little-endian machines, one copy when the buffer is 8-byte aligned.
     fn decode_slice(bytes: &[u8], out: &mut Vec<Self>) -> bool {
         if !bytes.len().is_multiple_of(8) {
             return false;
         }
-        out.extend(
-            bytes
-                .chunks_exact(8)
-                .map(|chunk| Z64(u64::from_le_bytes(le8(chunk)))),
-        );
+        match bytemuck::try_cast_slice::<u8, Z64>(bytes) {
+            Ok(values) if cfg!(target_endian = "little") => out.extend_from_slice(values),
+            _ => out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|chunk| Z64(u64::from_le_bytes(le8(chunk)))),
+            ),
+        }
         true
     }
 }

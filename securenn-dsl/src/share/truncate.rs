@@ -8,14 +8,15 @@
 
 use core::ops::Sub;
 
-use typenum::{Diff, Unsigned};
+use typenum::{Diff, IsLess, True, U64, Unsigned};
 
 use super::Shared;
 use crate::party::Role;
 use crate::ring::Z64;
 
 impl<F: Unsigned> Shared<Z64, F> {
-    /// Divides the secret by 2^K locally, lowering the scale from `F` to `F − K`.
+    /// Divides the secret by 2^K locally, lowering the scale from `F` to `F − K`; `K` must
+    /// be below 64 and at most `F`, which the compiler checks.
     ///
     /// The result is the exact quotient up to one unit in the last place, with the small
     /// failure probability of SecureML's local truncation (see the module docs).
@@ -43,7 +44,7 @@ impl<F: Unsigned> Shared<Z64, F> {
     /// ```
     pub fn truncate<K>(&self) -> Shared<Z64, Diff<F, K>>
     where
-        K: Unsigned,
+        K: Unsigned + IsLess<U64, Output = True>,
         F: Sub<K>,
         Diff<F, K>: Unsigned,
     {

@@ -25,29 +25,23 @@ use crate::tensor::Shape;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conv2dGeometry {
-    /// Images in the batch.
-    pub batch: usize,
-    /// Input height.
-    pub height: usize,
-    /// Input width.
-    pub width: usize,
-    /// Input channels.
-    pub channels: usize,
-    /// Kernel height and width.
-    pub kernel: usize,
-    /// Stride in both directions.
-    pub stride: usize,
-    /// Zero padding on every side.
-    pub padding: usize,
+    batch: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
 }
 
 impl Conv2dGeometry {
-    /// Checks and builds a geometry.
+    /// Checks and builds a geometry: `batch` images of `height`×`width`×`channels`, a
+    /// `kernel`×`kernel` filter, `stride` in both directions and `padding` zeros on every side.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidShape`] if a size is zero or the kernel is larger than the padded
-    /// input.
+    /// [`Error::InvalidShape`] if a size is zero, the kernel is larger than the padded
+    /// input, or the sizes overflow.
     pub fn new(
         batch: usize,
         height: usize,
@@ -77,10 +71,65 @@ impl Conv2dGeometry {
         if kernel == 0 || stride == 0 {
             return Err(invalid("kernel size and stride must be positive"));
         }
-        if kernel > height + 2 * padding || kernel > width + 2 * padding {
+        let padded = |side: usize| padding.checked_mul(2).and_then(|p| p.checked_add(side));
+        let (Some(padded_height), Some(padded_width)) = (padded(height), padded(width)) else {
+            return Err(invalid("the padded input size overflows"));
+        };
+        if kernel > padded_height || kernel > padded_width {
             return Err(invalid("the kernel is larger than the padded input"));
         }
+        let rows = batch
+            .checked_mul(geometry.out_height())
+            .and_then(|r| r.checked_mul(geometry.out_width()));
+        let patch = kernel
+            .checked_mul(kernel)
+            .and_then(|k| k.checked_mul(channels));
+        if rows
+            .zip(patch)
+            .and_then(|(r, p)| r.checked_mul(p))
+            .is_none()
+            || geometry.input_shape().checked_numel().is_none()
+        {
+            return Err(invalid(
+                "the im2col matrix has more elements than memory can hold",
+            ));
+        }
         Ok(geometry)
+    }
+
+    /// Images in the batch.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Input height.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Input width.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Input channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Kernel height and width.
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+
+    /// Stride in both directions.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Zero padding on every side.
+    pub fn padding(&self) -> usize {
+        self.padding
     }
 
     /// `[batch, height, width, channels]`.

@@ -50,9 +50,10 @@ impl Shape {
         self.0.len()
     }
 
-    /// The number of elements: the product of the dimensions (1 for a scalar).
+    /// The number of elements: the product of the dimensions (1 for a scalar), saturating
+    /// at `usize::MAX` (see [`Shape::checked_numel`]).
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.checked_numel().unwrap_or(usize::MAX)
     }
 
     /// The number of elements, or `None` if the product overflows `usize`.
@@ -129,9 +130,28 @@ impl From<Vec<usize>> for Shape {
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(
+    try_from = "TensorParts<T>",
+    bound(deserialize = "T: Deserialize<'de>")
+)]
 pub struct Tensor<T> {
     shape: Shape,
     data: Vec<T>,
+}
+
+/// A tensor as deserialized, before its length is checked against its shape.
+#[derive(Deserialize)]
+struct TensorParts<T> {
+    shape: Shape,
+    data: Vec<T>,
+}
+
+impl<T> TryFrom<TensorParts<T>> for Tensor<T> {
+    type Error = Error;
+
+    fn try_from(parts: TensorParts<T>) -> Result<Self> {
+        Tensor::from_vec(parts.shape, parts.data)
+    }
 }
 
 impl<T> Tensor<T> {
@@ -225,6 +245,10 @@ impl<T> Tensor<T> {
 
 impl<R: Ring> Tensor<R> {
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    ///
+    /// If the shape has more elements than memory can hold, as `Vec::with_capacity` does.
     pub fn zeros(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let data = vec![R::ZERO; shape.numel()];
@@ -232,6 +256,10 @@ impl<R: Ring> Tensor<R> {
     }
 
     /// A tensor of uniformly random ring elements.
+    ///
+    /// # Panics
+    ///
+    /// As [`Tensor::zeros`].
     pub fn random<G: Rng + ?Sized>(shape: impl Into<Shape>, rng: &mut G) -> Self {
         let mut tensor = Self::zeros(shape);
         R::fill_random(rng, &mut tensor.data);
@@ -292,7 +320,12 @@ impl<R: Ring> Tensor<R> {
                 right: other.shape.clone(),
             });
         }
-        let mut out = vec![R::ZERO; m * v];
+        let len = m.checked_mul(v).ok_or_else(|| Error::InvalidShape {
+            operation: "matmul",
+            shape: Shape::from([m, v]),
+            reason: "the product has more elements than memory can hold",
+        })?;
+        let mut out = vec![R::ZERO; len];
         matmul_into(&self.data, &other.data, m, n, v, &mut out);
         Ok(Tensor {
             shape: Shape::from([m, v]),
