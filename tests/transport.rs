@@ -23,6 +23,13 @@ use securenn_tests::{public_elements, tcp_sessions};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+/// The tag of the first message of the first protocol call.
+const FIRST: Tag = Tag {
+    call: 1,
+    step: 0,
+    chunk: 0,
+};
+
 /// 10^7 elements per ordered pair: 80 MB each way between every two parties.
 const BULK_ELEMENTS: usize = 10_000_000;
 
@@ -158,11 +165,7 @@ fn a_truncated_frame_is_a_typed_error() {
 fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
     let header = FrameHeader {
         len: u32::MAX,
-        tag: Tag {
-            call: 1,
-            step: 0,
-            chunk: 0,
-        },
+        tag: FIRST,
         round: 1,
     }
     .encode();
@@ -234,11 +237,7 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
     // Each waiting party itself saw a typed `PeerClosed` naming P0.
     let results: Vec<Result<()>> = {
         let [t0, t1, t2] = LocalTransport::triple(&SessionConfig::default());
-        let tag = Tag {
-            call: 1,
-            step: 0,
-            chunk: 0,
-        };
+        let tag = FIRST;
         drop(t0);
         futures::executor::block_on(async {
             vec![
@@ -296,16 +295,7 @@ fn a_peer_cannot_make_a_party_buffer_without_bound() {
             ),
             "{flood:?}"
         );
-        let next = p1
-            .recv(
-                Role::P0,
-                Tag {
-                    call: 1,
-                    step: 0,
-                    chunk: 0,
-                },
-            )
-            .await;
+        let next = p1.recv(Role::P0, FIRST).await;
         assert!(
             next.is_ok(),
             "frames that arrived in time stay readable: {next:?}"
@@ -476,11 +466,7 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
     let config = test_config();
     runtime().block_on(async {
         let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
-        let tag = Tag {
-            call: 1,
-            step: 0,
-            chunk: 0,
-        };
+        let tag = FIRST;
         // P1 sends a header announcing 100 bytes, then 10 bytes, then hangs up.
         let bytes = encode_frame(&frame(1, vec![5; 100]), Role::P1).unwrap();
         fake_p1.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
@@ -525,16 +511,7 @@ fn a_peer_that_closes_between_messages_is_peer_closed() {
     runtime().block_on(async {
         let (p0, fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         drop(fake_p1);
-        let result = p0
-            .recv(
-                Role::P1,
-                Tag {
-                    call: 1,
-                    step: 0,
-                    chunk: 0,
-                },
-            )
-            .await;
+        let result = p0.recv(Role::P1, FIRST).await;
         assert!(
             matches!(
                 result,
@@ -558,16 +535,7 @@ fn a_silent_peer_times_out_with_a_typed_error() {
     runtime().block_on(async {
         let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         let started = Instant::now();
-        let result = p0
-            .recv(
-                Role::P1,
-                Tag {
-                    call: 1,
-                    step: 0,
-                    chunk: 0,
-                },
-            )
-            .await;
+        let result = p0.recv(Role::P1, FIRST).await;
         assert!(
             matches!(result, Err(Error::Timeout { peer: Role::P1, .. })),
             "{result:?}"

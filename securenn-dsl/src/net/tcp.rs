@@ -373,13 +373,7 @@ async fn accept_peers(
         Hello::new(role, peer, config)
             .write_to(&mut stream, described)
             .await?;
-        stream
-            .set_nodelay(true)
-            .map_err(|source| Error::Transport {
-                local: role,
-                peer,
-                source: Arc::new(source),
-            })?;
+        disable_nagle(&stream, role, peer)?;
         tracing::debug!(%role, %peer, "accepted peer");
         connected.push((peer, stream));
     }
@@ -432,15 +426,19 @@ async fn dial_peer(
             peer: described,
             reason: HandshakeFailure::Timeout(config.connect_timeout),
         })??;
-    stream
-        .set_nodelay(true)
-        .map_err(|source| Error::Transport {
-            local: role,
-            peer,
-            source: Arc::new(source),
-        })?;
+    disable_nagle(&stream, role, peer)?;
     tracing::debug!(%role, %peer, "connected to peer");
     Ok(stream)
+}
+
+/// Sends small frames at once instead of batching them (Nagle's algorithm): each protocol
+/// round waits for its messages.
+fn disable_nagle(stream: &TcpStream, role: Role, peer: Role) -> Result<()> {
+    stream.set_nodelay(true).map_err(|source| Error::Transport {
+        local: role,
+        peer,
+        source: Arc::new(source),
+    })
 }
 
 /// Decodes frames from `peer` into the mailbox until the connection ends.
