@@ -100,6 +100,7 @@ impl Session {
         let mut session = Session {
             role,
             transport: Box::new(transport),
+            // A placeholder, replaced by the agreed keys before the session is returned.
             keys: PartyKeys::new(role, [None, None, None], Key::from_bytes([0; 16])),
             next_call: AtomicU64::new(KEY_AGREEMENT_CALL + 1),
             counters: Counters::default(),
