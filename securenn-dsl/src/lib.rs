@@ -36,6 +36,7 @@ pub mod nn;
 pub mod party;
 pub mod prelude;
 pub mod prg;
+pub mod protocol;
 pub mod ring;
 pub mod session;
 pub mod share;

@@ -8,7 +8,7 @@
 
 mod private;
 
-pub use private::{Private, Revealed};
+pub use private::{Common, Private, Revealed};
 
 use core::fmt;
 

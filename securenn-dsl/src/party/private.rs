@@ -138,3 +138,41 @@ impl<P: Party, T> fmt::Debug for Revealed<P, T> {
             .finish_non_exhaustive()
     }
 }
+
+/// A value both share holders (P0 and P1) know and the helper P2 does not: the public
+/// threshold of a PrivateCompare, a common random bit. At P2 it is empty.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::party::{Common, Role};
+///
+/// assert_eq!(Common::new(Role::P1, || 5).get(), Some(&5));
+/// assert_eq!(Common::new(Role::P2, || 5).get(), None);
+/// ```
+pub struct Common<T> {
+    value: Option<T>,
+}
+
+impl<T> Common<T> {
+    /// Runs `make` and keeps its result at P0 and P1; at P2 holds nothing and does not run
+    /// `make`.
+    pub fn new(role: Role, make: impl FnOnce() -> T) -> Self {
+        Common {
+            value: (!role.is_helper()).then(make),
+        }
+    }
+
+    /// The value, at P0 and P1; `None` at P2.
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+}
+
+impl<T> fmt::Debug for Common<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Common")
+            .field("present", &self.value.is_some())
+            .finish_non_exhaustive()
+    }
+}

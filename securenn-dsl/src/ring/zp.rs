@@ -98,6 +98,24 @@ impl<P: PrimeModulus> ZMod<P> {
         }
     }
 
+    /// Fills `out` with uniformly random non-zero elements, drawing bytes in bulk.
+    pub fn fill_random_nonzero<G: Rng + ?Sized>(rng: &mut G, out: &mut [Self]) {
+        let mut buf = [0u8; 256];
+        let mut filled = 0;
+        while filled < out.len() {
+            rng.fill_bytes(&mut buf);
+            for &byte in &buf {
+                if u16::from(byte) < P::NONZERO_REJECTION_BOUND {
+                    out[filled] = Self::reduced(byte % (P::P - 1) + 1);
+                    filled += 1;
+                    if filled == out.len() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     #[inline(always)]
     const fn ring_add(self, rhs: Self) -> Self {
         // Both below p < 128, so the sum fits in a byte.

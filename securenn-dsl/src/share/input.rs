@@ -7,6 +7,7 @@
 //! for every call. This is a true sharing, never the reference code's (x, 0), and it costs
 //! no communication.
 
+use rand_core::{CryptoRng, Rng};
 use typenum::Unsigned;
 
 use super::Shared;
@@ -90,4 +91,35 @@ where
         *share = x - *share;
     }
     Ok(Shared::from_parts(role, shape, mask))
+}
+
+/// Splits a tensor into two additive shares, for a data owner outside the three parties:
+/// it sends the first share to P0 and the second to P1, which wrap them with
+/// [`Shared::from_share`]. The mask is drawn from `rng`, which must be a cryptographic
+/// generator (e.g. [`Prg::from_os_rng`](crate::prg::Prg::from_os_rng)).
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::prg::Prg;
+/// use securenn_dsl::ring::Z64;
+/// use securenn_dsl::share::split_for_holders;
+/// use securenn_dsl::tensor::Tensor;
+///
+/// let x = Tensor::from_vec([2], vec![Z64::new(7), Z64::new(9)])?;
+/// let [for_p0, for_p1] = split_for_holders(&x, &mut Prg::from_os_rng()?);
+/// assert_eq!(for_p0.try_add(&for_p1)?, x);
+/// assert_ne!(for_p1, x);
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+pub fn split_for_holders<R: Ring, G: Rng + CryptoRng + ?Sized>(
+    value: &Tensor<R>,
+    rng: &mut G,
+) -> [Tensor<R>; 2] {
+    let mask = Tensor::<R>::random(value.shape().clone(), rng);
+    let mut rest = value.clone();
+    for (x, &m) in rest.data_mut().iter_mut().zip(mask.data()) {
+        *x -= m;
+    }
+    [mask, rest]
 }

@@ -12,11 +12,13 @@
 //! `F + G` until it is [truncated](Shared::truncate), and adding values of different
 //! scales does not compile.
 
+mod bit;
 mod input;
 mod reveal;
 mod truncate;
 
-pub use input::share;
+pub use bit::Bit;
+pub use input::{share, split_for_holders};
 pub use reveal::reveal_to;
 
 use core::fmt;
@@ -97,6 +99,16 @@ impl<R: Ring, F: Unsigned> Shared<R, F> {
             data,
             scale: PhantomData,
         }
+    }
+
+    /// This party's share (empty at the helper), for the protocols.
+    pub(crate) fn data(&self) -> &[R] {
+        &self.data
+    }
+
+    /// The share by value, for the protocols.
+    pub(crate) fn into_data(self) -> Vec<R> {
+        self.data
     }
 
     /// The party holding this share.

@@ -1,0 +1,109 @@
+//! Conv2d as im2col followed by Algorithm 1 (MatMul). 1 round (the paper counts 2);
+//! (2m²f²i + 2f²oi + m²o)·8 bytes for an m×m output, f×f filters, i input and o output
+//! channels (batch 1; the m² rows scale with the batch).
+//!
+//! im2col is linear, so each party applies it to its own share: the shared input becomes a
+//! shared `(batch·m²) × (f²·i)` matrix, zero padding included (both shares of a padding
+//! cell are 0), and one Beaver product with the `(f²·i) × o` filter matrix gives the output
+//! in NHWC order.
+
+use core::ops::Add;
+
+use typenum::{Sum, Unsigned};
+
+use super::matmul::{Product, beaver};
+use crate::error::{Error, Result};
+use crate::ring::Z64;
+use crate::session::Session;
+use crate::share::Shared;
+use crate::tensor::{Conv2dGeometry, Shape, im2col};
+
+/// The convolution of a secret NHWC batch `input` (`[batch, height, width, channels]`) with
+/// secret filters `weights` (`[kernel, kernel, channels, out_channels]`, HWIO), with the
+/// given stride and zero padding; the output is `[batch, out_height, out_width,
+/// out_channels]` with the sum of the scales.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] for shapes that do not fit a convolution, or the transport's
+/// errors.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::prelude::*;
+/// use securenn_dsl::protocol::conv2d;
+/// use typenum::U0;
+///
+/// // A 3×3 image of ones, a 2×2 filter of ones, stride 1, no padding: every output is 4.
+/// let [out, _, _] = run_local(|session| async move {
+///     let role = session.role();
+///     let image = Private::<P0, _>::try_new(role, || Tensor::from_vec([1, 3, 3, 1], vec![Z64::new(1); 9]))?;
+///     let filter = Private::<P1, _>::try_new(role, || Tensor::from_vec([2, 2, 1, 1], vec![Z64::new(1); 4]))?;
+///     let image: Shared<Z64, U0> = share(&session, &image, [1, 3, 3, 1]).await?;
+///     let filter: Shared<Z64, U0> = share(&session, &filter, [2, 2, 1, 1]).await?;
+///     let out = conv2d(&session, &image, &filter, 1, 0).await?;
+///     Ok(reveal_to::<P0, _, _>(&session, &out).await?.into_inner())
+/// })?;
+/// let out = out.unwrap();
+/// assert_eq!(out.shape().dims(), &[1, 2, 2, 1]);
+/// assert!(out.data().iter().all(|&v| v == Z64::new(4)));
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+pub async fn conv2d<F, G>(
+    session: &Session,
+    input: &Shared<Z64, F>,
+    weights: &Shared<Z64, G>,
+    stride: usize,
+    padding: usize,
+) -> Result<Shared<Z64, Sum<F, G>>>
+where
+    F: Unsigned + Add<G>,
+    G: Unsigned,
+    Sum<F, G>: Unsigned,
+{
+    let invalid = |shape: &Shape, reason| Error::InvalidShape {
+        operation: "conv2d",
+        shape: shape.clone(),
+        reason,
+    };
+    let &[batch, height, width, channels] = input.shape().dims() else {
+        return Err(invalid(
+            input.shape(),
+            "the input must be [batch, height, width, channels]",
+        ));
+    };
+    let &[kernel, kernel_w, in_channels, out_channels] = weights.shape().dims() else {
+        return Err(invalid(
+            weights.shape(),
+            "the filters must be [kernel, kernel, in, out]",
+        ));
+    };
+    if kernel != kernel_w || in_channels != channels {
+        return Err(Error::ShapeMismatch {
+            operation: "conv2d",
+            left: input.shape().clone(),
+            right: weights.shape().clone(),
+        });
+    }
+    let geometry = Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding)?;
+    let columns = if session.role().is_helper() {
+        Vec::new()
+    } else {
+        im2col(input.data(), &geometry)?
+    };
+    let product = Product::Matrix {
+        m: geometry.rows(),
+        n: geometry.patch_len(),
+        v: out_channels,
+    };
+    let call = session.call("conv2d");
+    let out = beaver(&call, &columns, weights.data(), product).await?;
+    let shape = Shape::from([
+        batch,
+        geometry.out_height(),
+        geometry.out_width(),
+        out_channels,
+    ]);
+    Ok(Shared::from_parts(session.role(), shape, out))
+}

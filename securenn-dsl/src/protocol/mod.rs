@@ -1,0 +1,189 @@
+//! The SecureNN protocols, one file each, every one vectorized over whole tensors.
+//!
+//! | Protocol | Paper | Rounds (paper / here) | Bytes per element (paper / here) |
+//! |---|---|---|---|
+//! | [`matmul`] (m×n)(n×v) | Alg. 1 | 2 / 1 | 16(mn + nv) + 8mv / same |
+//! | [`mul_elementwise`] | Alg. 1, 1×1 | 2 / 1 | 40 / 40 |
+//! | [`conv2d`] | im2col + Alg. 1 | 2 / 1 | (2m²f²i + 2f²oi + m²o)·8 / same |
+//! | [`truncate`] | Alg. 11 | 0 | 0 |
+//! | [`select_share`] | Alg. 2 | 2 / 1 | 40 / 40 |
+//! | [`private_compare`] | Alg. 3 | 1 / 1 | 128 / 128 |
+//! | [`share_convert`] | Alg. 4 | 4 / 4 | 304 / 224 |
+//! | [`compute_msb`] | Alg. 5 | 5 / 5 | 360 / 272 |
+//! | [`drelu`] | Alg. 6 | 8 / 8 | 664 / 496 |
+//! | [`relu`] | Alg. 7 | 10 / 9 | 704 / 536 |
+//! | [`division`] | Alg. 8 | 10·13 / 9·14 | 704·13 / 536·14 |
+//! | [`maxpool`], n values per window | Alg. 9 | 9(n−1) / 9⌈log₂ n⌉ | 744(n−1) / 576(n−1) |
+//! | [`dmaxpool`] | Alg. 10 | 2 / 2 | 16(n+1) per window / 8n + 2 |
+//!
+//! Where we send less than the paper, it is for one of two reasons, both kept within the
+//! paper's security argument:
+//! - **The helper's shares for P0 come from the P0-P2 key.** Whenever P2 deals a sharing
+//!   (bit shares of x, shares of δ, of η′, of β′, of x and x[0], of a one-hot vector),
+//!   P0's share is drawn from the stream P0 and P2 share, and P2 sends only P1's share:
+//!   the same PRF trick the paper uses for Beaver triples, applied to every dealt value.
+//! - **Independent messages share a round**, e.g. ComputeMSB's dealt randomness travels in
+//!   the first round of ShareConvert inside DReLU, and Maxpool compares values in a
+//!   tournament tree rather than a chain.
+//!
+//! Every protocol opens its own [`Call`](crate::session::Call), so its random streams and
+//! message tags are its own; P0 and P1 draw their common randomness (masks, comparison
+//! bits, PrivateCompare's s_i and permutations) from their pairwise key, fresh per call.
+
+mod compute_msb;
+mod conv2d;
+mod division;
+mod dmaxpool;
+mod drelu;
+mod matmul;
+mod maxpool;
+mod private_compare;
+mod relu;
+mod select_share;
+mod share_convert;
+mod truncate;
+
+pub use compute_msb::compute_msb;
+pub use conv2d::conv2d;
+pub use division::division;
+pub use dmaxpool::dmaxpool;
+pub use drelu::drelu;
+pub use matmul::{matmul, mul_elementwise};
+pub use maxpool::{MaxPool, Pool2d, maxpool};
+pub use private_compare::{BIT_WIDTH, private_compare};
+pub use relu::{Relu, relu};
+pub use select_share::select_share;
+pub use share_convert::share_convert;
+pub use truncate::truncate;
+
+use crate::error::Result;
+use crate::party::Role;
+use crate::prg::Prg;
+use crate::ring::{Ring, Z64};
+use crate::session::Call;
+
+/// Whether `a + b` overflows 64 bits: wrap(a, b, 2^64) of the paper.
+#[inline(always)]
+pub(crate) fn wraps(a: u64, b: u64) -> bool {
+    a.overflowing_add(b).1
+}
+
+/// j of the paper: 0 at P0, 1 at P1.
+#[inline(always)]
+pub(crate) fn holder_index(role: Role) -> u64 {
+    u64::from(role == Role::P1)
+}
+
+/// A public constant as a share: P0 holds it, P1 holds zero.
+#[inline(always)]
+pub(crate) fn public_share<R: Ring>(role: Role, value: R) -> R {
+    if role == Role::P0 { value } else { R::ZERO }
+}
+
+/// `n` uniform elements of `R` from `prg`.
+pub(crate) fn random_vec<R: Ring>(prg: &mut Prg, n: usize) -> Vec<R> {
+    let mut out = vec![R::ZERO; n];
+    R::fill_random(prg, &mut out);
+    out
+}
+
+/// `n` uniform bits from `prg`.
+pub(crate) fn random_bits(prg: &mut Prg, n: usize) -> Vec<bool> {
+    let mut words = vec![Z64::ZERO; n.div_ceil(64)];
+    Z64::fill_random(prg, &mut words);
+    (0..n)
+        .map(|i| (words[i / 64].value() >> (i % 64)) & 1 == 1)
+        .collect()
+}
+
+/// Shares of zero between P0 and P1 from their common stream: P0 adds the mask, P1
+/// subtracts it, so adding them re-randomizes a sharing without changing its value.
+pub(crate) fn add_zero_share<R: Ring>(role: Role, prg: &mut Prg, values: &mut [R]) {
+    let mut mask = vec![R::ZERO; values.len()];
+    R::fill_random(prg, &mut mask);
+    for (v, m) in values.iter_mut().zip(mask) {
+        if role == Role::P0 {
+            *v += m;
+        } else {
+            *v -= m;
+        }
+    }
+}
+
+/// P2 deals `values`: P0's shares are stream `label` of the P0-P2 key, and P1's shares
+/// (`values` minus P0's) are sent to P1 as message `step`. P0 and P1 get theirs with
+/// [`receive_dealt`].
+pub(crate) async fn deal_to_p1<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    mut values: Vec<R>,
+) -> Result<()> {
+    let p0_shares: Vec<R> = random_vec(&mut call.shared_prg(Role::P0, label)?, values.len());
+    for (v, s) in values.iter_mut().zip(p0_shares) {
+        *v -= s;
+    }
+    call.send(Role::P1, step, &values).await
+}
+
+/// This holder's share of `len` values dealt by P2 with [`deal_to_p1`]: P0 derives it from
+/// the P0-P2 key, P1 receives it.
+pub(crate) async fn receive_dealt<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    len: usize,
+) -> Result<Vec<R>> {
+    if call.role() == Role::P0 {
+        Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
+    } else {
+        call.recv::<R>(Role::P2, step, len).await
+    }
+}
+
+/// Bytes from a generator, buffered, for many small unbiased draws (permutations).
+pub(crate) struct RandomBytes {
+    prg: Prg,
+    buffer: Box<[u8; 4096]>,
+    next: usize,
+}
+
+impl RandomBytes {
+    pub(crate) fn new(prg: Prg) -> RandomBytes {
+        RandomBytes {
+            prg,
+            buffer: Box::new([0; 4096]),
+            next: 4096,
+        }
+    }
+
+    fn byte(&mut self) -> u8 {
+        if self.next == self.buffer.len() {
+            self.prg.fill(&mut self.buffer[..]);
+            self.next = 0;
+        }
+        let byte = self.buffer[self.next];
+        self.next += 1;
+        byte
+    }
+
+    /// A uniform integer in `0..bound`, for `1 <= bound <= 256`, by rejection sampling.
+    pub(crate) fn below(&mut self, bound: u16) -> u16 {
+        let limit = 256 - 256 % bound;
+        loop {
+            let byte = u16::from(self.byte());
+            if byte < limit {
+                return byte % bound;
+            }
+        }
+    }
+
+    /// Shuffles `items` uniformly (Fisher–Yates); `items` has at most 256 elements.
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            #[allow(clippy::cast_possible_truncation, reason = "at most 256 items")]
+            let j = usize::from(self.below((i + 1) as u16));
+            items.swap(i, j);
+        }
+    }
+}
