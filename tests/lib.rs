@@ -91,3 +91,101 @@ pub async fn tcp_sessions(
         .try_into()
         .map_err(|_| securenn_dsl::Error::Config("expected three sessions"))
 }
+
+/// What a protocol run gave: the result revealed to P0, and the traffic of the protocol
+/// alone (input sharing is free and the final reveal is not counted).
+#[derive(Debug, Clone)]
+pub struct Outcome<T> {
+    /// The revealed result.
+    pub value: T,
+    /// Bytes and rounds of the protocol call, summed over the three parties.
+    pub stats: securenn_dsl::net::ClusterStats,
+}
+
+/// Shares `x` from P0 and `y` from P1 (each a tensor over Z_2^64 at scale `F`), runs `op`
+/// at the three parties, and reveals its result to P0.
+///
+/// # Panics
+///
+/// If the run fails: this is a test helper.
+pub fn binary_op<F, R, G, Op>(
+    x: &Tensor<securenn_dsl::ring::Z64>,
+    y: &Tensor<securenn_dsl::ring::Z64>,
+    op: Op,
+) -> Outcome<Tensor<R>>
+where
+    F: typenum::Unsigned,
+    R: Ring,
+    G: typenum::Unsigned,
+    Op: AsyncFn(
+            &securenn_dsl::session::Session,
+            &securenn_dsl::share::Shared<securenn_dsl::ring::Z64, F>,
+            &securenn_dsl::share::Shared<securenn_dsl::ring::Z64, F>,
+        ) -> securenn_dsl::Result<securenn_dsl::share::Shared<R, G>>
+        + Sync,
+{
+    use securenn_dsl::party::{P0, P1, Private};
+    use securenn_dsl::share::{reveal_to, share};
+
+    let op = &op;
+    let results = securenn_dsl::session::run_local(|session| async move {
+        let role = session.role();
+        let a = Private::<P0, _>::new(role, || x.clone());
+        let b = Private::<P1, _>::new(role, || y.clone());
+        let a = share(&session, &a, x.shape().clone()).await?;
+        let b = share(&session, &b, y.shape().clone()).await?;
+        session.reset_stats();
+        let out = op(&session, &a, &b).await?;
+        let stats = session.stats();
+        let revealed = reveal_to::<P0, _, _>(&session, &out).await?;
+        Ok((revealed.into_inner(), stats))
+    });
+    let results = match results {
+        Ok(results) => results,
+        Err(error) => panic!("protocol run failed: {error}"),
+    };
+    let stats = securenn_dsl::net::ClusterStats::from_parties(&results.each_ref().map(|r| r.1));
+    let [(value, _), _, _] = results;
+    Outcome {
+        value: value.expect("P0 receives the revealed result"),
+        stats,
+    }
+}
+
+/// [`binary_op`] for a protocol with one input, shared from P0.
+///
+/// # Panics
+///
+/// If the run fails.
+pub fn unary_op<F, R, G, Op>(x: &Tensor<securenn_dsl::ring::Z64>, op: Op) -> Outcome<Tensor<R>>
+where
+    F: typenum::Unsigned,
+    R: Ring,
+    G: typenum::Unsigned,
+    Op: AsyncFn(
+            &securenn_dsl::session::Session,
+            &securenn_dsl::share::Shared<securenn_dsl::ring::Z64, F>,
+        ) -> securenn_dsl::Result<securenn_dsl::share::Shared<R, G>>
+        + Sync,
+{
+    let op = &op;
+    binary_op::<F, R, G, _>(x, x, async move |session, a, _| op(session, a).await)
+}
+
+/// A rank-1 tensor over Z_2^64 holding these signed integers.
+pub fn signed_tensor(values: &[i64]) -> Tensor<securenn_dsl::ring::Z64> {
+    let data = values.iter().map(|&v| securenn_dsl::ring::Z64::from_i64(v)).collect();
+    match Tensor::from_vec([values.len()], data) {
+        Ok(tensor) => tensor,
+        Err(error) => unreachable!("a rank-1 shape always fits its data: {error}"),
+    }
+}
+
+/// `n` pseudo-random signed integers in `-bound..bound` from a public seed.
+pub fn public_signed(seed: u64, n: usize, bound: i64) -> Vec<i64> {
+    let modulus = u64::try_from(bound).unwrap_or(1).saturating_mul(2).max(1);
+    public_elements::<securenn_dsl::ring::Z64>(seed, n)
+        .into_iter()
+        .map(|v| i64::try_from(v.value() % modulus).unwrap_or(0) - bound)
+        .collect()
+}

@@ -46,4 +46,6 @@ pub mod tensor;
 pub mod __private;
 
 pub use error::{Error, Result};
+/// Type-level numbers, for fixed-point scales (`Shared<Z64, U26>`) and the Z_p modulus.
+pub use typenum;
 pub use securenn_macros::protocol;

@@ -6,3 +6,4 @@ pub use crate::ring::{Ring, Z2, Z64, ZOdd, Zp};
 pub use crate::session::{Session, SessionConfig, run_local};
 pub use crate::share::{Public, Shared, reveal_to, share};
 pub use crate::tensor::{Shape, Tensor};
+pub use typenum::{U0, U13, U26};

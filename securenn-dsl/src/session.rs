@@ -403,7 +403,26 @@ where
     Fut: Future<Output = Result<T>>,
     T: Send,
 {
-    let transports = LocalTransport::triple(config);
+    run_with_transports(LocalTransport::triple(config), config, party)
+}
+
+/// [`run_local`] over transports of the caller's choice (one per role, in role order): for
+/// instance an in-memory transport wrapped to record or disturb what a party receives.
+///
+/// # Errors
+///
+/// As [`run_local`].
+///
+/// # Panics
+///
+/// Re-raises a panic of any party's code.
+pub fn run_with_transports<Tr, T, F, Fut>(transports: [Tr; 3], config: &SessionConfig, party: F) -> Result<[T; 3]>
+where
+    Tr: Transport + 'static,
+    F: Fn(Session) -> Fut + Sync,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
     let party = &party;
     let results: Vec<Result<T>> = std::thread::scope(|scope| {
         let handles = transports.map(|transport| {

@@ -183,3 +183,61 @@ async fn helper(session: &Session, call: &Call<'_>, n: usize) -> Result<Vec<ZOdd
     deal_to_p1(call, DEALT_ETA, STEP_ETA, eta_prime).await?;
     Ok(Vec::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::party::{P0, Private};
+    use crate::session::run_local;
+    use crate::share::{reveal_to, share};
+    use crate::tensor::Tensor;
+    use typenum::U0;
+
+    /// ShareConvert of `values` with the masks forced by `force(i, r0) -> r` for element i.
+    fn convert_with_forced_masks(values: &[u64], force: fn(usize, u64) -> Option<u64>) -> Vec<u64> {
+        let n = values.len();
+        let [revealed, _, _] = run_local(|session| async move {
+            let role = session.role();
+            let input = Private::<P0, _>::try_new(role, || {
+                Tensor::from_vec([n], values.iter().map(|&v| Z64::new(v)).collect())
+            })?;
+            let a: Shared<Z64, U0> = share(&session, &input, [n]).await?;
+            let call = session.call("share_convert");
+            let y = share_convert_in(&session, &call, a.data(), n, |masks| {
+                for i in 0..n {
+                    if let Some(r) = force(i, masks.r0[i]) {
+                        masks.r1[i] = r.wrapping_sub(masks.r0[i]);
+                    }
+                }
+            })
+            .await?;
+            let y = Shared::<ZOdd, U0>::from_parts(role, a.shape().clone(), y);
+            Ok(reveal_to::<P0, _, _>(&session, &y).await?.into_inner())
+        })
+        .unwrap();
+        revealed.unwrap().data().iter().map(|v| v.value()).collect()
+    }
+
+    const EDGES: [u64; 6] = [0, 1, 5, 1 << 63, u64::MAX - 1, (1 << 63) - 1];
+
+    #[test]
+    fn a_zero_mask_is_handled() {
+        // r = 0 makes the threshold r − 1 wrap to 2^64 − 1; the reference code is wrong here.
+        // (Without the η″ flip for r = 0, this test fails.)
+        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(0)), EDGES);
+    }
+
+    #[test]
+    fn an_all_ones_mask_is_handled() {
+        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(u64::MAX)), EDGES);
+    }
+
+    #[test]
+    fn a_mask_that_makes_the_masked_value_equal_the_threshold_is_handled() {
+        // r = 1: x = a + 1 and the threshold is r − 1 = 0; r = 2^63: the wrap is half-way;
+        // r = −a: x = 0.
+        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(1)), EDGES);
+        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(1 << 63)), EDGES);
+        assert_eq!(convert_with_forced_masks(&EDGES, |i, _| Some(EDGES[i].wrapping_neg())), EDGES);
+    }
+}

@@ -1,0 +1,197 @@
+//! Each protocol's traffic, measured by the session counters (payload bytes summed over the
+//! three parties; 8 bytes per Z_2^64 element, 1 per Z_67 element) and its rounds, against
+//! the paper's Table 1/2 bounds, and against our own lower figures, which the protocol
+//! module docs explain (P2 sends only P1's share of what it deals; independent messages
+//! share rounds).
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+
+use securenn_dsl::net::ClusterStats;
+use securenn_dsl::party::{Common, P0, P1, Private};
+use securenn_dsl::protocol::{
+    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
+    private_compare, relu, select_share, share_convert,
+};
+use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
+use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::share::{Shared, share};
+use securenn_dsl::tensor::Tensor;
+use securenn_tests::{public_signed, public_tensor, signed_tensor};
+use typenum::{U0, U13};
+
+/// Runs `measured` at the three parties after sharing `x` from P0 and `y` from P1, and
+/// returns the traffic of `measured` alone.
+fn traffic<Op>(x: &Tensor<Z64>, y: &Tensor<Z64>, measured: Op) -> ClusterStats
+where
+    Op: AsyncFn(&Session, &Shared<Z64, U13>, &Shared<Z64, U13>) -> securenn_dsl::Result<()> + Sync,
+{
+    let measured = &measured;
+    let stats = run_local(|session| async move {
+        let role = session.role();
+        let a = Private::<P0, _>::new(role, || x.clone());
+        let b = Private::<P1, _>::new(role, || y.clone());
+        let a = share(&session, &a, x.shape().clone()).await?;
+        let b = share(&session, &b, y.shape().clone()).await?;
+        session.reset_stats();
+        measured(&session, &a, &b).await?;
+        Ok(session.stats())
+    })
+    .unwrap();
+    let cluster = ClusterStats::from_parties(&stats);
+    assert!(cluster.is_consistent());
+    cluster
+}
+
+/// Asserts bytes and rounds: at most the paper's, and exactly ours.
+fn check(name: &str, stats: &ClusterStats, paper_bytes: u64, ours: u64, paper_rounds: u64) {
+    let bytes = stats.total_bytes();
+    eprintln!("{name}: {bytes} bytes (paper {paper_bytes}), {} rounds (paper {paper_rounds})", stats.rounds);
+    assert!(bytes <= paper_bytes, "{name}: {bytes} bytes, over the paper's {paper_bytes}");
+    assert_eq!(bytes, ours, "{name}: {bytes} bytes, expected our {ours}");
+    assert!(
+        stats.rounds <= paper_rounds,
+        "{name}: {} rounds, over the paper's {paper_rounds}",
+        stats.rounds
+    );
+}
+
+fn vector(n: usize, seed: u64) -> Tensor<Z64> {
+    signed_tensor(&public_signed(seed, n, 1 << 40))
+}
+
+const N: u64 = 1000;
+
+#[test]
+fn matmul_costs_at_most_16_mn_plus_nv_plus_8_mv() {
+    for (m, n, v) in [(784, 128, 10), (1, 100, 1), (1, 500, 100), (128, 784, 128)] {
+        let x = public_tensor::<Z64>(1, m * n).reshape([m, n]).unwrap();
+        let y = public_tensor::<Z64>(2, n * v).reshape([n, v]).unwrap();
+        let stats = traffic(&x, &y, async |s, a, b| matmul(s, a, b).await.map(drop));
+        let (m, n, v) = (m as u64, n as u64, v as u64);
+        let formula = 16 * (m * n + n * v) + 8 * m * v;
+        check("matmul", &stats, formula, formula, 2);
+    }
+}
+
+#[test]
+fn conv2d_costs_the_papers_formula() {
+    // Table 8's "28,5,1,20": 28×28 input, 5×5 filters, 1 → 20 channels; m = 24 outputs.
+    let x = public_tensor::<Z64>(3, 28 * 28).reshape([1, 28, 28, 1]).unwrap();
+    let w = public_tensor::<Z64>(4, 25 * 20).reshape([5, 5, 1, 20]).unwrap();
+    let stats = traffic(&x, &w, async |s, a, b| conv2d(s, a, b, 1, 0).await.map(drop));
+    let (m, f, i, o) = (24u64, 5, 1, 20);
+    let formula = (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8;
+    check("conv2d", &stats, formula, formula, 2);
+}
+
+#[test]
+fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
+    let (x, y) = (vector(N as usize, 5), vector(N as usize, 6));
+    let stats = traffic(&x, &y, async |s, a, b| mul_elementwise(s, a, b).await.map(drop));
+    check("mul_elementwise", &stats, 40 * N, 40 * N, 2);
+
+    let stats = run_local(|session| {
+        let (x, y) = (x.clone(), y.clone());
+        async move {
+            let role = session.role();
+            let a = Private::<P0, _>::new(role, || x);
+            let b = Private::<P1, _>::new(role, || y);
+            let a: Shared<Z64> = share(&session, &a, [N as usize]).await?;
+            let b: Shared<Z64> = share(&session, &b, [N as usize]).await?;
+            let bit = drelu(&session, &a).await?;
+            session.reset_stats();
+            select_share(&session, &bit, &a, &b).await?;
+            Ok(session.stats())
+        }
+    })
+    .unwrap();
+    check("select_share", &ClusterStats::from_parties(&stats), 40 * N, 40 * N, 2);
+}
+
+#[test]
+fn private_compare_costs_128_bytes_per_comparison() {
+    let n = N as usize;
+    let stats = run_local(|session| async move {
+        let role = session.role();
+        let bits = Private::<P0, _>::new(role, || Tensor::from_vec([n, 64], vec![Zp::ONE; n * 64]).unwrap());
+        let bits: Shared<Zp, U0> = share(&session, &bits, [n, 64]).await?;
+        session.reset_stats();
+        let threshold = Common::new(role, || vec![5u64; n]);
+        let beta = Common::new(role, || vec![true; n]);
+        private_compare(&session, &bits, &threshold, &beta).await?;
+        Ok(session.stats())
+    })
+    .unwrap();
+    check("private_compare", &ClusterStats::from_parties(&stats), 128 * N, 128 * N, 1);
+}
+
+#[test]
+fn share_convert_costs_224_bytes_against_the_papers_304() {
+    let x = vector(N as usize, 7);
+    let stats = traffic(&x, &x, async |s, a, _| share_convert(s, a).await.map(drop));
+    check("share_convert", &stats, 304 * N, 224 * N, 4);
+}
+
+#[test]
+fn compute_msb_costs_272_bytes_against_the_papers_360() {
+    let n = N as usize;
+    let stats = run_local(|session| async move {
+        let role = session.role();
+        let a = Private::<P0, _>::new(role, || Tensor::from_vec([n], vec![ZOdd::from_u64(5); n]).unwrap());
+        let a: Shared<ZOdd, U0> = share(&session, &a, [n]).await?;
+        session.reset_stats();
+        compute_msb(&session, &a).await?;
+        Ok(session.stats())
+    })
+    .unwrap();
+    check("compute_msb", &ClusterStats::from_parties(&stats), 360 * N, 272 * N, 5);
+}
+
+#[test]
+fn drelu_costs_496_bytes_against_the_papers_664() {
+    let x = vector(N as usize, 8);
+    let stats = traffic(&x, &x, async |s, a, _| drelu(s, a).await.map(drop));
+    check("drelu", &stats, 664 * N, 496 * N, 8);
+}
+
+#[test]
+fn relu_costs_536_bytes_against_the_papers_704() {
+    let x = vector(N as usize, 9);
+    let stats = traffic(&x, &x, async |s, a, _| relu(s, a).await.map(drop));
+    check("relu", &stats, 704 * N, 536 * N, 10);
+}
+
+#[test]
+fn division_costs_536_per_quotient_bit_against_the_papers_704_times_13() {
+    let n = 100;
+    let y: Vec<i64> = public_signed(10, n, 1 << 30).iter().map(|v| v.abs() + 1).collect();
+    let x: Vec<i64> = y.iter().map(|v| v / 3).collect();
+    let stats = traffic(&signed_tensor(&x), &signed_tensor(&y), async |s, a, b| division(s, a, b).await.map(drop));
+    let n = n as u64;
+    check("division", &stats, 704 * 13 * n, 536 * 14 * n, 10 * 13);
+}
+
+#[test]
+fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
+    for (k, n_rounds_paper) in [(2usize, 9 * 3), (3, 9 * 8)] {
+        let (h, w, c) = (6 * k, 4 * k, 5);
+        let x = vector(h * w * c, 11).reshape([1, h, w, c]).unwrap();
+        let stats = traffic(&x, &x, async |s, a, _| maxpool(s, a, Pool2d { kernel: k }).await.map(drop));
+        let comparisons = ((h / k) * (w / k) * c * (k * k - 1)) as u64;
+        check("maxpool", &stats, 744 * comparisons, 576 * comparisons, n_rounds_paper);
+    }
+}
+
+#[test]
+fn dmaxpool_costs_8n_plus_2_bytes_per_window_against_the_papers_16_n_plus_1() {
+    for n in [4usize, 16, 64] {
+        let windows = 500;
+        let indices = Tensor::from_vec([windows], (0..windows).map(|i| Z64::new((i % n) as u64)).collect()).unwrap();
+        let stats = traffic(&indices, &indices, async |s, a, _| {
+            let a = Shared::<Z64, U0>::from_share(s.role(), a.shape().clone(), a.local_share().map(<[Z64]>::to_vec).unwrap_or_default())?;
+            dmaxpool(s, &a, n).await.map(drop)
+        });
+        let (n, windows) = (n as u64, windows as u64);
+        check("dmaxpool", &stats, 16 * (n + 1) * windows, (8 * n + 2) * windows, 2);
+    }
+}

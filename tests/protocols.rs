@@ -1,0 +1,498 @@
+//! Every SecureNN protocol equals its plaintext definition: on 10^5 random elements in one
+//! call, on random shapes (proptest), and on the edge cases (0, ±1, ±(2^62 − 1), the DReLU
+//! range boundary, x = r, r = 2^64 − 1, ties in Maxpool, Division with x = y and x = 0).
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+
+use proptest::prelude::*;
+use securenn_dsl::party::{Common, P0, P1, Private};
+use securenn_dsl::protocol::{
+    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
+    private_compare, relu, select_share, share_convert,
+};
+use securenn_dsl::ring::bits::decompose;
+use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
+use securenn_dsl::session::run_local;
+use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::tensor::Tensor;
+use securenn_tests::{binary_op, public_elements, public_signed, public_tensor, signed_tensor, unary_op};
+use typenum::{U0, U13};
+
+/// Elements in each protocol's bulk test.
+const BULK: usize = 100_000;
+
+/// DReLU's range: |a| < 2^62.
+const RANGE: i64 = (1 << 62) - 1;
+
+fn signs(values: &[i64]) -> Vec<Z64> {
+    values.iter().map(|&v| Z64::new(u64::from(v >= 0))).collect()
+}
+
+fn values_of(tensor: &Tensor<Z64>) -> Vec<i64> {
+    tensor.data().iter().map(|v| v.as_i64()).collect()
+}
+
+// ---- DReLU, ReLU, SelectShare --------------------------------------------------------
+
+fn check_drelu(values: &[i64]) {
+    let out = unary_op::<U0, Z64, U0, _>(&signed_tensor(values), async |s, a| {
+        Ok(drelu(s, a).await?.into_shared())
+    });
+    assert_eq!(out.value.data(), signs(values).as_slice(), "drelu of {values:?}");
+}
+
+#[test]
+fn drelu_on_edge_cases() {
+    let edges = [0, 1, -1, RANGE, -RANGE, -(1 << 62), 2, -2, 1 << 61, -(1 << 61)];
+    check_drelu(&edges);
+}
+
+#[test]
+fn drelu_outside_its_range_reads_bit_62() {
+    // 2^62 is the first value outside the range: 2a = 2^63 has its top bit set, so DReLU
+    // reports it as negative. The range condition |a| < 2^62 is what keeps this away.
+    let out = unary_op::<U0, Z64, U0, _>(&signed_tensor(&[1 << 62, (1 << 62) + 5]), async |s, a| {
+        Ok(drelu(s, a).await?.into_shared())
+    });
+    assert_eq!(out.value.data(), &[Z64::new(0), Z64::new(0)]);
+}
+
+#[test]
+fn drelu_on_a_hundred_thousand_elements() {
+    check_drelu(&public_signed(1, BULK, RANGE));
+}
+
+#[test]
+fn relu_on_a_hundred_thousand_elements_and_edges() {
+    let mut values = public_signed(2, BULK, 1 << 40);
+    values.extend([0, 1, -1, RANGE, -RANGE]);
+    let out = unary_op::<U13, Z64, U13, _>(&signed_tensor(&values), async |s, a| Ok(relu(s, a).await?.value));
+    let expected: Vec<i64> = values.iter().map(|&v| v.max(0)).collect();
+    assert_eq!(values_of(&out.value), expected);
+}
+
+#[test]
+fn relu_derivative_is_drelu() {
+    let values = public_signed(3, 1000, 1 << 40);
+    let out = unary_op::<U13, Z64, U0, _>(&signed_tensor(&values), async |s, a| {
+        Ok(relu(s, a).await?.derivative.into_shared())
+    });
+    assert_eq!(out.value.data(), signs(&values).as_slice());
+}
+
+#[test]
+fn select_share_on_a_hundred_thousand_elements() {
+    let x = public_signed(4, BULK, 1 << 50);
+    let y = public_signed(5, BULK, 1 << 50);
+    let choice = public_signed(6, BULK, 1000);
+    // The choice bit comes from DReLU of a third input, shared by P0 along with x.
+    let stacked: Vec<i64> = x.iter().chain(&choice).copied().collect();
+    let out = binary_op::<U13, Z64, U13, _>(&signed_tensor(&stacked), &signed_tensor(&y), async |s, xc, y| {
+        let (x, c) = xc.local_share().map_or((vec![], vec![]), |d| (d[..BULK].to_vec(), d[BULK..].to_vec()));
+        let x = Shared::<Z64, U13>::from_share(s.role(), [BULK], x)?;
+        let c = Shared::<Z64, U13>::from_share(s.role(), [BULK], c)?;
+        let bit = drelu(s, &c).await?;
+        select_share(s, &bit, &x, y).await
+    });
+    let expected: Vec<i64> = (0..BULK).map(|i| if choice[i] >= 0 { y[i] } else { x[i] }).collect();
+    assert_eq!(values_of(&out.value), expected);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn drelu_matches_the_sign(values in proptest::collection::vec(-RANGE..=RANGE, 1..300)) {
+        let out = unary_op::<U0, Z64, U0, _>(&signed_tensor(&values), async |s, a| {
+            Ok(drelu(s, a).await?.into_shared())
+        });
+        let expected = signs(&values);
+        prop_assert_eq!(out.value.data(), expected.as_slice());
+    }
+}
+
+// ---- ShareConvert and ComputeMSB -----------------------------------------------------
+
+fn check_share_convert(values: &[u64]) {
+    let input = Tensor::from_vec([values.len()], values.iter().map(|&v| Z64::new(v)).collect()).unwrap();
+    let out = unary_op::<U0, ZOdd, U0, _>(&input, async |s, a| share_convert(s, a).await);
+    let got: Vec<u64> = out.value.data().iter().map(|v| v.value()).collect();
+    assert_eq!(got, values);
+}
+
+#[test]
+fn share_convert_keeps_the_value_on_edges_and_a_hundred_thousand_elements() {
+    check_share_convert(&[0, 1, 2, u64::MAX - 1, 1 << 63, (1 << 63) - 1, (1 << 62) - 1]);
+    let values: Vec<u64> = public_elements::<Z64>(7, BULK)
+        .into_iter()
+        .map(|v| v.value().min(u64::MAX - 1))
+        .collect();
+    check_share_convert(&values);
+}
+
+fn check_compute_msb(values: &[u64]) {
+    let results = run_local(|session| async move {
+        let role = session.role();
+        let input = Private::<P1, _>::new(role, || {
+            Tensor::from_vec([values.len()], values.iter().map(|&v| ZOdd::new(v).unwrap()).collect()).unwrap()
+        });
+        let a: Shared<ZOdd, U0> = share(&session, &input, [values.len()]).await?;
+        let msb = compute_msb(&session, &a).await?;
+        Ok(reveal_to::<P0, _, _>(&session, msb.as_shared()).await?.into_inner())
+    })
+    .unwrap();
+    let expected: Vec<Z64> = values.iter().map(|&v| Z64::new(v >> 63)).collect();
+    assert_eq!(results[0].as_ref().unwrap().data(), expected.as_slice());
+}
+
+#[test]
+fn compute_msb_on_edges_and_a_hundred_thousand_elements() {
+    check_compute_msb(&[0, 1, (1 << 63) - 1, 1 << 63, u64::MAX - 1, u64::MAX - 2]);
+    let values: Vec<u64> = public_elements::<ZOdd>(8, BULK).into_iter().map(ZOdd::value).collect();
+    check_compute_msb(&values);
+}
+
+// ---- PrivateCompare ------------------------------------------------------------------
+
+/// Runs PrivateCompare on (x, r, β) triples; returns what P2 learned.
+fn compare(cases: &[(u64, u64, bool)]) -> Vec<bool> {
+    let n = cases.len();
+    let results = run_local(|session| async move {
+        let role = session.role();
+        let bits = Private::<P0, _>::new(role, || {
+            let bits: Vec<Zp> = cases.iter().flat_map(|&(x, _, _)| decompose::<Zp>(x)).collect();
+            Tensor::from_vec([n, 64], bits).unwrap()
+        });
+        let bits: Shared<Zp, U0> = share(&session, &bits, [n, 64]).await?;
+        let threshold = Common::new(role, || cases.iter().map(|c| c.1).collect());
+        let beta = Common::new(role, || cases.iter().map(|c| c.2).collect());
+        Ok(private_compare(&session, &bits, &threshold, &beta).await?.into_inner())
+    })
+    .unwrap();
+    assert!(results[0].is_none() && results[1].is_none(), "only P2 learns β′");
+    results[2].clone().unwrap()
+}
+
+fn expected_compare(cases: &[(u64, u64, bool)]) -> Vec<bool> {
+    cases.iter().map(|&(x, r, b)| b ^ (x > r)).collect()
+}
+
+#[test]
+fn private_compare_on_edge_cases() {
+    let mut cases = Vec::new();
+    for &(x, r) in &[
+        (0, 0),
+        (5, 5),
+        (u64::MAX, u64::MAX),
+        (0, u64::MAX),
+        (u64::MAX, 0),
+        (u64::MAX, u64::MAX - 1),
+        (u64::MAX - 1, u64::MAX),
+        (1 << 63, (1 << 63) - 1),
+        ((1 << 63) - 1, 1 << 63),
+        (1, 0),
+        (0, 1),
+    ] {
+        for beta in [false, true] {
+            cases.push((x, r, beta));
+        }
+    }
+    assert_eq!(compare(&cases), expected_compare(&cases));
+}
+
+#[test]
+fn private_compare_on_a_hundred_thousand_comparisons() {
+    let xs = public_elements::<Z64>(9, BULK);
+    let rs = public_elements::<Z64>(10, BULK);
+    let betas = public_elements::<Z64>(11, BULK);
+    let cases: Vec<(u64, u64, bool)> = (0..BULK)
+        .map(|i| {
+            // A third of the thresholds equal x or differ from it in one low bit.
+            let x = xs[i].value();
+            let r = match i % 3 {
+                0 => x,
+                1 => x ^ (1 << (i % 64)),
+                _ => rs[i].value(),
+            };
+            (x, r, betas[i].value() & 1 == 1)
+        })
+        .collect();
+    assert_eq!(compare(&cases), expected_compare(&cases));
+}
+
+// ---- MatMul, elementwise product, Conv2d ---------------------------------------------
+
+fn naive_matmul(a: &[Z64], b: &[Z64], m: usize, n: usize, v: usize) -> Vec<Z64> {
+    let mut out = vec![Z64::ZERO; m * v];
+    for i in 0..m {
+        for j in 0..v {
+            for k in 0..n {
+                out[i * v + j] += a[i * n + k] * b[k * v + j];
+            }
+        }
+    }
+    out
+}
+
+fn check_matmul(m: usize, n: usize, v: usize, seed: u64) {
+    let a = public_tensor::<Z64>(seed, m * n).reshape([m, n]).unwrap();
+    let b = public_tensor::<Z64>(seed ^ 0xff, n * v).reshape([n, v]).unwrap();
+    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| Ok(matmul(s, x, y).await?.truncate::<U0>()));
+    assert_eq!(out.value.shape().dims(), &[m, v]);
+    assert_eq!(out.value.data(), naive_matmul(a.data(), b.data(), m, n, v).as_slice());
+}
+
+#[test]
+fn matmul_on_a_hundred_thousand_elements() {
+    // 250×200 times 200×250: 10^5 elements in, 62,500 out.
+    check_matmul(250, 200, 250, 12);
+}
+
+#[test]
+fn mul_elementwise_on_a_hundred_thousand_elements() {
+    let a = public_tensor::<Z64>(13, BULK);
+    let b = public_tensor::<Z64>(14, BULK);
+    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| Ok(mul_elementwise(s, x, y).await?.truncate::<U0>()));
+    assert_eq!(out.value, a.try_mul_elementwise(&b).unwrap());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn matmul_matches_the_naive_product(m in 1usize..24, n in 1usize..40, v in 1usize..24, seed: u64) {
+        check_matmul(m, n, v, seed);
+    }
+}
+
+/// The convolution by its definition: NHWC input, HWIO filters.
+#[allow(clippy::too_many_arguments, reason = "the geometry of a convolution")]
+fn naive_conv(
+    input: &[Z64],
+    filters: &[Z64],
+    (batch, height, width, channels): (usize, usize, usize, usize),
+    kernel: usize,
+    out_channels: usize,
+    stride: usize,
+    padding: usize,
+) -> Vec<Z64> {
+    let out_h = (height + 2 * padding - kernel) / stride + 1;
+    let out_w = (width + 2 * padding - kernel) / stride + 1;
+    let mut out = Vec::new();
+    for b in 0..batch {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                for o in 0..out_channels {
+                    let mut sum = Z64::ZERO;
+                    for ky in 0..kernel {
+                        for kx in 0..kernel {
+                            let (y, x) = (oy * stride + ky, ox * stride + kx);
+                            if y < padding || x < padding || y - padding >= height || x - padding >= width {
+                                continue;
+                            }
+                            for c in 0..channels {
+                                let pixel = input[((b * height + y - padding) * width + x - padding) * channels + c];
+                                sum += pixel * filters[((ky * kernel + kx) * channels + c) * out_channels + o];
+                            }
+                        }
+                    }
+                    out.push(sum);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_conv(dims: (usize, usize, usize, usize), kernel: usize, out_channels: usize, stride: usize, padding: usize, seed: u64) {
+    let (batch, height, width, channels) = dims;
+    let input = public_tensor::<Z64>(seed, batch * height * width * channels)
+        .reshape([batch, height, width, channels])
+        .unwrap();
+    let filters = public_tensor::<Z64>(seed ^ 1, kernel * kernel * channels * out_channels)
+        .reshape([kernel, kernel, channels, out_channels])
+        .unwrap();
+    let out = binary_op::<U0, Z64, U0, _>(&input, &filters, async |s, x, w| {
+        Ok(conv2d(s, x, w, stride, padding).await?.truncate::<U0>())
+    });
+    let expected = naive_conv(input.data(), filters.data(), dims, kernel, out_channels, stride, padding);
+    assert_eq!(out.value.data(), expected.as_slice());
+}
+
+#[test]
+fn conv2d_on_a_hundred_thousand_elements_and_the_papers_shapes() {
+    // MNIST batch of 128 images (100,352 input elements), 5×5 filters, 20 channels.
+    check_conv((128, 28, 28, 1), 5, 20, 1, 0, 15);
+    // Network D's first layer: stride 2, padding 2.
+    check_conv((2, 28, 28, 1), 5, 5, 2, 2, 16);
+    // Table 8's "8,5,16,50".
+    check_conv((1, 8, 8, 16), 5, 50, 1, 0, 17);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn conv2d_matches_the_definition(
+        batch in 1usize..3, side in 3usize..10, channels in 1usize..4, kernel in 1usize..4,
+        out_channels in 1usize..4, stride in 1usize..3, padding in 0usize..3, seed: u64,
+    ) {
+        check_conv((batch, side, side + 1, channels), kernel, out_channels, stride, padding, seed);
+    }
+}
+
+// ---- Division ------------------------------------------------------------------------
+
+fn check_division(pairs: &[(i64, i64)]) {
+    let x = signed_tensor(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let y = signed_tensor(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    let out = binary_op::<U13, Z64, U13, _>(&x, &y, async |s, x, y| division(s, x, y).await);
+    let expected: Vec<i64> = pairs.iter().map(|&(x, y)| (i128::from(x) * 8192 / i128::from(y)) as i64).collect();
+    assert_eq!(values_of(&out.value), expected);
+}
+
+#[test]
+fn division_on_edge_cases() {
+    check_division(&[(0, 1), (0, 8192), (1, 1), (8192, 8192), (12345, 12345), (1, 3), (2, 3), (1 << 35, 1 << 35), (0, 1 << 35), ((1 << 35) - 1, 1 << 35)]);
+}
+
+#[test]
+fn division_on_a_hundred_thousand_elements() {
+    let ys: Vec<i64> = public_signed(18, BULK, 1 << 30).iter().map(|y| y.abs() + 1).collect();
+    let xs = public_elements::<Z64>(19, BULK);
+    let pairs: Vec<(i64, i64)> = ys
+        .iter()
+        .zip(&xs)
+        .map(|(&y, x)| (i64::try_from(x.value() % (y as u64 + 1)).unwrap(), y))
+        .collect();
+    check_division(&pairs);
+}
+
+// ---- Maxpool and DMaxpool ------------------------------------------------------------
+
+/// Plaintext max pooling: maxima and earliest argmax of each window, NHWC.
+fn naive_maxpool(values: &[i64], (batch, height, width, channels): (usize, usize, usize, usize), k: usize) -> (Vec<i64>, Vec<Z64>) {
+    let (mut max, mut argmax) = (Vec::new(), Vec::new());
+    for b in 0..batch {
+        for oy in 0..height / k {
+            for ox in 0..width / k {
+                for c in 0..channels {
+                    let mut best = (i64::MIN, 0u64);
+                    for p in 0..k * k {
+                        let (ky, kx) = (p / k, p % k);
+                        let v = values[((b * height + oy * k + ky) * width + ox * k + kx) * channels + c];
+                        if v > best.0 {
+                            best = (v, p as u64);
+                        }
+                    }
+                    max.push(best.0);
+                    argmax.push(Z64::new(best.1));
+                }
+            }
+        }
+    }
+    (max, argmax)
+}
+
+fn check_maxpool(values: &[i64], dims: (usize, usize, usize, usize), k: usize) {
+    let (batch, height, width, channels) = dims;
+    let input = signed_tensor(values).reshape([batch, height, width, channels]).unwrap();
+    let pool = Pool2d { kernel: k };
+    let max = unary_op::<U13, Z64, U13, _>(&input, async |s, a| Ok(maxpool(s, a, pool).await?.max));
+    let argmax = unary_op::<U13, Z64, U0, _>(&input, async |s, a| Ok(maxpool(s, a, pool).await?.argmax));
+    let (expected_max, expected_argmax) = naive_maxpool(values, dims, k);
+    assert_eq!(values_of(&max.value), expected_max);
+    assert_eq!(argmax.value.data(), expected_argmax.as_slice());
+}
+
+#[test]
+fn maxpool_on_a_hundred_thousand_elements() {
+    // 25 images of 24×24×20 with 2×2 windows: 288,000 values, 72,000 windows.
+    let dims = (25, 24, 24, 20);
+    check_maxpool(&public_signed(20, 25 * 24 * 24 * 20, 1 << 40), dims, 2);
+}
+
+#[test]
+fn maxpool_ties_go_to_the_earliest_index() {
+    // Values from {−1, 0, 1}: most windows hold ties; 3×3 windows exercise the odd carry.
+    let dims = (2, 6, 6, 3);
+    let values = public_signed(21, 2 * 6 * 6 * 3, 1);
+    check_maxpool(&values, dims, 3);
+    check_maxpool(&values, dims, 2);
+    // All equal: index 0 everywhere.
+    check_maxpool(&[7; 2 * 6 * 6 * 3], dims, 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn maxpool_matches_the_definition(k in 1usize..4, blocks in 1usize..4, channels in 1usize..4, seed: u64) {
+        let dims = (1, k * blocks, k * (blocks + 1), channels);
+        let values = public_signed(seed, k * blocks * k * (blocks + 1) * channels, 1 << 50);
+        check_maxpool(&values, dims, k);
+    }
+}
+
+fn check_dmaxpool(indices: &[u64], n: usize) {
+    let input = Tensor::from_vec([indices.len()], indices.iter().map(|&i| Z64::new(i)).collect()).unwrap();
+    let out = unary_op::<U0, Z64, U0, _>(&input, async |s, a| dmaxpool(s, a, n).await);
+    let expected: Vec<Z64> = indices
+        .iter()
+        .flat_map(|&i| (0..n as u64).map(move |p| Z64::new(u64::from(p == i))))
+        .collect();
+    assert_eq!(out.value.shape().dims(), &[indices.len(), n]);
+    assert_eq!(out.value.data(), expected.as_slice());
+}
+
+#[test]
+fn dmaxpool_on_a_hundred_thousand_windows() {
+    for n in [1, 4, 16, 64] {
+        let indices: Vec<u64> = public_elements::<Z64>(22, BULK / n.max(4)).iter().map(|v| v.value() % n as u64).collect();
+        check_dmaxpool(&indices, n);
+    }
+    let edges = [0, 3, 1, 2];
+    check_dmaxpool(&edges, 4);
+}
+
+#[test]
+fn dmaxpool_refuses_window_sizes_that_do_not_divide_two_to_the_64() {
+    let input = Tensor::from_vec([1], vec![Z64::ZERO]).unwrap();
+    let result = run_local(|session| {
+        let input = input.clone();
+        async move {
+            let x = Private::<P0, _>::new(session.role(), || input);
+            let x: Shared<Z64, U0> = share(&session, &x, [1]).await?;
+            dmaxpool(&session, &x, 9).await.map(|_| ())
+        }
+    });
+    assert!(matches!(result, Err(securenn_dsl::Error::InvalidShape { .. })), "{result:?}");
+}
+
+#[test]
+fn maxpool_argmax_feeds_dmaxpool() {
+    let dims = (1, 4, 4, 2);
+    let values = public_signed(23, 32, 100);
+    let input = signed_tensor(&values).reshape([1, 4, 4, 2]).unwrap();
+    let out = unary_op::<U13, Z64, U0, _>(&input, async |s, a| {
+        let pooled = maxpool(s, a, Pool2d { kernel: 2 }).await?;
+        dmaxpool(s, &pooled.argmax, 4).await
+    });
+    let (_, argmax) = naive_maxpool(&values, dims, 2);
+    let expected: Vec<Z64> = argmax
+        .iter()
+        .flat_map(|i| (0..4u64).map(move |p| Z64::new(u64::from(p == i.value()))))
+        .collect();
+    assert_eq!(out.value.data(), expected.as_slice());
+}
+
+#[test]
+fn protocols_refuse_mismatched_shapes_with_typed_errors() {
+    let result = run_local(|session| async move {
+        let role = session.role();
+        let a = Private::<P0, _>::new(role, || public_tensor::<Z64>(1, 6).reshape([2, 3]).unwrap());
+        let a: Shared<Z64, U0> = share(&session, &a, [2, 3]).await?;
+        matmul(&session, &a, &a).await.map(|_| ())
+    });
+    assert!(matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })), "{result:?}");
+}
