@@ -4,6 +4,8 @@
 //! securenn selftest [--transport local|tcp] [--elements N] [--json]
 //! ```
 
+mod bench;
+mod processes;
 mod report;
 mod selftest;
 
@@ -29,6 +31,9 @@ struct Cli {
 enum Command {
     /// Share random tensors, compute on the shares, reveal, and check against plaintext.
     Selftest(selftest::Args),
+    /// Time, count and check protocol calls.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Selftest(args) => selftest::run(&args),
+        Command::Bench(command) => bench::run(&command),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -5,40 +5,23 @@
 //! `--transport tcp` they are three child processes of this command that talk TCP on
 //! 127.0.0.1, and each reports what it sent.
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use clap::ValueEnum;
-use securenn_dsl::net::tcp::TcpTransport;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::prg::{Key, Prg, StreamId};
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp, fixed};
-use securenn_dsl::session::{Session, SessionConfig, run_local};
+use securenn_dsl::session::{Session, run_local};
 use securenn_dsl::share::{Public, Shared, reveal_to, share};
 use securenn_dsl::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use typenum::{U0, U13};
 
+use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
 use crate::report::traffic_table;
-
-/// Errors of the command itself (spawning, parsing children's reports).
-pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Fractional bits of the test data.
 const FRACTIONAL_BITS: u32 = 13;
-
-/// Where the three parties run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum TransportKind {
-    /// Three threads of this process, over the in-memory transport.
-    Local,
-    /// Three processes on 127.0.0.1, over TCP.
-    Tcp,
-}
 
 /// Arguments of `securenn selftest`.
 #[derive(Debug, clap::Args)]
@@ -55,18 +38,8 @@ pub(crate) struct Args {
     /// Seed of the public test data (not of any key; keys always come from the OS).
     #[arg(long, default_value_t = 1)]
     data_seed: u64,
-    /// Run as one party of a TCP self-test (set by the parent process).
-    #[arg(long, hide = true)]
-    party: Option<usize>,
-    /// P0's address (TCP child mode).
-    #[arg(long, hide = true)]
-    peer0: Option<SocketAddr>,
-    /// P1's address (TCP child mode).
-    #[arg(long, hide = true)]
-    peer1: Option<SocketAddr>,
-    /// Session id (TCP child mode).
-    #[arg(long, hide = true, default_value_t = 0)]
-    session_id: u64,
+    #[command(flatten)]
+    child: ChildArgs,
 }
 
 /// One check done by the party that received a revealed result.
@@ -89,8 +62,10 @@ struct PartyReport {
 
 /// Runs the self-test; `Ok(true)` if every check passed.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
-    if let Some(party) = args.party {
-        return run_child(args, party);
+    if let Some(party) = args.child.party {
+        let (elements, seed) = (args.elements, args.data_seed);
+        let report = run_child(&args.child, party, async |session| Ok(program(session, elements, seed).await?))?;
+        return Ok(report.checks.iter().all(|c| c.passed));
     }
     let started = Instant::now();
     let reports = match args.transport {
@@ -98,7 +73,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             let (elements, seed) = (args.elements, args.data_seed);
             run_local(|session| program(session, elements, seed))?
         }
-        TransportKind::Tcp => run_three_processes(args)?,
+        TransportKind::Tcp => run_three(args)?,
     };
     let seconds = started.elapsed().as_secs_f64();
     Ok(print_summary(args, &reports, seconds))
@@ -306,108 +281,13 @@ fn print_summary(args: &Args, reports: &[PartyReport; 3], seconds: f64) -> bool 
     passed
 }
 
-/// The parent of a TCP self-test: starts P0, then P1 (with P0's port), then P2 (with both),
-/// and collects their reports.
-fn run_three_processes(args: &Args) -> Result<[PartyReport; 3], CliError> {
-    let exe = std::env::current_exe()?;
-    let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
-    let mut children: Vec<Child> = Vec::new();
-    let mut outputs = Vec::new();
-    let mut ports: Vec<u16> = Vec::new();
-    for party in 0..3 {
-        let mut command = Command::new(&exe);
-        command
-            .arg("selftest")
-            .arg("--elements")
-            .arg(args.elements.to_string())
-            .arg("--data-seed")
-            .arg(args.data_seed.to_string())
-            .arg("--party")
-            .arg(party.to_string())
-            .arg("--session-id")
-            .arg(session_id.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (peer, port) in ports.iter().enumerate() {
-            command
-                .arg(format!("--peer{peer}"))
-                .arg(format!("127.0.0.1:{port}"));
-        }
-        let mut child = command.spawn()?;
-        let stdout = child.stdout.take().ok_or("child has no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        children.push(child);
-        if party < 2 {
-            // P0 and P1 announce the port they listen on before anything else.
-            let line = lines.next().transpose()?.unwrap_or_default();
-            match line.strip_prefix("LISTENING ").and_then(|p| p.parse().ok()) {
-                Some(port) => ports.push(port),
-                None => {
-                    kill_all(&mut children);
-                    return Err(format!("P{party} did not start listening").into());
-                }
-            }
-        }
-        outputs.push(lines);
-    }
-    let mut reports = Vec::new();
-    for (party, (lines, child)) in outputs.into_iter().zip(&mut children).enumerate() {
-        let report_line = lines
-            .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("REPORT ").map(str::to_owned));
-        let status = child.wait()?;
-        match report_line {
-            Some(line) if status.success() => {
-                reports.push(serde_json::from_str::<PartyReport>(&line)?)
-            }
-            _ => {
-                kill_all(&mut children);
-                return Err(
-                    format!("P{party} failed ({status}); its error is printed above").into(),
-                );
-            }
-        }
-    }
-    reports
-        .try_into()
-        .map_err(|_| "expected three reports".into())
-}
-
-fn kill_all(children: &mut [Child]) {
-    for child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// One party of a TCP self-test: listens (P0, P1), connects, runs the program and prints
-/// its report as one `REPORT {json}` line.
-#[allow(clippy::print_stdout, reason = "the parent reads the child's stdout")]
-fn run_child(args: &Args, party: usize) -> Result<bool, CliError> {
-    let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
-    let config = SessionConfig {
-        session_id: args.session_id,
-        ..SessionConfig::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (elements, seed) = (args.elements, args.data_seed);
-    let report = runtime.block_on(async {
-        let listener = if role.is_helper() {
-            None
-        } else {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            println!("LISTENING {}", listener.local_addr()?.port());
-            std::io::stdout().flush()?;
-            Some(listener)
-        };
-        let addresses = [args.peer0, args.peer1, None];
-        let transport = TcpTransport::connect(role, listener, &addresses, &config).await?;
-        let session = Session::start(transport, &config).await?;
-        Ok::<_, CliError>(program(session, elements, seed).await?)
-    })?;
-    println!("REPORT {}", serde_json::to_string(&report)?);
-    Ok(report.checks.iter().all(|c| c.passed))
+/// The parent of a TCP self-test: three child processes, one per party.
+fn run_three(args: &Args) -> Result<[PartyReport; 3], CliError> {
+    run_three_processes(&[
+        "selftest".to_owned(),
+        "--elements".to_owned(),
+        args.elements.to_string(),
+        "--data-seed".to_owned(),
+        args.data_seed.to_string(),
+    ])
 }

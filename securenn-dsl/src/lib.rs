@@ -30,6 +30,7 @@
 //! loopback or a trusted network. No log line prints a secret or a share, and `Debug`
 //! output of shares, keys and frames is redacted.
 
+pub mod cluster;
 pub mod error;
 pub mod net;
 pub mod nn;

@@ -15,11 +15,10 @@
 use typenum::{U0, Unsigned};
 
 use super::matmul::{Product, beaver};
-use super::private_compare::{BIT_WIDTH, private_compare_in};
+use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt};
 use crate::error::Result;
 use crate::party::Role;
-use crate::ring::bits::decompose;
 use crate::ring::{Z64, ZOdd, Zp};
 use crate::session::{Call, Session};
 use crate::share::{Bit, Shared};
@@ -92,7 +91,7 @@ pub async fn compute_msb<F: Unsigned>(session: &Session, a: &Shared<ZOdd, F>) ->
 pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
     if call.role() == Role::P2 {
         let x: Vec<ZOdd> = random_vec(&mut call.private_prg(HELPER_X), n);
-        let bits: Vec<Zp> = x.iter().flat_map(|x| decompose::<Zp>(x.value())).collect();
+        let bits = bits_bit_major(x.iter().map(|x| x.value()));
         let lsb: Vec<Z64> = x.iter().map(|x| Z64::new(x.value() & 1)).collect();
         deal_to_p1(call, DEALT_X, STEP_X, x).await?;
         deal_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;

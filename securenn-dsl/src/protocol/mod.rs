@@ -141,49 +141,59 @@ pub(crate) async fn receive_dealt<R: Ring>(
     }
 }
 
-/// Bytes from a generator, buffered, for many small unbiased draws (permutations).
-pub(crate) struct RandomBytes {
+/// Uniform random permutations from a generator (Fisher–Yates, "inside-out"), with the
+/// random indices drawn by Lemire's multiply-shift method from buffered 16-bit values.
+pub(crate) struct Shuffler {
     prg: Prg,
     buffer: Box<[u8; 4096]>,
     next: usize,
 }
 
-impl RandomBytes {
-    pub(crate) fn new(prg: Prg) -> RandomBytes {
-        RandomBytes {
+impl Shuffler {
+    pub(crate) fn new(prg: Prg) -> Shuffler {
+        Shuffler {
             prg,
             buffer: Box::new([0; 4096]),
             next: 4096,
         }
     }
 
-    fn byte(&mut self) -> u8 {
-        if self.next == self.buffer.len() {
-            self.prg.fill(&mut self.buffer[..]);
-            self.next = 0;
-        }
-        let byte = self.buffer[self.next];
-        self.next += 1;
-        byte
+    #[cold]
+    fn refill(&mut self) {
+        self.prg.fill(&mut self.buffer[..]);
+        self.next = 0;
     }
 
-    /// A uniform integer in `0..bound`, for `1 <= bound <= 256`, by rejection sampling.
-    pub(crate) fn below(&mut self, bound: u16) -> u16 {
-        let limit = 256 - 256 % bound;
+    #[inline(always)]
+    fn next_u16(&mut self) -> u32 {
+        if self.next == self.buffer.len() {
+            self.refill();
+        }
+        let value = u16::from_le_bytes([self.buffer[self.next], self.buffer[self.next + 1]]);
+        self.next += 2;
+        u32::from(value)
+    }
+
+    /// A uniform integer in `0..bound`, for `1 <= bound <= 2^16`: the high half of a
+    /// 16×16-bit product, rejecting the few low halves that would bias it.
+    #[inline]
+    pub(crate) fn below(&mut self, bound: u32) -> u32 {
         loop {
-            let byte = u16::from(self.byte());
-            if byte < limit {
-                return byte % bound;
+            let product = self.next_u16() * bound;
+            let low = product & 0xFFFF;
+            if low >= bound || low >= (0x1_0000 - bound) % bound {
+                return product >> 16;
             }
         }
     }
 
-    /// Shuffles `items` uniformly (Fisher–Yates); `items` has at most 256 elements.
-    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            #[allow(clippy::cast_possible_truncation, reason = "at most 256 items")]
-            let j = usize::from(self.below((i + 1) as u16));
-            items.swap(i, j);
+    /// Writes `values` into `out` in a uniformly random order.
+    pub(crate) fn scatter<T: Copy>(&mut self, values: &[T], out: &mut [T]) {
+        for (i, &value) in values.iter().enumerate() {
+            #[allow(clippy::cast_possible_truncation, reason = "at most 2^16 items")]
+            let j = self.below(i as u32 + 1) as usize;
+            out[i] = out[j];
+            out[j] = value;
         }
     }
 }

@@ -18,7 +18,7 @@
 
 use typenum::U0;
 
-use super::{RandomBytes, holder_index};
+use super::Shuffler;
 use crate::error::{Error, Result};
 use crate::party::{Common, P2, Revealed, Role};
 use crate::ring::{Ring, Zp};
@@ -99,13 +99,14 @@ pub async fn private_compare(
         .get()
         .map(Vec::as_slice)
         .zip(beta.get().map(Vec::as_slice));
-    let result = private_compare_in(&call, bits.data(), n, holders).await?;
+    let bits = bit_major(bits.data(), n);
+    let result = private_compare_in(&call, &bits, n, holders).await?;
     Ok(Revealed::new(result))
 }
 
-/// PrivateCompare within `call` on n comparisons. P0 and P1 pass their bit shares (n×64,
-/// least significant first) and `Some((r, β))`; P2 passes an empty slice and `None`, and
-/// gets `Some(β′)`.
+/// PrivateCompare within `call` on n comparisons. P0 and P1 pass their bit shares
+/// **bit-major** (bit i of comparison e at `i·n + e`, i = 0 the least significant) and
+/// `Some((r, β))`; P2 passes an empty slice and `None`, and gets `Some(β′)`.
 pub(crate) async fn private_compare_in(
     call: &Call<'_>,
     bits: &[Zp],
@@ -129,62 +130,135 @@ pub(crate) async fn private_compare_in(
     let mut zero_masks = vec![Zp::ZERO; n * BIT_WIDTH];
     Zp::fill_random(&mut call.shared_prg(other, ZERO_MASKS)?, &mut zero_masks);
     let mut corner_prg = call.shared_prg(other, CORNER)?;
-    let mut permutations = RandomBytes::new(call.shared_prg(other, PERMUTATIONS)?);
+    let mut shuffler = Shuffler::new(call.shared_prg(other, PERMUTATIONS)?);
 
-    let j = Zp::from_u64(holder_index(role));
+    let j = u16::from(role == Role::P1);
     let mut d = vec![Zp::ZERO; n * BIT_WIDTH];
-    let mut c = [Zp::ZERO; BIT_WIDTH];
-    for (e, out) in d.chunks_exact_mut(BIT_WIDTH).enumerate() {
-        let x = &bits[e * BIT_WIDTH..(e + 1) * BIT_WIDTH];
-        let (r, b) = (threshold[e], beta[e]);
-        if b && r == u64::MAX {
-            corner_case(role, &mut corner_prg, &mut c);
-        } else {
-            differences(x, if b { r + 1 } else { r }, b, j, &mut c);
+    let mut block = Block::default();
+    for start in (0..n).step_by(BLOCK) {
+        let len = BLOCK.min(n - start);
+        block.differences(bits, n, start, len, &threshold[start..start + len], &beta[start..start + len], j);
+        for (k, e) in (start..start + len).enumerate() {
+            if beta[e] && threshold[e] == u64::MAX {
+                block.corner_case(role, k, &mut corner_prg);
+            }
         }
-        let s = &multipliers[e * BIT_WIDTH..(e + 1) * BIT_WIDTH];
-        let z = &zero_masks[e * BIT_WIDTH..(e + 1) * BIT_WIDTH];
-        for i in 0..BIT_WIDTH {
-            let masked = s[i] * c[i];
-            out[i] = if role == Role::P0 {
-                masked + z[i]
-            } else {
-                masked - z[i]
-            };
+        // dᵢ = sᵢ·cᵢ ± zᵢ mod p, with a fresh permutation of each comparison's 64 values.
+        let out = &mut d[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
+        let masks = &zero_masks[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
+        let multipliers = &multipliers[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
+        for (k, ((out, s), z)) in out
+            .chunks_exact_mut(BIT_WIDTH)
+            .zip(multipliers.chunks_exact(BIT_WIDTH))
+            .zip(masks.chunks_exact(BIT_WIDTH))
+            .enumerate()
+        {
+            let mut masked = [Zp::ZERO; BIT_WIDTH];
+            for (i, m) in masked.iter_mut().enumerate() {
+                let c = block.c[i * BLOCK + k] % P;
+                let z = u16::from(z[i].value());
+                let z = if role == Role::P0 { z } else { P - z };
+                *m = reduce(u16::from(s[i].value()) * c + z);
+            }
+            shuffler.scatter(&masked, out);
         }
-        permutations.shuffle(out);
     }
     call.send(Role::P2, STEP_D, &d).await?;
     Ok(None)
 }
 
-/// This party's shares of the cᵢ for threshold `t` (r, or r + 1 when β = 1).
-#[inline]
-fn differences(x: &[Zp], t: u64, beta: bool, j: Zp, c: &mut [Zp; BIT_WIDTH]) {
-    let mut suffix = Zp::ZERO;
-    for i in (0..BIT_WIDTH).rev() {
-        let t_i = (t >> i) & 1 == 1;
-        let x_i = x[i];
-        // wᵢ = xᵢ ⊕ tᵢ: xᵢ when tᵢ = 0, 1 − xᵢ (P1 adds the 1) when tᵢ = 1.
-        let w_i = if t_i { j - x_i } else { x_i };
-        let jt = if t_i { j } else { Zp::ZERO };
-        // β = 0: cᵢ = tᵢ − xᵢ + 1 + Σw; β = 1: cᵢ = xᵢ − tᵢ + 1 + Σw (constants at P1).
-        c[i] = if beta { x_i - jt } else { jt - x_i } + j + suffix;
-        suffix += w_i;
+/// Comparisons processed together: their 64 × BLOCK working values stay in cache.
+const BLOCK: usize = 256;
+
+/// The prime p, for arithmetic that reduces once at the end.
+const P: u16 = 67;
+
+/// `value` mod p as an element of Z_p.
+#[inline(always)]
+fn reduce(value: u16) -> Zp {
+    #[allow(clippy::cast_possible_truncation, reason = "the remainder is below 67")]
+    Zp::new((value % P) as u8).unwrap_or(Zp::ZERO)
+}
+
+/// The cᵢ of a block of comparisons, bit-major (`c[i·BLOCK + k]`), as integers congruent to
+/// this party's shares mod p.
+struct Block {
+    c: Vec<u16>,
+    suffix: Vec<u16>,
+}
+
+impl Default for Block {
+    fn default() -> Self {
+        Block {
+            c: vec![0; BIT_WIDTH * BLOCK],
+            suffix: vec![0; BLOCK],
+        }
     }
 }
 
-/// β = 1 and r = 2^64 − 1: x ≤ r always holds, so the shares reconstruct to cᵢ = 1 for
-/// i ≠ 0 and c₀ = 0, from fresh uᵢ ∈ Z_p*.
-fn corner_case(role: Role, prg: &mut crate::prg::Prg, c: &mut [Zp; BIT_WIDTH]) {
-    let mut u = [Zp::ZERO; BIT_WIDTH];
-    Zp::fill_random_nonzero(prg, &mut u);
-    for (i, (c_i, &u_i)) in c.iter_mut().zip(&u).enumerate() {
-        *c_i = match (role, i) {
-            (Role::P0, 0) => u_i,
-            (_, 0) => -u_i,
-            (Role::P0, _) => u_i + Zp::ONE,
-            _ => -u_i,
-        };
+impl Block {
+    /// This party's shares of the cᵢ of comparisons `start..start + len`:
+    /// β = 0: cᵢ = tᵢ − xᵢ + 1 + Σ_{k>i} w_k with t = r; β = 1: cᵢ = xᵢ − tᵢ + 1 + Σ_{k>i} w_k
+    /// with t = r + 1; wᵢ = xᵢ ⊕ tᵢ. The constants are added at P1 (j = 1), and p where a
+    /// difference could go below zero, so every value stays a small non-negative integer
+    /// (below 2^13) and the loops over comparisons vectorize.
+    #[allow(clippy::too_many_arguments, reason = "a block of one protocol step")]
+    fn differences(&mut self, bits: &[Zp], n: usize, start: usize, len: usize, r: &[u64], beta: &[bool], j: u16) {
+        let t: Vec<u64> = r.iter().zip(beta).map(|(&r, &b)| r.wrapping_add(u64::from(b))).collect();
+        let b: Vec<u16> = beta.iter().map(|&b| u16::from(b)).collect();
+        self.suffix[..len].fill(0);
+        for i in (0..BIT_WIDTH).rev() {
+            let x_row = &bits[i * n + start..i * n + start + len];
+            let c_row = &mut self.c[i * BLOCK..i * BLOCK + len];
+            for k in 0..len {
+                let t_i = u16::from((t[k] >> i) & 1 == 1);
+                let x_i = u16::from(x_row[k].value());
+                let jt = j & t_i;
+                // wᵢ = xᵢ (tᵢ = 0) or j + p − xᵢ (tᵢ = 1), without a branch.
+                let w_i = x_i.wrapping_add(t_i.wrapping_mul((j + P).wrapping_sub(2 * x_i)));
+                let below = jt + P - x_i;
+                let above = x_i + P - jt;
+                let c_i = below.wrapping_add(b[k].wrapping_mul(above.wrapping_sub(below)));
+                c_row[k] = c_i + j + self.suffix[k];
+                self.suffix[k] += w_i;
+            }
+        }
     }
+
+    /// β = 1 and r = 2^64 − 1 for comparison k of the block: x ≤ r always holds, so the
+    /// shares reconstruct to cᵢ = 1 for i ≠ 0 and c₀ = 0, from fresh uᵢ ∈ Z_p*.
+    fn corner_case(&mut self, role: Role, k: usize, prg: &mut crate::prg::Prg) {
+        let mut u = [Zp::ZERO; BIT_WIDTH];
+        Zp::fill_random_nonzero(prg, &mut u);
+        for (i, &u_i) in u.iter().enumerate() {
+            let value = match (role, i) {
+                (Role::P0, 0) => u_i,
+                (_, 0) => -u_i,
+                (Role::P0, _) => u_i + Zp::ONE,
+                _ => -u_i,
+            };
+            self.c[i * BLOCK + k] = u16::from(value.value());
+        }
+    }
+}
+
+/// Bit shares laid out comparison-major (`[n, 64]`) rearranged bit-major.
+pub(crate) fn bit_major(bits: &[Zp], n: usize) -> Vec<Zp> {
+    let mut out = vec![Zp::ZERO; bits.len()];
+    for (e, row) in bits.chunks_exact(BIT_WIDTH).enumerate() {
+        for (i, &bit) in row.iter().enumerate() {
+            out[i * n + e] = bit;
+        }
+    }
+    out
+}
+
+/// The 64 bits of each value, as elements of Z_p, bit-major.
+pub(crate) fn bits_bit_major(values: impl ExactSizeIterator<Item = u64> + Clone) -> Vec<Zp> {
+    let n = values.len();
+    let mut out = Vec::with_capacity(n * BIT_WIDTH);
+    for i in 0..BIT_WIDTH {
+        out.extend(values.clone().map(|v| if (v >> i) & 1 == 1 { Zp::ONE } else { Zp::ZERO }));
+    }
+    out
 }

@@ -20,13 +20,13 @@
 
 use typenum::Unsigned;
 
-use super::private_compare::{BIT_WIDTH, private_compare_in};
+use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{
     add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt, wraps,
 };
 use crate::error::Result;
 use crate::party::Role;
-use crate::ring::{Ring, Z64, ZOdd, Zp, bits::decompose};
+use crate::ring::{Ring, Z64, ZOdd, Zp};
 use crate::session::{Call, Session};
 use crate::share::Shared;
 
@@ -163,12 +163,13 @@ async fn helper(session: &Session, call: &Call<'_>, n: usize) -> Result<Vec<ZOdd
     let masked0 = call.recv::<Z64>(Role::P0, STEP_MASKED, n).await?;
     let masked1 = call.recv::<Z64>(Role::P1, STEP_MASKED, n).await?;
 
-    let mut bits = Vec::with_capacity(n * BIT_WIDTH);
-    let mut delta = Vec::with_capacity(n);
-    for (&a0, &a1) in masked0.iter().zip(&masked1) {
-        bits.extend(decompose::<Zp>((a0 + a1).value()));
-        delta.push(ZOdd::from_u64(u64::from(wraps(a0.value(), a1.value()))));
-    }
+    let x = masked0.iter().zip(&masked1).map(|(&a0, &a1)| (a0 + a1).value());
+    let bits = bits_bit_major(x);
+    let delta = masked0
+        .iter()
+        .zip(&masked1)
+        .map(|(a0, a1)| ZOdd::from_u64(u64::from(wraps(a0.value(), a1.value()))))
+        .collect();
     deal_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
     deal_to_p1(call, DEALT_DELTA, STEP_DELTA, delta).await?;
 

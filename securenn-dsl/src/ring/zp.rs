@@ -30,14 +30,11 @@ pub trait PrimeModulus:
     /// The largest multiple of p that fits in a byte: bytes below it are accepted by
     /// rejection sampling, so that every residue is equally likely.
     const REJECTION_BOUND: u16;
-    /// Same, for drawing non-zero elements: the largest multiple of p - 1 up to 256.
-    const NONZERO_REJECTION_BOUND: u16;
 }
 
 impl PrimeModulus for U67 {
     const P: u8 = 67;
     const REJECTION_BOUND: u16 = 256 / 67 * 67;
-    const NONZERO_REJECTION_BOUND: u16 = 256 / 66 * 66;
 }
 
 /// An element of Z_p for the prime p = `P` (a typenum number). SecureNN uses [`Zp`], that is
@@ -87,33 +84,16 @@ impl<P: PrimeModulus> ZMod<P> {
         self.value
     }
 
-    /// A uniformly random non-zero element (an element of Z_p*), by rejection sampling.
+    /// A uniformly random non-zero element (an element of Z_p*).
     pub fn random_nonzero<G: Rng + ?Sized>(rng: &mut G) -> Self {
-        loop {
-            let mut byte = [0u8];
-            rng.fill_bytes(&mut byte);
-            if u16::from(byte[0]) < P::NONZERO_REJECTION_BOUND {
-                return Self::reduced(byte[0] % (P::P - 1) + 1);
-            }
-        }
+        let mut one = [Self::reduced(1)];
+        Self::fill_random_nonzero(rng, &mut one);
+        one[0]
     }
 
-    /// Fills `out` with uniformly random non-zero elements, drawing bytes in bulk.
+    /// Fills `out` with uniformly random non-zero elements.
     pub fn fill_random_nonzero<G: Rng + ?Sized>(rng: &mut G, out: &mut [Self]) {
-        let mut buf = [0u8; 256];
-        let mut filled = 0;
-        while filled < out.len() {
-            rng.fill_bytes(&mut buf);
-            for &byte in &buf {
-                if u16::from(byte) < P::NONZERO_REJECTION_BOUND {
-                    out[filled] = Self::reduced(byte % (P::P - 1) + 1);
-                    filled += 1;
-                    if filled == out.len() {
-                        break;
-                    }
-                }
-            }
-        }
+        fill_below(rng, out, u32::from(P::P) - 1, 1);
     }
 
     #[inline(always)]
@@ -240,21 +220,10 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
         }
     }
 
+    /// Lemire's multiply-shift on 32-bit draws, with the rejection that makes it exactly
+    /// uniform (taken with probability below 2^-25).
     fn fill_random<G: Rng + ?Sized>(rng: &mut G, out: &mut [Self]) {
-        let mut buf = [0u8; 256];
-        let mut filled = 0;
-        while filled < out.len() {
-            rng.fill_bytes(&mut buf);
-            for &byte in &buf {
-                if u16::from(byte) < P::REJECTION_BOUND {
-                    out[filled] = Self::reduced(byte % P::P);
-                    filled += 1;
-                    if filled == out.len() {
-                        break;
-                    }
-                }
-            }
-        }
+        fill_below(rng, out, u32::from(P::P), 0);
     }
 
     fn to_wire(self) -> GenericArray<u8, U1> {
@@ -263,5 +232,31 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
 
     fn from_wire(bytes: &GenericArray<u8, U1>) -> Option<Self> {
         Self::new(bytes[0])
+    }
+}
+
+/// Fills `out` with `offset + v` for v uniform in `0..bound` (bound < 256): the high half of
+/// a 16×16-bit product of a random 16-bit word and `bound` (Lemire), rejecting the low
+/// halves that would bias it (probability below 2^-8), so every value is exactly equally
+/// likely.
+fn fill_below<P: PrimeModulus, G: Rng + ?Sized>(rng: &mut G, out: &mut [ZMod<P>], bound: u32, offset: u8) {
+    let threshold = (0x1_0000 - bound) % bound; // 2^16 mod bound
+    let mut words = [0u8; 1024];
+    let mut filled = 0;
+    while filled < out.len() {
+        rng.fill_bytes(&mut words);
+        for chunk in words.chunks_exact(2) {
+            let product = u32::from(u16::from_le_bytes([chunk[0], chunk[1]])) * bound;
+            if product & 0xFFFF < threshold {
+                continue;
+            }
+            #[allow(clippy::cast_possible_truncation, reason = "the high half is below bound < 256")]
+            let value = (product >> 16) as u8;
+            out[filled] = ZMod::reduced(value + offset);
+            filled += 1;
+            if filled == out.len() {
+                break;
+            }
+        }
     }
 }

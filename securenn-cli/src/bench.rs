@@ -1,0 +1,495 @@
+//! `securenn bench protocol NAME`: calls of one protocol on random inputs, timed, counted
+//! by the session counters, and checked against the plaintext.
+//!
+//! Inputs come from a public seed, so every party knows the plaintext a run should give and
+//! P0 (P2 for PrivateCompare, whose output only P2 learns) checks the revealed result.
+//! Sharing the inputs and revealing the result are not timed or counted: only the protocol
+//! call is, as in the paper's Table 8.
+
+use std::time::Instant;
+
+use clap::ValueEnum;
+use securenn_dsl::cluster::LocalCluster;
+use securenn_dsl::net::{ClusterStats, Stats};
+use securenn_dsl::party::{Common, P0, P1, Private, Role};
+use securenn_dsl::protocol::{
+    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, private_compare,
+    relu, select_share, share_convert, truncate,
+};
+use securenn_dsl::ring::bits::decompose;
+use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
+use securenn_dsl::session::{Session, SessionConfig};
+use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::tensor::{Conv2dGeometry, Shape, Tensor, im2col, matmul_into};
+use serde::{Deserialize, Serialize};
+use typenum::{U0, U13, U26};
+
+use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+
+/// `securenn bench ...`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Time, count and check calls of one SecureNN protocol.
+    Protocol(ProtocolArgs),
+}
+
+/// The protocols `securenn bench protocol` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub(crate) enum ProtocolName {
+    /// MatMul (Alg. 1), dims m,n,v.
+    Matmul,
+    /// Conv2d as im2col + MatMul, dims m,f,i,o.
+    Conv,
+    /// Local truncation (Alg. 11).
+    Truncate,
+    /// SelectShare (Alg. 2).
+    SelectShare,
+    /// PrivateCompare (Alg. 3).
+    PrivateCompare,
+    /// ShareConvert (Alg. 4).
+    ShareConvert,
+    /// ComputeMSB (Alg. 5).
+    ComputeMsb,
+    /// DReLU (Alg. 6).
+    Drelu,
+    /// ReLU (Alg. 7).
+    Relu,
+    /// Division (Alg. 8).
+    Division,
+    /// Maxpool (Alg. 9), dims H,W,C,K.
+    Maxpool,
+    /// DMaxpool (Alg. 10), dims H,W,C,K.
+    Dmaxpool,
+}
+
+/// Arguments of `securenn bench protocol`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProtocolArgs {
+    /// The protocol.
+    #[arg(value_enum)]
+    name: ProtocolName,
+    /// Elements of the input (matmul, conv, maxpool and dmaxpool take --dims instead).
+    #[arg(long, default_value_t = 16_384)]
+    size: usize,
+    /// Shapes as in the paper's Table 8: matmul m,n,v (default 784,128,10); conv m,f,i,o
+    /// (28,5,1,20: m×m×i input, f×f filters, o output channels); maxpool and dmaxpool
+    /// H,W,C,K (24,24,20,2: an H×W×C input, K×K windows).
+    #[arg(long, value_delimiter = ',')]
+    dims: Vec<usize>,
+    /// Where the parties run: three threads (`local`) or three processes over TCP (`tcp`).
+    #[arg(long, value_enum, default_value_t = TransportKind::Local)]
+    transport: TransportKind,
+    /// Calls to time; the median is reported.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Print exactly one JSON object, on the last line.
+    #[arg(long)]
+    json: bool,
+    /// Seed of the public random inputs.
+    #[arg(long, default_value_t = 1)]
+    data_seed: u64,
+    #[command(flatten)]
+    child: ChildArgs,
+}
+
+/// What to run: the protocol, its shapes and the input seed.
+#[derive(Debug, Clone)]
+struct Workload {
+    name: ProtocolName,
+    /// Elements of the main input.
+    size: usize,
+    dims: Vec<usize>,
+    seed: u64,
+}
+
+impl Workload {
+    fn new(args: &ProtocolArgs) -> Result<Workload, CliError> {
+        let (default, expected): (&[usize], &str) = match args.name {
+            ProtocolName::Matmul => (&[784, 128, 10], "m,n,v"),
+            ProtocolName::Conv => (&[28, 5, 1, 20], "m,f,i,o"),
+            ProtocolName::Maxpool | ProtocolName::Dmaxpool => (&[24, 24, 20, 2], "H,W,C,K"),
+            _ => (&[], ""),
+        };
+        let dims = if args.dims.is_empty() { default.to_vec() } else { args.dims.clone() };
+        if dims.len() != default.len() || dims.contains(&0) {
+            return Err(format!("--dims for {:?} must be {expected} (positive), got {:?}", args.name, args.dims).into());
+        }
+        let size = match args.name {
+            ProtocolName::Matmul => dims[0] * dims[1],
+            ProtocolName::Conv => dims[0] * dims[0] * dims[2],
+            ProtocolName::Maxpool | ProtocolName::Dmaxpool => {
+                if dims[0] % dims[3] != 0 || dims[1] % dims[3] != 0 {
+                    return Err("--dims H,W,C,K: H and W must be multiples of K".into());
+                }
+                dims[0] * dims[1] * dims[2]
+            }
+            _ if args.size == 0 => return Err("--size must be positive".into()),
+            _ => args.size,
+        };
+        Ok(Workload {
+            name: args.name,
+            size,
+            dims,
+            seed: args.data_seed,
+        })
+    }
+
+    /// The paper's communication for this call, in bytes (Table 1/2, log p = 8).
+    fn paper_bytes(&self) -> u64 {
+        let n = self.size as u64;
+        let d: Vec<u64> = self.dims.iter().map(|&d| d as u64).collect();
+        match self.name {
+            ProtocolName::Matmul => 16 * (d[0] * d[1] + d[1] * d[2]) + 8 * d[0] * d[2],
+            ProtocolName::Conv => {
+                let (m, f, i, o) = (d[0] - d[1] + 1, d[1], d[2], d[3]);
+                (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8
+            }
+            ProtocolName::Truncate => 0,
+            ProtocolName::SelectShare => 40 * n,
+            ProtocolName::PrivateCompare => 128 * n,
+            ProtocolName::ShareConvert => 304 * n,
+            ProtocolName::ComputeMsb => 360 * n,
+            ProtocolName::Drelu => 664 * n,
+            ProtocolName::Relu => 704 * n,
+            ProtocolName::Division => 704 * 13 * n,
+            ProtocolName::Maxpool => 744 * self.windows() * (d[3] * d[3] - 1),
+            ProtocolName::Dmaxpool => 16 * (d[3] * d[3] + 1) * self.windows(),
+        }
+    }
+
+    fn windows(&self) -> u64 {
+        let d = &self.dims;
+        ((d[0] / d[3]) * (d[1] / d[3]) * d[2]) as u64
+    }
+}
+
+/// One party's measurements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartyRun {
+    /// Seconds of each timed call at this party.
+    seconds: Vec<f64>,
+    /// Traffic of the last call.
+    stats: Stats,
+    /// Whether the result matched the plaintext, at the party that checked it.
+    correct: Option<bool>,
+}
+
+/// Runs `securenn bench protocol`; `Ok(true)` if the result was correct.
+pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
+    let BenchCommand::Protocol(args) = command;
+    let workload = Workload::new(args)?;
+    let repeat = args.repeat.max(1);
+    if let Some(party) = args.child.party {
+        let run = run_child(&args.child, party, async |session| Ok(run_workload(&session, &workload, repeat).await?))?;
+        return Ok(run.correct.unwrap_or(true));
+    }
+    let runs: [PartyRun; 3] = match args.transport {
+        TransportKind::Local => {
+            let cluster = LocalCluster::start(&SessionConfig::default())?;
+            let job = workload.clone();
+            cluster.run(async move |session| run_workload(session, &job, repeat).await)?
+        }
+        TransportKind::Tcp => {
+            let mut child_args = vec![
+                "bench".to_owned(),
+                "protocol".to_owned(),
+                protocol_name(workload.name),
+                "--size".to_owned(),
+                args.size.to_string(),
+                "--repeat".to_owned(),
+                repeat.to_string(),
+                "--data-seed".to_owned(),
+                args.data_seed.to_string(),
+            ];
+            if !args.dims.is_empty() {
+                child_args.push("--dims".to_owned());
+                child_args.push(args.dims.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+            }
+            run_three_processes(&child_args)?
+        }
+    };
+    Ok(print_summary(args, &workload, &runs))
+}
+
+/// The protocol's name as the command line spells it.
+fn protocol_name(name: ProtocolName) -> String {
+    name.to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// The median over calls of the slowest party's time.
+fn median_seconds(runs: &[PartyRun; 3]) -> (f64, f64, f64) {
+    let calls = runs.iter().map(|r| r.seconds.len()).min().unwrap_or(0);
+    let mut per_call: Vec<f64> = (0..calls)
+        .map(|i| runs.iter().map(|r| r.seconds[i]).fold(0.0, f64::max))
+        .collect();
+    per_call.sort_by(f64::total_cmp);
+    let median = per_call.get(per_call.len() / 2).copied().unwrap_or(0.0);
+    (
+        median,
+        per_call.first().copied().unwrap_or(0.0),
+        per_call.last().copied().unwrap_or(0.0),
+    )
+}
+
+#[allow(clippy::print_stdout, reason = "a command-line tool prints its results")]
+fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3]) -> bool {
+    let cluster = ClusterStats::from_parties(&runs.each_ref().map(|r| r.stats));
+    let correct = runs.iter().filter_map(|r| r.correct).all(|c| c) && runs.iter().any(|r| r.correct.is_some());
+    let (median, min, max) = median_seconds(runs);
+    let name = protocol_name(workload.name);
+    let transport = match args.transport {
+        TransportKind::Local => "local",
+        TransportKind::Tcp => "tcp",
+    };
+    let calls = runs[0].seconds.len();
+    println!("securenn bench protocol {name}: {} elements, dims {:?}, transport {transport}", workload.size, workload.dims);
+    println!("  time per call: median {:.3} ms over {calls} calls (min {:.3}, max {:.3})", median * 1e3, min * 1e3, max * 1e3);
+    for role in Role::ALL {
+        println!("  {role} sent {:>12} bytes", cluster.sent_by(role));
+    }
+    println!(
+        "  total {} bytes (paper {}), {} rounds",
+        cluster.total_bytes(),
+        workload.paper_bytes(),
+        cluster.rounds
+    );
+    println!("  result {}", if correct { "matches the plaintext" } else { "DIFFERS from the plaintext" });
+    if args.json {
+        let summary = serde_json::json!({
+            "protocol": name,
+            "size": workload.size,
+            "transport": transport,
+            "seconds": median,
+            "bytes_sent": Role::ALL.map(|r| cluster.sent_by(r)),
+            "bytes_total": cluster.total_bytes(),
+            "rounds": cluster.rounds,
+            "paper_bytes": workload.paper_bytes(),
+            "correct": correct,
+        });
+        println!("{summary}");
+    }
+    correct
+}
+
+/// The public random input `label` of the workload: `n` elements.
+fn inputs<R: Ring>(seed: u64, label: u32, n: usize) -> Vec<R> {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut prg = securenn_dsl::prg::Prg::derive(
+        &securenn_dsl::prg::Key::from_bytes(key),
+        securenn_dsl::prg::StreamId { call: 0, label },
+    );
+    let mut out = vec![R::ZERO; n];
+    R::fill_random(&mut prg, &mut out);
+    out
+}
+
+/// Signed inputs in −bound..bound.
+fn signed_inputs(seed: u64, label: u32, n: usize, bound: u64) -> Vec<Z64> {
+    inputs::<Z64>(seed, label, n)
+        .into_iter()
+        .map(|v| Z64::new(v.value() % (2 * bound)) - Z64::new(bound))
+        .collect()
+}
+
+/// Shares `values` (shape `shape`) from party `P`.
+async fn input_from<P: securenn_dsl::party::InputParty, R: Ring, F: typenum::Unsigned>(
+    session: &Session,
+    values: Vec<R>,
+    shape: &Shape,
+) -> securenn_dsl::Result<Shared<R, F>> {
+    let private = Private::<P, _>::try_new(session.role(), || Tensor::from_vec(shape.clone(), values))?;
+    share(session, &private, shape.clone()).await
+}
+
+/// Times `repeat` calls of `call`; returns the last result, the times and the last traffic.
+async fn timed<T>(
+    session: &Session,
+    repeat: usize,
+    call: impl AsyncFn() -> securenn_dsl::Result<T>,
+) -> securenn_dsl::Result<(T, Vec<f64>, Stats)> {
+    let mut seconds = Vec::with_capacity(repeat);
+    let mut last = None;
+    for _ in 0..repeat {
+        session.reset_stats();
+        let started = Instant::now();
+        let out = call().await?;
+        seconds.push(started.elapsed().as_secs_f64());
+        last = Some((out, session.stats()));
+    }
+    match last {
+        Some((out, stats)) => Ok((out, seconds, stats)),
+        None => Err(securenn_dsl::Error::Config("at least one call")),
+    }
+}
+
+/// Reveals `result` to P0, which compares it with `expected` within `tolerance` units.
+async fn check<F: typenum::Unsigned>(
+    session: &Session,
+    result: &Shared<Z64, F>,
+    expected: impl FnOnce() -> Vec<Z64>,
+    tolerance: i64,
+) -> securenn_dsl::Result<Option<bool>> {
+    let revealed = reveal_to::<P0, _, _>(session, result).await?.into_inner();
+    Ok(revealed.map(|got| {
+        let expected = expected();
+        got.len() == expected.len()
+            && got
+                .data()
+                .iter()
+                .zip(&expected)
+                .all(|(&g, &e)| (g - e).as_i64().abs() <= tolerance)
+    }))
+}
+
+/// One party's part of the benchmark.
+async fn run_workload(session: &Session, w: &Workload, repeat: usize) -> securenn_dsl::Result<PartyRun> {
+    let (n, seed, d) = (w.size, w.seed, &w.dims);
+    let vector = Shape::from([n]);
+    let (correct, seconds, stats) = match w.name {
+        ProtocolName::Matmul => {
+            let (m, k, v) = (d[0], d[1], d[2]);
+            let (a, b) = (inputs::<Z64>(seed, 0, m * k), inputs::<Z64>(seed, 1, k * v));
+            let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &Shape::from([m, k])).await?;
+            let y: Shared<Z64, U0> = input_from::<P1, _, _>(session, b.clone(), &Shape::from([k, v])).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || matmul(session, &x, &y).await).await?;
+            let expected = || {
+                let mut c = vec![Z64::ZERO; m * v];
+                matmul_into(&a, &b, m, k, v, &mut c);
+                c
+            };
+            (check(session, &out, expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Conv => {
+            let (side, f, i, o) = (d[0], d[1], d[2], d[3]);
+            let geometry = Conv2dGeometry::new(1, side, side, i, f, 1, 0)?;
+            let (image, filters) = (inputs::<Z64>(seed, 0, side * side * i), inputs::<Z64>(seed, 1, f * f * i * o));
+            let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, image.clone(), &Shape::from([1, side, side, i])).await?;
+            let k: Shared<Z64, U0> = input_from::<P1, _, _>(session, filters.clone(), &Shape::from([f, f, i, o])).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || conv2d(session, &x, &k, 1, 0).await).await?;
+            let expected = || {
+                let columns = im2col(&image, &geometry).unwrap_or_default();
+                let mut c = vec![Z64::ZERO; geometry.rows() * o];
+                matmul_into(&columns, &filters, geometry.rows(), geometry.patch_len(), o, &mut c);
+                c
+            };
+            (check(session, &out, expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Truncate => {
+            let a = signed_inputs(seed, 0, n, 1 << 40);
+            let x: Shared<Z64, U26> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || Ok(truncate::<U13, _>(&x))).await?;
+            let expected = || a.iter().map(|v| v.arithmetic_shr(13)).collect();
+            (check(session, &out, expected, 1).await?, seconds, stats)
+        }
+        ProtocolName::SelectShare => {
+            let (a, b, c) = (signed_inputs(seed, 0, n, 1 << 40), signed_inputs(seed, 1, n, 1 << 40), signed_inputs(seed, 2, n, 1 << 40));
+            let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let y: Shared<Z64> = input_from::<P1, _, _>(session, b.clone(), &vector).await?;
+            let choice: Shared<Z64> = input_from::<P0, _, _>(session, c.clone(), &vector).await?;
+            let bit = drelu(session, &choice).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || select_share(session, &bit, &x, &y).await).await?;
+            let expected = || (0..n).map(|e| if c[e].as_i64() >= 0 { b[e] } else { a[e] }).collect();
+            (check(session, &out, expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::PrivateCompare => {
+            let (x, r, beta) = (inputs::<Z64>(seed, 0, n), inputs::<Z64>(seed, 1, n), inputs::<Z64>(seed, 2, n));
+            let bits: Vec<Zp> = x.iter().flat_map(|v| decompose::<Zp>(v.value())).collect();
+            let bits: Shared<Zp, U0> = input_from::<P0, _, _>(session, bits, &Shape::from([n, 64])).await?;
+            let threshold = Common::new(session.role(), || r.iter().map(|v| v.value()).collect());
+            let mask = Common::new(session.role(), || beta.iter().map(|v| v.value() & 1 == 1).collect());
+            let (out, seconds, stats) = timed(session, repeat, async || private_compare(session, &bits, &threshold, &mask).await).await?;
+            let correct = out.into_inner().map(|got| {
+                got.iter().enumerate().all(|(e, &g)| g == ((beta[e].value() & 1 == 1) ^ (x[e].value() > r[e].value())))
+            });
+            (correct, seconds, stats)
+        }
+        ProtocolName::ShareConvert => {
+            let a: Vec<Z64> = inputs::<Z64>(seed, 0, n).into_iter().map(|v| Z64::new(v.value().min(u64::MAX - 1))).collect();
+            let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || share_convert(session, &x).await).await?;
+            let revealed = reveal_to::<P0, _, _>(session, &out).await?.into_inner();
+            let correct = revealed.map(|got| got.data().iter().zip(&a).all(|(g, e)| g.value() == e.value()));
+            (correct, seconds, stats)
+        }
+        ProtocolName::ComputeMsb => {
+            let a = inputs::<ZOdd>(seed, 0, n);
+            let x: Shared<ZOdd, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || compute_msb(session, &x).await).await?;
+            let expected = || a.iter().map(|v| Z64::new(v.value() >> 63)).collect();
+            (check(session, out.as_shared(), expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Drelu => {
+            let a = signed_inputs(seed, 0, n, 1 << 40);
+            let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || drelu(session, &x).await).await?;
+            let expected = || a.iter().map(|v| Z64::new(u64::from(v.as_i64() >= 0))).collect();
+            (check(session, out.as_shared(), expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Relu => {
+            let a = signed_inputs(seed, 0, n, 1 << 40);
+            let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || relu(session, &x).await).await?;
+            let expected = || a.iter().map(|v| Z64::from_i64(v.as_i64().max(0))).collect();
+            (check(session, &out.value, expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Division => {
+            let y: Vec<Z64> = inputs::<Z64>(seed, 0, n).iter().map(|v| Z64::new(v.value() % (1 << 30) + 1)).collect();
+            let x: Vec<Z64> = inputs::<Z64>(seed, 1, n).iter().zip(&y).map(|(v, y)| Z64::new(v.value() % (y.value() + 1))).collect();
+            let xs: Shared<Z64> = input_from::<P0, _, _>(session, x.clone(), &vector).await?;
+            let ys: Shared<Z64> = input_from::<P1, _, _>(session, y.clone(), &vector).await?;
+            let (out, seconds, stats) = timed(session, repeat, async || division(session, &xs, &ys).await).await?;
+            let expected = || x.iter().zip(&y).map(|(x, y)| Z64::new((x.value() << 13) / y.value())).collect();
+            (check(session, &out, expected, 0).await?, seconds, stats)
+        }
+        ProtocolName::Maxpool | ProtocolName::Dmaxpool => {
+            let (h, wd, c, k) = (d[0], d[1], d[2], d[3]);
+            let a = signed_inputs(seed, 0, n, 1 << 40);
+            let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &Shape::from([1, h, wd, c])).await?;
+            let (max, argmax) = plain_maxpool(&a, h, wd, c, k);
+            if w.name == ProtocolName::Maxpool {
+                let pool = Pool2d { kernel: k };
+                let (out, seconds, stats) = timed(session, repeat, async || maxpool(session, &x, pool).await).await?;
+                let max_ok = check(session, &out.max, || max, 0).await?;
+                let argmax_ok = check(session, &out.argmax, || argmax, 0).await?;
+                (max_ok.zip(argmax_ok).map(|(a, b)| a && b), seconds, stats)
+            } else {
+                let index: Shared<Z64, U0> = input_from::<P0, _, _>(session, argmax.clone(), &Shape::from([argmax.len()])).await?;
+                let (out, seconds, stats) = timed(session, repeat, async || dmaxpool(session, &index, k * k).await).await?;
+                let expected = || {
+                    argmax
+                        .iter()
+                        .flat_map(|i| (0..(k * k) as u64).map(move |p| Z64::new(u64::from(p == i.value()))))
+                        .collect()
+                };
+                (check(session, &out, expected, 0).await?, seconds, stats)
+            }
+        }
+    };
+    Ok(PartyRun { seconds, stats, correct })
+}
+
+/// Plaintext max pooling of an H×W×C image: maxima and earliest argmax, NHWC.
+fn plain_maxpool(values: &[Z64], h: usize, w: usize, c: usize, k: usize) -> (Vec<Z64>, Vec<Z64>) {
+    let (mut max, mut argmax) = (Vec::new(), Vec::new());
+    for oy in 0..h / k {
+        for ox in 0..w / k {
+            for ch in 0..c {
+                let mut best = (i64::MIN, 0u64);
+                for p in 0..k * k {
+                    let v = values[((oy * k + p / k) * w + ox * k + p % k) * c + ch].as_i64();
+                    if v > best.0 {
+                        best = (v, p as u64);
+                    }
+                }
+                max.push(Z64::from_i64(best.0));
+                argmax.push(Z64::new(best.1));
+            }
+        }
+    }
+    (max, argmax)
+}

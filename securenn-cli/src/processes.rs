@@ -1,0 +1,145 @@
+//! Three parties as three processes on 127.0.0.1: the parent that starts them and collects
+//! their reports, and the child side that connects one party.
+//!
+//! The parent starts P0, reads the port it listens on, starts P1 with P0's address, reads
+//! P1's port, and starts P2 with both. Each child prints `LISTENING <port>` (P0 and P1)
+//! and, at the end, one `REPORT <json>` line; its errors go to stderr.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use securenn_dsl::net::tcp::TcpTransport;
+use securenn_dsl::party::Role;
+use securenn_dsl::prg::Prg;
+use securenn_dsl::ring::{Ring, Z64};
+use securenn_dsl::session::{Session, SessionConfig};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Errors of the command itself (spawning, parsing children's reports).
+pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the three parties run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TransportKind {
+    /// Three threads of this process, over the in-memory transport.
+    Local,
+    /// Three processes on 127.0.0.1, over TCP.
+    Tcp,
+}
+
+/// Where a child party is told to connect (set by the parent, hidden from `--help`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ChildArgs {
+    /// Run as this party of a three-process run (set by the parent process).
+    #[arg(long, hide = true)]
+    pub(crate) party: Option<usize>,
+    /// P0's address.
+    #[arg(long, hide = true)]
+    pub(crate) peer0: Option<SocketAddr>,
+    /// P1's address.
+    #[arg(long, hide = true)]
+    pub(crate) peer1: Option<SocketAddr>,
+    /// The session id.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) session_id: u64,
+}
+
+/// Starts this executable three times with `args` (a subcommand and its options) plus each
+/// party's connection arguments, and returns the three parsed `REPORT` lines.
+pub(crate) fn run_three_processes<T: DeserializeOwned>(args: &[String]) -> Result<[T; 3], CliError> {
+    let exe = std::env::current_exe()?;
+    let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
+    let mut children: Vec<Child> = Vec::new();
+    let mut outputs = Vec::new();
+    let mut ports: Vec<u16> = Vec::new();
+    for party in 0..3 {
+        let mut command = Command::new(&exe);
+        command
+            .args(args)
+            .arg("--party")
+            .arg(party.to_string())
+            .arg("--session-id")
+            .arg(session_id.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (peer, port) in ports.iter().enumerate() {
+            command.arg(format!("--peer{peer}")).arg(format!("127.0.0.1:{port}"));
+        }
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().ok_or("child has no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        children.push(child);
+        if party < 2 {
+            // P0 and P1 announce the port they listen on before anything else.
+            let line = lines.next().transpose()?.unwrap_or_default();
+            match line.strip_prefix("LISTENING ").and_then(|p| p.parse().ok()) {
+                Some(port) => ports.push(port),
+                None => {
+                    kill_all(&mut children);
+                    return Err(format!("P{party} did not start listening").into());
+                }
+            }
+        }
+        outputs.push(lines);
+    }
+    let mut reports = Vec::new();
+    for (party, (lines, child)) in outputs.into_iter().zip(&mut children).enumerate() {
+        let report_line = lines
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("REPORT ").map(str::to_owned));
+        let status = child.wait()?;
+        match report_line {
+            Some(line) if status.success() => reports.push(serde_json::from_str::<T>(&line)?),
+            _ => {
+                kill_all(&mut children);
+                return Err(format!("P{party} failed ({status}); its error is printed above").into());
+            }
+        }
+    }
+    reports.try_into().map_err(|_| "expected three reports".into())
+}
+
+fn kill_all(children: &mut [Child]) {
+    for child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The child side: connects party `party` over TCP (listening on a free port for P0 and P1,
+/// announced on stdout), starts its session, runs `work`, and prints its report.
+#[allow(clippy::print_stdout, reason = "the parent reads the child's stdout")]
+pub(crate) fn run_child<T, W>(child: &ChildArgs, party: usize, work: W) -> Result<T, CliError>
+where
+    T: Serialize,
+    W: AsyncFnOnce(Session) -> Result<T, CliError>,
+{
+    let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
+    let config = SessionConfig {
+        session_id: child.session_id,
+        ..SessionConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let listener = if role.is_helper() {
+            None
+        } else {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            println!("LISTENING {}", listener.local_addr()?.port());
+            std::io::stdout().flush()?;
+            Some(listener)
+        };
+        let addresses = [child.peer0, child.peer1, None];
+        let transport = TcpTransport::connect(role, listener, &addresses, &config).await?;
+        let session = Session::start(transport, &config).await?;
+        work(session).await
+    })?;
+    println!("REPORT {}", serde_json::to_string(&report)?);
+    Ok(report)
+}
