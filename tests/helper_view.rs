@@ -3,7 +3,10 @@
 //! inputs (chi-square tests of homogeneity at significance 0.001, on fixed seeds so the
 //! outcome is reproducible).
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use std::sync::{Arc, Mutex};
 
@@ -69,13 +72,23 @@ where
             Recording { inner, log }
         });
         let seed = seed_base + run;
-        run_with_transports(transports, &config, |session| async move { protocol(&session, seed).await }).unwrap();
+        run_with_transports(transports, &config, |session| async move {
+            protocol(&session, seed).await
+        })
+        .unwrap();
     }
     Arc::try_unwrap(log).unwrap().into_inner().unwrap()
 }
 
 /// Histogram of the bytes at `offset` (mod `width`) of the payloads of length `len`.
-fn histogram(view: &[(Role, Vec<u8>)], from: Role, len: usize, width: usize, offset: usize, bins: usize) -> Vec<u64> {
+fn histogram(
+    view: &[(Role, Vec<u8>)],
+    from: Role,
+    len: usize,
+    width: usize,
+    offset: usize,
+    bins: usize,
+) -> Vec<u64> {
     let mut counts = vec![0u64; bins];
     for (sender, payload) in view {
         if *sender == from && payload.len() == len {
@@ -89,11 +102,18 @@ fn histogram(view: &[(Role, Vec<u8>)], from: Role, len: usize, width: usize, off
 
 /// The position (0..64) of the zero in each comparison's reconstructed dᵢ, or 64 if none.
 fn zero_positions(view: &[(Role, Vec<u8>)], len: usize) -> Vec<u64> {
-    let pick = |role: Role| view.iter().filter(move |(s, p)| *s == role && p.len() == len).map(|(_, p)| p);
+    let pick = |role: Role| {
+        view.iter()
+            .filter(move |(s, p)| *s == role && p.len() == len)
+            .map(|(_, p)| p)
+    };
     let mut counts = vec![0u64; 65];
     for (d0, d1) in pick(Role::P0).zip(pick(Role::P1)) {
         for (a, b) in d0.chunks_exact(64).zip(d1.chunks_exact(64)) {
-            let zero = a.iter().zip(b).position(|(&x, &y)| (u16::from(x) + u16::from(y)) % 67 == 0);
+            let zero = a
+                .iter()
+                .zip(b)
+                .position(|(&x, &y)| (u16::from(x) + u16::from(y)) % 67 == 0);
             counts[zero.unwrap_or(64)] += 1;
         }
     }
@@ -104,7 +124,10 @@ fn zero_positions(view: &[(Role, Vec<u8>)], len: usize) -> Vec<u64> {
 /// at significance 0.001 (critical value by the Wilson–Hilferty approximation).
 fn assert_same_distribution(name: &str, a: &[u64], b: &[u64]) {
     let (total_a, total_b) = (a.iter().sum::<u64>() as f64, b.iter().sum::<u64>() as f64);
-    assert!(total_a > 1000.0 && total_b > 1000.0, "{name}: too few samples");
+    assert!(
+        total_a > 1000.0 && total_b > 1000.0,
+        "{name}: too few samples"
+    );
     let mut statistic = 0.0;
     let mut bins = 0;
     for (&x, &y) in a.iter().zip(b) {
@@ -115,12 +138,16 @@ fn assert_same_distribution(name: &str, a: &[u64], b: &[u64]) {
         bins += 1;
         let expected_a = column * total_a / (total_a + total_b);
         let expected_b = column * total_b / (total_a + total_b);
-        statistic += (x as f64 - expected_a).powi(2) / expected_a + (y as f64 - expected_b).powi(2) / expected_b;
+        statistic += (x as f64 - expected_a).powi(2) / expected_a
+            + (y as f64 - expected_b).powi(2) / expected_b;
     }
     let k = f64::from(bins - 1);
     let z = 3.090; // the 0.999 quantile of the standard normal
     let critical = k * (1.0 - 2.0 / (9.0 * k) + z * (2.0 / (9.0 * k)).sqrt()).powi(3);
-    assert!(statistic < critical, "{name}: chi-square {statistic:.1} over {k} degrees of freedom (critical {critical:.1})");
+    assert!(
+        statistic < critical,
+        "{name}: chi-square {statistic:.1} over {k} degrees of freedom (critical {critical:.1})"
+    );
 }
 
 /// Comparisons per run.
@@ -137,8 +164,15 @@ fn compare_view(x: u64, seed_base: u64) -> Vec<(Role, Vec<u8>)> {
         // The threshold sits between the two secrets: x > r for one, x < r for the other.
         let threshold = Common::new(role, || vec![1u64 << 40; N]);
         // β is the comparison's uniform random mask, as in ShareConvert and ComputeMSB.
-        let beta = Common::new(role, || public_elements::<Z64>(seed, N).iter().map(|v| v.value() & 1 == 1).collect());
-        private_compare(session, &bits, &threshold, &beta).await.map(drop)
+        let beta = Common::new(role, || {
+            public_elements::<Z64>(seed, N)
+                .iter()
+                .map(|v| v.value() & 1 == 1)
+                .collect()
+        });
+        private_compare(session, &bits, &threshold, &beta)
+            .await
+            .map(drop)
     })
 }
 
@@ -154,12 +188,18 @@ fn what_p2_receives_in_private_compare_does_not_depend_on_the_secret() {
             &histogram(&large, from, d_len, 1, 0, 256),
         );
     }
-    assert_same_distribution("PrivateCompare zero positions", &zero_positions(&small, d_len), &zero_positions(&large, d_len));
+    assert_same_distribution(
+        "PrivateCompare zero positions",
+        &zero_positions(&small, d_len),
+        &zero_positions(&large, d_len),
+    );
 }
 
 fn convert_view(a: i64, seed_base: u64) -> Vec<(Role, Vec<u8>)> {
     helper_view(RUNS, seed_base, async |session, _| {
-        let input = Private::<P0, _>::new(session.role(), || Tensor::from_vec([N], vec![Z64::from_i64(a); N]).unwrap());
+        let input = Private::<P0, _>::new(session.role(), || {
+            Tensor::from_vec([N], vec![Z64::from_i64(a); N]).unwrap()
+        });
         let a: Shared<Z64, U0> = share(session, &input, [N]).await?;
         share_convert(session, &a).await.map(drop)
     })
@@ -183,7 +223,11 @@ fn what_p2_receives_in_share_convert_does_not_depend_on_the_secret() {
             &histogram(&large, from, N * 64, 1, 0, 256),
         );
     }
-    assert_same_distribution("ShareConvert zero positions", &zero_positions(&small, N * 64), &zero_positions(&large, N * 64));
+    assert_same_distribution(
+        "ShareConvert zero positions",
+        &zero_positions(&small, N * 64),
+        &zero_positions(&large, N * 64),
+    );
 }
 
 #[test]
@@ -196,6 +240,11 @@ fn the_chi_square_test_detects_a_real_difference() {
         counts[usize::from(a.to_le_bytes()[7] ^ 1)] += 5000;
         counts
     };
-    let result = std::panic::catch_unwind(|| assert_same_distribution("control", &top_byte(5), &top_byte(-(1 << 62))));
-    assert!(result.is_err(), "two different distributions must be told apart");
+    let result = std::panic::catch_unwind(|| {
+        assert_same_distribution("control", &top_byte(5), &top_byte(-(1 << 62)))
+    });
+    assert!(
+        result.is_err(),
+        "two different distributions must be told apart"
+    );
 }

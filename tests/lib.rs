@@ -174,7 +174,10 @@ where
 
 /// A rank-1 tensor over Z_2^64 holding these signed integers.
 pub fn signed_tensor(values: &[i64]) -> Tensor<securenn_dsl::ring::Z64> {
-    let data = values.iter().map(|&v| securenn_dsl::ring::Z64::from_i64(v)).collect();
+    let data = values
+        .iter()
+        .map(|&v| securenn_dsl::ring::Z64::from_i64(v))
+        .collect();
     match Tensor::from_vec([values.len()], data) {
         Ok(tensor) => tensor,
         Err(error) => unreachable!("a rank-1 shape always fits its data: {error}"),

@@ -4,7 +4,10 @@
 //! module docs explain (P2 sends only P1's share of what it deals; independent messages
 //! share rounds).
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use securenn_dsl::net::ClusterStats;
 use securenn_dsl::party::{Common, P0, P1, Private};
@@ -45,8 +48,14 @@ where
 /// Asserts bytes and rounds: at most the paper's, and exactly ours.
 fn check(name: &str, stats: &ClusterStats, paper_bytes: u64, ours: u64, paper_rounds: u64) {
     let bytes = stats.total_bytes();
-    eprintln!("{name}: {bytes} bytes (paper {paper_bytes}), {} rounds (paper {paper_rounds})", stats.rounds);
-    assert!(bytes <= paper_bytes, "{name}: {bytes} bytes, over the paper's {paper_bytes}");
+    eprintln!(
+        "{name}: {bytes} bytes (paper {paper_bytes}), {} rounds (paper {paper_rounds})",
+        stats.rounds
+    );
+    assert!(
+        bytes <= paper_bytes,
+        "{name}: {bytes} bytes, over the paper's {paper_bytes}"
+    );
     assert_eq!(bytes, ours, "{name}: {bytes} bytes, expected our {ours}");
     assert!(
         stats.rounds <= paper_rounds,
@@ -59,6 +68,8 @@ fn vector(n: usize, seed: u64) -> Tensor<Z64> {
     signed_tensor(&public_signed(seed, n, 1 << 40))
 }
 
+/// Elements per measured call.
+const LEN: usize = 1000;
 const N: u64 = 1000;
 
 #[test]
@@ -76,18 +87,28 @@ fn matmul_costs_at_most_16_mn_plus_nv_plus_8_mv() {
 #[test]
 fn conv2d_costs_the_papers_formula() {
     // Table 8's "28,5,1,20": 28×28 input, 5×5 filters, 1 → 20 channels; m = 24 outputs.
-    let x = public_tensor::<Z64>(3, 28 * 28).reshape([1, 28, 28, 1]).unwrap();
-    let w = public_tensor::<Z64>(4, 25 * 20).reshape([5, 5, 1, 20]).unwrap();
-    let stats = traffic(&x, &w, async |s, a, b| conv2d(s, a, b, 1, 0).await.map(drop));
-    let (m, f, i, o) = (24u64, 5, 1, 20);
+    let x = public_tensor::<Z64>(3, 28 * 28)
+        .reshape([1, 28, 28, 1])
+        .unwrap();
+    let w = public_tensor::<Z64>(4, 25 * 20)
+        .reshape([5, 5, 1, 20])
+        .unwrap();
+    let stats = traffic(&x, &w, async |s, a, b| {
+        conv2d(s, a, b, 1, 0).await.map(drop)
+    });
+    let (m, f, i, o, s) = (24u64, 5, 1, 20, 28 * 28);
     let formula = (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8;
-    check("conv2d", &stats, formula, formula, 2);
+    // The masked input (s elements) is opened instead of its im2col matrix (m²f²i).
+    let ours = (2 * s + 2 * f * f * o * i + m * m * o) * 8;
+    check("conv2d", &stats, formula, ours, 2);
 }
 
 #[test]
 fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
-    let (x, y) = (vector(N as usize, 5), vector(N as usize, 6));
-    let stats = traffic(&x, &y, async |s, a, b| mul_elementwise(s, a, b).await.map(drop));
+    let (x, y) = (vector(LEN, 5), vector(LEN, 6));
+    let stats = traffic(&x, &y, async |s, a, b| {
+        mul_elementwise(s, a, b).await.map(drop)
+    });
     check("mul_elementwise", &stats, 40 * N, 40 * N, 2);
 
     let stats = run_local(|session| {
@@ -96,8 +117,8 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
             let role = session.role();
             let a = Private::<P0, _>::new(role, || x);
             let b = Private::<P1, _>::new(role, || y);
-            let a: Shared<Z64> = share(&session, &a, [N as usize]).await?;
-            let b: Shared<Z64> = share(&session, &b, [N as usize]).await?;
+            let a: Shared<Z64> = share(&session, &a, [LEN]).await?;
+            let b: Shared<Z64> = share(&session, &b, [LEN]).await?;
             let bit = drelu(&session, &a).await?;
             session.reset_stats();
             select_share(&session, &bit, &a, &b).await?;
@@ -105,15 +126,23 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
         }
     })
     .unwrap();
-    check("select_share", &ClusterStats::from_parties(&stats), 40 * N, 40 * N, 2);
+    check(
+        "select_share",
+        &ClusterStats::from_parties(&stats),
+        40 * N,
+        40 * N,
+        2,
+    );
 }
 
 #[test]
 fn private_compare_costs_128_bytes_per_comparison() {
-    let n = N as usize;
+    let n = LEN;
     let stats = run_local(|session| async move {
         let role = session.role();
-        let bits = Private::<P0, _>::new(role, || Tensor::from_vec([n, 64], vec![Zp::ONE; n * 64]).unwrap());
+        let bits = Private::<P0, _>::new(role, || {
+            Tensor::from_vec([n, 64], vec![Zp::ONE; n * 64]).unwrap()
+        });
         let bits: Shared<Zp, U0> = share(&session, &bits, [n, 64]).await?;
         session.reset_stats();
         let threshold = Common::new(role, || vec![5u64; n]);
@@ -122,41 +151,55 @@ fn private_compare_costs_128_bytes_per_comparison() {
         Ok(session.stats())
     })
     .unwrap();
-    check("private_compare", &ClusterStats::from_parties(&stats), 128 * N, 128 * N, 1);
+    check(
+        "private_compare",
+        &ClusterStats::from_parties(&stats),
+        128 * N,
+        128 * N,
+        1,
+    );
 }
 
 #[test]
 fn share_convert_costs_224_bytes_against_the_papers_304() {
-    let x = vector(N as usize, 7);
+    let x = vector(LEN, 7);
     let stats = traffic(&x, &x, async |s, a, _| share_convert(s, a).await.map(drop));
     check("share_convert", &stats, 304 * N, 224 * N, 4);
 }
 
 #[test]
 fn compute_msb_costs_272_bytes_against_the_papers_360() {
-    let n = N as usize;
+    let n = LEN;
     let stats = run_local(|session| async move {
         let role = session.role();
-        let a = Private::<P0, _>::new(role, || Tensor::from_vec([n], vec![ZOdd::from_u64(5); n]).unwrap());
+        let a = Private::<P0, _>::new(role, || {
+            Tensor::from_vec([n], vec![ZOdd::from_u64(5); n]).unwrap()
+        });
         let a: Shared<ZOdd, U0> = share(&session, &a, [n]).await?;
         session.reset_stats();
         compute_msb(&session, &a).await?;
         Ok(session.stats())
     })
     .unwrap();
-    check("compute_msb", &ClusterStats::from_parties(&stats), 360 * N, 272 * N, 5);
+    check(
+        "compute_msb",
+        &ClusterStats::from_parties(&stats),
+        360 * N,
+        272 * N,
+        5,
+    );
 }
 
 #[test]
 fn drelu_costs_496_bytes_against_the_papers_664() {
-    let x = vector(N as usize, 8);
+    let x = vector(LEN, 8);
     let stats = traffic(&x, &x, async |s, a, _| drelu(s, a).await.map(drop));
     check("drelu", &stats, 664 * N, 496 * N, 8);
 }
 
 #[test]
 fn relu_costs_536_bytes_against_the_papers_704() {
-    let x = vector(N as usize, 9);
+    let x = vector(LEN, 9);
     let stats = traffic(&x, &x, async |s, a, _| relu(s, a).await.map(drop));
     check("relu", &stats, 704 * N, 536 * N, 10);
 }
@@ -164,9 +207,14 @@ fn relu_costs_536_bytes_against_the_papers_704() {
 #[test]
 fn division_costs_536_per_quotient_bit_against_the_papers_704_times_13() {
     let n = 100;
-    let y: Vec<i64> = public_signed(10, n, 1 << 30).iter().map(|v| v.abs() + 1).collect();
+    let y: Vec<i64> = public_signed(10, n, 1 << 30)
+        .iter()
+        .map(|v| v.abs() + 1)
+        .collect();
     let x: Vec<i64> = y.iter().map(|v| v / 3).collect();
-    let stats = traffic(&signed_tensor(&x), &signed_tensor(&y), async |s, a, b| division(s, a, b).await.map(drop));
+    let stats = traffic(&signed_tensor(&x), &signed_tensor(&y), async |s, a, b| {
+        division(s, a, b).await.map(drop)
+    });
     let n = n as u64;
     check("division", &stats, 704 * 13 * n, 536 * 14 * n, 10 * 13);
 }
@@ -176,9 +224,17 @@ fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
     for (k, n_rounds_paper) in [(2usize, 9 * 3), (3, 9 * 8)] {
         let (h, w, c) = (6 * k, 4 * k, 5);
         let x = vector(h * w * c, 11).reshape([1, h, w, c]).unwrap();
-        let stats = traffic(&x, &x, async |s, a, _| maxpool(s, a, Pool2d { kernel: k }).await.map(drop));
+        let stats = traffic(&x, &x, async |s, a, _| {
+            maxpool(s, a, Pool2d { kernel: k }).await.map(drop)
+        });
         let comparisons = ((h / k) * (w / k) * c * (k * k - 1)) as u64;
-        check("maxpool", &stats, 744 * comparisons, 576 * comparisons, n_rounds_paper);
+        check(
+            "maxpool",
+            &stats,
+            744 * comparisons,
+            576 * comparisons,
+            n_rounds_paper,
+        );
     }
 }
 
@@ -186,12 +242,26 @@ fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
 fn dmaxpool_costs_8n_plus_2_bytes_per_window_against_the_papers_16_n_plus_1() {
     for n in [4usize, 16, 64] {
         let windows = 500;
-        let indices = Tensor::from_vec([windows], (0..windows).map(|i| Z64::new((i % n) as u64)).collect()).unwrap();
+        let indices = Tensor::from_vec(
+            [windows],
+            (0..windows).map(|i| Z64::new((i % n) as u64)).collect(),
+        )
+        .unwrap();
         let stats = traffic(&indices, &indices, async |s, a, _| {
-            let a = Shared::<Z64, U0>::from_share(s.role(), a.shape().clone(), a.local_share().map(<[Z64]>::to_vec).unwrap_or_default())?;
+            let a = Shared::<Z64, U0>::from_share(
+                s.role(),
+                a.shape().clone(),
+                a.local_share().map(<[Z64]>::to_vec).unwrap_or_default(),
+            )?;
             dmaxpool(s, &a, n).await.map(drop)
         });
         let (n, windows) = (n as u64, windows as u64);
-        check("dmaxpool", &stats, 16 * (n + 1) * windows, (8 * n + 2) * windows, 2);
+        check(
+            "dmaxpool",
+            &stats,
+            16 * (n + 1) * windows,
+            (8 * n + 2) * windows,
+            2,
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! call, on random shapes (proptest), and on the edge cases (0, ±1, ±(2^62 − 1), the DReLU
 //! range boundary, x = r, r = 2^64 − 1, ties in Maxpool, Division with x = y and x = 0).
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 
 use proptest::prelude::*;
 use securenn_dsl::party::{Common, P0, P1, Private};
@@ -15,7 +18,9 @@ use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::run_local;
 use securenn_dsl::share::{Shared, reveal_to, share};
 use securenn_dsl::tensor::Tensor;
-use securenn_tests::{binary_op, public_elements, public_signed, public_tensor, signed_tensor, unary_op};
+use securenn_tests::{
+    binary_op, public_elements, public_signed, public_tensor, signed_tensor, unary_op,
+};
 use typenum::{U0, U13};
 
 /// Elements in each protocol's bulk test.
@@ -25,7 +30,10 @@ const BULK: usize = 100_000;
 const RANGE: i64 = (1 << 62) - 1;
 
 fn signs(values: &[i64]) -> Vec<Z64> {
-    values.iter().map(|&v| Z64::new(u64::from(v >= 0))).collect()
+    values
+        .iter()
+        .map(|&v| Z64::new(u64::from(v >= 0)))
+        .collect()
 }
 
 fn values_of(tensor: &Tensor<Z64>) -> Vec<i64> {
@@ -38,12 +46,27 @@ fn check_drelu(values: &[i64]) {
     let out = unary_op::<U0, Z64, U0, _>(&signed_tensor(values), async |s, a| {
         Ok(drelu(s, a).await?.into_shared())
     });
-    assert_eq!(out.value.data(), signs(values).as_slice(), "drelu of {values:?}");
+    assert_eq!(
+        out.value.data(),
+        signs(values).as_slice(),
+        "drelu of {values:?}"
+    );
 }
 
 #[test]
 fn drelu_on_edge_cases() {
-    let edges = [0, 1, -1, RANGE, -RANGE, -(1 << 62), 2, -2, 1 << 61, -(1 << 61)];
+    let edges = [
+        0,
+        1,
+        -1,
+        RANGE,
+        -RANGE,
+        -(1 << 62),
+        2,
+        -2,
+        1 << 61,
+        -(1 << 61),
+    ];
     check_drelu(&edges);
 }
 
@@ -51,9 +74,10 @@ fn drelu_on_edge_cases() {
 fn drelu_outside_its_range_reads_bit_62() {
     // 2^62 is the first value outside the range: 2a = 2^63 has its top bit set, so DReLU
     // reports it as negative. The range condition |a| < 2^62 is what keeps this away.
-    let out = unary_op::<U0, Z64, U0, _>(&signed_tensor(&[1 << 62, (1 << 62) + 5]), async |s, a| {
-        Ok(drelu(s, a).await?.into_shared())
-    });
+    let out =
+        unary_op::<U0, Z64, U0, _>(&signed_tensor(&[1 << 62, (1 << 62) + 5]), async |s, a| {
+            Ok(drelu(s, a).await?.into_shared())
+        });
     assert_eq!(out.value.data(), &[Z64::new(0), Z64::new(0)]);
 }
 
@@ -66,7 +90,9 @@ fn drelu_on_a_hundred_thousand_elements() {
 fn relu_on_a_hundred_thousand_elements_and_edges() {
     let mut values = public_signed(2, BULK, 1 << 40);
     values.extend([0, 1, -1, RANGE, -RANGE]);
-    let out = unary_op::<U13, Z64, U13, _>(&signed_tensor(&values), async |s, a| Ok(relu(s, a).await?.value));
+    let out = unary_op::<U13, Z64, U13, _>(&signed_tensor(&values), async |s, a| {
+        Ok(relu(s, a).await?.value)
+    });
     let expected: Vec<i64> = values.iter().map(|&v| v.max(0)).collect();
     assert_eq!(values_of(&out.value), expected);
 }
@@ -87,14 +113,22 @@ fn select_share_on_a_hundred_thousand_elements() {
     let choice = public_signed(6, BULK, 1000);
     // The choice bit comes from DReLU of a third input, shared by P0 along with x.
     let stacked: Vec<i64> = x.iter().chain(&choice).copied().collect();
-    let out = binary_op::<U13, Z64, U13, _>(&signed_tensor(&stacked), &signed_tensor(&y), async |s, xc, y| {
-        let (x, c) = xc.local_share().map_or((vec![], vec![]), |d| (d[..BULK].to_vec(), d[BULK..].to_vec()));
-        let x = Shared::<Z64, U13>::from_share(s.role(), [BULK], x)?;
-        let c = Shared::<Z64, U13>::from_share(s.role(), [BULK], c)?;
-        let bit = drelu(s, &c).await?;
-        select_share(s, &bit, &x, y).await
-    });
-    let expected: Vec<i64> = (0..BULK).map(|i| if choice[i] >= 0 { y[i] } else { x[i] }).collect();
+    let out = binary_op::<U13, Z64, U13, _>(
+        &signed_tensor(&stacked),
+        &signed_tensor(&y),
+        async |s, xc, y| {
+            let (x, c) = xc.local_share().map_or((vec![], vec![]), |d| {
+                (d[..BULK].to_vec(), d[BULK..].to_vec())
+            });
+            let x = Shared::<Z64, U13>::from_share(s.role(), [BULK], x)?;
+            let c = Shared::<Z64, U13>::from_share(s.role(), [BULK], c)?;
+            let bit = drelu(s, &c).await?;
+            select_share(s, &bit, &x, y).await
+        },
+    );
+    let expected: Vec<i64> = (0..BULK)
+        .map(|i| if choice[i] >= 0 { y[i] } else { x[i] })
+        .collect();
     assert_eq!(values_of(&out.value), expected);
 }
 
@@ -114,7 +148,11 @@ proptest! {
 // ---- ShareConvert and ComputeMSB -----------------------------------------------------
 
 fn check_share_convert(values: &[u64]) {
-    let input = Tensor::from_vec([values.len()], values.iter().map(|&v| Z64::new(v)).collect()).unwrap();
+    let input = Tensor::from_vec(
+        [values.len()],
+        values.iter().map(|&v| Z64::new(v)).collect(),
+    )
+    .unwrap();
     let out = unary_op::<U0, ZOdd, U0, _>(&input, async |s, a| share_convert(s, a).await);
     let got: Vec<u64> = out.value.data().iter().map(|v| v.value()).collect();
     assert_eq!(got, values);
@@ -134,11 +172,17 @@ fn check_compute_msb(values: &[u64]) {
     let results = run_local(|session| async move {
         let role = session.role();
         let input = Private::<P1, _>::new(role, || {
-            Tensor::from_vec([values.len()], values.iter().map(|&v| ZOdd::new(v).unwrap()).collect()).unwrap()
+            Tensor::from_vec(
+                [values.len()],
+                values.iter().map(|&v| ZOdd::new(v).unwrap()).collect(),
+            )
+            .unwrap()
         });
         let a: Shared<ZOdd, U0> = share(&session, &input, [values.len()]).await?;
         let msb = compute_msb(&session, &a).await?;
-        Ok(reveal_to::<P0, _, _>(&session, msb.as_shared()).await?.into_inner())
+        Ok(reveal_to::<P0, _, _>(&session, msb.as_shared())
+            .await?
+            .into_inner())
     })
     .unwrap();
     let expected: Vec<Z64> = values.iter().map(|&v| Z64::new(v >> 63)).collect();
@@ -148,7 +192,10 @@ fn check_compute_msb(values: &[u64]) {
 #[test]
 fn compute_msb_on_edges_and_a_hundred_thousand_elements() {
     check_compute_msb(&[0, 1, (1 << 63) - 1, 1 << 63, u64::MAX - 1, u64::MAX - 2]);
-    let values: Vec<u64> = public_elements::<ZOdd>(8, BULK).into_iter().map(ZOdd::value).collect();
+    let values: Vec<u64> = public_elements::<ZOdd>(8, BULK)
+        .into_iter()
+        .map(ZOdd::value)
+        .collect();
     check_compute_msb(&values);
 }
 
@@ -160,16 +207,24 @@ fn compare(cases: &[(u64, u64, bool)]) -> Vec<bool> {
     let results = run_local(|session| async move {
         let role = session.role();
         let bits = Private::<P0, _>::new(role, || {
-            let bits: Vec<Zp> = cases.iter().flat_map(|&(x, _, _)| decompose::<Zp>(x)).collect();
+            let bits: Vec<Zp> = cases
+                .iter()
+                .flat_map(|&(x, _, _)| decompose::<Zp>(x))
+                .collect();
             Tensor::from_vec([n, 64], bits).unwrap()
         });
         let bits: Shared<Zp, U0> = share(&session, &bits, [n, 64]).await?;
         let threshold = Common::new(role, || cases.iter().map(|c| c.1).collect());
         let beta = Common::new(role, || cases.iter().map(|c| c.2).collect());
-        Ok(private_compare(&session, &bits, &threshold, &beta).await?.into_inner())
+        Ok(private_compare(&session, &bits, &threshold, &beta)
+            .await?
+            .into_inner())
     })
     .unwrap();
-    assert!(results[0].is_none() && results[1].is_none(), "only P2 learns β′");
+    assert!(
+        results[0].is_none() && results[1].is_none(),
+        "only P2 learns β′"
+    );
     results[2].clone().unwrap()
 }
 
@@ -236,10 +291,17 @@ fn naive_matmul(a: &[Z64], b: &[Z64], m: usize, n: usize, v: usize) -> Vec<Z64> 
 
 fn check_matmul(m: usize, n: usize, v: usize, seed: u64) {
     let a = public_tensor::<Z64>(seed, m * n).reshape([m, n]).unwrap();
-    let b = public_tensor::<Z64>(seed ^ 0xff, n * v).reshape([n, v]).unwrap();
-    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| Ok(matmul(s, x, y).await?.truncate::<U0>()));
+    let b = public_tensor::<Z64>(seed ^ 0xff, n * v)
+        .reshape([n, v])
+        .unwrap();
+    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| {
+        Ok(matmul(s, x, y).await?.truncate::<U0>())
+    });
     assert_eq!(out.value.shape().dims(), &[m, v]);
-    assert_eq!(out.value.data(), naive_matmul(a.data(), b.data(), m, n, v).as_slice());
+    assert_eq!(
+        out.value.data(),
+        naive_matmul(a.data(), b.data(), m, n, v).as_slice()
+    );
 }
 
 #[test]
@@ -252,7 +314,9 @@ fn matmul_on_a_hundred_thousand_elements() {
 fn mul_elementwise_on_a_hundred_thousand_elements() {
     let a = public_tensor::<Z64>(13, BULK);
     let b = public_tensor::<Z64>(14, BULK);
-    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| Ok(mul_elementwise(s, x, y).await?.truncate::<U0>()));
+    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| {
+        Ok(mul_elementwise(s, x, y).await?.truncate::<U0>())
+    });
     assert_eq!(out.value, a.try_mul_elementwise(&b).unwrap());
 }
 
@@ -287,12 +351,21 @@ fn naive_conv(
                     for ky in 0..kernel {
                         for kx in 0..kernel {
                             let (y, x) = (oy * stride + ky, ox * stride + kx);
-                            if y < padding || x < padding || y - padding >= height || x - padding >= width {
+                            if y < padding
+                                || x < padding
+                                || y - padding >= height
+                                || x - padding >= width
+                            {
                                 continue;
                             }
                             for c in 0..channels {
-                                let pixel = input[((b * height + y - padding) * width + x - padding) * channels + c];
-                                sum += pixel * filters[((ky * kernel + kx) * channels + c) * out_channels + o];
+                                let pixel = input[((b * height + y - padding) * width + x
+                                    - padding)
+                                    * channels
+                                    + c];
+                                sum += pixel
+                                    * filters
+                                        [((ky * kernel + kx) * channels + c) * out_channels + o];
                             }
                         }
                     }
@@ -304,7 +377,14 @@ fn naive_conv(
     out
 }
 
-fn check_conv(dims: (usize, usize, usize, usize), kernel: usize, out_channels: usize, stride: usize, padding: usize, seed: u64) {
+fn check_conv(
+    dims: (usize, usize, usize, usize),
+    kernel: usize,
+    out_channels: usize,
+    stride: usize,
+    padding: usize,
+    seed: u64,
+) {
     let (batch, height, width, channels) = dims;
     let input = public_tensor::<Z64>(seed, batch * height * width * channels)
         .reshape([batch, height, width, channels])
@@ -315,7 +395,15 @@ fn check_conv(dims: (usize, usize, usize, usize), kernel: usize, out_channels: u
     let out = binary_op::<U0, Z64, U0, _>(&input, &filters, async |s, x, w| {
         Ok(conv2d(s, x, w, stride, padding).await?.truncate::<U0>())
     });
-    let expected = naive_conv(input.data(), filters.data(), dims, kernel, out_channels, stride, padding);
+    let expected = naive_conv(
+        input.data(),
+        filters.data(),
+        dims,
+        kernel,
+        out_channels,
+        stride,
+        padding,
+    );
     assert_eq!(out.value.data(), expected.as_slice());
 }
 
@@ -347,18 +435,35 @@ fn check_division(pairs: &[(i64, i64)]) {
     let x = signed_tensor(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
     let y = signed_tensor(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
     let out = binary_op::<U13, Z64, U13, _>(&x, &y, async |s, x, y| division(s, x, y).await);
-    let expected: Vec<i64> = pairs.iter().map(|&(x, y)| (i128::from(x) * 8192 / i128::from(y)) as i64).collect();
+    let expected: Vec<i64> = pairs
+        .iter()
+        .map(|&(x, y)| i64::try_from(i128::from(x) * 8192 / i128::from(y)).unwrap())
+        .collect();
     assert_eq!(values_of(&out.value), expected);
 }
 
 #[test]
 fn division_on_edge_cases() {
-    check_division(&[(0, 1), (0, 8192), (1, 1), (8192, 8192), (12345, 12345), (1, 3), (2, 3), (1 << 35, 1 << 35), (0, 1 << 35), ((1 << 35) - 1, 1 << 35)]);
+    check_division(&[
+        (0, 1),
+        (0, 8192),
+        (1, 1),
+        (8192, 8192),
+        (12345, 12345),
+        (1, 3),
+        (2, 3),
+        (1 << 35, 1 << 35),
+        (0, 1 << 35),
+        ((1 << 35) - 1, 1 << 35),
+    ]);
 }
 
 #[test]
 fn division_on_a_hundred_thousand_elements() {
-    let ys: Vec<i64> = public_signed(18, BULK, 1 << 30).iter().map(|y| y.abs() + 1).collect();
+    let ys: Vec<i64> = public_signed(18, BULK, 1 << 30)
+        .iter()
+        .map(|y| y.abs() + 1)
+        .collect();
     let xs = public_elements::<Z64>(19, BULK);
     let pairs: Vec<(i64, i64)> = ys
         .iter()
@@ -371,7 +476,11 @@ fn division_on_a_hundred_thousand_elements() {
 // ---- Maxpool and DMaxpool ------------------------------------------------------------
 
 /// Plaintext max pooling: maxima and earliest argmax of each window, NHWC.
-fn naive_maxpool(values: &[i64], (batch, height, width, channels): (usize, usize, usize, usize), k: usize) -> (Vec<i64>, Vec<Z64>) {
+fn naive_maxpool(
+    values: &[i64],
+    (batch, height, width, channels): (usize, usize, usize, usize),
+    k: usize,
+) -> (Vec<i64>, Vec<Z64>) {
     let (mut max, mut argmax) = (Vec::new(), Vec::new());
     for b in 0..batch {
         for oy in 0..height / k {
@@ -380,7 +489,8 @@ fn naive_maxpool(values: &[i64], (batch, height, width, channels): (usize, usize
                     let mut best = (i64::MIN, 0u64);
                     for p in 0..k * k {
                         let (ky, kx) = (p / k, p % k);
-                        let v = values[((b * height + oy * k + ky) * width + ox * k + kx) * channels + c];
+                        let v = values
+                            [((b * height + oy * k + ky) * width + ox * k + kx) * channels + c];
                         if v > best.0 {
                             best = (v, p as u64);
                         }
@@ -396,10 +506,13 @@ fn naive_maxpool(values: &[i64], (batch, height, width, channels): (usize, usize
 
 fn check_maxpool(values: &[i64], dims: (usize, usize, usize, usize), k: usize) {
     let (batch, height, width, channels) = dims;
-    let input = signed_tensor(values).reshape([batch, height, width, channels]).unwrap();
+    let input = signed_tensor(values)
+        .reshape([batch, height, width, channels])
+        .unwrap();
     let pool = Pool2d { kernel: k };
     let max = unary_op::<U13, Z64, U13, _>(&input, async |s, a| Ok(maxpool(s, a, pool).await?.max));
-    let argmax = unary_op::<U13, Z64, U0, _>(&input, async |s, a| Ok(maxpool(s, a, pool).await?.argmax));
+    let argmax =
+        unary_op::<U13, Z64, U0, _>(&input, async |s, a| Ok(maxpool(s, a, pool).await?.argmax));
     let (expected_max, expected_argmax) = naive_maxpool(values, dims, k);
     assert_eq!(values_of(&max.value), expected_max);
     assert_eq!(argmax.value.data(), expected_argmax.as_slice());
@@ -435,7 +548,11 @@ proptest! {
 }
 
 fn check_dmaxpool(indices: &[u64], n: usize) {
-    let input = Tensor::from_vec([indices.len()], indices.iter().map(|&i| Z64::new(i)).collect()).unwrap();
+    let input = Tensor::from_vec(
+        [indices.len()],
+        indices.iter().map(|&i| Z64::new(i)).collect(),
+    )
+    .unwrap();
     let out = unary_op::<U0, Z64, U0, _>(&input, async |s, a| dmaxpool(s, a, n).await);
     let expected: Vec<Z64> = indices
         .iter()
@@ -448,7 +565,10 @@ fn check_dmaxpool(indices: &[u64], n: usize) {
 #[test]
 fn dmaxpool_on_a_hundred_thousand_windows() {
     for n in [1, 4, 16, 64] {
-        let indices: Vec<u64> = public_elements::<Z64>(22, BULK / n.max(4)).iter().map(|v| v.value() % n as u64).collect();
+        let indices: Vec<u64> = public_elements::<Z64>(22, BULK / n.max(4))
+            .iter()
+            .map(|v| v.value() % n as u64)
+            .collect();
         check_dmaxpool(&indices, n);
     }
     let edges = [0, 3, 1, 2];
@@ -466,7 +586,10 @@ fn dmaxpool_refuses_window_sizes_that_do_not_divide_two_to_the_64() {
             dmaxpool(&session, &x, 9).await.map(|_| ())
         }
     });
-    assert!(matches!(result, Err(securenn_dsl::Error::InvalidShape { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::InvalidShape { .. })),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -494,5 +617,8 @@ fn protocols_refuse_mismatched_shapes_with_typed_errors() {
         let a: Shared<Z64, U0> = share(&session, &a, [2, 3]).await?;
         matmul(&session, &a, &a).await.map(|_| ())
     });
-    assert!(matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })),
+        "{result:?}"
+    );
 }

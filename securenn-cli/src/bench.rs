@@ -13,8 +13,8 @@ use securenn_dsl::cluster::LocalCluster;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{Common, P0, P1, Private, Role};
 use securenn_dsl::protocol::{
-    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, private_compare,
-    relu, select_share, share_convert, truncate,
+    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, private_compare, relu,
+    select_share, share_convert, truncate,
 };
 use securenn_dsl::ring::bits::decompose;
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
@@ -112,9 +112,17 @@ impl Workload {
             ProtocolName::Maxpool | ProtocolName::Dmaxpool => (&[24, 24, 20, 2], "H,W,C,K"),
             _ => (&[], ""),
         };
-        let dims = if args.dims.is_empty() { default.to_vec() } else { args.dims.clone() };
+        let dims = if args.dims.is_empty() {
+            default.to_vec()
+        } else {
+            args.dims.clone()
+        };
         if dims.len() != default.len() || dims.contains(&0) {
-            return Err(format!("--dims for {:?} must be {expected} (positive), got {:?}", args.name, args.dims).into());
+            return Err(format!(
+                "--dims for {:?} must be {expected} (positive), got {:?}",
+                args.name, args.dims
+            )
+            .into());
         }
         let size = match args.name {
             ProtocolName::Matmul => dims[0] * dims[1],
@@ -182,7 +190,9 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
     let workload = Workload::new(args)?;
     let repeat = args.repeat.max(1);
     if let Some(party) = args.child.party {
-        let run = run_child(&args.child, party, async |session| Ok(run_workload(&session, &workload, repeat).await?))?;
+        let run = run_child(&args.child, party, async |session| {
+            Ok(run_workload(&session, &workload, repeat).await?)
+        })?;
         return Ok(run.correct.unwrap_or(true));
     }
     let runs: [PartyRun; 3] = match args.transport {
@@ -205,7 +215,13 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
             ];
             if !args.dims.is_empty() {
                 child_args.push("--dims".to_owned());
-                child_args.push(args.dims.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+                child_args.push(
+                    args.dims
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
             }
             run_three_processes(&child_args)?
         }
@@ -235,10 +251,14 @@ fn median_seconds(runs: &[PartyRun; 3]) -> (f64, f64, f64) {
     )
 }
 
-#[allow(clippy::print_stdout, reason = "a command-line tool prints its results")]
+#[allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
 fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3]) -> bool {
     let cluster = ClusterStats::from_parties(&runs.each_ref().map(|r| r.stats));
-    let correct = runs.iter().filter_map(|r| r.correct).all(|c| c) && runs.iter().any(|r| r.correct.is_some());
+    let correct = runs.iter().filter_map(|r| r.correct).all(|c| c)
+        && runs.iter().any(|r| r.correct.is_some());
     let (median, min, max) = median_seconds(runs);
     let name = protocol_name(workload.name);
     let transport = match args.transport {
@@ -246,8 +266,16 @@ fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3])
         TransportKind::Tcp => "tcp",
     };
     let calls = runs[0].seconds.len();
-    println!("securenn bench protocol {name}: {} elements, dims {:?}, transport {transport}", workload.size, workload.dims);
-    println!("  time per call: median {:.3} ms over {calls} calls (min {:.3}, max {:.3})", median * 1e3, min * 1e3, max * 1e3);
+    println!(
+        "securenn bench protocol {name}: {} elements, dims {:?}, transport {transport}",
+        workload.size, workload.dims
+    );
+    println!(
+        "  time per call: median {:.3} ms over {calls} calls (min {:.3}, max {:.3})",
+        median * 1e3,
+        min * 1e3,
+        max * 1e3
+    );
     for role in Role::ALL {
         println!("  {role} sent {:>12} bytes", cluster.sent_by(role));
     }
@@ -257,7 +285,14 @@ fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3])
         workload.paper_bytes(),
         cluster.rounds
     );
-    println!("  result {}", if correct { "matches the plaintext" } else { "DIFFERS from the plaintext" });
+    println!(
+        "  result {}",
+        if correct {
+            "matches the plaintext"
+        } else {
+            "DIFFERS from the plaintext"
+        }
+    );
     if args.json {
         let summary = serde_json::json!({
             "protocol": name,
@@ -302,7 +337,8 @@ async fn input_from<P: securenn_dsl::party::InputParty, R: Ring, F: typenum::Uns
     values: Vec<R>,
     shape: &Shape,
 ) -> securenn_dsl::Result<Shared<R, F>> {
-    let private = Private::<P, _>::try_new(session.role(), || Tensor::from_vec(shape.clone(), values))?;
+    let private =
+        Private::<P, _>::try_new(session.role(), || Tensor::from_vec(shape.clone(), values))?;
     share(session, &private, shape.clone()).await
 }
 
@@ -347,16 +383,23 @@ async fn check<F: typenum::Unsigned>(
 }
 
 /// One party's part of the benchmark.
-async fn run_workload(session: &Session, w: &Workload, repeat: usize) -> securenn_dsl::Result<PartyRun> {
+async fn run_workload(
+    session: &Session,
+    w: &Workload,
+    repeat: usize,
+) -> securenn_dsl::Result<PartyRun> {
     let (n, seed, d) = (w.size, w.seed, &w.dims);
     let vector = Shape::from([n]);
     let (correct, seconds, stats) = match w.name {
         ProtocolName::Matmul => {
             let (m, k, v) = (d[0], d[1], d[2]);
             let (a, b) = (inputs::<Z64>(seed, 0, m * k), inputs::<Z64>(seed, 1, k * v));
-            let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &Shape::from([m, k])).await?;
-            let y: Shared<Z64, U0> = input_from::<P1, _, _>(session, b.clone(), &Shape::from([k, v])).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || matmul(session, &x, &y).await).await?;
+            let x: Shared<Z64, U0> =
+                input_from::<P0, _, _>(session, a.clone(), &Shape::from([m, k])).await?;
+            let y: Shared<Z64, U0> =
+                input_from::<P1, _, _>(session, b.clone(), &Shape::from([k, v])).await?;
+            let (out, seconds, stats) =
+                timed(session, repeat, async || matmul(session, &x, &y).await).await?;
             let expected = || {
                 let mut c = vec![Z64::ZERO; m * v];
                 matmul_into(&a, &b, m, k, v, &mut c);
@@ -367,14 +410,31 @@ async fn run_workload(session: &Session, w: &Workload, repeat: usize) -> securen
         ProtocolName::Conv => {
             let (side, f, i, o) = (d[0], d[1], d[2], d[3]);
             let geometry = Conv2dGeometry::new(1, side, side, i, f, 1, 0)?;
-            let (image, filters) = (inputs::<Z64>(seed, 0, side * side * i), inputs::<Z64>(seed, 1, f * f * i * o));
-            let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, image.clone(), &Shape::from([1, side, side, i])).await?;
-            let k: Shared<Z64, U0> = input_from::<P1, _, _>(session, filters.clone(), &Shape::from([f, f, i, o])).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || conv2d(session, &x, &k, 1, 0).await).await?;
+            let (image, filters) = (
+                inputs::<Z64>(seed, 0, side * side * i),
+                inputs::<Z64>(seed, 1, f * f * i * o),
+            );
+            let x: Shared<Z64, U0> =
+                input_from::<P0, _, _>(session, image.clone(), &Shape::from([1, side, side, i]))
+                    .await?;
+            let k: Shared<Z64, U0> =
+                input_from::<P1, _, _>(session, filters.clone(), &Shape::from([f, f, i, o]))
+                    .await?;
+            let (out, seconds, stats) = timed(session, repeat, async || {
+                conv2d(session, &x, &k, 1, 0).await
+            })
+            .await?;
             let expected = || {
                 let columns = im2col(&image, &geometry).unwrap_or_default();
                 let mut c = vec![Z64::ZERO; geometry.rows() * o];
-                matmul_into(&columns, &filters, geometry.rows(), geometry.patch_len(), o, &mut c);
+                matmul_into(
+                    &columns,
+                    &filters,
+                    geometry.rows(),
+                    geometry.patch_len(),
+                    o,
+                    &mut c,
+                );
                 c
             };
             (check(session, &out, expected, 0).await?, seconds, stats)
@@ -382,95 +442,173 @@ async fn run_workload(session: &Session, w: &Workload, repeat: usize) -> securen
         ProtocolName::Truncate => {
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64, U26> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || Ok(truncate::<U13, _>(&x))).await?;
+            let (out, seconds, stats) =
+                timed(session, repeat, async || Ok(truncate::<U13, _>(&x))).await?;
             let expected = || a.iter().map(|v| v.arithmetic_shr(13)).collect();
             (check(session, &out, expected, 1).await?, seconds, stats)
         }
         ProtocolName::SelectShare => {
-            let (a, b, c) = (signed_inputs(seed, 0, n, 1 << 40), signed_inputs(seed, 1, n, 1 << 40), signed_inputs(seed, 2, n, 1 << 40));
+            let (a, b, c) = (
+                signed_inputs(seed, 0, n, 1 << 40),
+                signed_inputs(seed, 1, n, 1 << 40),
+                signed_inputs(seed, 2, n, 1 << 40),
+            );
             let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let y: Shared<Z64> = input_from::<P1, _, _>(session, b.clone(), &vector).await?;
             let choice: Shared<Z64> = input_from::<P0, _, _>(session, c.clone(), &vector).await?;
             let bit = drelu(session, &choice).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || select_share(session, &bit, &x, &y).await).await?;
-            let expected = || (0..n).map(|e| if c[e].as_i64() >= 0 { b[e] } else { a[e] }).collect();
+            let (out, seconds, stats) = timed(session, repeat, async || {
+                select_share(session, &bit, &x, &y).await
+            })
+            .await?;
+            let expected = || {
+                (0..n)
+                    .map(|e| if c[e].as_i64() >= 0 { b[e] } else { a[e] })
+                    .collect()
+            };
             (check(session, &out, expected, 0).await?, seconds, stats)
         }
         ProtocolName::PrivateCompare => {
-            let (x, r, beta) = (inputs::<Z64>(seed, 0, n), inputs::<Z64>(seed, 1, n), inputs::<Z64>(seed, 2, n));
+            let (x, r, beta) = (
+                inputs::<Z64>(seed, 0, n),
+                inputs::<Z64>(seed, 1, n),
+                inputs::<Z64>(seed, 2, n),
+            );
             let bits: Vec<Zp> = x.iter().flat_map(|v| decompose::<Zp>(v.value())).collect();
-            let bits: Shared<Zp, U0> = input_from::<P0, _, _>(session, bits, &Shape::from([n, 64])).await?;
+            let bits: Shared<Zp, U0> =
+                input_from::<P0, _, _>(session, bits, &Shape::from([n, 64])).await?;
             let threshold = Common::new(session.role(), || r.iter().map(|v| v.value()).collect());
-            let mask = Common::new(session.role(), || beta.iter().map(|v| v.value() & 1 == 1).collect());
-            let (out, seconds, stats) = timed(session, repeat, async || private_compare(session, &bits, &threshold, &mask).await).await?;
+            let mask = Common::new(session.role(), || {
+                beta.iter().map(|v| v.value() & 1 == 1).collect()
+            });
+            let (out, seconds, stats) = timed(session, repeat, async || {
+                private_compare(session, &bits, &threshold, &mask).await
+            })
+            .await?;
             let correct = out.into_inner().map(|got| {
-                got.iter().enumerate().all(|(e, &g)| g == ((beta[e].value() & 1 == 1) ^ (x[e].value() > r[e].value())))
+                got.iter().enumerate().all(|(e, &g)| {
+                    g == ((beta[e].value() & 1 == 1) ^ (x[e].value() > r[e].value()))
+                })
             });
             (correct, seconds, stats)
         }
         ProtocolName::ShareConvert => {
-            let a: Vec<Z64> = inputs::<Z64>(seed, 0, n).into_iter().map(|v| Z64::new(v.value().min(u64::MAX - 1))).collect();
+            let a: Vec<Z64> = inputs::<Z64>(seed, 0, n)
+                .into_iter()
+                .map(|v| Z64::new(v.value().min(u64::MAX - 1)))
+                .collect();
             let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || share_convert(session, &x).await).await?;
+            let (out, seconds, stats) =
+                timed(session, repeat, async || share_convert(session, &x).await).await?;
             let revealed = reveal_to::<P0, _, _>(session, &out).await?.into_inner();
-            let correct = revealed.map(|got| got.data().iter().zip(&a).all(|(g, e)| g.value() == e.value()));
+            let correct = revealed.map(|got| {
+                got.data()
+                    .iter()
+                    .zip(&a)
+                    .all(|(g, e)| g.value() == e.value())
+            });
             (correct, seconds, stats)
         }
         ProtocolName::ComputeMsb => {
             let a = inputs::<ZOdd>(seed, 0, n);
             let x: Shared<ZOdd, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || compute_msb(session, &x).await).await?;
+            let (out, seconds, stats) =
+                timed(session, repeat, async || compute_msb(session, &x).await).await?;
             let expected = || a.iter().map(|v| Z64::new(v.value() >> 63)).collect();
-            (check(session, out.as_shared(), expected, 0).await?, seconds, stats)
+            (
+                check(session, out.as_shared(), expected, 0).await?,
+                seconds,
+                stats,
+            )
         }
         ProtocolName::Drelu => {
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || drelu(session, &x).await).await?;
-            let expected = || a.iter().map(|v| Z64::new(u64::from(v.as_i64() >= 0))).collect();
-            (check(session, out.as_shared(), expected, 0).await?, seconds, stats)
+            let (out, seconds, stats) =
+                timed(session, repeat, async || drelu(session, &x).await).await?;
+            let expected = || {
+                a.iter()
+                    .map(|v| Z64::new(u64::from(v.as_i64() >= 0)))
+                    .collect()
+            };
+            (
+                check(session, out.as_shared(), expected, 0).await?,
+                seconds,
+                stats,
+            )
         }
         ProtocolName::Relu => {
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || relu(session, &x).await).await?;
+            let (out, seconds, stats) =
+                timed(session, repeat, async || relu(session, &x).await).await?;
             let expected = || a.iter().map(|v| Z64::from_i64(v.as_i64().max(0))).collect();
-            (check(session, &out.value, expected, 0).await?, seconds, stats)
+            (
+                check(session, &out.value, expected, 0).await?,
+                seconds,
+                stats,
+            )
         }
         ProtocolName::Division => {
-            let y: Vec<Z64> = inputs::<Z64>(seed, 0, n).iter().map(|v| Z64::new(v.value() % (1 << 30) + 1)).collect();
-            let x: Vec<Z64> = inputs::<Z64>(seed, 1, n).iter().zip(&y).map(|(v, y)| Z64::new(v.value() % (y.value() + 1))).collect();
+            let y: Vec<Z64> = inputs::<Z64>(seed, 0, n)
+                .iter()
+                .map(|v| Z64::new(v.value() % (1 << 30) + 1))
+                .collect();
+            let x: Vec<Z64> = inputs::<Z64>(seed, 1, n)
+                .iter()
+                .zip(&y)
+                .map(|(v, y)| Z64::new(v.value() % (y.value() + 1)))
+                .collect();
             let xs: Shared<Z64> = input_from::<P0, _, _>(session, x.clone(), &vector).await?;
             let ys: Shared<Z64> = input_from::<P1, _, _>(session, y.clone(), &vector).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || division(session, &xs, &ys).await).await?;
-            let expected = || x.iter().zip(&y).map(|(x, y)| Z64::new((x.value() << 13) / y.value())).collect();
+            let (out, seconds, stats) =
+                timed(session, repeat, async || division(session, &xs, &ys).await).await?;
+            let expected = || {
+                x.iter()
+                    .zip(&y)
+                    .map(|(x, y)| Z64::new((x.value() << 13) / y.value()))
+                    .collect()
+            };
             (check(session, &out, expected, 0).await?, seconds, stats)
         }
         ProtocolName::Maxpool | ProtocolName::Dmaxpool => {
             let (h, wd, c, k) = (d[0], d[1], d[2], d[3]);
             let a = signed_inputs(seed, 0, n, 1 << 40);
-            let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &Shape::from([1, h, wd, c])).await?;
+            let x: Shared<Z64> =
+                input_from::<P0, _, _>(session, a.clone(), &Shape::from([1, h, wd, c])).await?;
             let (max, argmax) = plain_maxpool(&a, h, wd, c, k);
             if w.name == ProtocolName::Maxpool {
                 let pool = Pool2d { kernel: k };
-                let (out, seconds, stats) = timed(session, repeat, async || maxpool(session, &x, pool).await).await?;
+                let (out, seconds, stats) =
+                    timed(session, repeat, async || maxpool(session, &x, pool).await).await?;
                 let max_ok = check(session, &out.max, || max, 0).await?;
                 let argmax_ok = check(session, &out.argmax, || argmax, 0).await?;
                 (max_ok.zip(argmax_ok).map(|(a, b)| a && b), seconds, stats)
             } else {
-                let index: Shared<Z64, U0> = input_from::<P0, _, _>(session, argmax.clone(), &Shape::from([argmax.len()])).await?;
-                let (out, seconds, stats) = timed(session, repeat, async || dmaxpool(session, &index, k * k).await).await?;
+                let index: Shared<Z64, U0> =
+                    input_from::<P0, _, _>(session, argmax.clone(), &Shape::from([argmax.len()]))
+                        .await?;
+                let (out, seconds, stats) = timed(session, repeat, async || {
+                    dmaxpool(session, &index, k * k).await
+                })
+                .await?;
                 let expected = || {
                     argmax
                         .iter()
-                        .flat_map(|i| (0..(k * k) as u64).map(move |p| Z64::new(u64::from(p == i.value()))))
+                        .flat_map(|i| {
+                            (0..(k * k) as u64).map(move |p| Z64::new(u64::from(p == i.value())))
+                        })
                         .collect()
                 };
                 (check(session, &out, expected, 0).await?, seconds, stats)
             }
         }
     };
-    Ok(PartyRun { seconds, stats, correct })
+    Ok(PartyRun {
+        seconds,
+        stats,
+        correct,
+    })
 }
 
 /// Plaintext max pooling of an H×W×C image: maxima and earliest argmax, NHWC.

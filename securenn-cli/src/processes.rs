@@ -49,7 +49,9 @@ pub(crate) struct ChildArgs {
 
 /// Starts this executable three times with `args` (a subcommand and its options) plus each
 /// party's connection arguments, and returns the three parsed `REPORT` lines.
-pub(crate) fn run_three_processes<T: DeserializeOwned>(args: &[String]) -> Result<[T; 3], CliError> {
+pub(crate) fn run_three_processes<T: DeserializeOwned>(
+    args: &[String],
+) -> Result<[T; 3], CliError> {
     let exe = std::env::current_exe()?;
     let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
     let mut children: Vec<Child> = Vec::new();
@@ -66,7 +68,9 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(args: &[String]) -> Resul
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (peer, port) in ports.iter().enumerate() {
-            command.arg(format!("--peer{peer}")).arg(format!("127.0.0.1:{port}"));
+            command
+                .arg(format!("--peer{peer}"))
+                .arg(format!("127.0.0.1:{port}"));
         }
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().ok_or("child has no stdout")?;
@@ -95,11 +99,15 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(args: &[String]) -> Resul
             Some(line) if status.success() => reports.push(serde_json::from_str::<T>(&line)?),
             _ => {
                 kill_all(&mut children);
-                return Err(format!("P{party} failed ({status}); its error is printed above").into());
+                return Err(
+                    format!("P{party} failed ({status}); its error is printed above").into(),
+                );
             }
         }
     }
-    reports.try_into().map_err(|_| "expected three reports".into())
+    reports
+        .try_into()
+        .map_err(|_| "expected three reports".into())
 }
 
 fn kill_all(children: &mut [Child]) {

@@ -64,7 +64,9 @@ struct PartyReport {
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     if let Some(party) = args.child.party {
         let (elements, seed) = (args.elements, args.data_seed);
-        let report = run_child(&args.child, party, async |session| Ok(program(session, elements, seed).await?))?;
+        let report = run_child(&args.child, party, async |session| {
+            Ok(program(session, elements, seed).await?)
+        })?;
         return Ok(report.checks.iter().all(|c| c.passed));
     }
     let started = Instant::now();

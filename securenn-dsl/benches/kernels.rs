@@ -81,3 +81,26 @@ fn matmul_784x128x128_naive(bencher: Bencher<'_, '_>) {
         )
     });
 }
+
+/// The shape of Table 8's "MatMul 784,128,10": (784×128)·(128×10).
+#[divan::bench]
+fn matmul_784x128x10_blocked(bencher: Bencher<'_, '_>) {
+    let mut prg = prg();
+    let mut a = vec![Z64::ZERO; 784 * 128];
+    let mut b = vec![Z64::ZERO; 128 * 10];
+    Z64::fill_random(&mut prg, &mut a);
+    Z64::fill_random(&mut prg, &mut b);
+    let mut out = vec![Z64::ZERO; 784 * 10];
+    bencher
+        .counter(ItemsCount::new(784usize * 128 * 10))
+        .bench_local(|| {
+            matmul_into(
+                divan::black_box(&a),
+                divan::black_box(&b),
+                784,
+                128,
+                10,
+                &mut out,
+            )
+        });
+}

@@ -57,16 +57,17 @@ impl LocalCluster {
             let thread = std::thread::Builder::new()
                 .name(format!("securenn-{role}"))
                 .spawn(move || {
-                    let session = match futures::executor::block_on(Session::start(transport, &config)) {
-                        Ok(session) => {
-                            let _ = ready.send(Ok(()));
-                            session
-                        }
-                        Err(error) => {
-                            let _ = ready.send(Err(error));
-                            return;
-                        }
-                    };
+                    let session =
+                        match futures::executor::block_on(Session::start(transport, &config)) {
+                            Ok(session) => {
+                                let _ = ready.send(Ok(()));
+                                session
+                            }
+                            Err(error) => {
+                                let _ = ready.send(Err(error));
+                                return;
+                            }
+                        };
                     while let Ok(job) = job_rx.recv() {
                         job(&session);
                     }
@@ -99,7 +100,12 @@ impl LocalCluster {
         T: Send + 'static,
         F: AsyncFn(&Session) -> Result<T> + Send + Sync + 'static,
     {
-        if let Some(error) = self.failed.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+        if let Some(error) = self
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
             return Err(error);
         }
         let job = Arc::new(job);

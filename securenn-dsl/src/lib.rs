@@ -47,6 +47,6 @@ pub mod tensor;
 pub mod __private;
 
 pub use error::{Error, Result};
+pub use securenn_macros::protocol;
 /// Type-level numbers, for fixed-point scales (`Shared<Z64, U26>`) and the Z_p modulus.
 pub use typenum;
-pub use securenn_macros::protocol;

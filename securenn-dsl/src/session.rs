@@ -416,7 +416,11 @@ where
 /// # Panics
 ///
 /// Re-raises a panic of any party's code.
-pub fn run_with_transports<Tr, T, F, Fut>(transports: [Tr; 3], config: &SessionConfig, party: F) -> Result<[T; 3]>
+pub fn run_with_transports<Tr, T, F, Fut>(
+    transports: [Tr; 3],
+    config: &SessionConfig,
+    party: F,
+) -> Result<[T; 3]>
 where
     Tr: Transport + 'static,
     F: Fn(Session) -> Fut + Sync,

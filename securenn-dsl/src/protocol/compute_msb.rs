@@ -1,14 +1,14 @@
 //! Algorithm 5, ComputeMSB: shares over Z_2^64 of the most significant bit of a value
 //! shared over the odd ring Z_2^64-1. 5 rounds; the paper's 360 bytes per element
 //! (4ℓ log p + 13ℓ) are 272 here, because P2 sends only P1's share of each value it deals:
-//! 8 + 64 + 8 (shares of x, of its bits and of x[0] to P1) + 2·8 (reveal r) + 2·64
+//! 8 + 64 + 8 (shares of x, of its bits and of LSB(x) to P1) + 2·8 (reveal r) + 2·64
 //! (PrivateCompare) + 8 (shares of β′ to P1) + 40 (one product).
 //!
 //! Over an odd modulus N, MSB(a) = LSB(2a mod N). P2 deals a random x ∈ Z_N with shares of
 //! its bits and of its least significant bit; P0 and P1 open r = 2a + x mod N, which is
-//! uniform. Then LSB(2a) = r[0] ⊕ x[0] ⊕ wrap(2a, x, N), and wrap(2a, x, N) = (x > r),
+//! uniform. Then LSB(2a) = LSB(r) ⊕ LSB(x) ⊕ wrap(2a, x, N), and wrap(2a, x, N) = (x > r),
 //! which PrivateCompare hands to P2 masked by a common bit β. With γ = β ⊕ β′ = (x > r) and
-//! δ = r[0] ⊕ x[0] (both linear in shares), MSB(a) = γ ⊕ δ = γ + δ − 2γδ: one product.
+//! δ = LSB(r) ⊕ LSB(x) (both linear in shares), MSB(a) = γ ⊕ δ = γ + δ − 2γδ: one product.
 //!
 //! P2's dealing does not depend on a, so DReLU sends it in the first round of ShareConvert.
 
@@ -41,7 +41,7 @@ const STEP_LSB: u16 = 2;
 const STEP_R: u16 = 3;
 const STEP_BETA: u16 = 4;
 
-/// A holder's shares of P2's random x: over Z_N, of its bits over Z_p, and of x[0] over
+/// A holder's shares of P2's random x: over Z_N, of its bits over Z_p, and of LSB(x) over
 /// Z_2^64. Empty at P2.
 #[derive(Debug, Default)]
 pub(crate) struct Dealt {
@@ -87,7 +87,7 @@ pub async fn compute_msb<F: Unsigned>(session: &Session, a: &Shared<ZOdd, F>) ->
     )))
 }
 
-/// Step 1: P2 draws x ∈ Z_N and deals shares of x, of its bits and of x[0].
+/// Step 1: P2 draws x ∈ Z_N and deals shares of x, of its bits and of LSB(x).
 pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
     if call.role() == Role::P2 {
         let x: Vec<ZOdd> = random_vec(&mut call.private_prg(HELPER_X), n);

@@ -23,7 +23,7 @@ use crate::party::Role;
 use crate::ring::{Ring, Z64};
 use crate::session::{Call, Session};
 use crate::share::Shared;
-use crate::tensor::{Shape, check_same_shape, matmul_into};
+use crate::tensor::{Conv2dGeometry, Shape, check_same_shape, im2col, matmul_into};
 
 /// Stream labels of a Beaver call.
 const U_SHARE: u32 = 0;
@@ -41,6 +41,13 @@ pub(crate) enum Product {
     Matrix { m: usize, n: usize, v: usize },
     /// Elementwise, `len` elements.
     Elementwise { len: usize },
+    /// A convolution: the left operand is an NHWC input, multiplied through its im2col matrix
+    /// by `(patch × out_channels)` filters. The triple's U has the input's shape, so the
+    /// parties open E = X − U on the input rather than on its much larger im2col matrix.
+    Convolution {
+        geometry: Conv2dGeometry,
+        out_channels: usize,
+    },
 }
 
 impl Product {
@@ -48,19 +55,37 @@ impl Product {
         match self {
             Product::Matrix { m, n, v } => (m * n, n * v, m * v),
             Product::Elementwise { len } => (len, len, len),
+            Product::Convolution {
+                geometry,
+                out_channels,
+            } => (
+                geometry.input_shape().numel(),
+                geometry.patch_len() * out_channels,
+                geometry.rows() * out_channels,
+            ),
         }
     }
 
     /// The plaintext product of `a` and `b`, into a new vector.
-    fn apply(self, a: &[Z64], b: &[Z64]) -> Vec<Z64> {
-        match self {
+    fn apply(self, a: &[Z64], b: &[Z64]) -> Result<Vec<Z64>> {
+        Ok(match self {
             Product::Matrix { m, n, v } => {
                 let mut out = vec![Z64::ZERO; m * v];
                 matmul_into(a, b, m, n, v, &mut out);
                 out
             }
             Product::Elementwise { .. } => a.iter().zip(b).map(|(&x, &y)| x * y).collect(),
-        }
+            Product::Convolution {
+                geometry,
+                out_channels,
+            } => {
+                let columns = im2col(a, &geometry)?;
+                let (rows, patch) = (geometry.rows(), geometry.patch_len());
+                let mut out = vec![Z64::ZERO; rows * out_channels];
+                matmul_into(&columns, b, rows, patch, out_channels, &mut out);
+                out
+            }
+        })
     }
 }
 
@@ -82,7 +107,7 @@ pub(crate) async fn beaver(
         let mut p1 = call.shared_prg(Role::P1, V_SHARE)?;
         let v = add(random_vec(&mut p0, y_len), &random_vec(&mut p1, y_len));
         let z0: Vec<Z64> = random_vec(&mut call.shared_prg(Role::P0, Z_SHARE)?, out_len);
-        let mut z1 = product.apply(&u, &v);
+        let mut z1 = product.apply(&u, &v)?;
         for (z, r) in z1.iter_mut().zip(&z0) {
             *z -= *r;
         }
@@ -98,23 +123,27 @@ pub(crate) async fn beaver(
     opening.extend(y.iter().zip(&v).map(|(&a, &b)| a - b));
     call.send(other, STEP_EF, &opening).await?;
 
-    let z = if role == Role::P0 {
-        random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, out_len)
-    } else {
-        call.recv::<Z64>(Role::P2, STEP_Z, out_len).await?
-    };
     let theirs = call.recv::<Z64>(other, STEP_EF, x_len + y_len).await?;
     for (mine, other) in opening.iter_mut().zip(&theirs) {
         *mine += *other;
     }
     let (e, f) = opening.split_at(x_len);
 
-    // W_j = X_j·F + E·(Y_j − j·F) + Z_j
+    // W_j = X_j·F + E·(Y_j − j·F) + Z_j; P1 takes ⟨Z⟩₁ last, so that its products overlap
+    // with P2's.
     let j = Z64::new(holder_index(role));
     let y_minus_jf: Vec<Z64> = y.iter().zip(f).map(|(&yv, &fv)| yv - j * fv).collect();
-    let mut w = product.apply(x, f);
-    for ((w, ey), z) in w.iter_mut().zip(product.apply(e, &y_minus_jf)).zip(z) {
-        *w += ey + z;
+    let mut w = product.apply(x, f)?;
+    for (w, ey) in w.iter_mut().zip(product.apply(e, &y_minus_jf)?) {
+        *w += ey;
+    }
+    let z = if role == Role::P0 {
+        random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, out_len)
+    } else {
+        call.recv::<Z64>(Role::P2, STEP_Z, out_len).await?
+    };
+    for (w, z) in w.iter_mut().zip(z) {
+        *w += z;
     }
     Ok(w)
 }

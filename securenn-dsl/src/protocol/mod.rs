@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | [`matmul`] (m×n)(n×v) | Alg. 1 | 2 / 1 | 16(mn + nv) + 8mv / same |
 //! | [`mul_elementwise`] | Alg. 1, 1×1 | 2 / 1 | 40 / 40 |
-//! | [`conv2d`] | im2col + Alg. 1 | 2 / 1 | (2m²f²i + 2f²oi + m²o)·8 / same |
+//! | [`conv2d`], input of s elements | im2col + Alg. 1 | 2 / 1 | (2m²f²i + 2f²oi + m²o)·8 / (2s + 2f²oi + m²o)·8 |
 //! | [`truncate`] | Alg. 11 | 0 | 0 |
 //! | [`select_share`] | Alg. 2 | 2 / 1 | 40 / 40 |
 //! | [`private_compare`] | Alg. 3 | 1 / 1 | 128 / 128 |
@@ -19,14 +19,16 @@
 //! Where we send less than the paper, it is for one of two reasons, both kept within the
 //! paper's security argument:
 //! - **The helper's shares for P0 come from the P0-P2 key.** Whenever P2 deals a sharing
-//!   (bit shares of x, shares of δ, of η′, of β′, of x and x[0], of a one-hot vector),
+//!   (bit shares of x, shares of δ, of η′, of β′, of x and LSB(x), of a one-hot vector),
 //!   P0's share is drawn from the stream P0 and P2 share, and P2 sends only P1's share:
 //!   the same PRF trick the paper uses for Beaver triples, applied to every dealt value.
+//! - **Convolution triples are taken on the input.** im2col is linear, so the parties open
+//!   the masked input rather than its im2col matrix, which repeats each pixel f² times.
 //! - **Independent messages share a round**, e.g. ComputeMSB's dealt randomness travels in
 //!   the first round of ShareConvert inside DReLU, and Maxpool compares values in a
 //!   tournament tree rather than a chain.
 //!
-//! Every protocol opens its own [`Call`](crate::session::Call), so its random streams and
+//! Every protocol opens its own [`Call`], so its random streams and
 //! message tags are its own; P0 and P1 draw their common randomness (masks, comparison
 //! bits, PrivateCompare's s_i and permutations) from their pairwise key, fresh per call.
 
@@ -142,58 +144,76 @@ pub(crate) async fn receive_dealt<R: Ring>(
 }
 
 /// Uniform random permutations from a generator (Fisher–Yates, "inside-out"), with the
-/// random indices drawn by Lemire's multiply-shift method from buffered 16-bit values.
+/// random indices drawn by Lemire's multiply-shift method from 16-bit values.
 pub(crate) struct Shuffler {
     prg: Prg,
-    buffer: Box<[u8; 4096]>,
-    next: usize,
+    /// Random 16-bit words for a batch of permutations, position-major.
+    words: Vec<u8>,
 }
 
 impl Shuffler {
     pub(crate) fn new(prg: Prg) -> Shuffler {
         Shuffler {
             prg,
-            buffer: Box::new([0; 4096]),
-            next: 4096,
+            words: Vec::new(),
         }
-    }
-
-    #[cold]
-    fn refill(&mut self) {
-        self.prg.fill(&mut self.buffer[..]);
-        self.next = 0;
-    }
-
-    #[inline(always)]
-    fn next_u16(&mut self) -> u32 {
-        if self.next == self.buffer.len() {
-            self.refill();
-        }
-        let value = u16::from_le_bytes([self.buffer[self.next], self.buffer[self.next + 1]]);
-        self.next += 2;
-        u32::from(value)
     }
 
     /// A uniform integer in `0..bound`, for `1 <= bound <= 2^16`: the high half of a
     /// 16×16-bit product, rejecting the few low halves that would bias it.
-    #[inline]
-    pub(crate) fn below(&mut self, bound: u32) -> u32 {
+    fn below(&mut self, bound: u32) -> u32 {
         loop {
-            let product = self.next_u16() * bound;
-            let low = product & 0xFFFF;
-            if low >= bound || low >= (0x1_0000 - bound) % bound {
+            let mut word = [0u8; 2];
+            self.prg.fill(&mut word);
+            let product = u32::from(u16::from_le_bytes(word)) * bound;
+            if product & 0xFFFF >= (0x1_0000 - bound) % bound {
                 return product >> 16;
             }
         }
     }
 
-    /// Writes `values` into `out` in a uniformly random order.
-    pub(crate) fn scatter<T: Copy>(&mut self, values: &[T], out: &mut [T]) {
-        for (i, &value) in values.iter().enumerate() {
-            #[allow(clippy::cast_possible_truncation, reason = "at most 2^16 items")]
-            let j = self.below(i as u32 + 1) as usize;
-            out[i] = out[j];
-            out[j] = value;
+    /// The swap indices of `count` independent uniform permutations of `width` items
+    /// (at most 256), position-major: `indices[i·count + k]` is uniform in `0..=i`. Whole
+    /// rows share a bound, so the multiply-shift runs over a row at a time; the rare draw
+    /// that would bias its row (probability below 2^-8) is redrawn afterwards, in order, so
+    /// every party holding the same generator gets the same permutations.
+    pub(crate) fn indices(&mut self, width: usize, count: usize, indices: &mut Vec<u8>) {
+        self.words.resize(2 * width * count, 0);
+        self.prg.fill(&mut self.words);
+        indices.clear();
+        indices.resize(width * count, 0);
+        let mut rejected = Vec::new();
+        for i in 0..width {
+            #[allow(clippy::cast_possible_truncation, reason = "at most 256 items")]
+            let bound = i as u32 + 1;
+            let threshold = (0x1_0000 - bound) % bound;
+            let words = &self.words[2 * i * count..2 * (i + 1) * count];
+            let row = &mut indices[i * count..(i + 1) * count];
+            for (k, (slot, word)) in row.iter_mut().zip(words.chunks_exact(2)).enumerate() {
+                let product = u32::from(u16::from_le_bytes([word[0], word[1]])) * bound;
+                #[allow(clippy::cast_possible_truncation, reason = "the index is below 256")]
+                let index = (product >> 16) as u8;
+                *slot = index;
+                if product & 0xFFFF < threshold {
+                    rejected.push((i, k));
+                }
+            }
         }
+        for (i, k) in rejected {
+            #[allow(clippy::cast_possible_truncation, reason = "the index is below 256")]
+            let index = self.below(i as u32 + 1) as u8;
+            indices[i * count + k] = index;
+        }
+    }
+}
+
+/// Writes `values` into `out` in the order of the permutation whose swap indices are
+/// `indices(i)` for each position i (inside-out Fisher–Yates).
+#[inline]
+pub(crate) fn scatter<T: Copy>(values: &[T], out: &mut [T], indices: impl Fn(usize) -> usize) {
+    for (i, &value) in values.iter().enumerate() {
+        let j = indices(i);
+        out[i] = out[j];
+        out[j] = value;
     }
 }

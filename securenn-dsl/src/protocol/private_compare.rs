@@ -18,7 +18,7 @@
 
 use typenum::U0;
 
-use super::Shuffler;
+use super::{Shuffler, scatter};
 use crate::error::{Error, Result};
 use crate::party::{Common, P2, Revealed, Role};
 use crate::ring::{Ring, Zp};
@@ -135,32 +135,39 @@ pub(crate) async fn private_compare_in(
     let j = u16::from(role == Role::P1);
     let mut d = vec![Zp::ZERO; n * BIT_WIDTH];
     let mut block = Block::default();
+    let mut swaps = Vec::new();
     for start in (0..n).step_by(BLOCK) {
         let len = BLOCK.min(n - start);
-        block.differences(bits, n, start, len, &threshold[start..start + len], &beta[start..start + len], j);
+        block.differences(
+            bits,
+            n,
+            start,
+            len,
+            &threshold[start..start + len],
+            &beta[start..start + len],
+            j,
+        );
         for (k, e) in (start..start + len).enumerate() {
             if beta[e] && threshold[e] == u64::MAX {
                 block.corner_case(role, k, &mut corner_prg);
             }
         }
-        // dᵢ = sᵢ·cᵢ ± zᵢ mod p, with a fresh permutation of each comparison's 64 values.
-        let out = &mut d[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
-        let masks = &zero_masks[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
-        let multipliers = &multipliers[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
-        for (k, ((out, s), z)) in out
+        // dᵢ = sᵢ·cᵢ ± zᵢ mod p (the random sᵢ and zᵢ are used in the block's order), then a
+        // fresh permutation of each comparison's 64 values.
+        let randomness = start * BIT_WIDTH..(start + len) * BIT_WIDTH;
+        block.mask(
+            len,
+            &multipliers[randomness.clone()],
+            &zero_masks[randomness],
+            role == Role::P0,
+        );
+        shuffler.indices(BIT_WIDTH, len, &mut swaps);
+        for (k, out) in d[start * BIT_WIDTH..(start + len) * BIT_WIDTH]
             .chunks_exact_mut(BIT_WIDTH)
-            .zip(multipliers.chunks_exact(BIT_WIDTH))
-            .zip(masks.chunks_exact(BIT_WIDTH))
             .enumerate()
         {
-            let mut masked = [Zp::ZERO; BIT_WIDTH];
-            for (i, m) in masked.iter_mut().enumerate() {
-                let c = block.c[i * BLOCK + k] % P;
-                let z = u16::from(z[i].value());
-                let z = if role == Role::P0 { z } else { P - z };
-                *m = reduce(u16::from(s[i].value()) * c + z);
-            }
-            shuffler.scatter(&masked, out);
+            let values: [Zp; BIT_WIDTH] = core::array::from_fn(|i| block.masked[i * BLOCK + k]);
+            scatter(&values, out, |i| usize::from(swaps[i * len + k]));
         }
     }
     call.send(Role::P2, STEP_D, &d).await?;
@@ -173,18 +180,17 @@ const BLOCK: usize = 256;
 /// The prime p, for arithmetic that reduces once at the end.
 const P: u16 = 67;
 
-/// `value` mod p as an element of Z_p.
-#[inline(always)]
-fn reduce(value: u16) -> Zp {
-    #[allow(clippy::cast_possible_truncation, reason = "the remainder is below 67")]
-    Zp::new((value % P) as u8).unwrap_or(Zp::ZERO)
-}
-
 /// The cᵢ of a block of comparisons, bit-major (`c[i·BLOCK + k]`), as integers congruent to
 /// this party's shares mod p.
 struct Block {
     c: Vec<u16>,
     suffix: Vec<u16>,
+    /// t = r + β of each comparison as four 16-bit limbs, least significant first.
+    limbs: [Vec<u16>; 4],
+    /// β of each comparison, 0 or 1.
+    beta: Vec<u16>,
+    /// The masked dᵢ, bit-major like `c`.
+    masked: Vec<Zp>,
 }
 
 impl Default for Block {
@@ -192,6 +198,9 @@ impl Default for Block {
         Block {
             c: vec![0; BIT_WIDTH * BLOCK],
             suffix: vec![0; BLOCK],
+            limbs: core::array::from_fn(|_| vec![0; BLOCK]),
+            beta: vec![0; BLOCK],
+            masked: vec![Zp::ZERO; BIT_WIDTH * BLOCK],
         }
     }
 }
@@ -203,24 +212,52 @@ impl Block {
     /// difference could go below zero, so every value stays a small non-negative integer
     /// (below 2^13) and the loops over comparisons vectorize.
     #[allow(clippy::too_many_arguments, reason = "a block of one protocol step")]
-    fn differences(&mut self, bits: &[Zp], n: usize, start: usize, len: usize, r: &[u64], beta: &[bool], j: u16) {
-        let t: Vec<u64> = r.iter().zip(beta).map(|(&r, &b)| r.wrapping_add(u64::from(b))).collect();
-        let b: Vec<u16> = beta.iter().map(|&b| u16::from(b)).collect();
+    fn differences(
+        &mut self,
+        bits: &[Zp],
+        n: usize,
+        start: usize,
+        len: usize,
+        r: &[u64],
+        beta: &[bool],
+        j: u16,
+    ) {
+        // t = r + β, split into four 16-bit limbs so that the loop below works on u16 lanes.
+        for (k, (&r, &b)) in r.iter().zip(beta).enumerate() {
+            let t = r.wrapping_add(u64::from(b));
+            for (q, limb) in self.limbs.iter_mut().enumerate() {
+                #[allow(clippy::cast_possible_truncation, reason = "one 16-bit limb")]
+                let part = (t >> (16 * q)) as u16;
+                limb[k] = part;
+            }
+            self.beta[k] = u16::from(b);
+        }
         self.suffix[..len].fill(0);
         for i in (0..BIT_WIDTH).rev() {
             let x_row = &bits[i * n + start..i * n + start + len];
             let c_row = &mut self.c[i * BLOCK..i * BLOCK + len];
+            let suffix = &mut self.suffix[..len];
+            let limb = &self.limbs[i / 16][..len];
+            let beta = &self.beta[..len];
+            difference_row(c_row, suffix, x_row, limb, beta, i % 16, j);
+        }
+    }
+
+    /// dᵢ = sᵢ·cᵢ + zᵢ (at P0) or sᵢ·cᵢ − zᵢ (at P1) mod p for the first `len` comparisons,
+    /// with sᵢ and zᵢ taken row by row from `multipliers` and `zero_masks`.
+    fn mask(&mut self, len: usize, multipliers: &[Zp], zero_masks: &[Zp], adds: bool) {
+        for i in 0..BIT_WIDTH {
+            let c = &self.c[i * BLOCK..i * BLOCK + len];
+            let s = &multipliers[i * len..(i + 1) * len];
+            let z = &zero_masks[i * len..(i + 1) * len];
+            let out = &mut self.masked[i * BLOCK..i * BLOCK + len];
             for k in 0..len {
-                let t_i = u16::from((t[k] >> i) & 1 == 1);
-                let x_i = u16::from(x_row[k].value());
-                let jt = j & t_i;
-                // wᵢ = xᵢ (tᵢ = 0) or j + p − xᵢ (tᵢ = 1), without a branch.
-                let w_i = x_i.wrapping_add(t_i.wrapping_mul((j + P).wrapping_sub(2 * x_i)));
-                let below = jt + P - x_i;
-                let above = x_i + P - jt;
-                let c_i = below.wrapping_add(b[k].wrapping_mul(above.wrapping_sub(below)));
-                c_row[k] = c_i + j + self.suffix[k];
-                self.suffix[k] += w_i;
+                let z = u16::from(z[k].value());
+                let z = if adds { z } else { P - z };
+                let value = (u16::from(s[k].value()) * (c[k] % P) + z) % P;
+                #[allow(clippy::cast_possible_truncation, reason = "the remainder is below 67")]
+                let value = value as u8;
+                out[k] = Zp::from_reduced(value);
             }
         }
     }
@@ -242,6 +279,34 @@ impl Block {
     }
 }
 
+/// One bit position of [`Block::differences`] for a row of comparisons. A function of its
+/// own so that the slices are known not to overlap and the loop vectorizes.
+#[inline(never)]
+fn difference_row(
+    c: &mut [u16],
+    suffix: &mut [u16],
+    x: &[Zp],
+    limb: &[u16],
+    beta: &[u16],
+    shift: usize,
+    j: u16,
+) {
+    let len = c.len();
+    let (suffix, x, limb, beta) = (&mut suffix[..len], &x[..len], &limb[..len], &beta[..len]);
+    for k in 0..len {
+        let t_i = (limb[k] >> shift) & 1;
+        let x_i = u16::from(x[k].value());
+        let jt = j & t_i;
+        // wᵢ = xᵢ (tᵢ = 0) or j + p − xᵢ (tᵢ = 1), without a branch.
+        let w_i = x_i.wrapping_add(t_i.wrapping_mul((j + P).wrapping_sub(2 * x_i)));
+        let below = (jt + P).wrapping_sub(x_i);
+        let above = (x_i + P).wrapping_sub(jt);
+        let c_i = below.wrapping_add(beta[k].wrapping_mul(above.wrapping_sub(below)));
+        c[k] = c_i.wrapping_add(j).wrapping_add(suffix[k]);
+        suffix[k] = suffix[k].wrapping_add(w_i);
+    }
+}
+
 /// Bit shares laid out comparison-major (`[n, 64]`) rearranged bit-major.
 pub(crate) fn bit_major(bits: &[Zp], n: usize) -> Vec<Zp> {
     let mut out = vec![Zp::ZERO; bits.len()];
@@ -258,7 +323,11 @@ pub(crate) fn bits_bit_major(values: impl ExactSizeIterator<Item = u64> + Clone)
     let n = values.len();
     let mut out = Vec::with_capacity(n * BIT_WIDTH);
     for i in 0..BIT_WIDTH {
-        out.extend(values.clone().map(|v| if (v >> i) & 1 == 1 { Zp::ONE } else { Zp::ZERO }));
+        out.extend(
+            values
+                .clone()
+                .map(|v| if (v >> i) & 1 == 1 { Zp::ONE } else { Zp::ZERO }),
+        );
     }
     out
 }

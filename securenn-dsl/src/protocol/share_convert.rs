@@ -163,7 +163,10 @@ async fn helper(session: &Session, call: &Call<'_>, n: usize) -> Result<Vec<ZOdd
     let masked0 = call.recv::<Z64>(Role::P0, STEP_MASKED, n).await?;
     let masked1 = call.recv::<Z64>(Role::P1, STEP_MASKED, n).await?;
 
-    let x = masked0.iter().zip(&masked1).map(|(&a0, &a1)| (a0 + a1).value());
+    let x = masked0
+        .iter()
+        .zip(&masked1)
+        .map(|(&a0, &a1)| (a0 + a1).value());
     let bits = bits_bit_major(x);
     let delta = masked0
         .iter()
@@ -230,7 +233,10 @@ mod tests {
 
     #[test]
     fn an_all_ones_mask_is_handled() {
-        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(u64::MAX)), EDGES);
+        assert_eq!(
+            convert_with_forced_masks(&EDGES, |_, _| Some(u64::MAX)),
+            EDGES
+        );
     }
 
     #[test]
@@ -238,7 +244,13 @@ mod tests {
         // r = 1: x = a + 1 and the threshold is r − 1 = 0; r = 2^63: the wrap is half-way;
         // r = −a: x = 0.
         assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(1)), EDGES);
-        assert_eq!(convert_with_forced_masks(&EDGES, |_, _| Some(1 << 63)), EDGES);
-        assert_eq!(convert_with_forced_masks(&EDGES, |i, _| Some(EDGES[i].wrapping_neg())), EDGES);
+        assert_eq!(
+            convert_with_forced_masks(&EDGES, |_, _| Some(1 << 63)),
+            EDGES
+        );
+        assert_eq!(
+            convert_with_forced_masks(&EDGES, |i, _| Some(EDGES[i].wrapping_neg())),
+            EDGES
+        );
     }
 }

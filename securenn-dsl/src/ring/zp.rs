@@ -79,6 +79,13 @@ impl<P: PrimeModulus> ZMod<P> {
         }
     }
 
+    /// The element `value` of a computation that guarantees `value < p`.
+    #[inline(always)]
+    pub(crate) const fn from_reduced(value: u8) -> Self {
+        debug_assert!(value < P::P);
+        Self::reduced(value)
+    }
+
     /// The canonical representative in `0..p`.
     pub const fn value(self) -> u8 {
         self.value
@@ -230,6 +237,18 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
         GenericArray::from_array([self.value])
     }
 
+    fn encode_slice(values: &[Self], out: &mut Vec<u8>) {
+        out.extend(values.iter().map(|v| v.value));
+    }
+
+    fn decode_slice(bytes: &[u8], out: &mut Vec<Self>) -> bool {
+        if bytes.iter().any(|&b| b >= P::P) {
+            return false;
+        }
+        out.extend(bytes.iter().map(|&b| Self::reduced(b)));
+        true
+    }
+
     fn from_wire(bytes: &GenericArray<u8, U1>) -> Option<Self> {
         Self::new(bytes[0])
     }
@@ -239,24 +258,67 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
 /// a 16×16-bit product of a random 16-bit word and `bound` (Lemire), rejecting the low
 /// halves that would bias it (probability below 2^-8), so every value is exactly equally
 /// likely.
-fn fill_below<P: PrimeModulus, G: Rng + ?Sized>(rng: &mut G, out: &mut [ZMod<P>], bound: u32, offset: u8) {
+fn fill_below<P: PrimeModulus, G: Rng + ?Sized>(
+    rng: &mut G,
+    out: &mut [ZMod<P>],
+    bound: u32,
+    offset: u8,
+) {
+    const WORDS: usize = 512;
     let threshold = (0x1_0000 - bound) % bound; // 2^16 mod bound
-    let mut words = [0u8; 1024];
+    let mut words = [0u16; WORDS];
+    let mut values = [0u8; WORDS];
     let mut filled = 0;
     while filled < out.len() {
-        rng.fill_bytes(&mut words);
-        for chunk in words.chunks_exact(2) {
-            let product = u32::from(u16::from_le_bytes([chunk[0], chunk[1]])) * bound;
-            if product & 0xFFFF < threshold {
-                continue;
+        rng.fill_bytes(bytemuck::cast_slice_mut(&mut words));
+        for word in &mut words {
+            *word = u16::from_le(*word);
+        }
+        let rejected = candidates(&words, bound, threshold, offset, &mut values);
+        if rejected == 0 {
+            let take = (out.len() - filled).min(WORDS);
+            for (slot, &value) in out[filled..filled + take].iter_mut().zip(&values) {
+                *slot = ZMod::reduced(value);
             }
-            #[allow(clippy::cast_possible_truncation, reason = "the high half is below bound < 256")]
-            let value = (product >> 16) as u8;
-            out[filled] = ZMod::reduced(value + offset);
-            filled += 1;
-            if filled == out.len() {
-                break;
+            filled += take;
+        } else {
+            // Keep the accepted values, in order (a batch with a rejection).
+            for (&word, &value) in words.iter().zip(&values) {
+                if (u32::from(word) * bound) & 0xFFFF >= threshold && filled < out.len() {
+                    out[filled] = ZMod::reduced(value);
+                    filled += 1;
+                }
             }
         }
     }
+}
+
+/// The candidate values `offset + ⌊w·bound / 2^16⌋` of a batch of 16-bit words, and how
+/// many of them must be rejected; separate so that the loop vectorizes.
+#[inline(never)]
+fn candidates(words: &[u16], bound: u32, threshold: u32, offset: u8, values: &mut [u8]) -> u16 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "bound < 256 and threshold < bound"
+    )]
+    let (bound, threshold) = (bound as u16, threshold as u16);
+    let mut rejected = 0u16;
+    let values = &mut values[..words.len()];
+    for (value, &word) in values.iter_mut().zip(words) {
+        // High and low halves of the 16×16-bit product (pmulhuw and pmullw).
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the high half of a 32-bit product"
+        )]
+        let high = ((u32::from(word) * u32::from(bound)) >> 16) as u16;
+        let low = word.wrapping_mul(bound);
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the high half is below bound < 256"
+        )]
+        let high = high as u8;
+        *value = high + offset;
+        rejected += u16::from(low < threshold);
+    }
+    rejected
 }

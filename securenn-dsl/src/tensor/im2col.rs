@@ -187,6 +187,7 @@ pub fn im2col<R: Ring>(input: &[R], geometry: &Conv2dGeometry) -> Result<Vec<R>>
         });
     }
     let (out_h, out_w, patch) = (g.out_height(), g.out_width(), g.patch_len());
+    let row_len = g.kernel * g.channels;
     let mut out = vec![R::ZERO; g.rows() * patch];
     let mut rows = out.chunks_exact_mut(patch);
     for image in input.chunks_exact(g.height * g.width * g.channels) {
@@ -195,25 +196,25 @@ pub fn im2col<R: Ring>(input: &[R], geometry: &Conv2dGeometry) -> Result<Vec<R>>
                 let Some(row) = rows.next() else {
                     return Ok(out);
                 };
+                // The kernel's columns that fall inside the image: one contiguous run of
+                // input per kernel row (padding stays zero).
+                let x0 = ox * g.stride;
+                let first = g.padding.saturating_sub(x0);
+                let last = g.kernel.min((g.width + g.padding).saturating_sub(x0));
+                if first >= last {
+                    continue;
+                }
                 for ky in 0..g.kernel {
-                    // Input row of this kernel row, if it is inside the image.
                     let Some(y) = (oy * g.stride + ky).checked_sub(g.padding) else {
                         continue;
                     };
                     if y >= g.height {
                         continue;
                     }
-                    for kx in 0..g.kernel {
-                        let Some(x) = (ox * g.stride + kx).checked_sub(g.padding) else {
-                            continue;
-                        };
-                        if x >= g.width {
-                            continue;
-                        }
-                        let src = &image[(y * g.width + x) * g.channels..][..g.channels];
-                        let dst = &mut row[(ky * g.kernel + kx) * g.channels..][..g.channels];
-                        dst.copy_from_slice(src);
-                    }
+                    let x_first = x0 + first - g.padding;
+                    let src = &image[(y * g.width + x_first) * g.channels..]
+                        [..(last - first) * g.channels];
+                    row[ky * row_len + first * g.channels..][..src.len()].copy_from_slice(src);
                 }
             }
         }
