@@ -23,8 +23,12 @@ use securenn_tests::{
 };
 use typenum::{U0, U13};
 
-/// Elements in each protocol's bulk test.
+/// Elements per protocol over the random-input cases below: 10^5.
 const BULK: usize = 100_000;
+/// Cases of each protocol's random-input property test.
+const CASES: u32 = 2;
+/// Elements per case.
+const PER_CASE: usize = BULK / CASES as usize;
 
 /// DReLU's range: |a| < 2^62.
 const RANGE: i64 = (1 << 62) - 1;
@@ -81,14 +85,12 @@ fn drelu_outside_its_range_reads_bit_62() {
     assert_eq!(out.value.data(), &[Z64::new(0), Z64::new(0)]);
 }
 
-#[test]
-fn drelu_on_a_hundred_thousand_elements() {
-    check_drelu(&public_signed(1, BULK, RANGE));
+fn drelu_bulk(seed: u64, n: usize) {
+    check_drelu(&public_signed(seed, n, RANGE));
 }
 
-#[test]
-fn relu_on_a_hundred_thousand_elements_and_edges() {
-    let mut values = public_signed(2, BULK, 1 << 40);
+fn relu_bulk(seed: u64, n: usize) {
+    let mut values = public_signed(seed, n, 1 << 40);
     values.extend([0, 1, -1, RANGE, -RANGE]);
     let out = unary_op::<U13, Z64, U13, _>(&signed_tensor(&values), async |s, a| {
         Ok(relu(s, a).await?.value)
@@ -106,27 +108,26 @@ fn relu_derivative_is_drelu() {
     assert_eq!(out.value.data(), signs(&values).as_slice());
 }
 
-#[test]
-fn select_share_on_a_hundred_thousand_elements() {
-    let x = public_signed(4, BULK, 1 << 50);
-    let y = public_signed(5, BULK, 1 << 50);
-    let choice = public_signed(6, BULK, 1000);
+fn select_share_bulk(seed: u64, n: usize) {
+    let x = public_signed(seed, n, 1 << 50);
+    let y = public_signed(seed ^ 1, n, 1 << 50);
+    let choice = public_signed(seed ^ 2, n, 1000);
     // The choice bit comes from DReLU of a third input, shared by P0 along with x.
     let stacked: Vec<i64> = x.iter().chain(&choice).copied().collect();
     let out = binary_op::<U13, Z64, U13, _>(
         &signed_tensor(&stacked),
         &signed_tensor(&y),
         async |s, xc, y| {
-            let (x, c) = xc.local_share().map_or((vec![], vec![]), |d| {
-                (d[..BULK].to_vec(), d[BULK..].to_vec())
-            });
-            let x = Shared::<Z64, U13>::from_share(s.role(), [BULK], x)?;
-            let c = Shared::<Z64, U13>::from_share(s.role(), [BULK], c)?;
+            let (x, c) = xc
+                .local_share()
+                .map_or((vec![], vec![]), |d| (d[..n].to_vec(), d[n..].to_vec()));
+            let x = Shared::<Z64, U13>::from_share(s.role(), [n], x)?;
+            let c = Shared::<Z64, U13>::from_share(s.role(), [n], c)?;
             let bit = drelu(s, &c).await?;
             select_share(s, &bit, &x, y).await
         },
     );
-    let expected: Vec<i64> = (0..BULK)
+    let expected: Vec<i64> = (0..n)
         .map(|i| if choice[i] >= 0 { y[i] } else { x[i] })
         .collect();
     assert_eq!(values_of(&out.value), expected);
@@ -159,9 +160,12 @@ fn check_share_convert(values: &[u64]) {
 }
 
 #[test]
-fn share_convert_keeps_the_value_on_edges_and_a_hundred_thousand_elements() {
+fn share_convert_keeps_the_value_on_edges() {
     check_share_convert(&[0, 1, 2, u64::MAX - 1, 1 << 63, (1 << 63) - 1, (1 << 62) - 1]);
-    let values: Vec<u64> = public_elements::<Z64>(7, BULK)
+}
+
+fn share_convert_bulk(seed: u64, n: usize) {
+    let values: Vec<u64> = public_elements::<Z64>(seed, n)
         .into_iter()
         .map(|v| v.value().min(u64::MAX - 1))
         .collect();
@@ -190,9 +194,12 @@ fn check_compute_msb(values: &[u64]) {
 }
 
 #[test]
-fn compute_msb_on_edges_and_a_hundred_thousand_elements() {
+fn compute_msb_on_edges() {
     check_compute_msb(&[0, 1, (1 << 63) - 1, 1 << 63, u64::MAX - 1, u64::MAX - 2]);
-    let values: Vec<u64> = public_elements::<ZOdd>(8, BULK)
+}
+
+fn compute_msb_bulk(seed: u64, n: usize) {
+    let values: Vec<u64> = public_elements::<ZOdd>(seed, n)
         .into_iter()
         .map(ZOdd::value)
         .collect();
@@ -255,12 +262,11 @@ fn private_compare_on_edge_cases() {
     assert_eq!(compare(&cases), expected_compare(&cases));
 }
 
-#[test]
-fn private_compare_on_a_hundred_thousand_comparisons() {
-    let xs = public_elements::<Z64>(9, BULK);
-    let rs = public_elements::<Z64>(10, BULK);
-    let betas = public_elements::<Z64>(11, BULK);
-    let cases: Vec<(u64, u64, bool)> = (0..BULK)
+fn private_compare_bulk(seed: u64, n: usize) {
+    let xs = public_elements::<Z64>(seed, n);
+    let rs = public_elements::<Z64>(seed ^ 1, n);
+    let betas = public_elements::<Z64>(seed ^ 2, n);
+    let cases: Vec<(u64, u64, bool)> = (0..n)
         .map(|i| {
             // A third of the thresholds equal x or differ from it in one low bit.
             let x = xs[i].value();
@@ -304,16 +310,14 @@ fn check_matmul(m: usize, n: usize, v: usize, seed: u64) {
     );
 }
 
-#[test]
-fn matmul_on_a_hundred_thousand_elements() {
+fn matmul_bulk(seed: u64) {
     // 250×200 times 200×250: 10^5 elements in, 62,500 out.
-    check_matmul(250, 200, 250, 12);
+    check_matmul(250, 200, 250, seed);
 }
 
-#[test]
-fn mul_elementwise_on_a_hundred_thousand_elements() {
-    let a = public_tensor::<Z64>(13, BULK);
-    let b = public_tensor::<Z64>(14, BULK);
+fn mul_elementwise_bulk(seed: u64, n: usize) {
+    let a = public_tensor::<Z64>(seed, n);
+    let b = public_tensor::<Z64>(seed ^ 1, n);
     let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| {
         Ok(mul_elementwise(s, x, y).await?.truncate::<U0>())
     });
@@ -407,10 +411,13 @@ fn check_conv(
     assert_eq!(out.value.data(), expected.as_slice());
 }
 
+fn conv2d_bulk(seed: u64) {
+    // MNIST batch of 64 images (50,176 input elements), 5×5 filters, 20 channels.
+    check_conv((64, 28, 28, 1), 5, 20, 1, 0, seed);
+}
+
 #[test]
-fn conv2d_on_a_hundred_thousand_elements_and_the_papers_shapes() {
-    // MNIST batch of 128 images (100,352 input elements), 5×5 filters, 20 channels.
-    check_conv((128, 28, 28, 1), 5, 20, 1, 0, 15);
+fn conv2d_on_the_papers_shapes() {
     // Network D's first layer: stride 2, padding 2.
     check_conv((2, 28, 28, 1), 5, 5, 2, 2, 16);
     // Table 8's "8,5,16,50".
@@ -458,13 +465,12 @@ fn division_on_edge_cases() {
     ]);
 }
 
-#[test]
-fn division_on_a_hundred_thousand_elements() {
-    let ys: Vec<i64> = public_signed(18, BULK, 1 << 30)
+fn division_bulk(seed: u64, n: usize) {
+    let ys: Vec<i64> = public_signed(seed, n, 1 << 30)
         .iter()
         .map(|y| y.abs() + 1)
         .collect();
-    let xs = public_elements::<Z64>(19, BULK);
+    let xs = public_elements::<Z64>(seed ^ 1, n);
     let pairs: Vec<(i64, i64)> = ys
         .iter()
         .zip(&xs)
@@ -518,11 +524,10 @@ fn check_maxpool(values: &[i64], dims: (usize, usize, usize, usize), k: usize) {
     assert_eq!(argmax.value.data(), expected_argmax.as_slice());
 }
 
-#[test]
-fn maxpool_on_a_hundred_thousand_elements() {
-    // 25 images of 24×24×20 with 2×2 windows: 288,000 values, 72,000 windows.
-    let dims = (25, 24, 24, 20);
-    check_maxpool(&public_signed(20, 25 * 24 * 24 * 20, 1 << 40), dims, 2);
+fn maxpool_bulk(seed: u64) {
+    // 5 images of 24×24×20 with 2×2 windows: 57,600 values, 14,400 windows.
+    let dims = (5, 24, 24, 20);
+    check_maxpool(&public_signed(seed, 5 * 24 * 24 * 20, 1 << 40), dims, 2);
 }
 
 #[test]
@@ -562,17 +567,19 @@ fn check_dmaxpool(indices: &[u64], n: usize) {
     assert_eq!(out.value.data(), expected.as_slice());
 }
 
-#[test]
-fn dmaxpool_on_a_hundred_thousand_windows() {
+fn dmaxpool_bulk(seed: u64, windows: usize) {
     for n in [1, 4, 16, 64] {
-        let indices: Vec<u64> = public_elements::<Z64>(22, BULK / n.max(4))
+        let indices: Vec<u64> = public_elements::<Z64>(seed, windows / 4)
             .iter()
             .map(|v| v.value() % n as u64)
             .collect();
         check_dmaxpool(&indices, n);
     }
-    let edges = [0, 3, 1, 2];
-    check_dmaxpool(&edges, 4);
+}
+
+#[test]
+fn dmaxpool_on_edges() {
+    check_dmaxpool(&[0, 3, 1, 2], 4);
 }
 
 #[test]
@@ -621,4 +628,62 @@ fn protocols_refuse_mismatched_shapes_with_typed_errors() {
         matches!(result, Err(securenn_dsl::Error::ShapeMismatch { .. })),
         "{result:?}"
     );
+}
+
+// ---- 10^5 random elements per protocol, in proptest cases -----------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn drelu_on_random_inputs(seed: u64) { drelu_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn relu_on_random_inputs(seed: u64) { relu_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn select_share_on_random_inputs(seed: u64) { select_share_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn share_convert_on_random_inputs(seed: u64) { share_convert_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn compute_msb_on_random_inputs(seed: u64) { compute_msb_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn private_compare_on_random_inputs(seed: u64) { private_compare_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn matmul_on_random_inputs(seed: u64) { matmul_bulk(seed); }
+
+    #[test]
+    fn mul_elementwise_on_random_inputs(seed: u64) { mul_elementwise_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn conv2d_on_random_inputs(seed: u64) { conv2d_bulk(seed); }
+
+    #[test]
+    fn division_on_random_inputs(seed: u64) { division_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn maxpool_on_random_inputs(seed: u64) { maxpool_bulk(seed); }
+
+    #[test]
+    fn dmaxpool_on_random_inputs(seed: u64) { dmaxpool_bulk(seed, PER_CASE); }
+
+    #[test]
+    fn truncate_on_random_inputs(seed: u64) { truncate_bulk(seed, PER_CASE); }
+}
+
+/// SecureML's local truncation: ⌊x/2^13⌋ or ⌊x/2^13⌋ + 1 for |x| < 2^30 (it fails with
+/// probability about |x|/2^64 per element: below 10^-5 for this whole run).
+fn truncate_bulk(seed: u64, n: usize) {
+    let values = public_signed(seed, n, 1 << 30);
+    let out = unary_op::<typenum::U26, Z64, U13, _>(&signed_tensor(&values), async |_, a| {
+        Ok(securenn_dsl::protocol::truncate::<U13, _>(a))
+    });
+    for (got, &x) in values_of(&out.value).iter().zip(&values) {
+        let floor = x >> 13;
+        assert!(*got == floor || *got == floor + 1, "{x} truncated to {got}");
+    }
 }

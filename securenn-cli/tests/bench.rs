@@ -1,0 +1,102 @@
+//! `securenn bench protocol NAME`: every protocol runs, checks itself against the plaintext,
+//! and reports the documented JSON fields, in one process and over three processes.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
+        .args(["bench", "protocol"])
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("the securenn binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.lines().last().unwrap()).expect("the last line is one JSON object")
+}
+
+fn check_fields(summary: &serde_json::Value, protocol: &str, transport: &str) {
+    assert_eq!(summary["protocol"], protocol);
+    assert_eq!(summary["transport"], transport);
+    assert_eq!(summary["correct"], true, "{summary}");
+    let sent: u64 = summary["bytes_sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, summary["bytes_total"].as_u64().unwrap());
+    assert!(summary["bytes_total"].as_u64().unwrap() <= summary["paper_bytes"].as_u64().unwrap());
+    assert!(summary["seconds"].as_f64().unwrap() >= 0.0);
+    assert!(summary["size"].as_u64().unwrap() > 0);
+    assert!(summary["rounds"].is_u64());
+}
+
+#[test]
+fn every_protocol_runs_and_matches_the_plaintext() {
+    for protocol in [
+        "truncate",
+        "select_share",
+        "private_compare",
+        "share_convert",
+        "compute_msb",
+        "drelu",
+        "relu",
+        "division",
+    ] {
+        let summary = bench(&[protocol, "--size", "300"]);
+        check_fields(&summary, protocol, "local");
+        assert_eq!(summary["size"], 300);
+    }
+    for (protocol, dims) in [
+        ("matmul", "20,30,10"),
+        ("conv", "12,3,2,4"),
+        ("maxpool", "8,8,3,2"),
+        ("dmaxpool", "8,8,3,2"),
+    ] {
+        check_fields(&bench(&[protocol, "--dims", dims]), protocol, "local");
+    }
+}
+
+#[test]
+fn the_papers_shapes_cost_what_the_paper_says() {
+    // Table 8: MatMul 784,128,10 is 1.69 MB; DReLU on 128×128 values stays below 10.88 MB.
+    let matmul = bench(&["matmul", "--dims", "784,128,10"]);
+    assert_eq!(matmul["paper_bytes"], 1_688_832);
+    assert_eq!(matmul["bytes_total"], 1_688_832);
+    let drelu = bench(&["drelu", "--size", "16384"]);
+    assert_eq!(drelu["paper_bytes"], 664 * 16384);
+    assert_eq!(drelu["bytes_total"], 496 * 16384);
+}
+
+#[test]
+fn a_protocol_runs_over_three_processes() {
+    let summary = bench(&["drelu", "--size", "500", "--transport", "tcp"]);
+    check_fields(&summary, "drelu", "tcp");
+}
+
+#[test]
+fn bad_dimensions_are_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
+        .args(["bench", "protocol", "maxpool", "--dims", "7,8,3,2"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("multiples of K"), "{stderr}");
+    let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
+        .args(["bench", "protocol", "matmul", "--dims", "3,4"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("m,n,v"));
+}
