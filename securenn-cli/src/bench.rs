@@ -17,7 +17,7 @@ use securenn_dsl::protocol::{
     select_share, share_convert, truncate,
 };
 use securenn_dsl::ring::bits::decompose;
-use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
+use securenn_dsl::ring::{Ring, Z2, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Session, SessionConfig};
 use securenn_dsl::share::{Shared, reveal_to, share};
 use securenn_dsl::tensor::{Conv2dGeometry, Shape, Tensor, im2col, matmul_into};
@@ -84,6 +84,10 @@ pub(crate) struct ProtocolArgs {
     /// Calls to time; the median is reported.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Untimed calls first, for this long: this machine's CPUs take tens of milliseconds
+    /// to reach full speed after idling, which would otherwise inflate the first calls.
+    #[arg(long, default_value_t = 300)]
+    warmup_ms: u64,
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
@@ -102,6 +106,10 @@ struct Workload {
     size: usize,
     dims: Vec<usize>,
     seed: u64,
+    /// Calls to time.
+    repeat: usize,
+    /// How long to run untimed calls first.
+    warmup: std::time::Duration,
 }
 
 impl Workload {
@@ -141,6 +149,8 @@ impl Workload {
             size,
             dims,
             seed: args.data_seed,
+            repeat: args.repeat.max(1),
+            warmup: std::time::Duration::from_millis(args.warmup_ms),
         })
     }
 
@@ -188,10 +198,9 @@ struct PartyRun {
 pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
     let BenchCommand::Protocol(args) = command;
     let workload = Workload::new(args)?;
-    let repeat = args.repeat.max(1);
     if let Some(party) = args.child.party {
         let run = run_child(&args.child, party, async |session| {
-            Ok(run_workload(&session, &workload, repeat).await?)
+            Ok(run_workload(&session, &workload).await?)
         })?;
         return Ok(run.correct.unwrap_or(true));
     }
@@ -199,7 +208,7 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
         TransportKind::Local => {
             let cluster = LocalCluster::start(&SessionConfig::default())?;
             let job = workload.clone();
-            cluster.run(async move |session| run_workload(session, &job, repeat).await)?
+            cluster.run(async move |session| run_workload(session, &job).await)?
         }
         TransportKind::Tcp => {
             let mut child_args = vec![
@@ -209,7 +218,9 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
                 "--size".to_owned(),
                 args.size.to_string(),
                 "--repeat".to_owned(),
-                repeat.to_string(),
+                workload.repeat.to_string(),
+                "--warmup-ms".to_owned(),
+                args.warmup_ms.to_string(),
                 "--data-seed".to_owned(),
                 args.data_seed.to_string(),
             ];
@@ -266,6 +277,17 @@ fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3])
         TransportKind::Tcp => "tcp",
     };
     let calls = runs[0].seconds.len();
+    if std::env::var_os("SECURENN_BENCH_TRACE").is_some() {
+        let per_call: Vec<String> = (0..calls)
+            .map(|i| {
+                format!(
+                    "{:.2}",
+                    runs.iter().map(|r| r.seconds[i]).fold(0.0, f64::max) * 1e3
+                )
+            })
+            .collect();
+        println!("  per call (ms): {}", per_call.join(" "));
+    }
     println!(
         "securenn bench protocol {name}: {} elements, dims {:?}, transport {transport}",
         workload.size, workload.dims
@@ -342,12 +364,32 @@ async fn input_from<P: securenn_dsl::party::InputParty, R: Ring, F: typenum::Uns
     share(session, &private, shape.clone()).await
 }
 
-/// Times `repeat` calls of `call`; returns the last result, the times and the last traffic.
+/// Runs untimed calls for `warmup` (P0 keeps time and tells the others when to stop), then
+/// times `repeat` calls of `call`; returns the last result, the times and the last traffic.
 async fn timed<T>(
     session: &Session,
-    repeat: usize,
+    workload: &Workload,
     call: impl AsyncFn() -> securenn_dsl::Result<T>,
 ) -> securenn_dsl::Result<(T, Vec<f64>, Stats)> {
+    let started = Instant::now();
+    loop {
+        call().await?;
+        let control = session.call("bench warm-up");
+        let more = match session.role() {
+            Role::P0 => {
+                let more = started.elapsed() < workload.warmup;
+                let flag = [Z2::from(more)];
+                control.send(Role::P1, 0, &flag).await?;
+                control.send(Role::P2, 0, &flag).await?;
+                more
+            }
+            _ => control.recv::<Z2>(Role::P0, 0, 1).await?[0].as_bool(),
+        };
+        if !more {
+            break;
+        }
+    }
+    let repeat = workload.repeat;
     let mut seconds = Vec::with_capacity(repeat);
     let mut last = None;
     for _ in 0..repeat {
@@ -383,11 +425,7 @@ async fn check<F: typenum::Unsigned>(
 }
 
 /// One party's part of the benchmark.
-async fn run_workload(
-    session: &Session,
-    w: &Workload,
-    repeat: usize,
-) -> securenn_dsl::Result<PartyRun> {
+async fn run_workload(session: &Session, w: &Workload) -> securenn_dsl::Result<PartyRun> {
     let (n, seed, d) = (w.size, w.seed, &w.dims);
     let vector = Shape::from([n]);
     let (correct, seconds, stats) = match w.name {
@@ -399,7 +437,7 @@ async fn run_workload(
             let y: Shared<Z64, U0> =
                 input_from::<P1, _, _>(session, b.clone(), &Shape::from([k, v])).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || matmul(session, &x, &y).await).await?;
+                timed(session, w, async || matmul(session, &x, &y).await).await?;
             let expected = || {
                 let mut c = vec![Z64::ZERO; m * v];
                 matmul_into(&a, &b, m, k, v, &mut c);
@@ -420,10 +458,8 @@ async fn run_workload(
             let k: Shared<Z64, U0> =
                 input_from::<P1, _, _>(session, filters.clone(), &Shape::from([f, f, i, o]))
                     .await?;
-            let (out, seconds, stats) = timed(session, repeat, async || {
-                conv2d(session, &x, &k, 1, 0).await
-            })
-            .await?;
+            let (out, seconds, stats) =
+                timed(session, w, async || conv2d(session, &x, &k, 1, 0).await).await?;
             let expected = || {
                 let columns = im2col(&image, &geometry).unwrap_or_default();
                 let mut c = vec![Z64::ZERO; geometry.rows() * o];
@@ -443,7 +479,7 @@ async fn run_workload(
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64, U26> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || Ok(truncate::<U13, _>(&x))).await?;
+                timed(session, w, async || Ok(truncate::<U13, _>(&x))).await?;
             let expected = || a.iter().map(|v| v.arithmetic_shr(13)).collect();
             (check(session, &out, expected, 1).await?, seconds, stats)
         }
@@ -457,7 +493,7 @@ async fn run_workload(
             let y: Shared<Z64> = input_from::<P1, _, _>(session, b.clone(), &vector).await?;
             let choice: Shared<Z64> = input_from::<P0, _, _>(session, c.clone(), &vector).await?;
             let bit = drelu(session, &choice).await?;
-            let (out, seconds, stats) = timed(session, repeat, async || {
+            let (out, seconds, stats) = timed(session, w, async || {
                 select_share(session, &bit, &x, &y).await
             })
             .await?;
@@ -481,7 +517,7 @@ async fn run_workload(
             let mask = Common::new(session.role(), || {
                 beta.iter().map(|v| v.value() & 1 == 1).collect()
             });
-            let (out, seconds, stats) = timed(session, repeat, async || {
+            let (out, seconds, stats) = timed(session, w, async || {
                 private_compare(session, &bits, &threshold, &mask).await
             })
             .await?;
@@ -499,7 +535,7 @@ async fn run_workload(
                 .collect();
             let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || share_convert(session, &x).await).await?;
+                timed(session, w, async || share_convert(session, &x).await).await?;
             let revealed = reveal_to::<P0, _, _>(session, &out).await?.into_inner();
             let correct = revealed.map(|got| {
                 got.data()
@@ -513,7 +549,7 @@ async fn run_workload(
             let a = inputs::<ZOdd>(seed, 0, n);
             let x: Shared<ZOdd, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || compute_msb(session, &x).await).await?;
+                timed(session, w, async || compute_msb(session, &x).await).await?;
             let expected = || a.iter().map(|v| Z64::new(v.value() >> 63)).collect();
             (
                 check(session, out.as_shared(), expected, 0).await?,
@@ -525,7 +561,7 @@ async fn run_workload(
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || drelu(session, &x).await).await?;
+                timed(session, w, async || drelu(session, &x).await).await?;
             let expected = || {
                 a.iter()
                     .map(|v| Z64::new(u64::from(v.as_i64() >= 0)))
@@ -540,8 +576,7 @@ async fn run_workload(
         ProtocolName::Relu => {
             let a = signed_inputs(seed, 0, n, 1 << 40);
             let x: Shared<Z64> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
-            let (out, seconds, stats) =
-                timed(session, repeat, async || relu(session, &x).await).await?;
+            let (out, seconds, stats) = timed(session, w, async || relu(session, &x).await).await?;
             let expected = || a.iter().map(|v| Z64::from_i64(v.as_i64().max(0))).collect();
             (
                 check(session, &out.value, expected, 0).await?,
@@ -562,7 +597,7 @@ async fn run_workload(
             let xs: Shared<Z64> = input_from::<P0, _, _>(session, x.clone(), &vector).await?;
             let ys: Shared<Z64> = input_from::<P1, _, _>(session, y.clone(), &vector).await?;
             let (out, seconds, stats) =
-                timed(session, repeat, async || division(session, &xs, &ys).await).await?;
+                timed(session, w, async || division(session, &xs, &ys).await).await?;
             let expected = || {
                 x.iter()
                     .zip(&y)
@@ -580,7 +615,7 @@ async fn run_workload(
             if w.name == ProtocolName::Maxpool {
                 let pool = Pool2d { kernel: k };
                 let (out, seconds, stats) =
-                    timed(session, repeat, async || maxpool(session, &x, pool).await).await?;
+                    timed(session, w, async || maxpool(session, &x, pool).await).await?;
                 let max_ok = check(session, &out.max, || max, 0).await?;
                 let argmax_ok = check(session, &out.argmax, || argmax, 0).await?;
                 (max_ok.zip(argmax_ok).map(|(a, b)| a && b), seconds, stats)
@@ -588,10 +623,8 @@ async fn run_workload(
                 let index: Shared<Z64, U0> =
                     input_from::<P0, _, _>(session, argmax.clone(), &Shape::from([argmax.len()]))
                         .await?;
-                let (out, seconds, stats) = timed(session, repeat, async || {
-                    dmaxpool(session, &index, k * k).await
-                })
-                .await?;
+                let (out, seconds, stats) =
+                    timed(session, w, async || dmaxpool(session, &index, k * k).await).await?;
                 let expected = || {
                     argmax
                         .iter()

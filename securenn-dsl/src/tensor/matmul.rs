@@ -77,13 +77,8 @@ pub fn matmul_into<R: Ring>(a: &[R], b: &[R], m: usize, n: usize, v: usize, out:
                     depth,
                     panel,
                 };
-                let acc = match rows {
-                    4 => tile.compute::<4>(),
-                    3 => tile.compute::<3>(),
-                    2 => tile.compute::<2>(),
-                    _ => tile.compute::<1>(),
-                };
                 let cols = NR.min(v - j0);
+                let acc = tile.dispatch(rows, cols);
                 for (ii, acc_row) in acc.iter().enumerate().take(rows) {
                     let out_row = &mut out[(i0 + ii) * v + j0..][..cols];
                     for (c, &x) in out_row.iter_mut().zip(acc_row) {
@@ -146,10 +141,31 @@ struct Tile<'a, R> {
 }
 
 impl<R: Ring> Tile<'_, R> {
-    /// The ROWS×NR tile of Winograd's pair products `Σ_p (a_2p + b_2p+1)(a_2p+1 + b_2p)`,
-    /// accumulated in a register-resident array; rows beyond ROWS are zero.
+    /// The ROWS×COLS tile of Winograd's pair products `Σ_p (a_2p + b_2p+1)(a_2p+1 + b_2p)`,
+    /// accumulated in a register-resident array; the rest of the array is zero.
+    /// The tile for `rows` ≤ MR rows and `cols` ≤ NR columns, each size its own loop, so
+    /// that edge tiles (e.g. the last two of ten columns) do no wasted work.
+    fn dispatch(&self, rows: usize, cols: usize) -> [[R; NR]; MR] {
+        macro_rules! by_cols {
+            ($rows:literal) => {
+                match cols {
+                    4 => self.compute::<$rows, 4>(),
+                    3 => self.compute::<$rows, 3>(),
+                    2 => self.compute::<$rows, 2>(),
+                    _ => self.compute::<$rows, 1>(),
+                }
+            };
+        }
+        match rows {
+            4 => by_cols!(4),
+            3 => by_cols!(3),
+            2 => by_cols!(2),
+            _ => by_cols!(1),
+        }
+    }
+
     #[inline(always)]
-    fn compute<const ROWS: usize>(&self) -> [[R; NR]; MR] {
+    fn compute<const ROWS: usize, const COLS: usize>(&self) -> [[R; NR]; MR] {
         let mut acc = [[R::ZERO; NR]; MR];
         let rows: [&[R]; ROWS] =
             core::array::from_fn(|ii| &self.a[(self.i0 + ii) * self.n + self.k0..][..self.depth]);
@@ -158,7 +174,7 @@ impl<R: Ring> Tile<'_, R> {
             for ii in 0..ROWS {
                 let a_even = rows[ii][2 * pair];
                 let a_odd = rows[ii][2 * pair + 1];
-                for jj in 0..NR {
+                for jj in 0..COLS {
                     acc[ii][jj] += (a_even + b_odd[jj]) * (a_odd + b_even[jj]);
                 }
             }
