@@ -195,6 +195,28 @@ fn what_p2_receives_in_private_compare_does_not_depend_on_the_secret() {
     );
 }
 
+#[test]
+fn the_zero_p2_may_see_sits_at_a_uniformly_random_position() {
+    // Goodness of fit of the zero's position (over the comparisons that have one) to the
+    // uniform distribution on 64 positions, at significance 0.001.
+    let view = compare_view(3, 40_000);
+    let positions = zero_positions(&view, N * 64);
+    let observed = &positions[..64];
+    let total: u64 = observed.iter().sum();
+    assert!(total > 1000, "{total} comparisons with a zero");
+    let expected = total as f64 / 64.0;
+    let statistic: f64 = observed
+        .iter()
+        .map(|&o| (o as f64 - expected).powi(2) / expected)
+        .sum();
+    let k = 63.0f64;
+    let critical = k * (1.0 - 2.0 / (9.0 * k) + 3.090 * (2.0 / (9.0 * k)).sqrt()).powi(3);
+    assert!(
+        statistic < critical,
+        "chi-square {statistic:.1} over 63 degrees of freedom (critical {critical:.1})"
+    );
+}
+
 fn convert_view(a: i64, seed_base: u64) -> Vec<(Role, Vec<u8>)> {
     helper_view(RUNS, seed_base, async |session, _| {
         let input = Private::<P0, _>::new(session.role(), || {

@@ -9,16 +9,23 @@
 //! swapped, giving a zero iff x < t, i.e. iff x ≤ r. When β = 1 and r = 2^64 − 1, t would
 //! wrap, and x ≤ r holds for every x, so the parties output shares with exactly one zero.
 //!
-//! Each dᵢ = sᵢ·cᵢ is multiplied by a fresh sᵢ ∈ Z_p* and the 64 values of a comparison are
-//! shuffled by a fresh permutation, both from the P0-P1 key, so that P2 learns only whether
-//! a zero is present, never where, nor the other values. Unlike the reference code (whose
-//! parallel version used the constant 1 for both) they are drawn anew for every comparison.
-//! The two shares of each dᵢ are also re-randomized with a fresh sharing of zero, so that
-//! the pair P2 receives is uniform given dᵢ even though P2 dealt the bit shares itself.
+//! Each dᵢ = sᵢ·cᵢ is multiplied by a fresh sᵢ ∈ Z_p*, and the 64 values of a comparison are
+//! permuted by a fresh permutation, both from the P0-P1 key and drawn anew for every
+//! comparison (the reference code's parallel version used the constant 1 for both). The two
+//! shares of each dᵢ are also re-randomized with a fresh sharing of zero, so that the pair
+//! P2 receives is uniform given dᵢ even though P2 dealt the bit shares itself.
+//!
+//! The permutation is a uniformly random rotation of the 64 positions: one random byte per
+//! comparison instead of 63 bounded draws, and it hides exactly what a uniform permutation
+//! of S₆₄ would. The non-zero dᵢ are independent and uniform in Z_p* (each sᵢ is fresh and
+//! uniform, and multiplying by a non-zero cᵢ permutes Z_p*), and at most one cᵢ is zero; so
+//! the vector P2 sees is "i.i.d. uniform non-zero values, with a zero at a uniform position
+//! if x > r (β = 0)", whether the positions are rotated or fully shuffled. That is the
+//! distribution the paper's simulator for P2 samples, so its proof applies unchanged; the
+//! helper-view test checks that the zero's position is uniform.
 
 use typenum::U0;
 
-use super::{Shuffler, scatter};
 use crate::error::{Error, Result};
 use crate::party::{Common, P2, Revealed, Role};
 use crate::ring::{Ring, Zp};
@@ -31,10 +38,10 @@ pub const BIT_WIDTH: usize = 64;
 /// Stream labels (P0-P1 key).
 const MULTIPLIERS: u32 = 0;
 const CORNER: u32 = 1;
-const PERMUTATIONS: u32 = 2;
+const ROTATIONS: u32 = 2;
 const ZERO_MASKS: u32 = 3;
 
-/// Message step: the masked, shuffled dᵢ to P2.
+/// Message step: the masked, rotated dᵢ to P2.
 const STEP_D: u16 = 0;
 
 /// P2 learns, for each comparison, β′ = β ⊕ (x > r), where `bits` holds shares over Z_p of
@@ -130,12 +137,12 @@ pub(crate) async fn private_compare_in(
     let mut zero_masks = vec![Zp::ZERO; n * BIT_WIDTH];
     Zp::fill_random(&mut call.shared_prg(other, ZERO_MASKS)?, &mut zero_masks);
     let mut corner_prg = call.shared_prg(other, CORNER)?;
-    let mut shuffler = Shuffler::new(call.shared_prg(other, PERMUTATIONS)?);
+    let mut rotations = call.shared_prg(other, ROTATIONS)?;
 
     let j = u16::from(role == Role::P1);
     let mut d = vec![Zp::ZERO; n * BIT_WIDTH];
     let mut block = Block::default();
-    let mut swaps = Vec::new();
+    let mut offsets = [0u8; BLOCK];
     for start in (0..n).step_by(BLOCK) {
         let len = BLOCK.min(n - start);
         block.differences(
@@ -152,8 +159,7 @@ pub(crate) async fn private_compare_in(
                 block.corner_case(role, k, &mut corner_prg);
             }
         }
-        // dᵢ = sᵢ·cᵢ ± zᵢ mod p (the random sᵢ and zᵢ are used in the block's order), then a
-        // fresh permutation of each comparison's 64 values.
+        // dᵢ = sᵢ·cᵢ ± zᵢ mod p (the random sᵢ and zᵢ are used in the block's order).
         let randomness = start * BIT_WIDTH..(start + len) * BIT_WIDTH;
         block.mask(
             len,
@@ -161,13 +167,17 @@ pub(crate) async fn private_compare_in(
             &zero_masks[randomness],
             role == Role::P0,
         );
-        shuffler.indices(BIT_WIDTH, len, &mut swaps);
+        // A fresh uniform rotation of each comparison's 64 values: 64 divides 256, so the
+        // low six bits of a random byte are an exactly uniform offset.
+        rotations.fill(&mut offsets[..len]);
         for (k, out) in d[start * BIT_WIDTH..(start + len) * BIT_WIDTH]
             .chunks_exact_mut(BIT_WIDTH)
             .enumerate()
         {
-            let values: [Zp; BIT_WIDTH] = core::array::from_fn(|i| block.masked[i * BLOCK + k]);
-            scatter(&values, out, |i| usize::from(swaps[i * len + k]));
+            let offset = usize::from(offsets[k]) % BIT_WIDTH;
+            for i in 0..BIT_WIDTH {
+                out[(i + offset) % BIT_WIDTH] = block.masked[i * BLOCK + k];
+            }
         }
     }
     call.send(Role::P2, STEP_D, &d).await?;
