@@ -91,6 +91,9 @@ pub(crate) struct ProtocolArgs {
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
+    /// Also print every timed call's time, overall and at each party.
+    #[arg(long)]
+    per_call: bool,
     /// Seed of the public random inputs.
     #[arg(long, default_value_t = 1)]
     data_seed: u64,
@@ -277,17 +280,6 @@ fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3])
         TransportKind::Tcp => "tcp",
     };
     let calls = runs[0].seconds.len();
-    if std::env::var_os("SECURENN_BENCH_TRACE").is_some() {
-        let per_call: Vec<String> = (0..calls)
-            .map(|i| {
-                format!(
-                    "{:.2}",
-                    runs.iter().map(|r| r.seconds[i]).fold(0.0, f64::max) * 1e3
-                )
-            })
-            .collect();
-        println!("  per call (ms): {}", per_call.join(" "));
-    }
     println!(
         "securenn bench protocol {name}: {} elements, dims {:?}, transport {transport}",
         workload.size, workload.dims
@@ -298,6 +290,25 @@ fn print_summary(args: &ProtocolArgs, workload: &Workload, runs: &[PartyRun; 3])
         min * 1e3,
         max * 1e3
     );
+    if args.per_call {
+        let per_call: Vec<String> = (0..calls)
+            .map(|i| {
+                format!(
+                    "{:.2}",
+                    runs.iter().map(|r| r.seconds[i]).fold(0.0, f64::max) * 1e3
+                )
+            })
+            .collect();
+        println!("  per call (ms): {}", per_call.join(" "));
+        for (role, run) in Role::ALL.iter().zip(runs) {
+            let times: Vec<String> = run
+                .seconds
+                .iter()
+                .map(|s| format!("{:.2}", s * 1e3))
+                .collect();
+            println!("  {role} (ms): {}", times.join(" "));
+        }
+    }
     for role in Role::ALL {
         println!("  {role} sent {:>12} bytes", cluster.sent_by(role));
     }
