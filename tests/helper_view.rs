@@ -100,21 +100,67 @@ fn histogram(
     counts
 }
 
-/// The position (0..64) of the zero in each comparison's reconstructed dᵢ, or 64 if none.
-fn zero_positions(view: &[(Role, Vec<u8>)], len: usize) -> Vec<u64> {
-    let pick = |role: Role| {
+/// P0's and P1's payloads of length `len`, paired in the order P2 received them.
+fn paired(view: &[(Role, Vec<u8>)], len: usize) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
+    let pick = move |role: Role| {
         view.iter()
             .filter(move |(s, p)| *s == role && p.len() == len)
             .map(|(_, p)| p)
     };
-    let mut counts = vec![0u64; 65];
-    for (d0, d1) in pick(Role::P0).zip(pick(Role::P1)) {
+    pick(Role::P0).zip(pick(Role::P1))
+}
+
+/// The reconstructed dᵢ = ⟨dᵢ⟩₀ + ⟨dᵢ⟩₁ mod 67 of every comparison, 64 at a time.
+fn reconstructed_d(view: &[(Role, Vec<u8>)], len: usize) -> Vec<[u8; 64]> {
+    let mut out = Vec::new();
+    for (d0, d1) in paired(view, len) {
         for (a, b) in d0.chunks_exact(64).zip(d1.chunks_exact(64)) {
-            let zero = a
-                .iter()
-                .zip(b)
-                .position(|(&x, &y)| (u16::from(x) + u16::from(y)) % 67 == 0);
-            counts[zero.unwrap_or(64)] += 1;
+            let mut d = [0u8; 64];
+            for (slot, (&x, &y)) in d.iter_mut().zip(a.iter().zip(b)) {
+                *slot = u8::try_from((u16::from(x) + u16::from(y)) % 67).unwrap();
+            }
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// The position (0..64) of the zero in each comparison's reconstructed dᵢ, or 64 if none;
+/// asserts that no comparison has two zeros (the property the masking relies on).
+fn zero_positions(view: &[(Role, Vec<u8>)], len: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; 65];
+    for d in reconstructed_d(view, len) {
+        assert!(
+            d.iter().filter(|&&v| v == 0).count() <= 1,
+            "a comparison with two zeros"
+        );
+        counts[d.iter().position(|&v| v == 0).unwrap_or(64)] += 1;
+    }
+    counts
+}
+
+/// Histogram of the non-zero reconstructed dᵢ (values 1..66): uniform when every sᵢ is
+/// fresh, but not if the sᵢ were constant (the reference code's parallel bug), since the
+/// cᵢ themselves depend on x.
+fn nonzero_d(view: &[(Role, Vec<u8>)], len: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; 67];
+    for d in reconstructed_d(view, len) {
+        for v in d {
+            counts[usize::from(v)] += 1;
+        }
+    }
+    counts[0] = 0;
+    counts
+}
+
+/// Histogram of byte `byte` of x = ã₀ + ã₁, the value P2 reconstructs in ShareConvert.
+fn masked_value_bytes(view: &[(Role, Vec<u8>)], byte: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; 256];
+    for (a0, a1) in paired(view, N * 8) {
+        for (x, y) in a0.chunks_exact(8).zip(a1.chunks_exact(8)) {
+            let x = u64::from_le_bytes(x.try_into().unwrap())
+                .wrapping_add(u64::from_le_bytes(y.try_into().unwrap()));
+            counts[usize::from(x.to_le_bytes()[byte])] += 1;
         }
     }
     counts
@@ -193,6 +239,11 @@ fn what_p2_receives_in_private_compare_does_not_depend_on_the_secret() {
         &zero_positions(&small, d_len),
         &zero_positions(&large, d_len),
     );
+    assert_same_distribution(
+        "PrivateCompare reconstructed d",
+        &nonzero_d(&small, d_len),
+        &nonzero_d(&large, d_len),
+    );
 }
 
 #[test]
@@ -250,6 +301,19 @@ fn what_p2_receives_in_share_convert_does_not_depend_on_the_secret() {
         &zero_positions(&small, N * 64),
         &zero_positions(&large, N * 64),
     );
+    assert_same_distribution(
+        "ShareConvert reconstructed d",
+        &nonzero_d(&small, N * 64),
+        &nonzero_d(&large, N * 64),
+    );
+    // What P2 reconstructs from the masked shares, x = a + r: uniform only because r is.
+    for byte in [0, 4, 7] {
+        assert_same_distribution(
+            &format!("ShareConvert masked value x = a + r, byte {byte}"),
+            &masked_value_bytes(&small, byte),
+            &masked_value_bytes(&large, byte),
+        );
+    }
 }
 
 #[test]

@@ -265,3 +265,13 @@ fn dmaxpool_costs_8n_plus_2_bytes_per_window_against_the_papers_16_n_plus_1() {
         );
     }
 }
+
+#[test]
+fn truncation_costs_nothing() {
+    let x = vector(LEN, 12);
+    let stats = traffic(&x, &x, async |_, a, _| {
+        let _ = securenn_dsl::protocol::truncate::<typenum::U5, _>(a);
+        Ok(())
+    });
+    check("truncate", &stats, 0, 0, 0);
+}

@@ -432,6 +432,7 @@ proptest! {
         batch in 1usize..3, side in 3usize..10, channels in 1usize..4, kernel in 1usize..4,
         out_channels in 1usize..4, stride in 1usize..3, padding in 0usize..3, seed: u64,
     ) {
+        prop_assume!(padding < kernel);
         check_conv((batch, side, side + 1, channels), kernel, out_channels, stride, padding, seed);
     }
 }
@@ -686,4 +687,128 @@ fn truncate_bulk(seed: u64, n: usize) {
         let floor = x >> 13;
         assert!(*got == floor || *got == floor + 1, "{x} truncated to {got}");
     }
+}
+
+// ---- Edge values through every arithmetic protocol -------------------------------------
+
+/// 0, ±1 and ±(2^62 − 1), the values the issue names, plus a few neighbours.
+const EDGES: [i64; 8] = [0, 1, -1, RANGE, -RANGE, 2, -2, 1 << 40];
+
+#[test]
+fn select_share_mul_and_matmul_on_edge_values() {
+    let x = signed_tensor(&EDGES);
+    let y = signed_tensor(&EDGES.map(|v| v.wrapping_neg()));
+    // SelectShare by the sign of x: y where x ≥ 0, x elsewhere.
+    let out = binary_op::<U13, Z64, U13, _>(&x, &y, async |s, x, y| {
+        let bit = drelu(s, x).await?;
+        select_share(s, &bit, x, y).await
+    });
+    let expected: Vec<i64> = EDGES
+        .iter()
+        .map(|&v| if v >= 0 { v.wrapping_neg() } else { v })
+        .collect();
+    assert_eq!(values_of(&out.value), expected);
+    // Elementwise and matrix products wrap exactly as the ring does.
+    let out = binary_op::<U0, Z64, U0, _>(&x, &y, async |s, x, y| {
+        Ok(mul_elementwise(s, x, y).await?.truncate::<U0>())
+    });
+    assert_eq!(out.value, x.try_mul_elementwise(&y).unwrap());
+    let (a, b) = (
+        x.clone().reshape([2, 4]).unwrap(),
+        y.clone().reshape([4, 2]).unwrap(),
+    );
+    let out = binary_op::<U0, Z64, U0, _>(&a, &b, async |s, x, y| {
+        Ok(matmul(s, x, y).await?.truncate::<U0>())
+    });
+    assert_eq!(
+        out.value.data(),
+        naive_matmul(a.data(), b.data(), 2, 4, 2).as_slice()
+    );
+}
+
+#[test]
+fn maxpool_and_conv_on_edge_values() {
+    // Maxpool over windows of edge values, |v| < 2^61 so that differences stay in range.
+    let values: Vec<i64> = [0, 1, -1, (1 << 61) - 1, -(1 << 61) + 1, 2, -2, 0]
+        .iter()
+        .cycle()
+        .take(2 * 4 * 4)
+        .copied()
+        .collect();
+    check_maxpool(&values, (1, 4, 4, 2), 2);
+    // Conv with edge values in the input and the filters.
+    let input = signed_tensor(&EDGES.repeat(2))
+        .reshape([1, 4, 4, 1])
+        .unwrap();
+    let filters = signed_tensor(&EDGES[..4]).reshape([2, 2, 1, 1]).unwrap();
+    let out = binary_op::<U0, Z64, U0, _>(&input, &filters, async |s, x, w| {
+        Ok(conv2d(s, x, w, 1, 1).await?.truncate::<U0>())
+    });
+    let expected = naive_conv(input.data(), filters.data(), (1, 4, 4, 1), 2, 1, 1, 1);
+    assert_eq!(out.value.data(), expected.as_slice());
+}
+
+#[test]
+fn truncate_on_edge_values() {
+    let values = [
+        0,
+        1,
+        -1,
+        8191,
+        -8191,
+        8192,
+        -8192,
+        8193,
+        -8193,
+        1 << 30,
+        -(1 << 30),
+    ];
+    let out = unary_op::<typenum::U26, Z64, U13, _>(&signed_tensor(&values), async |_, a| {
+        Ok(securenn_dsl::protocol::truncate::<U13, _>(a))
+    });
+    for (got, &x) in values_of(&out.value).iter().zip(&values) {
+        let floor = x >> 13;
+        assert!(*got == floor || *got == floor + 1, "{x} truncated to {got}");
+    }
+}
+
+#[test]
+fn a_share_made_for_another_party_is_refused() {
+    let result = run_local(|session| async move {
+        // Every party builds P0's view of a share: wrong at P1 and P2.
+        let x =
+            Shared::<Z64, U0>::from_share(securenn_dsl::party::Role::P0, [2], vec![Z64::ONE; 2])?;
+        drelu(&session, &x).await.map(drop)
+    });
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::WrongRole { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn degenerate_shapes_are_typed_errors() {
+    let result = run_local(|session| async move {
+        let x = Private::<P0, _>::new(session.role(), || Tensor::<Z64>::zeros([1, 0, 4, 1]));
+        let x: Shared<Z64, U0> = share(&session, &x, [1, 0, 4, 1]).await?;
+        maxpool(&session, &x, Pool2d { kernel: 1_000_000 })
+            .await
+            .map(drop)
+    });
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::InvalidShape { .. })),
+        "{result:?}"
+    );
+    let result = run_local(|session| async move {
+        let x = Private::<P0, _>::new(session.role(), || Tensor::<Z64>::zeros([1, 2, 2, 1]));
+        let x: Shared<Z64, U0> = share(&session, &x, [1, 2, 2, 1]).await?;
+        let w = Private::<P1, _>::new(session.role(), || Tensor::<Z64>::zeros([1, 1, 1, 1]));
+        let w: Shared<Z64, U0> = share(&session, &w, [1, 1, 1, 1]).await?;
+        // Padding as wide as the kernel only adds outputs that see nothing.
+        conv2d(&session, &x, &w, 1, 1_000_000).await.map(drop)
+    });
+    assert!(
+        matches!(result, Err(securenn_dsl::Error::InvalidShape { .. })),
+        "{result:?}"
+    );
 }

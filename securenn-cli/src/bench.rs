@@ -135,6 +135,13 @@ impl Workload {
             )
             .into());
         }
+        if dims
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .is_none_or(|n| n > 1 << 32)
+        {
+            return Err("--dims describe more than 2^32 elements".into());
+        }
         let size = match args.name {
             ProtocolName::Matmul => dims[0] * dims[1],
             ProtocolName::Conv => dims[0] * dims[0] * dims[2],

@@ -74,8 +74,11 @@ const KEY_AGREEMENT_CALL: u64 = 0;
 
 /// One party's view of a three-party computation.
 ///
-/// `Session` is `Send + Sync` and its methods take `&self`, so independent protocol calls
-/// can run concurrently on one session.
+/// `Session` is `Send + Sync` and its methods take `&self`. Calls are numbered in the order
+/// they are opened, so every party must open them in the same order: protocol calls issued
+/// one after another always are; protocols run concurrently on one session are only if
+/// each opens its calls in the same order at every party, which a protocol that opens
+/// nested calls after awaiting a message does not guarantee.
 #[derive(Debug)]
 pub struct Session {
     role: Role,

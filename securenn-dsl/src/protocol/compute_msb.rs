@@ -14,6 +14,7 @@
 
 use typenum::{U0, Unsigned};
 
+use super::check_holder;
 use super::matmul::{Product, beaver};
 use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt};
@@ -76,6 +77,7 @@ pub(crate) struct Dealt {
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
 pub async fn compute_msb<F: Unsigned>(session: &Session, a: &Shared<ZOdd, F>) -> Result<Bit> {
+    check_holder(session, "compute_msb", a)?;
     let n = a.len();
     let call = session.call("compute_msb");
     let dealt = deal(&call, n).await?;

@@ -16,6 +16,7 @@ use core::ops::Add;
 
 use typenum::{Sum, Unsigned};
 
+use super::check_holder;
 use super::matmul::{Product, beaver};
 use crate::error::{Error, Result};
 use crate::ring::Z64;
@@ -67,6 +68,8 @@ where
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    check_holder(session, "conv2d", input)?;
+    check_holder(session, "conv2d", weights)?;
     let invalid = |shape: &Shape, reason| Error::InvalidShape {
         operation: "conv2d",
         shape: shape.clone(),
@@ -92,6 +95,12 @@ where
         });
     }
     let geometry = Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding)?;
+    if geometry.rows().checked_mul(out_channels).is_none() {
+        return Err(invalid(
+            weights.shape(),
+            "the output has more elements than memory can hold",
+        ));
+    }
     let product = Product::Convolution {
         geometry,
         out_channels,

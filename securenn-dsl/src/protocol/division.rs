@@ -14,6 +14,7 @@
 
 use typenum::Unsigned;
 
+use super::check_holder;
 use super::drelu;
 use super::matmul::{Product, beaver};
 use crate::error::Result;
@@ -54,8 +55,15 @@ pub async fn division<F: Unsigned>(
     x: &Shared<Z64, F>,
     y: &Shared<Z64, F>,
 ) -> Result<Shared<Z64, F>> {
+    check_holder(session, "division", x)?;
+    check_holder(session, "division", y)?;
     check_same_shape("division", x.shape(), y.shape())?;
     let f = F::U32;
+    if f >= 62 {
+        return Err(crate::error::Error::Config(
+            "division needs fewer than 62 fractional bits (2^f·y must stay below 2^62)",
+        ));
+    }
     let role = session.role();
     let scaled_x: Vec<Z64> = x.data().iter().map(|&v| v * Z64::new(1 << f)).collect();
     let mut accounted = vec![Z64::new(0); scaled_x.len()];

@@ -4,15 +4,17 @@
 //! reduced mod n, as the reference code does) and P2 sends only P1's share of the one-hot
 //! vector (P0's comes from the P0-P2 key).
 //!
-//! P0 and P1 hide the index with a common random offset r: P2 learns k = ind + r mod n,
-//! which is uniform, and deals shares of the one-hot vector e_k; P0 and P1 rotate their
-//! shares left by r mod n, which moves the 1 to position ind. Reducing mod n is exact
+//! P0 and P1 hide the index with common random offsets r and s: P0 sends its share plus r,
+//! P1 its share plus s (each mod n), so P2 sees two independent uniform values whatever the
+//! index sharing, learns k = ind + r + s mod n, and deals shares of the one-hot vector e_k;
+//! P0 and P1 rotate their shares left by r + s mod n, which moves the 1 to position ind. Reducing mod n is exact
 //! because n divides 2^64, so n must be a power of two (at most 64 here, so that an index
 //! travels as one element of Z_67).
 
 use typenum::U0;
 
-use super::{deal_to_p1, public_share, random_vec, receive_dealt};
+use super::check_holder;
+use super::{deal_to_p1, random_vec, receive_dealt};
 use crate::error::{Error, Result};
 use crate::party::Role;
 use crate::ring::{Ring, Z64, Zp};
@@ -62,6 +64,7 @@ pub async fn dmaxpool(
     argmax: &Shared<Z64, U0>,
     window_len: usize,
 ) -> Result<Shared<Z64, U0>> {
+    check_holder(session, "dmaxpool", argmax)?;
     let n = window_len;
     if !n.is_power_of_two() || n > MAX_WINDOW {
         return Err(Error::InvalidShape {
@@ -92,13 +95,18 @@ pub async fn dmaxpool(
         return Ok(Shared::from_parts(role, out_shape, Vec::new()));
     };
 
-    let offsets: Vec<Z64> = random_vec(&mut call.shared_prg(other, OFFSETS)?, windows);
+    // r for P0's share, s for P1's: both parties draw both, in this order.
+    let mut prg = call.shared_prg(other, OFFSETS)?;
+    let r: Vec<Z64> = random_vec(&mut prg, windows);
+    let s: Vec<Z64> = random_vec(&mut prg, windows);
+    let mine = if role == Role::P0 { &r } else { &s };
     let masked: Vec<Zp> = argmax
         .data()
         .iter()
-        .zip(&offsets)
-        .map(|(&index, &r)| Zp::from_u64((index + public_share(role, r)).value() % modulus))
+        .zip(mine)
+        .map(|(&index, &offset)| Zp::from_u64((index + offset).value() % modulus))
         .collect();
+    let offsets: Vec<Z64> = r.iter().zip(&s).map(|(&a, &b)| a + b).collect();
     call.send(Role::P2, STEP_INDEX, &masked).await?;
     let dealt = receive_dealt::<Z64>(&call, DEALT_ONE_HOT, STEP_ONE_HOT, windows * n).await?;
 

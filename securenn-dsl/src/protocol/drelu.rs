@@ -9,6 +9,7 @@
 
 use typenum::Unsigned;
 
+use super::check_holder;
 use super::compute_msb;
 use super::share_convert::share_convert_in;
 use crate::error::Result;
@@ -40,6 +41,7 @@ use crate::share::{Bit, Shared};
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
 pub async fn drelu<F: Unsigned>(session: &Session, a: &Shared<Z64, F>) -> Result<Bit> {
+    check_holder(session, "drelu", a)?;
     let n = a.len();
     let doubled: Vec<Z64> = a.data().iter().map(|&x| x + x).collect();
     let convert = session.call("share_convert");

@@ -17,6 +17,7 @@ use core::ops::Add;
 
 use typenum::{Sum, Unsigned};
 
+use super::check_holder;
 use super::{holder_index, random_vec};
 use crate::error::{Error, Result};
 use crate::party::Role;
@@ -194,6 +195,8 @@ where
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    check_holder(session, "matmul", x)?;
+    check_holder(session, "matmul", y)?;
     let (m, n) = x.shape().as_matrix("matmul")?;
     let (n2, v) = y.shape().as_matrix("matmul")?;
     if n != n2 {
@@ -201,6 +204,13 @@ where
             operation: "matmul",
             left: x.shape().clone(),
             right: y.shape().clone(),
+        });
+    }
+    if m.checked_mul(v).is_none() {
+        return Err(Error::InvalidShape {
+            operation: "matmul",
+            shape: Shape::from([m, v]),
+            reason: "the product has more elements than memory can hold",
         });
     }
     let call = session.call("matmul");
@@ -226,6 +236,8 @@ where
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    check_holder(session, "mul_elementwise", x)?;
+    check_holder(session, "mul_elementwise", y)?;
     check_same_shape("mul_elementwise", x.shape(), y.shape())?;
     let call = session.call("mul_elementwise");
     let product = Product::Elementwise { len: x.len() };

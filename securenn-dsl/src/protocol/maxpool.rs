@@ -11,6 +11,7 @@
 
 use typenum::{U0, Unsigned};
 
+use super::check_holder;
 use super::drelu;
 use super::matmul::{Product, beaver};
 use super::public_share;
@@ -88,6 +89,7 @@ pub async fn maxpool<F: Unsigned>(
     input: &Shared<Z64, F>,
     pool: Pool2d,
 ) -> Result<MaxPool<F>> {
+    check_holder(session, "maxpool", input)?;
     let k = pool.kernel;
     let &[batch, height, width, channels] = input.shape().dims() else {
         return Err(Error::InvalidShape {
@@ -96,11 +98,18 @@ pub async fn maxpool<F: Unsigned>(
             reason: "the input must be [batch, height, width, channels]",
         });
     };
-    if k == 0 || height % k != 0 || width % k != 0 {
+    if k == 0
+        || height == 0
+        || width == 0
+        || channels == 0
+        || batch == 0
+        || height % k != 0
+        || width % k != 0
+    {
         return Err(Error::InvalidShape {
             operation: "maxpool",
             shape: input.shape().clone(),
-            reason: "height and width must be positive multiples of the kernel",
+            reason: "all sizes must be positive, height and width multiples of the kernel",
         });
     }
     let out_shape = Shape::from([batch, height / k, width / k, channels]);

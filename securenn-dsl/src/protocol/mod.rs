@@ -64,6 +64,24 @@ use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
 use crate::session::Call;
 
+/// [`Error::WrongRole`] unless `shared` is this session's party's share: a share built for
+/// another role (with another length) would desynchronize the parties.
+pub(crate) fn check_holder<R: Ring, F: typenum::Unsigned>(
+    session: &crate::session::Session,
+    operation: &'static str,
+    shared: &crate::share::Shared<R, F>,
+) -> Result<()> {
+    if shared.role() == session.role() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::WrongRole {
+            operation,
+            role: session.role(),
+            reason: "the share was made for another party",
+        })
+    }
+}
+
 /// Whether `a + b` overflows 64 bits: wrap(a, b, 2^64) of the paper.
 #[inline(always)]
 pub(crate) fn wraps(a: u64, b: u64) -> bool {

@@ -26,6 +26,8 @@
 
 use typenum::U0;
 
+use super::check_holder;
+
 use crate::error::{Error, Result};
 use crate::party::{Common, P2, Revealed, Role};
 use crate::ring::{Ring, Zp};
@@ -86,6 +88,7 @@ pub async fn private_compare(
     threshold: &Common<Vec<u64>>,
     beta: &Common<Vec<bool>>,
 ) -> Result<Revealed<P2, Vec<bool>>> {
+    check_holder(session, "private_compare", bits)?;
     let &[n, BIT_WIDTH] = bits.shape().dims() else {
         return Err(Error::InvalidShape {
             operation: "private_compare",

@@ -6,6 +6,7 @@
 
 use typenum::Unsigned;
 
+use super::check_holder;
 use super::matmul::{Product, beaver};
 use crate::error::Result;
 use crate::ring::Z64;
@@ -46,6 +47,9 @@ pub async fn select_share<F: Unsigned>(
     x: &Shared<Z64, F>,
     y: &Shared<Z64, F>,
 ) -> Result<Shared<Z64, F>> {
+    check_holder(session, "select_share", x)?;
+    check_holder(session, "select_share", y)?;
+    check_holder(session, "select_share", choice.as_shared())?;
     check_same_shape("select_share", x.shape(), y.shape())?;
     check_same_shape("select_share", choice.shape(), x.shape())?;
     let call = session.call("select_share");

@@ -20,6 +20,7 @@
 
 use typenum::Unsigned;
 
+use super::check_holder;
 use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{
     add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt, wraps,
@@ -82,6 +83,7 @@ pub async fn share_convert<F: Unsigned>(
     session: &Session,
     a: &Shared<Z64, F>,
 ) -> Result<Shared<ZOdd, F>> {
+    check_holder(session, "share_convert", a)?;
     let call = session.call("share_convert");
     let y = share_convert_in(session, &call, a.data(), a.len(), |_| {}).await?;
     Ok(Shared::from_parts(session.role(), a.shape().clone(), y))

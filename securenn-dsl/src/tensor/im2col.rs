@@ -40,8 +40,9 @@ impl Conv2dGeometry {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidShape`] if a size is zero, the kernel is larger than the padded
-    /// input, or the sizes overflow.
+    /// [`Error::InvalidShape`] if a size is zero, the padding is not smaller than the kernel
+    /// (a wider border would only add outputs that see nothing but zeros), the kernel is
+    /// larger than the padded input, or the sizes overflow.
     pub fn new(
         batch: usize,
         height: usize,
@@ -70,6 +71,9 @@ impl Conv2dGeometry {
         }
         if kernel == 0 || stride == 0 {
             return Err(invalid("kernel size and stride must be positive"));
+        }
+        if padding >= kernel {
+            return Err(invalid("padding must be smaller than the kernel"));
         }
         let padded = |side: usize| padding.checked_mul(2).and_then(|p| p.checked_add(side));
         let (Some(padded_height), Some(padded_width)) = (padded(height), padded(width)) else {
