@@ -104,3 +104,18 @@ fn matmul_784x128x10_blocked(bencher: Bencher<'_, '_>) {
             )
         });
 }
+
+/// The product inside Table 8's "Conv 28,5,1,20": its im2col matrix (576×25) times the
+/// filters (25×20).
+#[divan::bench]
+fn matmul_576x25x20_blocked(bencher: Bencher<'_, '_>) {
+    let mut prg = prg();
+    let mut a = vec![Z64::ZERO; 576 * 25];
+    let mut b = vec![Z64::ZERO; 25 * 20];
+    Z64::fill_random(&mut prg, &mut a);
+    Z64::fill_random(&mut prg, &mut b);
+    let mut out = vec![Z64::ZERO; 576 * 20];
+    bencher
+        .counter(ItemsCount::new(576usize * 25 * 20))
+        .bench_local(|| matmul_into(divan::black_box(&a), divan::black_box(&b), 576, 25, 20, &mut out));
+}
