@@ -117,5 +117,14 @@ fn matmul_576x25x20_blocked(bencher: Bencher<'_, '_>) {
     let mut out = vec![Z64::ZERO; 576 * 20];
     bencher
         .counter(ItemsCount::new(576usize * 25 * 20))
-        .bench_local(|| matmul_into(divan::black_box(&a), divan::black_box(&b), 576, 25, 20, &mut out));
+        .bench_local(|| {
+            matmul_into(
+                divan::black_box(&a),
+                divan::black_box(&b),
+                576,
+                25,
+                20,
+                &mut out,
+            )
+        });
 }
