@@ -14,6 +14,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use securenn_dsl::Error;
+use securenn_dsl::net::CallId;
 use securenn_dsl::net::Tag;
 use securenn_dsl::net::frame::{FrameHeader, decode_frame, read_frame};
 use securenn_dsl::party::Role;
@@ -52,7 +53,7 @@ fn an_oversized_length_prefix_allocates_nothing_near_its_size() {
     let header = FrameHeader {
         len: u32::MAX,
         tag: Tag {
-            call: 1,
+            call: CallId::ROOT.child(1),
             step: 0,
             chunk: 0,
         },

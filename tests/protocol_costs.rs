@@ -46,7 +46,14 @@ where
 }
 
 /// Asserts bytes and rounds: at most the paper's, and exactly ours.
-fn check(name: &str, stats: &ClusterStats, paper_bytes: u64, ours: u64, paper_rounds: u64) {
+fn check(
+    name: &str,
+    stats: &ClusterStats,
+    paper_bytes: u64,
+    ours: u64,
+    paper_rounds: u64,
+    our_rounds: u64,
+) {
     let bytes = stats.total_bytes();
     eprintln!(
         "{name}: {bytes} bytes (paper {paper_bytes}), {} rounds (paper {paper_rounds})",
@@ -62,6 +69,7 @@ fn check(name: &str, stats: &ClusterStats, paper_bytes: u64, ours: u64, paper_ro
         "{name}: {} rounds, over the paper's {paper_rounds}",
         stats.rounds
     );
+    assert_eq!(stats.rounds, our_rounds, "{name}: rounds");
 }
 
 fn vector(n: usize, seed: u64) -> Tensor<Z64> {
@@ -80,7 +88,7 @@ fn matmul_costs_at_most_16_mn_plus_nv_plus_8_mv() {
         let stats = traffic(&x, &y, async |s, a, b| matmul(s, a, b).await.map(drop));
         let (m, n, v) = (m as u64, n as u64, v as u64);
         let formula = 16 * (m * n + n * v) + 8 * m * v;
-        check("matmul", &stats, formula, formula, 2);
+        check("matmul", &stats, formula, formula, 2, 1);
     }
 }
 
@@ -100,7 +108,7 @@ fn conv2d_costs_the_papers_formula() {
     let formula = (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8;
     // The masked input (s elements) is opened instead of its im2col matrix (m²f²i).
     let ours = (2 * s + 2 * f * f * o * i + m * m * o) * 8;
-    check("conv2d", &stats, formula, ours, 2);
+    check("conv2d", &stats, formula, ours, 2, 1);
 }
 
 #[test]
@@ -109,7 +117,7 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
     let stats = traffic(&x, &y, async |s, a, b| {
         mul_elementwise(s, a, b).await.map(drop)
     });
-    check("mul_elementwise", &stats, 40 * N, 40 * N, 2);
+    check("mul_elementwise", &stats, 40 * N, 40 * N, 2, 1);
 
     let stats = run_local(|session| {
         let (x, y) = (x.clone(), y.clone());
@@ -132,6 +140,7 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
         40 * N,
         40 * N,
         2,
+        1,
     );
 }
 
@@ -157,6 +166,7 @@ fn private_compare_costs_128_bytes_per_comparison() {
         128 * N,
         128 * N,
         1,
+        1,
     );
 }
 
@@ -164,7 +174,7 @@ fn private_compare_costs_128_bytes_per_comparison() {
 fn share_convert_costs_224_bytes_against_the_papers_304() {
     let x = vector(LEN, 7);
     let stats = traffic(&x, &x, async |s, a, _| share_convert(s, a).await.map(drop));
-    check("share_convert", &stats, 304 * N, 224 * N, 4);
+    check("share_convert", &stats, 304 * N, 224 * N, 4, 4);
 }
 
 #[test]
@@ -187,6 +197,7 @@ fn compute_msb_costs_272_bytes_against_the_papers_360() {
         360 * N,
         272 * N,
         5,
+        5,
     );
 }
 
@@ -194,14 +205,14 @@ fn compute_msb_costs_272_bytes_against_the_papers_360() {
 fn drelu_costs_496_bytes_against_the_papers_664() {
     let x = vector(LEN, 8);
     let stats = traffic(&x, &x, async |s, a, _| drelu(s, a).await.map(drop));
-    check("drelu", &stats, 664 * N, 496 * N, 8);
+    check("drelu", &stats, 664 * N, 496 * N, 8, 8);
 }
 
 #[test]
 fn relu_costs_536_bytes_against_the_papers_704() {
     let x = vector(LEN, 9);
     let stats = traffic(&x, &x, async |s, a, _| relu(s, a).await.map(drop));
-    check("relu", &stats, 704 * N, 536 * N, 10);
+    check("relu", &stats, 704 * N, 536 * N, 10, 9);
 }
 
 #[test]
@@ -216,12 +227,19 @@ fn division_costs_536_per_quotient_bit_against_the_papers_704_times_13() {
         division(s, a, b).await.map(drop)
     });
     let n = n as u64;
-    check("division", &stats, 704 * 13 * n, 536 * 14 * n, 10 * 13);
+    check(
+        "division",
+        &stats,
+        704 * 13 * n,
+        536 * 14 * n,
+        10 * 13,
+        9 * 14,
+    );
 }
 
 #[test]
 fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
-    for (k, n_rounds_paper) in [(2usize, 9 * 3), (3, 9 * 8)] {
+    for (k, n_rounds_paper, our_rounds) in [(2usize, 9 * 3, 9 * 2), (3, 9 * 8, 9 * 4)] {
         let (h, w, c) = (6 * k, 4 * k, 5);
         let x = vector(h * w * c, 11).reshape([1, h, w, c]).unwrap();
         let stats = traffic(&x, &x, async |s, a, _| {
@@ -234,6 +252,7 @@ fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
             744 * comparisons,
             576 * comparisons,
             n_rounds_paper,
+            our_rounds,
         );
     }
 }
@@ -262,6 +281,7 @@ fn dmaxpool_costs_8n_plus_2_bytes_per_window_against_the_papers_16_n_plus_1() {
             16 * (n + 1) * windows,
             (8 * n + 2) * windows,
             2,
+            2,
         );
     }
 }
@@ -273,5 +293,18 @@ fn truncation_costs_nothing() {
         let _ = securenn_dsl::protocol::truncate::<typenum::U5, _>(a);
         Ok(())
     });
-    check("truncate", &stats, 0, 0, 0);
+    check("truncate", &stats, 0, 0, 0, 0);
+}
+
+#[test]
+fn independent_calls_run_side_by_side_share_rounds() {
+    // Two ReLUs started together (as `join!` does) cost the rounds of one, and each still
+    // gets its own calls, randomness and messages.
+    let (x, y) = (vector(LEN, 13), vector(LEN, 14));
+    let stats = traffic(&x, &y, async |s, a, b| {
+        let (ra, rb) = futures::try_join!(relu(s, a), relu(s, b))?;
+        assert_eq!(ra.value.len() + rb.value.len(), 2 * LEN);
+        Ok(())
+    });
+    check("two relus", &stats, 2 * 704 * N, 2 * 536 * N, 10, 9);
 }

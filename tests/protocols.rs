@@ -812,3 +812,43 @@ fn degenerate_shapes_are_typed_errors() {
         "{result:?}"
     );
 }
+
+#[test]
+fn protocols_run_side_by_side_stay_correct() {
+    // Calls started together number their inner calls within themselves, so every party
+    // agrees on them however the messages interleave; repeat to exercise interleavings.
+    let x_values = public_signed(30, 2000, 1 << 40);
+    let y_values = public_signed(31, 2000, 1 << 40);
+    for _ in 0..10 {
+        let (x_values, y_values) = (&x_values, &y_values);
+        let [(relu_x, sign_y, max_y), _, _] = run_local(|session| async move {
+            let role = session.role();
+            let x = Private::<P0, _>::new(role, || signed_tensor(x_values));
+            let y = Private::<P1, _>::new(role, || signed_tensor(y_values));
+            let x: Shared<Z64> = share(&session, &x, [2000]).await?;
+            let y: Shared<Z64> = share(&session, &y, [2000]).await?;
+            let y_image = y.clone().reshape([1, 20, 100, 1])?;
+            let (relu_x, sign_y, max_y) = futures::try_join!(
+                relu(&session, &x),
+                drelu(&session, &y),
+                maxpool(&session, &y_image, Pool2d { kernel: 2 })
+            )?;
+            let relu_x = reveal_to::<P0, _, _>(&session, &relu_x.value)
+                .await?
+                .into_inner();
+            let sign_y = reveal_to::<P0, _, _>(&session, sign_y.as_shared())
+                .await?
+                .into_inner();
+            let max_y = reveal_to::<P0, _, _>(&session, &max_y.max)
+                .await?
+                .into_inner();
+            Ok((relu_x, sign_y, max_y))
+        })
+        .unwrap();
+        let expected_relu: Vec<i64> = x_values.iter().map(|&v| v.max(0)).collect();
+        assert_eq!(values_of(&relu_x.unwrap()), expected_relu);
+        assert_eq!(sign_y.unwrap().data(), signs(y_values).as_slice());
+        let (expected_max, _) = naive_maxpool(y_values, (1, 20, 100, 1), 2);
+        assert_eq!(values_of(&max_y.unwrap()), expected_max);
+    }
+}

@@ -7,6 +7,7 @@
     reason = "a test fails loudly on an unexpected error"
 )]
 
+use securenn_dsl::net::CallId;
 use securenn_dsl::party::Role;
 use securenn_dsl::prg::{Key, Prg, StreamId};
 use securenn_dsl::ring::{Ring, Z64, Zp};
@@ -147,7 +148,13 @@ fn zp_sampling_is_uniform_without_modulo_bias() {
     // 670,000 draws, 66 degrees of freedom: the 0.999 quantile of chi-square(66) is 108.5.
     // Reducing bytes mod 67 without rejection would over-weight 0..54 by 4/3 and give a
     // statistic in the thousands.
-    let mut prg = Prg::derive(&Key::from_bytes([3; 16]), StreamId { call: 1, label: 0 });
+    let mut prg = Prg::derive(
+        &Key::from_bytes([3; 16]),
+        StreamId {
+            call: CallId::ROOT.child(1),
+            label: 0,
+        },
+    );
     let mut values = vec![Zp::ZERO; 670_000];
     Zp::fill_random(&mut prg, &mut values);
     let mut counts = [0u64; 67];
@@ -176,7 +183,13 @@ fn zp_sampling_is_uniform_without_modulo_bias() {
 
 #[test]
 fn z64_sampling_has_uniform_bytes() {
-    let mut prg = Prg::derive(&Key::from_bytes([4; 16]), StreamId { call: 1, label: 0 });
+    let mut prg = Prg::derive(
+        &Key::from_bytes([4; 16]),
+        StreamId {
+            call: CallId::ROOT.child(1),
+            label: 0,
+        },
+    );
     let mut values = vec![Z64::ZERO; 200_000];
     Z64::fill_random(&mut prg, &mut values);
     let mut counts = [0u64; 256];

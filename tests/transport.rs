@@ -14,7 +14,9 @@ use securenn_dsl::error::{ClaimedRole, HandshakeFailure, PeerDescription};
 use securenn_dsl::net::frame::{FrameHeader, HEADER_LEN, decode_frame, encode_frame, read_frame};
 use securenn_dsl::net::local::LocalTransport;
 use securenn_dsl::net::tcp::{Hello, TcpTransport};
-use securenn_dsl::net::{ClusterStats, DEFAULT_MAX_FRAME_LEN, Frame, Stats, Tag, Transport};
+use securenn_dsl::net::{
+    CallId, ClusterStats, DEFAULT_MAX_FRAME_LEN, Frame, Stats, Tag, Transport,
+};
 use securenn_dsl::party::Role;
 use securenn_dsl::ring::{Ring, Z64, Zp};
 use securenn_dsl::session::{Session, SessionConfig, local_sessions, run_local};
@@ -24,11 +26,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// The tag of the first message of the first protocol call.
-const FIRST: Tag = Tag {
-    call: 1,
-    step: 0,
-    chunk: 0,
-};
+fn first() -> Tag {
+    Tag {
+        call: CallId::ROOT.child(1),
+        step: 0,
+        chunk: 0,
+    }
+}
 
 /// 10^7 elements per ordered pair: 80 MB each way between every two parties.
 const BULK_ELEMENTS: usize = 10_000_000;
@@ -112,10 +116,10 @@ fn tcp_transport_moves_ten_million_u64_per_ordered_pair_with_exact_counters() {
 
 // ---- Frames ---------------------------------------------------------------------------
 
-fn frame(call: u64, payload: Vec<u8>) -> Frame {
+fn frame(call: u32, payload: Vec<u8>) -> Frame {
     Frame {
         tag: Tag {
-            call,
+            call: CallId::ROOT.child(call),
             step: 0,
             chunk: 0,
         },
@@ -165,7 +169,7 @@ fn a_truncated_frame_is_a_typed_error() {
 fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
     let header = FrameHeader {
         len: u32::MAX,
-        tag: FIRST,
+        tag: first(),
         round: 1,
     }
     .encode();
@@ -200,10 +204,10 @@ fn random_bytes_are_not_a_frame() {
     }
     let error = decode_frame(&garbage, Role::P0, 1 << 20).unwrap_err();
     assert!(matches!(error, Error::MalformedFrame { .. }), "{error}");
-    let mut with_reserved = encode_frame(&frame(1, vec![]), Role::P0).unwrap();
-    with_reserved[21] = 1;
+    let mut other_version = encode_frame(&frame(1, vec![]), Role::P0).unwrap();
+    other_version[3] = b'1'; // the magic of the previous wire format, "SNN1"
     assert!(matches!(
-        decode_frame(&with_reserved, Role::P0, 16),
+        decode_frame(&other_version, Role::P0, 16),
         Err(Error::MalformedFrame { .. })
     ));
     let mut with_trailer = encode_frame(&frame(1, vec![1]), Role::P0).unwrap();
@@ -237,7 +241,7 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
     // Each waiting party itself saw a typed `PeerClosed` naming P0.
     let results: Vec<Result<()>> = {
         let [t0, t1, t2] = LocalTransport::triple(&SessionConfig::default());
-        let tag = FIRST;
+        let tag = first();
         drop(t0);
         futures::executor::block_on(async {
             vec![
@@ -295,7 +299,7 @@ fn a_peer_cannot_make_a_party_buffer_without_bound() {
             ),
             "{flood:?}"
         );
-        let next = p1.recv(Role::P0, FIRST).await;
+        let next = p1.recv(Role::P0, first()).await;
         assert!(
             next.is_ok(),
             "frames that arrived in time stay readable: {next:?}"
@@ -304,7 +308,7 @@ fn a_peer_cannot_make_a_party_buffer_without_bound() {
             .recv(
                 Role::P0,
                 Tag {
-                    call: 3,
+                    call: CallId::ROOT.child(3),
                     step: 0,
                     chunk: 0,
                 },
@@ -329,7 +333,7 @@ fn a_replayed_frame_is_a_typed_error() {
             .recv(
                 Role::P0,
                 Tag {
-                    call: 6,
+                    call: CallId::ROOT.child(6),
                     step: 0,
                     chunk: 0,
                 },
@@ -466,7 +470,7 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
     let config = test_config();
     runtime().block_on(async {
         let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
-        let tag = FIRST;
+        let tag = first();
         // P1 sends a header announcing 100 bytes, then 10 bytes, then hangs up.
         let bytes = encode_frame(&frame(1, vec![5; 100]), Role::P1).unwrap();
         fake_p1.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
@@ -511,7 +515,7 @@ fn a_peer_that_closes_between_messages_is_peer_closed() {
     runtime().block_on(async {
         let (p0, fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         drop(fake_p1);
-        let result = p0.recv(Role::P1, FIRST).await;
+        let result = p0.recv(Role::P1, first()).await;
         assert!(
             matches!(
                 result,
@@ -535,7 +539,7 @@ fn a_silent_peer_times_out_with_a_typed_error() {
     runtime().block_on(async {
         let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
         let started = Instant::now();
-        let result = p0.recv(Role::P1, FIRST).await;
+        let result = p0.recv(Role::P1, first()).await;
         assert!(
             matches!(result, Err(Error::Timeout { peer: Role::P1, .. })),
             "{result:?}"

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 use securenn_dsl::cluster::LocalCluster;
+use securenn_dsl::net::CallId;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{Common, P0, P1, Private, Role};
 use securenn_dsl::protocol::{
@@ -356,7 +357,10 @@ fn inputs<R: Ring>(seed: u64, label: u32, n: usize) -> Vec<R> {
     key[..8].copy_from_slice(&seed.to_le_bytes());
     let mut prg = securenn_dsl::prg::Prg::derive(
         &securenn_dsl::prg::Key::from_bytes(key),
-        securenn_dsl::prg::StreamId { call: 0, label },
+        securenn_dsl::prg::StreamId {
+            call: CallId::ROOT.child(0),
+            label,
+        },
     );
     let mut out = vec![R::ZERO; n];
     R::fill_random(&mut prg, &mut out);

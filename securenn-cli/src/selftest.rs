@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use securenn_dsl::net::CallId;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::prg::{Key, Prg, StreamId};
@@ -100,7 +101,15 @@ impl TestData {
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&seed.to_le_bytes());
         let key = Key::from_bytes(key);
-        let stream = |label| Prg::derive(&key, StreamId { call: 0, label });
+        let stream = |label| {
+            Prg::derive(
+                &key,
+                StreamId {
+                    call: CallId::ROOT.child(0),
+                    label,
+                },
+            )
+        };
         let reals = |prg: &mut Prg, half_width: f64| -> Vec<f64> {
             (0..elements)
                 .map(|_| {

@@ -3,6 +3,7 @@
 
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
+use securenn_dsl::net::CallId;
 use securenn_dsl::prg::{Key, Prg, StreamId};
 use securenn_dsl::ring::{Ring, Z64};
 use securenn_dsl::tensor::{matmul_into, matmul_naive};
@@ -12,7 +13,13 @@ fn main() {
 }
 
 fn prg() -> Prg {
-    Prg::derive(&Key::from_bytes([42; 16]), StreamId { call: 1, label: 0 })
+    Prg::derive(
+        &Key::from_bytes([42; 16]),
+        StreamId {
+            call: CallId::ROOT.child(1),
+            label: 0,
+        },
+    )
 }
 
 /// Raw keystream into a 1 MiB buffer.

@@ -4,18 +4,22 @@
 //! A [`Session`] starts with key agreement over its transport: P0 draws the P0-P1 and P0-P2
 //! keys and P1 the P1-P2 key from the operating system's generator and send them to their
 //! partners; each party also draws a private key. Every protocol invocation then opens a
-//! [`Call`], which numbers it (the same number at every party, because every party runs the
-//! same program), derives its random streams from that number, and tags its messages with
-//! it. Messages longer than the maximum frame size are split into several frames.
+//! [`Call`] in a [`Context`] (the session, or the call of the protocol that invokes it).
+//! Calls form a tree: each context numbers the calls it opens in its own program order, and
+//! a call's [`CallId`] is derived from its parent's and its number, so it is the same at
+//! every party even when independent calls run concurrently. A call derives its random
+//! streams from its identity and tags its messages with it. Messages longer than the
+//! maximum frame size are split into several frames.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::net::local::LocalTransport;
 use crate::net::{
-    Counters, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING_BYTES, Frame, Stats, Tag, Transport,
+    CallId, Counters, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING_BYTES, Frame, Stats, Tag,
+    Transport,
 };
 use crate::party::Role;
 use crate::prg::{Key, PartyKeys, Prg, StreamId};
@@ -69,23 +73,50 @@ impl Default for SessionConfig {
     }
 }
 
-/// The call number of the key agreement; protocol calls are numbered from 1.
-const KEY_AGREEMENT_CALL: u64 = 0;
-
 /// One party's view of a three-party computation.
 ///
-/// `Session` is `Send + Sync` and its methods take `&self`. Calls are numbered in the order
-/// they are opened, so every party must open them in the same order: protocol calls issued
-/// one after another always are; protocols run concurrently on one session are only if
-/// each opens its calls in the same order at every party, which a protocol that opens
-/// nested calls after awaiting a message does not guarantee.
+/// `Session` is `Send + Sync` and its methods take `&self`. It is the root [`Context`]: the
+/// calls opened on it are numbered in the order they are opened, the same at every party
+/// as long as every party opens them in the same order (calls issued one after another
+/// always are; calls started side by side must be started in the same order, as `join!`
+/// does).
 #[derive(Debug)]
 pub struct Session {
     role: Role,
     transport: Box<dyn Transport>,
     keys: PartyKeys,
-    next_call: AtomicU64,
+    /// The root context: how many calls were opened on the session, and its Lamport clock.
+    children: AtomicU32,
+    clock: AtomicU64,
     counters: Counters,
+}
+
+/// Where a protocol call is opened: the [`Session`] itself, or an enclosing [`Call`] (the
+/// call of the protocol that invokes it). Every protocol function takes a context.
+pub trait Context: Send + Sync {
+    /// The session this context belongs to.
+    fn session(&self) -> &Session;
+
+    /// Opens a call in this context: the next of this context's calls, in program order.
+    fn open(&self, name: &'static str) -> Call<'_>;
+}
+
+impl Context for Session {
+    fn session(&self) -> &Session {
+        self
+    }
+
+    fn open(&self, name: &'static str) -> Call<'_> {
+        let index = self.children.fetch_add(1, Ordering::Relaxed);
+        Call {
+            session: self,
+            parent: None,
+            id: CallId::ROOT.child(index),
+            name,
+            children: AtomicU32::new(0),
+            clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),
+        }
+    }
 }
 
 impl Session {
@@ -105,7 +136,8 @@ impl Session {
             transport: Box::new(transport),
             // A placeholder, replaced by the agreed keys before the session is returned.
             keys: PartyKeys::new(role, [None, None, None], Key::from_bytes([0; 16])),
-            next_call: AtomicU64::new(KEY_AGREEMENT_CALL + 1),
+            children: AtomicU32::new(0),
+            clock: AtomicU64::new(0),
             counters: Counters::default(),
         };
         session.keys = session.agree_keys(config).await?;
@@ -120,7 +152,7 @@ impl Session {
             Prg::derive(
                 &Key::from_bytes(bytes),
                 StreamId {
-                    call: u64::MAX,
+                    call: CallId::ROOT,
                     label: u32::from(self.role.id()),
                 },
             )
@@ -134,11 +166,7 @@ impl Session {
             None => Key::from_os_rng(),
         };
         let private = fresh_key()?;
-        let call = Call {
-            session: self,
-            id: KEY_AGREEMENT_CALL,
-            name: "key agreement",
-        };
+        let call = self.open("key agreement");
         // The lower-numbered party of each pair draws the pair's key.
         let mut shared = [None, None, None];
         for peer in self.role.peers() {
@@ -159,14 +187,9 @@ impl Session {
         self.role
     }
 
-    /// Opens the next protocol call. Every party must open calls in the same order (they run
-    /// the same program), so that numbers, random streams and message tags agree.
+    /// Opens the next top-level protocol call ([`Context::open`] on the session).
     pub fn call(&self, name: &'static str) -> Call<'_> {
-        Call {
-            session: self,
-            id: self.next_call.fetch_add(1, Ordering::Relaxed),
-            name,
-        }
+        self.open(name)
     }
 
     /// A snapshot of this party's traffic counters.
@@ -177,9 +200,11 @@ impl Session {
     /// Sets the traffic counters to zero, to measure what follows.
     ///
     /// Call it at the same point of the program at every party, when no message is in
-    /// flight (e.g. between two protocol calls), so that round counts start together.
+    /// flight and no call is open (e.g. between two top-level protocol calls), so that
+    /// round counts start together.
     pub fn reset_stats(&self) {
         self.counters.reset();
+        self.clock.store(0, Ordering::Release);
     }
 }
 
@@ -225,13 +250,57 @@ fn key_from_elements(elements: &[Z64]) -> Key {
 #[derive(Debug)]
 pub struct Call<'s> {
     session: &'s Session,
-    id: u64,
+    parent: Option<&'s Call<'s>>,
+    id: CallId,
     name: &'static str,
+    /// How many calls were opened within this one.
+    children: AtomicU32,
+    /// The latest round stamp this call depends on: inherited from its context when it is
+    /// opened, raised by each message it or a call within it receives.
+    clock: AtomicU64,
+}
+
+impl Context for Call<'_> {
+    fn session(&self) -> &Session {
+        self.session
+    }
+
+    fn open(&self, name: &'static str) -> Call<'_> {
+        let index = self.children.fetch_add(1, Ordering::Relaxed);
+        Call {
+            session: self.session,
+            parent: Some(self),
+            id: self.id.child(index),
+            name,
+            children: AtomicU32::new(0),
+            clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),
+        }
+    }
 }
 
 impl Call<'_> {
-    /// The call's number in the session.
-    pub fn id(&self) -> u64 {
+    /// Records a message stamped `stamp`: this call, and every context it was opened in,
+    /// now depends on it (what a context does next may use this call's result). Calls
+    /// running side by side keep their own clocks, so their messages share rounds.
+    fn received(&self, stamp: u64) {
+        self.clock.fetch_max(stamp, Ordering::AcqRel);
+        let mut context = self.parent;
+        while let Some(call) = context {
+            call.clock.fetch_max(stamp, Ordering::AcqRel);
+            context = call.parent;
+        }
+        self.session.clock.fetch_max(stamp, Ordering::AcqRel);
+    }
+
+    /// Declares that the rest of this call depends on everything `context` has received so
+    /// far: a join point, where a call opened before a sibling ran goes on with the
+    /// sibling's result.
+    pub(crate) fn depends_on(&self, context: &Call<'_>) {
+        self.clock
+            .fetch_max(context.clock.load(Ordering::Acquire), Ordering::AcqRel);
+    }
+    /// The call's identity, the same at every party.
+    pub fn id(&self) -> CallId {
         self.id
     }
 
@@ -305,7 +374,9 @@ impl Call<'_> {
             let tag = self.tag(step, chunk)?;
             let mut payload = Vec::new();
             R::encode_slice(part, &mut payload);
-            let round = self.session.counters.on_send(to, payload.len());
+            // A peer controls stamps through its messages: saturate rather than overflow.
+            let round = self.clock.load(Ordering::Acquire).saturating_add(1);
+            self.session.counters.on_send(to, payload.len(), round);
             let frame = Frame {
                 tag,
                 round,
@@ -341,6 +412,7 @@ impl Call<'_> {
             self.session
                 .counters
                 .on_receive(from, frame.payload.len(), frame.round);
+            self.received(frame.round);
             if frame.payload.len() != expected {
                 return Err(Error::MessageLength {
                     peer: from,

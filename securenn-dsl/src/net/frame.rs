@@ -2,20 +2,19 @@
 //!
 //! ```text
 //! offset  size  field
-//!      0     4  magic "SNN1"
+//!      0     4  magic "SNN2"
 //!      4     4  payload length in bytes (at most the session's maximum frame size)
-//!      8     8  tag.call
-//!     16     2  tag.step
-//!     18     2  tag.chunk
-//!     20     4  reserved, zero
+//!      8    12  tag.call (a 96-bit call identity)
+//!     20     2  tag.step
+//!     22     2  tag.chunk
 //!     24     8  round stamp
 //!     32     …  payload
 //! ```
 //!
-//! [`FrameHeader::decode`] checks the magic, the reserved field and the length limit, so a
-//! reader allocates a payload buffer only for a well-formed header within the limit.
+//! [`FrameHeader::decode`] checks the magic and the length limit, so a reader allocates a
+//! payload buffer only for a well-formed header within the limit.
 
-use super::{Frame, Tag};
+use super::{CallId, Frame, Tag};
 use crate::error::{Error, Result};
 use crate::party::Role;
 
@@ -23,7 +22,7 @@ use crate::party::Role;
 pub const HEADER_LEN: usize = 32;
 
 /// The first four bytes of every frame.
-pub const MAGIC: [u8; 4] = *b"SNN1";
+pub const MAGIC: [u8; 4] = *b"SNN2";
 
 /// A decoded frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +59,9 @@ impl FrameHeader {
         let mut bytes = [0u8; HEADER_LEN];
         bytes[0..4].copy_from_slice(&MAGIC);
         bytes[4..8].copy_from_slice(&self.len.to_le_bytes());
-        bytes[8..16].copy_from_slice(&self.tag.call.to_le_bytes());
-        bytes[16..18].copy_from_slice(&self.tag.step.to_le_bytes());
-        bytes[18..20].copy_from_slice(&self.tag.chunk.to_le_bytes());
+        bytes[8..20].copy_from_slice(&self.tag.call.to_bytes());
+        bytes[20..22].copy_from_slice(&self.tag.step.to_le_bytes());
+        bytes[22..24].copy_from_slice(&self.tag.chunk.to_le_bytes());
         bytes[24..32].copy_from_slice(&self.round.to_le_bytes());
         bytes
     }
@@ -71,17 +70,18 @@ impl FrameHeader {
     ///
     /// # Errors
     ///
-    /// [`Error::MalformedFrame`] for a bad magic or non-zero reserved bytes,
-    /// [`Error::FrameTooLarge`] for a length over `max_len`.
+    /// [`Error::MalformedFrame`] for a bad magic, [`Error::FrameTooLarge`] for a length over
+    /// `max_len`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use securenn_dsl::net::Tag;
+    /// use securenn_dsl::net::{CallId, Tag};
     /// use securenn_dsl::net::frame::FrameHeader;
     /// use securenn_dsl::party::Role;
     ///
-    /// let header = FrameHeader { len: 8, tag: Tag { call: 3, step: 1, chunk: 0 }, round: 2 };
+    /// let tag = Tag { call: CallId::ROOT.child(3), step: 1, chunk: 0 };
+    /// let header = FrameHeader { len: 8, tag, round: 2 };
     /// assert_eq!(FrameHeader::decode(&header.encode(), Role::P1, 1024)?, header);
     /// assert!(FrameHeader::decode(&header.encode(), Role::P1, 4).is_err()); // over the limit
     /// assert!(FrameHeader::decode(&[0xff; 32], Role::P1, 1024).is_err()); // not a frame
@@ -94,18 +94,14 @@ impl FrameHeader {
                 reason: "bad magic number",
             });
         }
-        if bytes[20..24] != [0; 4] {
-            return Err(Error::MalformedFrame {
-                peer,
-                reason: "reserved header bytes are not zero",
-            });
-        }
         let field = |range: core::ops::Range<usize>| {
             let mut buf = [0u8; 8];
             buf[..range.len()].copy_from_slice(&bytes[range]);
             u64::from_le_bytes(buf)
         };
         let len = field(4..8);
+        let mut call = [0u8; 12];
+        call.copy_from_slice(&bytes[8..20]);
         if len > max_len as u64 {
             return Err(Error::FrameTooLarge {
                 peer,
@@ -120,9 +116,9 @@ impl FrameHeader {
         Ok(FrameHeader {
             len: len as u32,
             tag: Tag {
-                call: field(8..16),
-                step: field(16..18) as u16,
-                chunk: field(18..20) as u16,
+                call: CallId::from_bytes(call),
+                step: field(20..22) as u16,
+                chunk: field(22..24) as u16,
             },
             round: field(24..32),
         })
@@ -141,10 +137,11 @@ impl FrameHeader {
 ///
 /// ```
 /// use securenn_dsl::net::frame::{decode_frame, encode_frame};
-/// use securenn_dsl::net::{Frame, Tag};
+/// use securenn_dsl::net::{CallId, Frame, Tag};
 /// use securenn_dsl::party::Role;
 ///
-/// let frame = Frame { tag: Tag { call: 1, step: 0, chunk: 0 }, round: 1, payload: vec![9; 16] };
+/// let tag = Tag { call: CallId::ROOT.child(1), step: 0, chunk: 0 };
+/// let frame = Frame { tag, round: 1, payload: vec![9; 16] };
 /// let bytes = encode_frame(&frame, Role::P0)?;
 /// assert_eq!(decode_frame(&bytes, Role::P0, 1024)?, frame);
 /// assert!(decode_frame(&bytes[..40], Role::P0, 1024).is_err()); // truncated

@@ -27,12 +27,12 @@ use crate::session::SessionConfig;
 ///
 /// ```
 /// use securenn_dsl::net::local::LocalTransport;
-/// use securenn_dsl::net::{Frame, Tag, Transport};
+/// use securenn_dsl::net::{CallId, Frame, Tag, Transport};
 /// use securenn_dsl::party::Role;
 /// use securenn_dsl::session::SessionConfig;
 ///
 /// let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
-/// let tag = Tag { call: 1, step: 0, chunk: 0 };
+/// let tag = Tag { call: CallId::ROOT.child(1), step: 0, chunk: 0 };
 /// futures::executor::block_on(async {
 ///     p0.send(Role::P1, Frame { tag, round: 1, payload: vec![1, 2, 3] }).await?;
 ///     let frame = p1.recv(Role::P0, tag).await?;

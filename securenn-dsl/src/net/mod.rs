@@ -41,12 +41,72 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;
 /// The default cap on bytes waiting from one peer: 1 GiB.
 pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
 
+/// The identity of a protocol call, the same at every party: 96 bits derived from the
+/// identity of the call (or session) that opened it and its position among that one's
+/// calls, so that calls opened concurrently are still named alike everywhere.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::net::CallId;
+///
+/// let first = CallId::ROOT.child(1);
+/// assert_eq!(first, CallId::ROOT.child(1));
+/// assert_ne!(first, CallId::ROOT.child(2));
+/// assert_ne!(first.child(0), CallId::ROOT.child(0));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId([u8; 12]);
+
+impl CallId {
+    /// The identity of the session itself, the parent of its top-level calls.
+    pub const ROOT: CallId = CallId([0; 12]);
+
+    /// The identity of the `index`-th call opened within this one: the first 96 bits of
+    /// SHA-256(self ‖ index), so distinct paths collide with probability about n²/2^97.
+    pub fn child(self, index: u32) -> CallId {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.0);
+        hasher.update(index.to_le_bytes());
+        let digest = hasher.finalize();
+        let mut id = [0u8; 12];
+        id.copy_from_slice(&digest[..12]);
+        CallId(id)
+    }
+
+    /// The identity's 12 bytes.
+    pub const fn to_bytes(self) -> [u8; 12] {
+        self.0
+    }
+
+    /// The identity with these 12 bytes.
+    pub const fn from_bytes(bytes: [u8; 12]) -> CallId {
+        CallId(bytes)
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in &self.0[..6] {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallId({self})")
+    }
+}
+
 /// The name of one frame: the protocol call it belongs to, the step within the call, and
 /// the chunk within the step's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tag {
-    /// The protocol call's number in the session.
-    pub call: u64,
+    /// The protocol call.
+    pub call: CallId,
     /// The step (message) within the call.
     pub step: u16,
     /// The chunk within a message that spans several frames.

@@ -12,7 +12,9 @@ use crate::party::Role;
 /// Bytes are payload bytes (the ring elements: 8 per Z_2^64 element, 1 per Z_p element),
 /// the unit of the SecureNN paper's cost formulas; the 32-byte frame headers are not
 /// counted. Messages are frames. Rounds are the length of the longest chain of messages
-/// each sent after receiving the previous one, as seen by this party.
+/// each sent after receiving the previous one, as seen by this party: every frame carries
+/// a Lamport stamp, one more than the latest stamp its protocol call (and the calls it
+/// depends on) had received, so calls running side by side share rounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// The party these counters belong to.
@@ -118,28 +120,22 @@ pub(crate) struct Counters {
     bytes_received: [AtomicU64; 3],
     messages_sent: [AtomicU64; 3],
     messages_received: [AtomicU64; 3],
-    /// Latest round stamp received (Lamport clock).
-    clock: AtomicU64,
     /// Largest round stamp sent or received.
     rounds: AtomicU64,
 }
 
 impl Counters {
-    /// Counts a frame of `bytes` payload bytes sent to `to`; returns its round stamp.
-    pub(crate) fn on_send(&self, to: Role, bytes: usize) -> u64 {
+    /// Counts a frame of `bytes` payload bytes sent to `to` with round stamp `stamp`.
+    pub(crate) fn on_send(&self, to: Role, bytes: usize, stamp: u64) {
         self.bytes_sent[to.index()].fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_sent[to.index()].fetch_add(1, Ordering::Relaxed);
-        // A peer controls the clock through its stamps: saturate rather than overflow.
-        let stamp = self.clock.load(Ordering::Acquire).saturating_add(1);
         self.rounds.fetch_max(stamp, Ordering::AcqRel);
-        stamp
     }
 
     /// Counts a frame received from `from` with its round stamp.
     pub(crate) fn on_receive(&self, from: Role, bytes: usize, stamp: u64) {
         self.bytes_received[from.index()].fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_received[from.index()].fetch_add(1, Ordering::Relaxed);
-        self.clock.fetch_max(stamp, Ordering::AcqRel);
         self.rounds.fetch_max(stamp, Ordering::AcqRel);
     }
 
@@ -166,7 +162,6 @@ impl Counters {
         for counter in all.into_iter().flatten() {
             counter.store(0, Ordering::Relaxed);
         }
-        self.clock.store(0, Ordering::Release);
         self.rounds.store(0, Ordering::Release);
     }
 }

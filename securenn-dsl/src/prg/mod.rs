@@ -3,8 +3,8 @@
 //!
 //! Every random draw of a protocol comes from a [`Prg`]: AES-128-CTR keyed with a stream key
 //! derived from one of the session's [`Key`]s and a [`StreamId`] (the protocol call's
-//! number and a label for the purpose within the call). The derivation is one AES block,
-//! `stream key = AES_k(call ‖ label ‖ "SNN1")`, so distinct calls and purposes get
+//! identity and a label for the purpose within the call). The derivation is one AES block,
+//! `stream key = AES_k(call ‖ label)` (96 + 32 bits), so distinct calls and purposes get
 //! independent streams and no mask is ever drawn twice. Two parties that share a key and
 //! derive the same `StreamId` draw the same stream: this is SecureNN's common randomness,
 //! which lets P0 and P2 (or P1 and P2) generate Beaver-triple shares without sending them.
@@ -24,6 +24,7 @@ use std::sync::Arc;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
+use crate::net::CallId;
 
 mod keys;
 
@@ -70,12 +71,11 @@ impl Key {
         self.0
     }
 
-    /// The key for one stream: `AES_k(call ‖ label ‖ "SNN1")`.
+    /// The key for one stream: `AES_k(call ‖ label)`.
     fn derive(&self, stream: StreamId) -> [u8; 16] {
         let mut block = [0u8; 16];
-        block[..8].copy_from_slice(&stream.call.to_le_bytes());
-        block[8..12].copy_from_slice(&stream.label.to_le_bytes());
-        block[12..].copy_from_slice(b"SNN1");
+        block[..12].copy_from_slice(&stream.call.to_bytes());
+        block[12..].copy_from_slice(&stream.label.to_le_bytes());
         let cipher = Aes128::new(&self.0.into());
         let mut block = block.into();
         cipher.encrypt_block(&mut block);
@@ -93,8 +93,8 @@ impl fmt::Debug for Key {
 /// within that call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamId {
-    /// The protocol call's number in the session (the same at every party).
-    pub call: u64,
+    /// The protocol call (the same identity at every party).
+    pub call: CallId,
     /// The purpose within the call (e.g. 0 for the first mask, 1 for the second).
     pub label: u32,
 }
@@ -104,17 +104,18 @@ pub struct StreamId {
 /// # Examples
 ///
 /// ```
+/// use securenn_dsl::net::CallId;
 /// use securenn_dsl::prg::{Key, Prg, StreamId};
 /// use securenn_dsl::ring::{Ring, Z64};
 ///
 /// let key = Key::from_bytes([7; 16]);
-/// let stream = StreamId { call: 1, label: 0 };
+/// let stream = StreamId { call: CallId::ROOT.child(1), label: 0 };
 /// // Two parties holding the same key draw the same values...
 /// let mut mine = Prg::derive(&key, stream);
 /// let mut theirs = Prg::derive(&key, stream);
 /// assert_eq!(Z64::random(&mut mine), Z64::random(&mut theirs));
 /// // ...and another stream of the same key is independent.
-/// let mut other = Prg::derive(&key, StreamId { call: 2, label: 0 });
+/// let mut other = Prg::derive(&key, StreamId { call: CallId::ROOT.child(2), label: 0 });
 /// assert_ne!(Z64::random(&mut mine), Z64::random(&mut other));
 /// ```
 pub struct Prg {
@@ -209,7 +210,10 @@ mod tests {
     #[test]
     fn the_stream_does_not_depend_on_how_it_is_drawn() {
         let key = Key::from_bytes([1; 16]);
-        let stream = StreamId { call: 9, label: 3 };
+        let stream = StreamId {
+            call: CallId::ROOT.child(9),
+            label: 3,
+        };
         let mut whole = vec![0u8; 5000];
         Prg::derive(&key, stream).fill(&mut whole);
         let mut pieces = Vec::new();

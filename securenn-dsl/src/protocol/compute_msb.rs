@@ -21,7 +21,7 @@ use super::{add_zero_share, deal_to_p1, public_share, random_bits, random_vec, r
 use crate::error::Result;
 use crate::party::Role;
 use crate::ring::{Z64, ZOdd, Zp};
-use crate::session::{Call, Session};
+use crate::session::{Call, Context};
 use crate::share::{Bit, Shared};
 
 /// Stream labels, P0-P2 key: P0's shares of what P2 deals.
@@ -76,14 +76,17 @@ pub(crate) struct Dealt {
 /// assert_eq!(msb.unwrap().data(), &[Z64::new(0), Z64::new(1)]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn compute_msb<F: Unsigned>(session: &Session, a: &Shared<ZOdd, F>) -> Result<Bit> {
-    check_holder(session, "compute_msb", a)?;
+pub async fn compute_msb<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
+    a: &Shared<ZOdd, F>,
+) -> Result<Bit> {
+    let call = ctx.open("compute_msb");
+    check_holder(ctx.session(), "compute_msb", a)?;
     let n = a.len();
-    let call = session.call("compute_msb");
     let dealt = deal(&call, n).await?;
-    let msb = finish(session, &call, dealt, a.data(), n).await?;
+    let msb = finish(&call, dealt, a.data(), n).await?;
     Ok(Bit::from_shared(Shared::<Z64, U0>::from_parts(
-        session.role(),
+        call.role(),
         a.shape().clone(),
         msb,
     )))
@@ -109,15 +112,14 @@ pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
 
 /// Steps 2-8, given the dealt randomness: shares over Z_2^64 of MSB(a). Empty at P2.
 pub(crate) async fn finish(
-    session: &Session,
     call: &Call<'_>,
     dealt: Dealt,
     a: &[ZOdd],
     n: usize,
 ) -> Result<Vec<Z64>> {
-    let role = session.role();
+    let role = call.role();
     let Some(other) = role.other_holder() else {
-        let compare = session.call("private_compare");
+        let compare = call.open("private_compare");
         let beta_prime = private_compare_in(&compare, &[], n, None)
             .await?
             .unwrap_or_default();
@@ -126,7 +128,7 @@ pub(crate) async fn finish(
             .map(|b| Z64::new(u64::from(b)))
             .collect();
         deal_to_p1(call, DEALT_BETA, STEP_BETA, beta_prime).await?;
-        let product = session.call("mul_elementwise");
+        let product = call.open("mul_elementwise");
         beaver(&product, &[], &[], Product::Elementwise { len: n }).await?;
         return Ok(Vec::new());
     };
@@ -142,7 +144,7 @@ pub(crate) async fn finish(
 
     // 3. PrivateCompare(x, r, β): P2 learns β′ = β ⊕ (x > r).
     let threshold: Vec<u64> = r.iter().map(|r| r.value()).collect();
-    let compare = session.call("private_compare");
+    let compare = call.open("private_compare");
     private_compare_in(&compare, &dealt.bits, n, Some((&threshold, &beta))).await?;
 
     // 4. Shares of β′ over Z_2^64, dealt by P2.
@@ -160,7 +162,7 @@ pub(crate) async fn finish(
     }
 
     // 7.-8. θ = γ·δ and MSB(a) = γ + δ − 2θ, re-randomized.
-    let product = session.call("mul_elementwise");
+    let product = call.open("mul_elementwise");
     let theta = beaver(&product, &gamma, &delta, Product::Elementwise { len: n }).await?;
     let mut msb: Vec<Z64> = (0..n)
         .map(|i| gamma[i] + delta[i] - two * theta[i])

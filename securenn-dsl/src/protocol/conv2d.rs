@@ -20,7 +20,7 @@ use super::check_holder;
 use super::matmul::{Product, beaver};
 use crate::error::{Error, Result};
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::{Conv2dGeometry, Shape};
 
@@ -56,18 +56,21 @@ use crate::tensor::{Conv2dGeometry, Shape};
 /// assert!(out.data().iter().all(|&v| v == Z64::new(4)));
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn conv2d<F, G>(
-    session: &Session,
+pub async fn conv2d<C, F, G>(
+    ctx: &C,
     input: &Shared<Z64, F>,
     weights: &Shared<Z64, G>,
     stride: usize,
     padding: usize,
 ) -> Result<Shared<Z64, Sum<F, G>>>
 where
+    C: Context + ?Sized,
     F: Unsigned + Add<G>,
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    let call = ctx.open("conv2d");
+    let session = ctx.session();
     check_holder(session, "conv2d", input)?;
     check_holder(session, "conv2d", weights)?;
     let invalid = |shape: &Shape, reason| Error::InvalidShape {
@@ -105,7 +108,6 @@ where
         geometry,
         out_channels,
     };
-    let call = session.call("conv2d");
     let out = beaver(&call, input.data(), weights.data(), product).await?;
     let shape = Shape::from([
         batch,

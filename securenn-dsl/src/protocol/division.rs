@@ -19,7 +19,7 @@ use super::drelu;
 use super::matmul::{Product, beaver};
 use crate::error::Result;
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::check_same_shape;
 
@@ -50,11 +50,13 @@ use crate::tensor::check_same_shape;
 /// assert_eq!(fixed::decode_tensor(&q.unwrap(), 13), [0.25, 0.0, 1.0]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn division<F: Unsigned>(
-    session: &Session,
+pub async fn division<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
     x: &Shared<Z64, F>,
     y: &Shared<Z64, F>,
 ) -> Result<Shared<Z64, F>> {
+    let call = ctx.open("division");
+    let session = ctx.session();
     check_holder(session, "division", x)?;
     check_holder(session, "division", y)?;
     check_same_shape("division", x.shape(), y.shape())?;
@@ -75,10 +77,10 @@ pub async fn division<F: Unsigned>(
             .map(|e| scaled_x[e] - accounted[e] - scaled_y[e])
             .collect();
         let remainder = Shared::<Z64, F>::from_parts(role, x.shape().clone(), remainder);
-        let bit = drelu(session, &remainder).await?;
-        let call = session.call("mul_elementwise");
+        let bit = drelu(&call, &remainder).await?;
+        let product_call = call.open("mul_elementwise");
         let product = Product::Elementwise { len: x.len() };
-        let taken = beaver(&call, bit.as_shared().data(), &scaled_y, product).await?;
+        let taken = beaver(&product_call, bit.as_shared().data(), &scaled_y, product).await?;
         for (e, &b) in bit.as_shared().data().iter().enumerate() {
             accounted[e] += taken[e];
             quotient[e] += b * step;

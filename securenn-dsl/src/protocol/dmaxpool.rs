@@ -18,7 +18,7 @@ use super::{deal_to_p1, random_vec, receive_dealt};
 use crate::error::{Error, Result};
 use crate::party::Role;
 use crate::ring::{Ring, Z64, Zp};
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::Shape;
 
@@ -59,11 +59,13 @@ const MAX_WINDOW: usize = 64;
 /// assert_eq!(one_hot.unwrap().data(), expected.as_slice());
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn dmaxpool(
-    session: &Session,
+pub async fn dmaxpool<C: Context + ?Sized>(
+    ctx: &C,
     argmax: &Shared<Z64, U0>,
     window_len: usize,
 ) -> Result<Shared<Z64, U0>> {
+    let call = ctx.open("dmaxpool");
+    let session = ctx.session();
     check_holder(session, "dmaxpool", argmax)?;
     let n = window_len;
     if !n.is_power_of_two() || n > MAX_WINDOW {
@@ -77,7 +79,6 @@ pub async fn dmaxpool(
     let mut out_dims = argmax.shape().dims().to_vec();
     out_dims.push(n);
     let out_shape = Shape::from(out_dims);
-    let call = session.call("dmaxpool");
     let role = session.role();
     let modulus = n as u64;
 

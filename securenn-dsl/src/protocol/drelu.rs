@@ -14,7 +14,7 @@ use super::compute_msb;
 use super::share_convert::share_convert_in;
 use crate::error::Result;
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::{Call, Context};
 use crate::share::{Bit, Shared};
 
 /// Shares of 1 where a ≥ 0 and 0 where a < 0, for |a| < 2^62 (Algorithm 6).
@@ -40,16 +40,24 @@ use crate::share::{Bit, Shared};
 /// assert_eq!(signs.unwrap().data(), &[Z64::new(0), Z64::new(1), Z64::new(1)]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn drelu<F: Unsigned>(session: &Session, a: &Shared<Z64, F>) -> Result<Bit> {
-    check_holder(session, "drelu", a)?;
+pub async fn drelu<C: Context + ?Sized, F: Unsigned>(ctx: &C, a: &Shared<Z64, F>) -> Result<Bit> {
+    let call = ctx.open("drelu");
+    check_holder(ctx.session(), "drelu", a)?;
+    drelu_in(&call, a).await
+}
+
+/// DReLU within `call`.
+async fn drelu_in<F: Unsigned>(call: &Call<'_>, a: &Shared<Z64, F>) -> Result<Bit> {
     let n = a.len();
     let doubled: Vec<Z64> = a.data().iter().map(|&x| x + x).collect();
-    let convert = session.call("share_convert");
-    let msb = session.call("compute_msb");
+    let convert = call.open("share_convert");
+    let msb = call.open("compute_msb");
     let (converted, dealt) = futures::try_join!(
-        share_convert_in(session, &convert, &doubled, n, |_| {}),
+        share_convert_in(&convert, &doubled, n, |_| {}),
         compute_msb::deal(&msb, n)
     )?;
-    let sign = compute_msb::finish(session, &msb, dealt, &converted, n).await?;
-    Ok(Bit::from_shared(Shared::from_parts(session.role(), a.shape().clone(), sign)).not())
+    // ComputeMSB goes on with ShareConvert's result.
+    msb.depends_on(call);
+    let sign = compute_msb::finish(&msb, dealt, &converted, n).await?;
+    Ok(Bit::from_shared(Shared::from_parts(call.role(), a.shape().clone(), sign)).not())
 }

@@ -22,7 +22,7 @@ use super::{holder_index, random_vec};
 use crate::error::{Error, Result};
 use crate::party::Role;
 use crate::ring::{Ring, Z64};
-use crate::session::{Call, Session};
+use crate::session::{Call, Context};
 use crate::share::Shared;
 use crate::tensor::{Conv2dGeometry, Shape, check_same_shape, im2col, matmul_into};
 
@@ -185,16 +185,19 @@ fn add(mut a: Vec<Z64>, b: &[Z64]) -> Vec<Z64> {
 /// assert_eq!(product.unwrap().data(), &[Z64::new(31)]); // 2·5 + 3·7
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn matmul<F, G>(
-    session: &Session,
+pub async fn matmul<C, F, G>(
+    ctx: &C,
     x: &Shared<Z64, F>,
     y: &Shared<Z64, G>,
 ) -> Result<Shared<Z64, Sum<F, G>>>
 where
+    C: Context + ?Sized,
     F: Unsigned + Add<G>,
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    let call = ctx.open("matmul");
+    let session = ctx.session();
     check_holder(session, "matmul", x)?;
     check_holder(session, "matmul", y)?;
     let (m, n) = x.shape().as_matrix("matmul")?;
@@ -213,7 +216,6 @@ where
             reason: "the product has more elements than memory can hold",
         });
     }
-    let call = session.call("matmul");
     let w = beaver(&call, x.data(), y.data(), Product::Matrix { m, n, v }).await?;
     Ok(Shared::from_parts(session.role(), Shape::from([m, v]), w))
 }
@@ -226,20 +228,22 @@ where
 /// # Errors
 ///
 /// [`Error::ShapeMismatch`] if the shapes differ, or the transport's errors.
-pub async fn mul_elementwise<F, G>(
-    session: &Session,
+pub async fn mul_elementwise<C, F, G>(
+    ctx: &C,
     x: &Shared<Z64, F>,
     y: &Shared<Z64, G>,
 ) -> Result<Shared<Z64, Sum<F, G>>>
 where
+    C: Context + ?Sized,
     F: Unsigned + Add<G>,
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
+    let call = ctx.open("mul_elementwise");
+    let session = ctx.session();
     check_holder(session, "mul_elementwise", x)?;
     check_holder(session, "mul_elementwise", y)?;
     check_same_shape("mul_elementwise", x.shape(), y.shape())?;
-    let call = session.call("mul_elementwise");
     let product = Product::Elementwise { len: x.len() };
     let w = beaver(&call, x.data(), y.data(), product).await?;
     Ok(Shared::from_parts(session.role(), x.shape().clone(), w))

@@ -17,7 +17,7 @@ use super::matmul::{Product, beaver};
 use super::public_share;
 use crate::error::{Error, Result};
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::Shape;
 
@@ -84,11 +84,13 @@ struct Candidates {
 /// assert_eq!((max.data(), argmax.data()), (&[Z64::new(9)][..], &[Z64::new(1)][..]));
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn maxpool<F: Unsigned>(
-    session: &Session,
+pub async fn maxpool<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
     input: &Shared<Z64, F>,
     pool: Pool2d,
 ) -> Result<MaxPool<F>> {
+    let call = ctx.open("maxpool");
+    let session = ctx.session();
     check_holder(session, "maxpool", input)?;
     let k = pool.kernel;
     let &[batch, height, width, channels] = input.shape().dims() else {
@@ -164,7 +166,7 @@ pub async fn maxpool<F: Unsigned>(
             .collect();
         let compared =
             Shared::<Z64, F>::from_parts(role, Shape::from([pairs * windows]), differences);
-        let keep_left = drelu(session, &compared).await?;
+        let keep_left = drelu(&call, &compared).await?;
 
         // right + β·(left − right), for values and indices, in one product.
         let bits = keep_left.as_shared().data();
@@ -176,9 +178,9 @@ pub async fn maxpool<F: Unsigned>(
                 .zip(&rights)
                 .flat_map(|(l, r)| l.indices.iter().zip(&r.indices).map(|(&a, &b)| a - b)),
         );
-        let call = session.call("mul_elementwise");
+        let product_call = call.open("mul_elementwise");
         let len = 2 * pairs * windows;
-        let chosen = beaver(&call, &choice, &gaps, Product::Elementwise { len }).await?;
+        let chosen = beaver(&product_call, &choice, &gaps, Product::Elementwise { len }).await?;
         let (chosen_values, chosen_indices) = chosen.split_at(chosen.len() / 2);
 
         groups = rights

@@ -31,7 +31,7 @@ use super::check_holder;
 use crate::error::{Error, Result};
 use crate::party::{Common, P2, Revealed, Role};
 use crate::ring::{Ring, Zp};
-use crate::session::{Call, Session};
+use crate::session::{Call, Context};
 use crate::share::Shared;
 
 /// Bits of each compared value: ℓ = 64.
@@ -82,13 +82,14 @@ const STEP_D: u16 = 0;
 /// assert_eq!(results[0], None);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn private_compare(
-    session: &Session,
+pub async fn private_compare<C: Context + ?Sized>(
+    ctx: &C,
     bits: &Shared<Zp, U0>,
     threshold: &Common<Vec<u64>>,
     beta: &Common<Vec<bool>>,
 ) -> Result<Revealed<P2, Vec<bool>>> {
-    check_holder(session, "private_compare", bits)?;
+    let call = ctx.open("private_compare");
+    check_holder(ctx.session(), "private_compare", bits)?;
     let &[n, BIT_WIDTH] = bits.shape().dims() else {
         return Err(Error::InvalidShape {
             operation: "private_compare",
@@ -104,7 +105,6 @@ pub async fn private_compare(
             reason: "one threshold and one bit β per compared value",
         });
     }
-    let call = session.call("private_compare");
     let holders = threshold
         .get()
         .map(Vec::as_slice)

@@ -10,7 +10,7 @@ use super::drelu;
 use super::matmul::{Product, beaver};
 use crate::error::Result;
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::{Bit, Shared};
 
 /// ReLU of a secret tensor and its derivative.
@@ -45,13 +45,23 @@ pub struct Relu<F: Unsigned> {
 /// assert_eq!(fixed::decode_tensor(&out.unwrap(), 13), [0.0, 0.25, 3.0]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn relu<F: Unsigned>(session: &Session, a: &Shared<Z64, F>) -> Result<Relu<F>> {
-    let derivative = drelu(session, a).await?;
-    let call = session.call("mul_elementwise");
+pub async fn relu<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
+    a: &Shared<Z64, F>,
+) -> Result<Relu<F>> {
+    let call = ctx.open("relu");
+    let derivative = drelu(&call, a).await?;
+    let product_call = call.open("mul_elementwise");
     let product = Product::Elementwise { len: a.len() };
-    let value = beaver(&call, derivative.as_shared().data(), a.data(), product).await?;
+    let value = beaver(
+        &product_call,
+        derivative.as_shared().data(),
+        a.data(),
+        product,
+    )
+    .await?;
     Ok(Relu {
-        value: Shared::from_parts(session.role(), a.shape().clone(), value),
+        value: Shared::from_parts(call.role(), a.shape().clone(), value),
         derivative,
     })
 }

@@ -10,7 +10,7 @@ use super::check_holder;
 use super::matmul::{Product, beaver};
 use crate::error::Result;
 use crate::ring::Z64;
-use crate::session::Session;
+use crate::session::Context;
 use crate::share::{Bit, Shared};
 use crate::tensor::check_same_shape;
 
@@ -41,18 +41,19 @@ use crate::tensor::check_same_shape;
 /// assert_eq!(fixed::decode_tensor(&picked.unwrap(), 13), [0.0, 4.0]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn select_share<F: Unsigned>(
-    session: &Session,
+pub async fn select_share<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
     choice: &Bit,
     x: &Shared<Z64, F>,
     y: &Shared<Z64, F>,
 ) -> Result<Shared<Z64, F>> {
+    let call = ctx.open("select_share");
+    let session = ctx.session();
     check_holder(session, "select_share", x)?;
     check_holder(session, "select_share", y)?;
     check_holder(session, "select_share", choice.as_shared())?;
     check_same_shape("select_share", x.shape(), y.shape())?;
     check_same_shape("select_share", choice.shape(), x.shape())?;
-    let call = session.call("select_share");
     let difference: Vec<Z64> = y
         .data()
         .iter()

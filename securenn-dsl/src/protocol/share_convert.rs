@@ -28,7 +28,7 @@ use super::{
 use crate::error::Result;
 use crate::party::Role;
 use crate::ring::{Ring, Z64, ZOdd, Zp};
-use crate::session::{Call, Session};
+use crate::session::{Call, Context};
 use crate::share::Shared;
 
 /// Stream labels, P0-P1 key.
@@ -79,29 +79,28 @@ pub(crate) struct Masks {
 /// assert_eq!(values, [5, u64::MAX - 1]);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn share_convert<F: Unsigned>(
-    session: &Session,
+pub async fn share_convert<C: Context + ?Sized, F: Unsigned>(
+    ctx: &C,
     a: &Shared<Z64, F>,
 ) -> Result<Shared<ZOdd, F>> {
-    check_holder(session, "share_convert", a)?;
-    let call = session.call("share_convert");
-    let y = share_convert_in(session, &call, a.data(), a.len(), |_| {}).await?;
-    Ok(Shared::from_parts(session.role(), a.shape().clone(), y))
+    let call = ctx.open("share_convert");
+    check_holder(ctx.session(), "share_convert", a)?;
+    let y = share_convert_in(&call, a.data(), a.len(), |_| {}).await?;
+    Ok(Shared::from_parts(call.role(), a.shape().clone(), y))
 }
 
 /// ShareConvert within `call` on n elements; P2 passes an empty slice and gets an empty
 /// vector. `adjust` may change the drawn masks (identically at P0 and P1): tests use it to
 /// reach r = 0.
 pub(crate) async fn share_convert_in(
-    session: &Session,
     call: &Call<'_>,
     a: &[Z64],
     n: usize,
     adjust: impl FnOnce(&mut Masks),
 ) -> Result<Vec<ZOdd>> {
-    let role = session.role();
+    let role = call.role();
     let Some(other) = role.other_holder() else {
-        return helper(session, call, n).await;
+        return helper(call, n).await;
     };
     let mut prg = call.shared_prg(other, MASKS)?;
     let mut masks = Masks {
@@ -138,7 +137,7 @@ pub(crate) async fn share_convert_in(
         .map(|(&a, &b)| a.wrapping_add(b))
         .collect();
     let threshold: Vec<u64> = r.iter().map(|&r| r.wrapping_sub(1)).collect();
-    let compare = session.call("private_compare");
+    let compare = call.open("private_compare");
     private_compare_in(&compare, &bits, n, Some((&threshold, &masks.eta))).await?;
 
     // 4. Shares of η′, dealt by P2.
@@ -161,7 +160,7 @@ pub(crate) async fn share_convert_in(
 
 /// P2's part: learn x and δ from the masked shares, deal their shares, take part in the
 /// comparison, and deal η′.
-async fn helper(session: &Session, call: &Call<'_>, n: usize) -> Result<Vec<ZOdd>> {
+async fn helper(call: &Call<'_>, n: usize) -> Result<Vec<ZOdd>> {
     let masked0 = call.recv::<Z64>(Role::P0, STEP_MASKED, n).await?;
     let masked1 = call.recv::<Z64>(Role::P1, STEP_MASKED, n).await?;
 
@@ -178,7 +177,7 @@ async fn helper(session: &Session, call: &Call<'_>, n: usize) -> Result<Vec<ZOdd
     deal_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
     deal_to_p1(call, DEALT_DELTA, STEP_DELTA, delta).await?;
 
-    let compare = session.call("private_compare");
+    let compare = call.open("private_compare");
     let eta_prime = private_compare_in(&compare, &[], n, None)
         .await?
         .unwrap_or_default();
@@ -209,7 +208,7 @@ mod tests {
             })?;
             let a: Shared<Z64, U0> = share(&session, &input, [n]).await?;
             let call = session.call("share_convert");
-            let y = share_convert_in(&session, &call, a.data(), n, |masks| {
+            let y = share_convert_in(&call, a.data(), n, |masks| {
                 for i in 0..n {
                     if let Some(r) = force(i, masks.r0[i]) {
                         masks.r1[i] = r.wrapping_sub(masks.r0[i]);

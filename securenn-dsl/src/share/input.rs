@@ -14,7 +14,7 @@ use super::Shared;
 use crate::error::{Error, Result};
 use crate::party::{InputParty, Private};
 use crate::ring::Ring;
-use crate::session::Session;
+use crate::session::Context;
 use crate::tensor::{Shape, Tensor};
 
 /// Secret-shares `input`, a tensor only party `P` holds, between P0 and P1.
@@ -50,7 +50,7 @@ use crate::tensor::{Shape, Tensor};
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
 pub async fn share<P, R, F>(
-    session: &Session,
+    ctx: &(impl Context + ?Sized),
     input: &Private<P, Tensor<R>>,
     shape: impl Into<Shape>,
 ) -> Result<Shared<R, F>>
@@ -60,8 +60,8 @@ where
     F: Unsigned,
 {
     let shape = shape.into();
-    let call = session.call("share");
-    let role = session.role();
+    let call = ctx.open("share");
+    let role = call.role();
     let Some(other) = role.other_holder() else {
         return Ok(Shared::from_parts(role, shape, Vec::new()));
     };

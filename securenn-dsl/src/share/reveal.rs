@@ -6,7 +6,7 @@ use super::Shared;
 use crate::error::Result;
 use crate::party::{OutputParty, Revealed, Role};
 use crate::ring::Ring;
-use crate::session::Session;
+use crate::session::Context;
 use crate::tensor::Tensor;
 
 /// Reveals `x` to party `P` only: the other share holder sends its share to `P`, which adds
@@ -39,7 +39,7 @@ use crate::tensor::Tensor;
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
 pub async fn reveal_to<P, R, F>(
-    session: &Session,
+    ctx: &(impl Context + ?Sized),
     x: &Shared<R, F>,
 ) -> Result<Revealed<P, Tensor<R>>>
 where
@@ -47,8 +47,8 @@ where
     R: Ring,
     F: Unsigned,
 {
-    let call = session.call("reveal");
-    let role = session.role();
+    let call = ctx.open("reveal");
+    let role = call.role();
     if role.is_helper() {
         return Ok(Revealed::new(None));
     }
@@ -63,4 +63,19 @@ where
         x.shape.clone(),
         data,
     )?)))
+}
+
+impl<R: Ring, F: Unsigned> Shared<R, F> {
+    /// Reveals this value to party `P` only: the same as [`reveal_to`], as a method
+    /// (`x.reveal_to::<P1>(&session)`).
+    ///
+    /// # Errors
+    ///
+    /// The transport's errors.
+    pub async fn reveal_to<P: OutputParty>(
+        &self,
+        ctx: &(impl Context + ?Sized),
+    ) -> Result<Revealed<P, Tensor<R>>> {
+        reveal_to::<P, R, F>(ctx, self).await
+    }
 }
