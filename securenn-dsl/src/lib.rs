@@ -31,6 +31,7 @@
 //! output of shares, keys and frames is redacted.
 
 pub mod cluster;
+pub mod dsl;
 pub mod error;
 pub mod net;
 pub mod nn;

@@ -2,7 +2,10 @@
 //! `securenn_dsl`, which re-exports them; generated code names only
 //! `::securenn_dsl::__private`.
 
+mod args;
+mod batch;
 mod expand;
+mod rewrite;
 
 use proc_macro::TokenStream;
 

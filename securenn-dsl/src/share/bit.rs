@@ -76,6 +76,24 @@ impl Bit {
     }
 }
 
+impl core::ops::Not for Bit {
+    type Output = Bit;
+
+    /// ¬b, locally.
+    fn not(self) -> Bit {
+        Bit::not(&self)
+    }
+}
+
+impl core::ops::Not for &Bit {
+    type Output = Bit;
+
+    /// ¬b, locally.
+    fn not(self) -> Bit {
+        Bit::not(self)
+    }
+}
+
 impl Clone for Bit {
     fn clone(&self) -> Self {
         Bit::from_shared(self.shared.clone())

@@ -65,7 +65,8 @@ pub struct Shared<R: Ring, F: Unsigned = U13> {
     shape: Shape,
     /// The share, row-major; empty at the helper.
     data: Vec<R>,
-    scale: PhantomData<F>,
+    /// The scale, as a type only: `fn() -> F` keeps the share `Send` and `Sync` for any `F`.
+    scale: PhantomData<fn() -> F>,
 }
 
 impl<R: Ring, F: Unsigned> Shared<R, F> {
@@ -327,7 +328,8 @@ impl<R: Ring, F: Unsigned> Neg for Shared<R, F> {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Public<R: Ring, F: Unsigned = U13> {
     tensor: Tensor<R>,
-    scale: PhantomData<F>,
+    /// The scale, as a type only: `fn() -> F` keeps the share `Send` and `Sync` for any `F`.
+    scale: PhantomData<fn() -> F>,
 }
 
 impl<R: Ring, F: Unsigned> Public<R, F> {

@@ -1,0 +1,18 @@
+//! The runtime of the DSL: what a [`#[protocol]`](crate::protocol) function calls, and the
+//! rules the compiler checks in it.
+//!
+//! - [`ops`]: the protocol operations (`relu`, `select`, `matmul`, `conv2d`, `maxpool`, ...),
+//!   taking the context first. Inside a `#[protocol]` function the macro passes it and
+//!   awaits the call.
+//! - [`operators`]: what `+`, `-`, `*`, `/` and the comparisons mean on shares.
+//! - [`rules`]: one trait per compile-time rule, each with the sentence rustc prints when
+//!   the rule is broken.
+
+pub mod operators;
+pub mod ops;
+pub mod rules;
+
+pub use ops::{
+    compute_msb, conv2d, deal, divide, dmaxpool, drelu, matmul, maxpool, maxpool_with_argmax,
+    private_compare, relu, relu_with_derivative, select, share_convert, truncate,
+};
