@@ -27,7 +27,7 @@ fn main() -> Result<()> {
         let product: Shared<Z64, U26> = (&a + &b).mul_public(&half)?;
         let mean: Shared<Z64, U13> = product.truncate::<U13>();
 
-        let revealed = reveal_to::<P1, _, _>(&session, &mean).await?;
+        let revealed = reveal_to::<P1, _>(&session, &mean).await?;
         Ok(revealed.into_inner().map(|t| fixed::decode_tensor(&t, 13)))
     })?;
     // ANCHOR_END: share_reveal

@@ -24,7 +24,7 @@ const _: () = {
 /// Never called: it only has to compile.
 fn protocol_futures_are_send(session: &Session, x: &Shared<Z64>, input: &Private<P0, Tensor<Z64>>) {
     send(&share::<P0, Z64, U13>(session, input, [1]));
-    send(&reveal_to::<P1, _, _>(session, x));
+    send(&reveal_to::<P1, _>(session, x));
     let call = session.call("check");
     send(&call.send(Role::P1, 0, &[Z64::ONE]));
     send(&call.recv::<Z64>(Role::P1, 0, 1));

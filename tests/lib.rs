@@ -137,7 +137,7 @@ where
         session.reset_stats();
         let out = op(&session, &a, &b).await?;
         let stats = session.stats();
-        let revealed = reveal_to::<P0, _, _>(&session, &out).await?;
+        let revealed = reveal_to::<P0, _>(&session, &out).await?;
         Ok((revealed.into_inner(), stats))
     });
     let results = match results {

@@ -184,7 +184,7 @@ fn check_compute_msb(values: &[u64]) {
         });
         let a: Shared<ZOdd, U0> = share(&session, &input, [values.len()]).await?;
         let msb = compute_msb(&session, &a).await?;
-        Ok(reveal_to::<P0, _, _>(&session, msb.as_shared())
+        Ok(reveal_to::<P0, _>(&session, msb.as_shared())
             .await?
             .into_inner())
     })
@@ -833,15 +833,13 @@ fn protocols_run_side_by_side_stay_correct() {
                 drelu(&session, &y),
                 maxpool(&session, &y_image, Pool2d { kernel: 2 })
             )?;
-            let relu_x = reveal_to::<P0, _, _>(&session, &relu_x.value)
+            let relu_x = reveal_to::<P0, _>(&session, &relu_x.value)
                 .await?
                 .into_inner();
-            let sign_y = reveal_to::<P0, _, _>(&session, sign_y.as_shared())
+            let sign_y = reveal_to::<P0, _>(&session, sign_y.as_shared())
                 .await?
                 .into_inner();
-            let max_y = reveal_to::<P0, _, _>(&session, &max_y.max)
-                .await?
-                .into_inner();
+            let max_y = reveal_to::<P0, _>(&session, &max_y.max).await?.into_inner();
             Ok((relu_x, sign_y, max_y))
         })
         .unwrap();

@@ -90,9 +90,9 @@ proptest! {
             let product: Shared<Z64, U26> = x.mul_public(&c)?;
             let mut revealed = Vec::new();
             for r in &results {
-                revealed.push(reveal_to::<P1, _, _>(&session, r).await?.into_inner());
+                revealed.push(reveal_to::<P1, _>(&session, r).await?.into_inner());
             }
-            let product = reveal_to::<P1, _, _>(&session, &product).await?.into_inner();
+            let product = reveal_to::<P1, _>(&session, &product).await?.into_inner();
             Ok((revealed, product))
         })
         .unwrap();
@@ -132,7 +132,7 @@ proptest! {
                 let x: Shared<Z64, U13> = share(&session, &x, [n]).await?;
                 let product: Shared<Z64, U26> = x.mul_public(&Public::<Z64, U13>::new(cs))?;
                 let truncated: Shared<Z64, U13> = product.truncate::<U13>();
-                Ok(reveal_to::<P0, _, _>(&session, &truncated).await?.into_inner())
+                Ok(reveal_to::<P0, _>(&session, &truncated).await?.into_inner())
             }
         })
         .unwrap();

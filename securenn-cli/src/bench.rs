@@ -434,7 +434,7 @@ async fn check<F: typenum::Unsigned>(
     expected: impl FnOnce() -> Vec<Z64>,
     tolerance: i64,
 ) -> securenn_dsl::Result<Option<bool>> {
-    let revealed = reveal_to::<P0, _, _>(session, result).await?.into_inner();
+    let revealed = reveal_to::<P0, _>(session, result).await?.into_inner();
     Ok(revealed.map(|got| {
         let expected = expected();
         got.len() == expected.len()
@@ -558,7 +558,7 @@ async fn run_workload(session: &Session, w: &Workload) -> securenn_dsl::Result<P
             let x: Shared<Z64, U0> = input_from::<P0, _, _>(session, a.clone(), &vector).await?;
             let (out, seconds, stats) =
                 timed(session, w, async || share_convert(session, &x).await).await?;
-            let revealed = reveal_to::<P0, _, _>(session, &out).await?.into_inner();
+            let revealed = reveal_to::<P0, _>(session, &out).await?.into_inner();
             let correct = revealed.map(|got| {
                 got.data()
                     .iter()

@@ -156,19 +156,19 @@ async fn program(
     let product = x.mul_public(&c)?.truncate::<U13>();
 
     // Reveal each result to one named party.
-    let sum = reveal_to::<P0, _, _>(&session, &sum).await?;
-    let difference = reveal_to::<P0, _, _>(&session, &difference).await?;
-    let negation = reveal_to::<P1, _, _>(&session, &negation).await?;
-    let shifted = reveal_to::<P1, _, _>(&session, &shifted).await?;
-    let product = reveal_to::<P1, _, _>(&session, &product).await?;
+    let sum = reveal_to::<P0, _>(&session, &sum).await?;
+    let difference = reveal_to::<P0, _>(&session, &difference).await?;
+    let negation = reveal_to::<P1, _>(&session, &negation).await?;
+    let shifted = reveal_to::<P1, _>(&session, &shifted).await?;
+    let product = reveal_to::<P1, _>(&session, &product).await?;
 
     // The other rings: Z_67 from P1 to P0, Z_2^64-1 from P0 to P1.
     let zp_in = Private::<P1, _>::try_new(role, || Tensor::from_vec(shape, data.zp.clone()))?;
     let zp: Shared<Zp, U0> = share(&session, &zp_in, shape).await?;
-    let zp = reveal_to::<P0, _, _>(&session, &zp).await?;
+    let zp = reveal_to::<P0, _>(&session, &zp).await?;
     let zodd_in = Private::<P0, _>::try_new(role, || Tensor::from_vec(shape, data.zodd.clone()))?;
     let zodd: Shared<ZOdd, U0> = share(&session, &zodd_in, shape).await?;
-    let zodd = reveal_to::<P1, _, _>(&session, &zodd).await?;
+    let zodd = reveal_to::<P1, _>(&session, &zodd).await?;
 
     // Each receiver checks its results against the plaintext definition.
     let plain_x = encode(&data.x)?.into_data();

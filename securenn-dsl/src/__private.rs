@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 pub use crate::dsl::operators::{
     AddOp, CompareOp, Comparison, DivOp, DslOperands, MulOp, Operand, PlainOperands, SubOp,
 };
-pub use crate::dsl::rules::{PublicBranch, PublicValue, Secret, SecretValue};
+pub use crate::dsl::rules::{PublicBranch, PublicScrutinee, PublicValue, Secret};
 pub use crate::error::{Error, Result};
 pub use crate::session::{Call, Context, Session};
 pub use futures::try_join;
@@ -32,12 +32,18 @@ impl<T: ?Sized> Probe<T> {
 
 /// The kind of a secret.
 pub trait SecretProbe {
-    /// [`SecretValue`].
-    fn __securenn_kind(&self) -> SecretValue {
-        SecretValue
+    /// [`SecretBit`](crate::dsl::rules::SecretBit) or
+    /// [`SecretShare`](crate::dsl::rules::SecretShare).
+    type Kind;
+    /// The kind.
+    fn __securenn_kind(&self) -> Self::Kind;
+}
+impl<T: Secret> SecretProbe for Probe<T> {
+    type Kind = T::Kind;
+    fn __securenn_kind(&self) -> T::Kind {
+        T::Kind::default()
     }
 }
-impl<T: Secret> SecretProbe for Probe<T> {}
 
 /// The kind of anything else.
 pub trait PublicProbe {
@@ -48,19 +54,21 @@ pub trait PublicProbe {
 }
 impl<T: ?Sized> PublicProbe for &Probe<T> {}
 
-/// `value` as a branch condition: itself if public, a compile error if secret.
+/// `value` as a branch condition: itself if a public `bool`, a compile error if secret.
 #[inline(always)]
-pub fn condition<T, K>(value: T, _kind: K) -> K::Value
-where
-    K: PublicBranch<T>,
-    K::Value: Sized,
-{
+pub fn condition<K: PublicBranch<T>, T>(_kind: K, value: T) -> bool {
     K::value(value)
 }
 
 /// A compile error if the probed `match` scrutinee is secret.
 #[inline(always)]
-pub fn scrutinee<T: ?Sized, K: PublicBranch<T>>(_: &Probe<T>, _kind: K) {}
+pub fn scrutinee<K: PublicScrutinee<T>, T>(_kind: K, _: &Probe<T>) {}
+
+/// `value` as a `match` scrutinee: itself, and a compile error if secret.
+#[inline(always)]
+pub fn scrutinee_value<K: PublicScrutinee<T>, T>(_kind: K, value: T) -> T {
+    value
+}
 
 /// The types of two operands, to pick the kind of their operation by autoref
 /// specialization, as [`Probe`].

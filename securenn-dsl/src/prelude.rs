@@ -6,13 +6,13 @@
 
 pub use crate::dsl::{
     compute_msb, conv2d, deal, divide, dmaxpool, drelu, matmul, maxpool, maxpool_with_argmax,
-    private_compare, relu, relu_with_derivative, select, share_convert, truncate,
+    private_compare, relu, relu_with_derivative, reveal_to, select, share, share_convert, truncate,
 };
 pub use crate::error::{Error, Result};
 pub use crate::party::{Common, P0, P1, P2, Private, Revealed, Role};
 pub use crate::protocol;
 pub use crate::ring::{Ring, Z2, Z64, ZOdd, Zp};
 pub use crate::session::{Context, Session, SessionConfig, run_local};
-pub use crate::share::{Bit, Public, Shared, reveal_to, share};
+pub use crate::share::{Bit, Public, Shared};
 pub use crate::tensor::{Shape, Tensor};
 pub use typenum::{U0, U13, U26};

@@ -227,6 +227,9 @@ fn expand(mut function: ItemFn, krate: &TokenStream, name: &str) -> TokenStream 
 fn stub(mut function: ItemFn, krate: &TokenStream) -> TokenStream {
     // The user's own parameters may include `ctx`; the stub's context is unnamed.
     expanded_signature(&mut function, krate, quote!(_));
+    function
+        .attrs
+        .push(syn::parse_quote!(#[allow(unused_variables)]));
     function.block = Box::new(syn::parse_quote! {{
         ::core::unreachable!("`#[securenn_dsl::protocol]` reported an error")
     }});
@@ -320,7 +323,10 @@ mod tests {
             ]
         );
         // The stub keeps the expanded signature, with an unnamed context.
-        assert!(out.starts_with("async fn f (_ : & (impl"), "{out}");
+        assert!(
+            out.starts_with("# [allow (unused_variables)] async fn f (_ : & (impl"),
+            "{out}"
+        );
         assert!(out.contains("unreachable !"), "{out}");
     }
 

@@ -33,8 +33,9 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "share_convert",
 ];
 
-/// Methods that are protocol steps: layers' `forward` and `backward`, and `reveal_to`.
-pub(crate) const METHODS: &[&str] = &["backward", "forward", "reveal_to"];
+/// Methods that are protocol steps: layers' `forward` and `backward` (and `reveal_to`,
+/// rewritten to the runtime's function).
+pub(crate) const METHODS: &[&str] = &["backward", "forward"];
 
 /// Rewrites the body of one protocol function.
 pub(crate) struct Rewriter {
@@ -53,7 +54,7 @@ impl Rewriter {
     /// `a op b` on the operands' kind: a protocol step for shares, Rust's operator
     /// otherwise. The operands are evaluated once, left to right, as Rust does.
     fn operator(&self, binary: &ExprBinary) -> Option<Expr> {
-        let krate = &self.krate;
+        let krate = &respan(&self.krate, binary.op.span());
         let ctx = ctx_ident();
         let (left, right) = (&binary.left, &binary.right);
         let lhs = hygienic("__securenn_lhs", left.span());
@@ -94,13 +95,15 @@ impl Rewriter {
     /// `cond` as a checked branch condition: the value itself if public, a compile error
     /// ("cannot branch on a secret") if it is a share or a bit.
     fn condition(&self, cond: &Expr) -> Expr {
-        let krate = &self.krate;
-        let value = hygienic("__securenn_condition", cond.span());
-        let kind = hygienic("__securenn_kind", cond.span());
-        syn::parse_quote_spanned! {cond.span()=> {
+        let span = cond.span();
+        let krate = &respan(&self.krate, span);
+        let value = hygienic("__securenn_condition", span);
+        syn::parse_quote_spanned! {span=> {
             let #value = #cond;
-            let #kind = (&#krate::__private::Probe::of(&#value)).__securenn_kind();
-            #krate::__private::condition(#value, #kind)
+            #krate::__private::condition(
+                (&#krate::__private::Probe::of(&#value)).__securenn_kind(),
+                #value,
+            )
         }}
     }
 
@@ -108,29 +111,28 @@ impl Rewriter {
     /// probed by reference and matched as before, so that arms may still move out of it;
     /// any other scrutinee is evaluated once and passed through the check.
     fn checked_match(&self, expr: &ExprMatch) -> Expr {
-        let krate = &self.krate;
         let scrutinee = &expr.expr;
         let span = scrutinee.span();
-        let kind = hygienic("__securenn_kind", span);
+        let krate = &respan(&self.krate, span);
         let mut checked = expr.clone();
         if is_simple_place(scrutinee) {
             let probe = hygienic("__securenn_probe", span);
             return syn::parse_quote_spanned! {span=> {
                 let #probe = #krate::__private::Probe::of(&#scrutinee);
-                #krate::__private::scrutinee(&#probe, (&#probe).__securenn_kind());
+                #krate::__private::scrutinee((&#probe).__securenn_kind(), &#probe);
                 #checked
             }};
         }
         let value = hygienic("__securenn_scrutinee", span);
         *checked.expr = syn::parse_quote_spanned! {span=>
-            #krate::__private::condition(#value, #kind)
+            #krate::__private::scrutinee_value(
+                (&#krate::__private::Probe::of(&#value)).__securenn_kind(),
+                #value,
+            )
         };
         syn::parse_quote_spanned! {span=>
             match #scrutinee {
-                #value => {
-                    let #kind = (&#krate::__private::Probe::of(&#value)).__securenn_kind();
-                    #checked
-                }
+                #value => #checked
             }
         }
     }
@@ -159,13 +161,7 @@ impl Rewriter {
             return None;
         }
         if name == "reveal_to" && call.args.len() == 1 {
-            // `reveal_to::<P>(x)` reads as the method `x.reveal_to::<P>()`.
-            let value = &call.args[0];
-            let generics = &last.arguments;
-            let method = &last.ident;
-            return Some(syn::parse_quote_spanned! {span=>
-                (#value).#method #generics (#ctx).await?
-            });
+            return self.reveal(&call.args[0], &last.arguments, span);
         }
         if !OPERATIONS.contains(&name.as_str()) {
             return None;
@@ -175,12 +171,39 @@ impl Rewriter {
         Some(syn::parse_quote_spanned!(span=> #call.await?))
     }
 
+    /// `reveal_to::<P>(x)` or `x.reveal_to::<P>()`: the runtime's `reveal_to::<P, _>(ctx, x)`,
+    /// awaited. Without exactly one party argument, the call is left to the compiler.
+    fn reveal(&self, value: &Expr, generics: &syn::PathArguments, span: Span) -> Option<Expr> {
+        let syn::PathArguments::AngleBracketed(arguments) = generics else {
+            return None;
+        };
+        if arguments.args.len() != 1 {
+            return None;
+        }
+        let party = &arguments.args[0];
+        let krate = respan(&self.krate, span);
+        let ctx = ctx_ident();
+        Some(syn::parse_quote_spanned! {span=>
+            #krate::dsl::reveal_to::<#party, _>(#ctx, #value).await?
+        })
+    }
+
     /// A method that is a protocol step (`forward`, `backward`, `reveal_to`) or that is given
     /// the context explicitly, awaited.
     fn protocol_method(&self, call: &ExprMethodCall) -> Option<Expr> {
         let span = call.span();
         if passes_context(call.args.first()) {
             return Some(syn::parse_quote_spanned!(span=> #call.await?));
+        }
+        if call.method == "reveal_to" && call.args.is_empty() {
+            let receiver = &call.receiver;
+            let receiver: Expr = syn::parse_quote_spanned!(receiver.span()=> &(#receiver));
+            let generics = call
+                .turbofish
+                .as_ref()
+                .map(|turbofish| syn::PathArguments::AngleBracketed(turbofish.clone()))
+                .unwrap_or(syn::PathArguments::None);
+            return self.reveal(&receiver, &generics, span);
         }
         if !METHODS.contains(&call.method.to_string().as_str()) {
             return None;
@@ -220,7 +243,7 @@ impl Rewriter {
             Expr::Call(call) => self.protocol_call(call),
             Expr::MethodCall(call) => self.protocol_method(call),
             Expr::Return(ret) => {
-                let krate = &self.krate;
+                let krate = &respan(&self.krate, ret.span());
                 let value = ret
                     .expr
                     .take()
@@ -280,9 +303,24 @@ impl VisitMut for Rewriter {
     fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
 }
 
-/// An identifier the user's code cannot see or shadow, reported at `span`.
+/// `tokens` reported at `span`: the runtime's path in generated code points at the user's
+/// token, not at the attribute.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// A variable of the generated code, reported at `span` (a user's token: rustc reports
+/// errors on mixed-site identifiers at the attribute instead). The `__securenn_` prefix
+/// keeps it apart from the user's names.
 fn hygienic(name: &str, span: Span) -> Ident {
-    Ident::new(name, Span::mixed_site().located_at(span))
+    Ident::new(name, span)
 }
 
 /// Whether a call's first argument is the context itself: `f(ctx, ...)`.
@@ -370,9 +408,15 @@ mod tests {
         let out = rewrite(quote! { m.fc1.forward(x) });
         assert_contains(&out, quote! { m.fc1.forward(ctx, x).await? });
         let out = rewrite(quote! { y.reveal_to::<P1>() });
-        assert_contains(&out, quote! { y.reveal_to::<P1>(ctx).await? });
+        assert_contains(
+            &out,
+            quote! { ::securenn_dsl::dsl::reveal_to::<P1, _>(ctx, &(y)).await? },
+        );
         let out = rewrite(quote! { reveal_to::<P0>(&y) });
-        assert_contains(&out, quote! { (&y).reveal_to::<P0>(ctx).await? });
+        assert_contains(
+            &out,
+            quote! { ::securenn_dsl::dsl::reveal_to::<P0, _>(ctx, &y).await? },
+        );
     }
 
     #[test]
@@ -410,7 +454,7 @@ mod tests {
         let out = rewrite(quote! { match k { _ => 1 } });
         assert_contains(&out, quote! { ::securenn_dsl::__private::scrutinee });
         let out = rewrite(quote! { match f(k) { _ => 1 } });
-        assert_contains(&out, quote! { ::securenn_dsl::__private::condition });
+        assert_contains(&out, quote! { ::securenn_dsl::__private::scrutinee_value });
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub mod operators;
 pub mod ops;
 pub mod rules;
 
+pub use crate::share::{reveal_to, share};
 pub use ops::{
-    compute_msb, conv2d, deal, divide, dmaxpool, drelu, matmul, maxpool, maxpool_with_argmax,
+    Step, compute_msb, conv2d, deal, divide, dmaxpool, drelu, matmul, maxpool, maxpool_with_argmax,
     private_compare, relu, relu_with_derivative, select, share_convert, truncate,
 };

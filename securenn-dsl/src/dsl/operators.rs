@@ -77,11 +77,11 @@ impl<R: Ring, F: Unsigned> AsShare for Shared<R, F> {
     }
 }
 
-impl<R: Ring, F: Unsigned> AsShare for &Shared<R, F> {
-    type Ring = R;
-    type Scale = F;
-    fn as_share(&self) -> &Shared<R, F> {
-        self
+impl<X: AsShare + ?Sized> AsShare for &X {
+    type Ring = X::Ring;
+    type Scale = X::Scale;
+    fn as_share(&self) -> &Shared<X::Ring, X::Scale> {
+        (**self).as_share()
     }
 }
 
@@ -93,11 +93,11 @@ impl<R: Ring, F: Unsigned> AsPublic for Public<R, F> {
     }
 }
 
-impl<R: Ring, F: Unsigned> AsPublic for &Public<R, F> {
-    type Ring = R;
-    type Scale = F;
-    fn as_public(&self) -> &Public<R, F> {
-        self
+impl<X: AsPublic + ?Sized> AsPublic for &X {
+    type Ring = X::Ring;
+    type Scale = X::Scale;
+    fn as_public(&self) -> &Public<X::Ring, X::Scale> {
+        (**self).as_public()
     }
 }
 
@@ -107,9 +107,9 @@ impl AsBit for Bit {
     }
 }
 
-impl AsBit for &Bit {
+impl<X: AsBit + ?Sized> AsBit for &X {
     fn as_bit(&self) -> &Bit {
-        self
+        (**self).as_bit()
     }
 }
 
@@ -355,6 +355,62 @@ where
     }
 }
 
+// The common ring and scale of two operands: each rule's associated type, so that when a
+// rule is broken the result has no type and the one error does not cascade.
+
+/// The common ring of shares `A` and `B`.
+pub(crate) type RingOf<A, B> = <<B as AsShare>::Ring as SameRing<<A as AsShare>::Ring>>::Common;
+/// The common scale of shares `A` and `B`.
+pub(crate) type ScaleOf<A, B> = <<B as AsShare>::Scale as SameScale<<A as AsShare>::Scale>>::Common;
+/// The common ring of share `A` and public `B`.
+type RingOfPublic<A, B> = <<B as AsPublic>::Ring as SameRing<<A as AsShare>::Ring>>::Common;
+/// The common scale of share `A` and public `B`.
+type ScaleOfPublic<A, B> = <<B as AsPublic>::Scale as SameScale<<A as AsShare>::Scale>>::Common;
+
+/// Shares `a` and `b` over their common ring and scale.
+pub(crate) fn common<'x, A, B>(
+    a: &'x A,
+    b: &'x B,
+) -> (
+    &'x Shared<RingOf<A, B>, ScaleOf<A, B>>,
+    &'x Shared<RingOf<A, B>, ScaleOf<A, B>>,
+)
+where
+    A: AsShare,
+    B: AsShare,
+    B::Ring: SameRing<A::Ring>,
+    B::Scale: SameScale<A::Scale>,
+{
+    let left =
+        <B::Scale as SameScale<A::Scale>>::left(<B::Ring as SameRing<A::Ring>>::left(a.as_share()));
+    let right = <B::Scale as SameScale<A::Scale>>::right(<B::Ring as SameRing<A::Ring>>::right(
+        b.as_share(),
+    ));
+    (left, right)
+}
+
+/// Share `a` and public `b` over their common ring and scale.
+fn common_public<'x, A, B>(
+    a: &'x A,
+    b: &'x B,
+) -> (
+    &'x Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>,
+    &'x Public<RingOfPublic<A, B>, ScaleOfPublic<A, B>>,
+)
+where
+    A: AsShare,
+    B: AsPublic,
+    B::Ring: SameRing<A::Ring>,
+    B::Scale: SameScale<A::Scale>,
+{
+    let left =
+        <B::Scale as SameScale<A::Scale>>::left(<B::Ring as SameRing<A::Ring>>::left(a.as_share()));
+    let right = <B::Scale as SameScale<A::Scale>>::right_public(
+        <B::Ring as SameRing<A::Ring>>::right_public(b.as_public()),
+    );
+    (left, right)
+}
+
 impl<A, B> AddClasses<A, B> for (ShareClass, ShareClass)
 where
     A: AsShare,
@@ -362,9 +418,10 @@ where
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOf<A, B>, ScaleOf<A, B>>;
     fn add(a: A, b: B) -> Result<Self::Output> {
-        a.as_share().try_add(same_share::<A, B>(b.as_share()))
+        let (a, b) = common(&a, &b);
+        a.try_add(b)
     }
 }
 
@@ -375,9 +432,10 @@ where
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOf<A, B>, ScaleOf<A, B>>;
     fn sub(a: A, b: B) -> Result<Self::Output> {
-        a.as_share().try_sub(same_share::<A, B>(b.as_share()))
+        let (a, b) = common(&a, &b);
+        a.try_sub(b)
     }
 }
 
@@ -388,9 +446,10 @@ where
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>;
     fn add(a: A, b: B) -> Result<Self::Output> {
-        a.as_share().add_public(same_public::<A, B>(b.as_public()))
+        let (a, b) = common_public(&a, &b);
+        a.add_public(b)
     }
 }
 
@@ -401,10 +460,10 @@ where
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>;
     fn sub(a: A, b: B) -> Result<Self::Output> {
-        let negated = Public::new(negate(same_public::<A, B>(b.as_public()).tensor()));
-        a.as_share().add_public(&negated)
+        let (a, b) = common_public(&a, &b);
+        a.add_public(&Public::new(negate(b.tensor())))
     }
 }
 
@@ -412,15 +471,13 @@ impl<A, B> AddClasses<A, B> for (PublicClass, ShareClass)
 where
     A: AsPublic,
     B: AsShare,
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
+    A::Ring: SameRing<B::Ring>,
+    A::Scale: SameScale<B::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOfPublic<B, A>, ScaleOfPublic<B, A>>;
     fn add(a: A, b: B) -> Result<Self::Output> {
-        let b = <B::Scale as SameScale<A::Scale>>::share_as(
-            <B::Ring as SameRing<A::Ring>>::share_as(b.as_share()),
-        );
-        b.add_public(a.as_public())
+        let (b, a) = common_public(&b, &a);
+        b.add_public(a)
     }
 }
 
@@ -428,15 +485,13 @@ impl<A, B> SubClasses<A, B> for (PublicClass, ShareClass)
 where
     A: AsPublic,
     B: AsShare,
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
+    A::Ring: SameRing<B::Ring>,
+    A::Scale: SameScale<B::Scale>,
 {
-    type Output = Shared<A::Ring, A::Scale>;
+    type Output = Shared<RingOfPublic<B, A>, ScaleOfPublic<B, A>>;
     fn sub(a: A, b: B) -> Result<Self::Output> {
-        let b = <B::Scale as SameScale<A::Scale>>::share_as(
-            <B::Ring as SameRing<A::Ring>>::share_as(b.as_share()),
-        );
-        b.negate().add_public(a.as_public())
+        let (b, a) = common_public(&b, &a);
+        b.negate().add_public(a)
     }
 }
 
@@ -444,15 +499,17 @@ impl<A, B> MulClasses<A, B> for (ShareClass, ShareClass)
 where
     A: AsShare,
     B: AsShare,
-    A::Ring: ArithmeticRing,
     B::Ring: SameRing<A::Ring>,
+    RingOf<A, B>: ArithmeticRing,
     A::Scale: Add<B::Scale>,
     Sum<A::Scale, B::Scale>: Unsigned,
 {
     type Output = Shared<Z64, Sum<A::Scale, B::Scale>>;
     async fn mul<C: Context + ?Sized>(ctx: &C, a: A, b: B) -> Result<Self::Output> {
-        let x = <A::Ring as ArithmeticRing>::share_as(a.as_share());
-        let y = <A::Ring as ArithmeticRing>::share_as(<B::Ring as SameRing<A::Ring>>::share_as(
+        let x = <RingOf<A, B> as ArithmeticRing>::share_as(<B::Ring as SameRing<A::Ring>>::left(
+            a.as_share(),
+        ));
+        let y = <RingOf<A, B> as ArithmeticRing>::share_as(<B::Ring as SameRing<A::Ring>>::right(
             b.as_share(),
         ));
         mul_elementwise(ctx, x, y).await
@@ -467,16 +524,15 @@ where
     A::Scale: Add<B::Scale>,
     Sum<A::Scale, B::Scale>: Unsigned,
 {
-    type Output = Shared<A::Ring, Sum<A::Scale, B::Scale>>;
+    type Output = Shared<RingOfPublic<A, B>, Sum<A::Scale, B::Scale>>;
     fn mul<C: Context + ?Sized>(
         _: &C,
         a: A,
         b: B,
     ) -> impl Future<Output = Result<Self::Output>> + Send {
-        ready(
-            a.as_share()
-                .mul_public(<B::Ring as SameRing<A::Ring>>::public_as(b.as_public())),
-        )
+        let x = <B::Ring as SameRing<A::Ring>>::left(a.as_share());
+        let c = <B::Ring as SameRing<A::Ring>>::right_public(b.as_public());
+        ready(x.mul_public(c))
     }
 }
 
@@ -484,17 +540,19 @@ impl<A, B> MulClasses<A, B> for (PublicClass, ShareClass)
 where
     A: AsPublic,
     B: AsShare,
-    B::Ring: SameRing<A::Ring>,
+    A::Ring: SameRing<B::Ring>,
     B::Scale: Add<A::Scale>,
     Sum<B::Scale, A::Scale>: Unsigned,
 {
-    type Output = Shared<A::Ring, Sum<B::Scale, A::Scale>>;
+    type Output = Shared<RingOfPublic<B, A>, Sum<B::Scale, A::Scale>>;
     fn mul<C: Context + ?Sized>(
         _: &C,
         a: A,
         b: B,
     ) -> impl Future<Output = Result<Self::Output>> + Send {
-        ready(<B::Ring as SameRing<A::Ring>>::share_as(b.as_share()).mul_public(a.as_public()))
+        let x = <A::Ring as SameRing<B::Ring>>::left(b.as_share());
+        let c = <A::Ring as SameRing<B::Ring>>::right_public(a.as_public());
+        ready(x.mul_public(c))
     }
 }
 
@@ -502,14 +560,15 @@ impl<A, B> DivOp<A, B> for DslOperands
 where
     A: AsShare,
     B: AsShare,
-    A::Ring: ArithmeticRing,
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
+    RingOf<A, B>: ArithmeticRing,
 {
-    type Output = Shared<Z64, A::Scale>;
+    type Output = Shared<Z64, ScaleOf<A, B>>;
     async fn div<C: Context + ?Sized>(ctx: &C, a: A, b: B) -> Result<Self::Output> {
-        let x = <A::Ring as ArithmeticRing>::share_as(a.as_share());
-        let y = <A::Ring as ArithmeticRing>::share_as(same_share::<A, B>(b.as_share()));
+        let (x, y) = common(&a, &b);
+        let x = <RingOf<A, B> as ArithmeticRing>::share_as(x);
+        let y = <RingOf<A, B> as ArithmeticRing>::share_as(y);
         division(ctx, x, y).await
     }
 }
@@ -518,9 +577,9 @@ impl<A, B> CompareOp<A, B> for DslOperands
 where
     A: AsShare,
     B: AsShare,
-    A::Ring: ArithmeticRing,
     B::Ring: SameRing<A::Ring>,
     B::Scale: SameScale<A::Scale>,
+    RingOf<A, B>: ArithmeticRing,
 {
     type Output = Bit;
     async fn compare<C: Context + ?Sized>(
@@ -529,8 +588,9 @@ where
         a: A,
         b: B,
     ) -> Result<Bit> {
-        let x = <A::Ring as ArithmeticRing>::share_as(a.as_share());
-        let y = <A::Ring as ArithmeticRing>::share_as(same_share::<A, B>(b.as_share()));
+        let (x, y) = common(&a, &b);
+        let x = <RingOf<A, B> as ArithmeticRing>::share_as(x);
+        let y = <RingOf<A, B> as ArithmeticRing>::share_as(y);
         // DReLU(d) is [d ≥ 0]: a ≥ b is DReLU(a − b), a ≤ b is DReLU(b − a), and the
         // strict comparisons are their negations.
         let (difference, negate) = match comparison {
@@ -544,24 +604,7 @@ where
     }
 }
 
-/// `b` seen with `a`'s ring and scale, which the bounds say are `b`'s.
-fn same_share<A: AsShare, B: AsShare>(b: &Shared<B::Ring, B::Scale>) -> &Shared<A::Ring, A::Scale>
-where
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
-{
-    <B::Scale as SameScale<A::Scale>>::share_as(<B::Ring as SameRing<A::Ring>>::share_as(b))
-}
-
-/// `b` seen with `a`'s ring and scale, which the bounds say are `b`'s.
-fn same_public<A: AsShare, B: AsPublic>(b: &Public<B::Ring, B::Scale>) -> &Public<A::Ring, A::Scale>
-where
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
-{
-    <B::Scale as SameScale<A::Scale>>::public_as(<B::Ring as SameRing<A::Ring>>::public_as(b))
-}
-
+/// −t, elementwise.
 fn negate<R: Ring>(t: &crate::tensor::Tensor<R>) -> crate::tensor::Tensor<R> {
     let mut out = t.clone();
     for v in out.data_mut() {

@@ -3,12 +3,17 @@
 //!
 //! Inside a `#[protocol]` function write `relu(&x)`; the macro passes the context and
 //! awaits the call. Outside, call them as any async function: `relu(&session, &x).await?`.
+//!
+//! Each returns a boxed [`Step`], whose type does not carry the operation's rules: a broken
+//! rule is reported once, where the operation is called.
 
+use core::future::Future;
 use core::ops::Add;
+use core::pin::Pin;
 
-use typenum::{Sum, U0, Unsigned};
+use typenum::{Sum, U0, U13, Unsigned};
 
-use super::operators::{AsBit, AsShare};
+use super::operators::{AsBit, AsShare, RingOf, ScaleOf, common};
 use super::rules::{
     ArithmeticRing, HelperParty, OddRing, PrimeRing, ProductScale, SameRing, SameScale,
 };
@@ -20,6 +25,9 @@ use crate::session::Context;
 use crate::share::{Bit, Shared};
 use crate::tensor::Shape;
 
+/// A protocol step in progress: a boxed future of its result.
+pub type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
 /// The share over `Z64`, as the arithmetic protocols take it.
 fn arithmetic<X: AsShare>(x: &X) -> &Shared<Z64, X::Scale>
 where
@@ -28,16 +36,41 @@ where
     <X::Ring as ArithmeticRing>::share_as(x.as_share())
 }
 
-/// `y` over `Z64` with the scale of `x`, which the bounds say it has.
-fn like<X: AsShare, Y: AsShare>(y: &Y) -> &Shared<Z64, X::Scale>
+/// Shares `x` and `y` over `Z64` with their common scale.
+fn arithmetic_pair<'x, X: AsShare, Y: AsShare>(
+    x: &'x X,
+    y: &'x Y,
+) -> (
+    &'x Shared<Z64, ScaleOf<X, Y>>,
+    &'x Shared<Z64, ScaleOf<X, Y>>,
+)
 where
-    X::Ring: ArithmeticRing,
     Y::Ring: SameRing<X::Ring>,
     Y::Scale: SameScale<X::Scale>,
+    RingOf<X, Y>: ArithmeticRing,
 {
-    <X::Ring as ArithmeticRing>::share_as(<Y::Scale as SameScale<X::Scale>>::share_as(
-        <Y::Ring as SameRing<X::Ring>>::share_as(y.as_share()),
-    ))
+    let (x, y) = common(x, y);
+    (
+        <RingOf<X, Y> as ArithmeticRing>::share_as(x),
+        <RingOf<X, Y> as ArithmeticRing>::share_as(y),
+    )
+}
+
+/// Shares `x` and `y` over `Z64`, each with its own scale (for products).
+fn arithmetic_factors<'x, X: AsShare, Y: AsShare>(
+    x: &'x X,
+    y: &'x Y,
+) -> (&'x Shared<Z64, X::Scale>, &'x Shared<Z64, Y::Scale>)
+where
+    Y::Ring: SameRing<X::Ring>,
+    RingOf<X, Y>: ArithmeticRing,
+{
+    let left = <Y::Ring as SameRing<X::Ring>>::left(x.as_share());
+    let right = <Y::Ring as SameRing<X::Ring>>::right(y.as_share());
+    (
+        <RingOf<X, Y> as ArithmeticRing>::share_as(left),
+        <RingOf<X, Y> as ArithmeticRing>::share_as(right),
+    )
 }
 
 /// max(x, 0) elementwise (ReLU, Algorithm 7), for |x| < 2^62. 9 rounds.
@@ -45,13 +78,13 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn relu<C, X>(ctx: &C, x: X) -> Result<Shared<Z64, X::Scale>>
+pub fn relu<'a, C, X>(ctx: &'a C, x: X) -> Step<'a, Shared<Z64, X::Scale>>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    Ok(protocol::relu(ctx, arithmetic(&x)).await?.value)
+    Box::pin(async move { Ok(protocol::relu(ctx, arithmetic(&x)).await?.value) })
 }
 
 /// max(x, 0) and its derivative, the bit [x ≥ 0] (ReLU, Algorithm 7), for training.
@@ -59,13 +92,13 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn relu_with_derivative<C, X>(ctx: &C, x: X) -> Result<Relu<X::Scale>>
+pub fn relu_with_derivative<'a, C, X>(ctx: &'a C, x: X) -> Step<'a, Relu<X::Scale>>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    protocol::relu(ctx, arithmetic(&x)).await
+    Box::pin(async move { protocol::relu(ctx, arithmetic(&x)).await })
 }
 
 /// The bit [x ≥ 0] elementwise (DReLU, Algorithm 6), for |x| < 2^62. 8 rounds.
@@ -73,13 +106,13 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn drelu<C, X>(ctx: &C, x: X) -> Result<Bit>
+pub fn drelu<'a, C, X>(ctx: &'a C, x: X) -> Step<'a, Bit>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    protocol::drelu(ctx, arithmetic(&x)).await
+    Box::pin(async move { protocol::drelu(ctx, arithmetic(&x)).await })
 }
 
 /// `b ? x : y` elementwise: x where the secret bit is 1, y where it is 0 (SelectShare,
@@ -89,18 +122,21 @@ where
 ///
 /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes differ, or the
 /// transport's errors.
-pub async fn select<C, B, X, Y>(ctx: &C, b: B, x: X, y: Y) -> Result<Shared<Z64, X::Scale>>
+pub fn select<'a, C, B, X, Y>(ctx: &'a C, b: B, x: X, y: Y) -> Step<'a, Shared<Z64, ScaleOf<X, Y>>>
 where
     C: Context + ?Sized,
-    B: AsBit,
-    X: AsShare,
-    Y: AsShare,
-    X::Ring: ArithmeticRing,
+    B: AsBit + 'a,
+    X: AsShare + 'a,
+    Y: AsShare + 'a,
     Y::Ring: SameRing<X::Ring>,
     Y::Scale: SameScale<X::Scale>,
+    RingOf<X, Y>: ArithmeticRing,
 {
-    // SelectShare(α, x, y) is (1 − α)·x + α·y: α = 1 picks its third argument.
-    protocol::select_share(ctx, b.as_bit(), like::<X, Y>(&y), arithmetic(&x)).await
+    Box::pin(async move {
+        let (x, y) = arithmetic_pair(&x, &y);
+        // SelectShare(α, x, y) is (1 − α)·x + α·y: α = 1 picks its third argument.
+        protocol::select_share(ctx, b.as_bit(), y, x).await
+    })
 }
 
 /// The matrix product X·Y (MatMul, Algorithm 1), with the sum of the scales. 1 round.
@@ -110,20 +146,20 @@ where
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) or
 /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) for shapes that do not multiply,
 /// or the transport's errors.
-pub async fn matmul<C, X, Y>(ctx: &C, x: X, y: Y) -> Result<Shared<Z64, Sum<X::Scale, Y::Scale>>>
+pub fn matmul<'a, C, X, Y>(ctx: &'a C, x: X, y: Y) -> Step<'a, Shared<Z64, Sum<X::Scale, Y::Scale>>>
 where
     C: Context + ?Sized,
-    X: AsShare,
-    Y: AsShare,
-    X::Ring: ArithmeticRing,
+    X: AsShare + 'a,
+    Y: AsShare + 'a,
     Y::Ring: SameRing<X::Ring>,
+    RingOf<X, Y>: ArithmeticRing,
     X::Scale: Add<Y::Scale>,
     Sum<X::Scale, Y::Scale>: Unsigned,
 {
-    let y = <X::Ring as ArithmeticRing>::share_as(<Y::Ring as SameRing<X::Ring>>::share_as(
-        y.as_share(),
-    ));
-    protocol::matmul(ctx, arithmetic(&x), y).await
+    Box::pin(async move {
+        let (x, y) = arithmetic_factors(&x, &y);
+        protocol::matmul(ctx, x, y).await
+    })
 }
 
 /// The convolution of an NHWC `input` with HWIO `weights`, with `stride` and zero
@@ -133,26 +169,26 @@ where
 ///
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) for shapes that do not fit a
 /// convolution, or the transport's errors.
-pub async fn conv2d<C, X, W>(
-    ctx: &C,
+pub fn conv2d<'a, C, X, W>(
+    ctx: &'a C,
     input: X,
     weights: W,
     stride: usize,
     padding: usize,
-) -> Result<Shared<Z64, Sum<X::Scale, W::Scale>>>
+) -> Step<'a, Shared<Z64, Sum<X::Scale, W::Scale>>>
 where
     C: Context + ?Sized,
-    X: AsShare,
-    W: AsShare,
-    X::Ring: ArithmeticRing,
+    X: AsShare + 'a,
+    W: AsShare + 'a,
     W::Ring: SameRing<X::Ring>,
+    RingOf<X, W>: ArithmeticRing,
     X::Scale: Add<W::Scale>,
     Sum<X::Scale, W::Scale>: Unsigned,
 {
-    let weights = <X::Ring as ArithmeticRing>::share_as(<W::Ring as SameRing<X::Ring>>::share_as(
-        weights.as_share(),
-    ));
-    protocol::conv2d(ctx, arithmetic(&input), weights, stride, padding).await
+    Box::pin(async move {
+        let (input, weights) = arithmetic_factors(&input, &weights);
+        protocol::conv2d(ctx, input, weights, stride, padding).await
+    })
 }
 
 /// Max pooling of an NHWC tensor over `kernel`×`kernel` windows with stride `kernel`
@@ -162,13 +198,16 @@ where
 ///
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) if the height or width is not a
 /// multiple of the kernel, or the transport's errors.
-pub async fn maxpool<C, X>(ctx: &C, input: X, kernel: usize) -> Result<Shared<Z64, X::Scale>>
+pub fn maxpool<'a, C, X>(ctx: &'a C, input: X, kernel: usize) -> Step<'a, Shared<Z64, X::Scale>>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    Ok(maxpool_with_argmax(ctx, input, kernel).await?.max)
+    Box::pin(async move {
+        let pooled = protocol::maxpool(ctx, arithmetic(&input), Pool2d { kernel }).await?;
+        Ok(pooled.max)
+    })
 }
 
 /// Max pooling with the index of each window's maximum, for training (Algorithm 9).
@@ -176,17 +215,17 @@ where
 /// # Errors
 ///
 /// As [`maxpool`].
-pub async fn maxpool_with_argmax<C, X>(
-    ctx: &C,
+pub fn maxpool_with_argmax<'a, C, X>(
+    ctx: &'a C,
     input: X,
     kernel: usize,
-) -> Result<MaxPool<X::Scale>>
+) -> Step<'a, MaxPool<X::Scale>>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    protocol::maxpool(ctx, arithmetic(&input), Pool2d { kernel }).await
+    Box::pin(async move { protocol::maxpool(ctx, arithmetic(&input), Pool2d { kernel }).await })
 }
 
 /// The one-hot expansion of each window's argmax into `window_len` positions (DMaxpool,
@@ -196,13 +235,13 @@ where
 ///
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) unless `window_len` is a power of two
 /// up to 64, or the transport's errors.
-pub async fn dmaxpool<C, X>(ctx: &C, argmax: X, window_len: usize) -> Result<Shared<Z64, U0>>
+pub fn dmaxpool<'a, C, X>(ctx: &'a C, argmax: X, window_len: usize) -> Step<'a, Shared<Z64, U0>>
 where
     C: Context + ?Sized,
-    X: AsShare<Scale = U0>,
+    X: AsShare<Scale = U0> + 'a,
     X::Ring: ArithmeticRing,
 {
-    protocol::dmaxpool(ctx, arithmetic(&argmax), window_len).await
+    Box::pin(async move { protocol::dmaxpool(ctx, arithmetic(&argmax), window_len).await })
 }
 
 /// x / y elementwise for 0 ≤ x ≤ y, y > 0, of one scale (Division, Algorithm 8); the same
@@ -212,23 +251,26 @@ where
 ///
 /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes differ, or the
 /// transport's errors.
-pub async fn divide<C, X, Y>(ctx: &C, x: X, y: Y) -> Result<Shared<Z64, X::Scale>>
+pub fn divide<'a, C, X, Y>(ctx: &'a C, x: X, y: Y) -> Step<'a, Shared<Z64, ScaleOf<X, Y>>>
 where
     C: Context + ?Sized,
-    X: AsShare,
-    Y: AsShare,
-    X::Ring: ArithmeticRing,
+    X: AsShare + 'a,
+    Y: AsShare + 'a,
     Y::Ring: SameRing<X::Ring>,
     Y::Scale: SameScale<X::Scale>,
+    RingOf<X, Y>: ArithmeticRing,
 {
-    protocol::division(ctx, arithmetic(&x), like::<X, Y>(&y)).await
+    Box::pin(async move {
+        let (x, y) = arithmetic_pair(&x, &y);
+        protocol::division(ctx, x, y).await
+    })
 }
 
 /// Brings a product of two base-scale values (`Shared<Z64, U26>`) back to the base scale
 /// (SecureML's local truncation, Algorithm 11). Local: no context, no message.
 ///
 /// Truncating a value that is not such a product, or truncating twice, does not compile.
-pub fn truncate<X>(x: X) -> Shared<Z64, <X::Scale as ProductScale>::Truncated>
+pub fn truncate<X>(x: X) -> Shared<Z64, U13>
 where
     X: AsShare,
     X::Ring: ArithmeticRing,
@@ -243,13 +285,13 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn share_convert<C, X>(ctx: &C, x: X) -> Result<Shared<ZOdd, X::Scale>>
+pub fn share_convert<'a, C, X>(ctx: &'a C, x: X) -> Step<'a, Shared<ZOdd, X::Scale>>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: ArithmeticRing,
 {
-    protocol::share_convert(ctx, arithmetic(&x)).await
+    Box::pin(async move { protocol::share_convert(ctx, arithmetic(&x)).await })
 }
 
 /// The most significant bit of x, from shares over Z_2^64−1 (ComputeMSB, Algorithm 5).
@@ -258,13 +300,15 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn compute_msb<C, X>(ctx: &C, x: X) -> Result<Bit>
+pub fn compute_msb<'a, C, X>(ctx: &'a C, x: X) -> Step<'a, Bit>
 where
     C: Context + ?Sized,
-    X: AsShare,
+    X: AsShare + 'a,
     X::Ring: OddRing,
 {
-    protocol::compute_msb(ctx, <X::Ring as OddRing>::share_as(x.as_share())).await
+    Box::pin(async move {
+        protocol::compute_msb(ctx, <X::Ring as OddRing>::share_as(x.as_share())).await
+    })
 }
 
 /// β ⊕ (x > r) for each element, revealed to the helper only (PrivateCompare,
@@ -274,19 +318,21 @@ where
 ///
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) for bit tensors of the wrong size,
 /// or the transport's errors.
-pub async fn private_compare<C, X>(
-    ctx: &C,
+pub fn private_compare<'a, C, X>(
+    ctx: &'a C,
     bits: X,
-    threshold: &Common<Vec<u64>>,
-    beta: &Common<Vec<bool>>,
-) -> Result<Revealed<P2, Vec<bool>>>
+    threshold: &'a Common<Vec<u64>>,
+    beta: &'a Common<Vec<bool>>,
+) -> Step<'a, Revealed<P2, Vec<bool>>>
 where
     C: Context + ?Sized,
-    X: AsShare<Scale = U0>,
+    X: AsShare<Scale = U0> + 'a,
     X::Ring: PrimeRing,
 {
-    let bits = <X::Ring as PrimeRing>::share_as(bits.as_share());
-    protocol::private_compare(ctx, bits, threshold, beta).await
+    Box::pin(async move {
+        let bits = <X::Ring as PrimeRing>::share_as(bits.as_share());
+        protocol::private_compare(ctx, bits, threshold, beta).await
+    })
 }
 
 /// An elementwise Beaver triple of the given shape, dealt by the helper `P` (which must be
@@ -295,9 +341,10 @@ where
 /// # Errors
 ///
 /// The transport's errors.
-pub async fn deal<P: HelperParty>(
-    ctx: &(impl Context + ?Sized),
+pub fn deal<'a, P: HelperParty>(
+    ctx: &'a (impl Context + ?Sized),
     shape: impl Into<Shape>,
-) -> Result<Triple> {
-    protocol::beaver_triple(ctx, shape).await
+) -> Step<'a, Triple> {
+    let shape = shape.into();
+    Box::pin(async move { protocol::beaver_triple(ctx, shape).await })
 }

@@ -17,20 +17,42 @@ use crate::share::{Bit, Public, Shared};
     note = "shares over different rings never combine; to go from `Z64` to `ZOdd`, convert explicitly with `share_convert(x)`"
 )]
 pub trait SameRing<R: Ring>: Ring {
-    /// The share, seen over `R` (which is `Self`).
-    #[doc(hidden)]
-    fn share_as<F: Unsigned>(x: &Shared<Self, F>) -> &Shared<R, F>;
+    /// The common ring: `R`, which is `Self`. Results are typed over it, so that a broken
+    /// rule leaves no type to cascade into further errors.
+    type Common: Ring;
 
-    /// The public tensor, seen over `R` (which is `Self`).
+    /// The left operand, over the common ring.
     #[doc(hidden)]
-    fn public_as<F: Unsigned>(x: &Public<Self, F>) -> &Public<R, F>;
+    fn left<F: Unsigned>(x: &Shared<R, F>) -> &Shared<Self::Common, F>;
+
+    /// The right operand, over the common ring.
+    #[doc(hidden)]
+    fn right<F: Unsigned>(x: &Shared<Self, F>) -> &Shared<Self::Common, F>;
+
+    /// A public left operand, over the common ring.
+    #[doc(hidden)]
+    fn left_public<F: Unsigned>(x: &Public<R, F>) -> &Public<Self::Common, F>;
+
+    /// A public right operand, over the common ring.
+    #[doc(hidden)]
+    fn right_public<F: Unsigned>(x: &Public<Self, F>) -> &Public<Self::Common, F>;
 }
 impl<R: Ring> SameRing<R> for R {
-    fn share_as<F: Unsigned>(x: &Shared<R, F>) -> &Shared<R, F> {
+    type Common = R;
+
+    fn left<F: Unsigned>(x: &Shared<R, F>) -> &Shared<R, F> {
         x
     }
 
-    fn public_as<F: Unsigned>(x: &Public<R, F>) -> &Public<R, F> {
+    fn right<F: Unsigned>(x: &Shared<R, F>) -> &Shared<R, F> {
+        x
+    }
+
+    fn left_public<F: Unsigned>(x: &Public<R, F>) -> &Public<R, F> {
+        x
+    }
+
+    fn right_public<F: Unsigned>(x: &Public<R, F>) -> &Public<R, F> {
         x
     }
 }
@@ -43,20 +65,41 @@ impl<R: Ring> SameRing<R> for R {
     note = "a product has the scales of its factors added up: truncate it with `truncate(x)` before combining it with a value of the base scale"
 )]
 pub trait SameScale<F: Unsigned>: Unsigned {
-    /// The share, seen with scale `F` (which is `Self`).
-    #[doc(hidden)]
-    fn share_as<R: Ring>(x: &Shared<R, Self>) -> &Shared<R, F>;
+    /// The common scale: `F`, which is `Self`.
+    type Common: Unsigned;
 
-    /// The public tensor, seen with scale `F` (which is `Self`).
+    /// The left operand, with the common scale.
     #[doc(hidden)]
-    fn public_as<R: Ring>(x: &Public<R, Self>) -> &Public<R, F>;
+    fn left<R: Ring>(x: &Shared<R, F>) -> &Shared<R, Self::Common>;
+
+    /// The right operand, with the common scale.
+    #[doc(hidden)]
+    fn right<R: Ring>(x: &Shared<R, Self>) -> &Shared<R, Self::Common>;
+
+    /// A public left operand, with the common scale.
+    #[doc(hidden)]
+    fn left_public<R: Ring>(x: &Public<R, F>) -> &Public<R, Self::Common>;
+
+    /// A public right operand, with the common scale.
+    #[doc(hidden)]
+    fn right_public<R: Ring>(x: &Public<R, Self>) -> &Public<R, Self::Common>;
 }
 impl<F: Unsigned> SameScale<F> for F {
-    fn share_as<R: Ring>(x: &Shared<R, F>) -> &Shared<R, F> {
+    type Common = F;
+
+    fn left<R: Ring>(x: &Shared<R, F>) -> &Shared<R, F> {
         x
     }
 
-    fn public_as<R: Ring>(x: &Public<R, F>) -> &Public<R, F> {
+    fn right<R: Ring>(x: &Shared<R, F>) -> &Shared<R, F> {
+        x
+    }
+
+    fn left_public<R: Ring>(x: &Public<R, F>) -> &Public<R, F> {
+        x
+    }
+
+    fn right_public<R: Ring>(x: &Public<R, F>) -> &Public<R, F> {
         x
     }
 }
@@ -129,16 +172,11 @@ impl PrimeRing for Zp {
     note = "`truncate(x)` takes a product of two base-scale values (`Shared<Z64, U26>`) back to `Shared<Z64>`; truncating a value of the base scale would divide it by 2^13"
 )]
 pub trait ProductScale: Unsigned {
-    /// The scale after truncation.
-    type Truncated: Unsigned;
-
     /// Truncates `x` by the base scale's number of bits, locally.
     #[doc(hidden)]
-    fn truncate(x: &Shared<Z64, Self>) -> Shared<Z64, Self::Truncated>;
+    fn truncate(x: &Shared<Z64, Self>) -> Shared<Z64, U13>;
 }
 impl ProductScale for U26 {
-    type Truncated = U13;
-
     fn truncate(x: &Shared<Z64, U26>) -> Shared<Z64, U13> {
         x.truncate::<U13>()
     }
@@ -163,48 +201,90 @@ impl<P: Party> SameParty<P> for P {}
 pub trait HelperParty: Party {}
 impl HelperParty for P2 {}
 
-/// The value of a branch condition or a `match` scrutinee, which must be public. A type
-/// of kind `K` implements it for the values the program may branch on; for a secret
-/// (a [`Bit`] or a [`Shared`]) nothing does.
-#[diagnostic::on_unimplemented(
-    message = "cannot branch on a secret `{T}`; use `select(b, x, y)`",
-    label = "this value is secret at every party",
-    note = "every party runs the same code, and none of them knows the value of a secret: compute both sides and pick one with `select(b, x, y)`"
-)]
-pub trait PublicBranch<T: ?Sized> {
-    /// The value the branch sees: `T` itself.
-    type Value: ?Sized;
-
-    /// Passes `value` through.
+/// A branch condition of kind `Self`, which must be public: [`PublicValue`] passes a
+/// `bool` through; for a secret the leaf rules [`NoBranchOnBit`] and [`NoBranchOnShare`]
+/// fail with their sentence.
+pub trait PublicBranch<T> {
+    /// The condition's value.
     #[doc(hidden)]
-    fn value(value: T) -> Self::Value
-    where
-        T: Sized,
-        Self::Value: Sized;
+    fn value(value: T) -> bool;
+}
+
+/// A `match` scrutinee of kind `Self`, which must be public, as [`PublicBranch`].
+pub trait PublicScrutinee<T> {}
+
+/// Never implemented: branching on a secret bit.
+#[diagnostic::on_unimplemented(
+    message = "cannot branch on a secret `Bit`; use `select(b, x, y)`",
+    label = "this bit is secret at every party",
+    note = "every party runs the same code, and none of them knows a secret bit: compute both sides and pick one with `select(b, x, y)`"
+)]
+pub trait NoBranchOnBit {
+    /// Nothing: no type implements the trait.
+    #[doc(hidden)]
+    fn never(self) -> bool;
+}
+
+/// Never implemented: branching on a secret share.
+#[diagnostic::on_unimplemented(
+    message = "cannot branch on a secret share; use `select(b, x, y)`",
+    label = "this value is secret at every party",
+    note = "every party runs the same code, and none of them knows a shared value: compare with `x >= y` or `drelu(x)` and pick with `select(b, x, y)`"
+)]
+pub trait NoBranchOnShare {
+    /// Nothing: no type implements the trait.
+    #[doc(hidden)]
+    fn never(self) -> bool;
 }
 
 /// The kind of a public value (anything but a share or a secret bit).
 #[derive(Debug, Clone, Copy)]
 pub struct PublicValue;
 
-/// The kind of a secret: a [`Shared`] or a [`Bit`], owned or borrowed.
-#[derive(Debug, Clone, Copy)]
-pub struct SecretValue;
+/// The kind of a secret bit, owned or borrowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretBit;
 
-impl<T: ?Sized> PublicBranch<T> for PublicValue {
-    type Value = T;
+/// The kind of a share, owned or borrowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretShare;
 
-    fn value(value: T) -> T
-    where
-        T: Sized,
-    {
-        value
+impl<T: Into<bool>> PublicBranch<T> for PublicValue {
+    fn value(value: T) -> bool {
+        value.into()
     }
 }
 
-/// A secret value: a share or a secret bit, owned or borrowed.
-pub trait Secret {}
-impl<R: Ring, F: Unsigned> Secret for Shared<R, F> {}
-impl<R: Ring, F: Unsigned> Secret for &Shared<R, F> {}
-impl Secret for Bit {}
-impl Secret for &Bit {}
+impl<T: NoBranchOnBit> PublicBranch<T> for SecretBit {
+    fn value(value: T) -> bool {
+        value.never()
+    }
+}
+
+impl<T: NoBranchOnShare> PublicBranch<T> for SecretShare {
+    fn value(value: T) -> bool {
+        value.never()
+    }
+}
+
+impl<T> PublicScrutinee<T> for PublicValue {}
+impl<T: NoBranchOnBit> PublicScrutinee<T> for SecretBit {}
+impl<T: NoBranchOnShare> PublicScrutinee<T> for SecretShare {}
+
+/// A secret value, owned or borrowed, and its kind.
+pub trait Secret {
+    /// [`SecretBit`] or [`SecretShare`].
+    type Kind: Default;
+}
+impl<R: Ring, F: Unsigned> Secret for Shared<R, F> {
+    type Kind = SecretShare;
+}
+impl<R: Ring, F: Unsigned> Secret for &Shared<R, F> {
+    type Kind = SecretShare;
+}
+impl Secret for Bit {
+    type Kind = SecretBit;
+}
+impl Secret for &Bit {
+    type Kind = SecretBit;
+}

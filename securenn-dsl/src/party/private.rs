@@ -5,6 +5,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use super::{Party, Role};
+use crate::dsl::rules::SameParty;
 
 /// A value that only party `P` holds, such as its plaintext input.
 ///
@@ -70,6 +71,30 @@ impl<P: Party, T> Private<P, T> {
             value: self.value.map(f).transpose()?,
             party: PhantomData,
         })
+    }
+
+    /// Pairs this value with another value of the same party, for code that runs at that
+    /// party on both. Pairing values of two different parties does not compile: neither
+    /// party holds both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use securenn_dsl::party::{P0, Private, Role};
+    ///
+    /// let weights = Private::<P0, _>::new(Role::P0, || vec![1.0, 2.0]);
+    /// let bias = Private::<P0, _>::new(Role::P0, || 0.5);
+    /// let shifted = weights.zip(bias).map(|(w, b)| w.iter().map(|v| v + b).collect::<Vec<_>>());
+    /// assert_eq!(shifted.get(), Some(&vec![1.5, 2.5]));
+    /// ```
+    pub fn zip<Q, U>(self, other: Private<Q, U>) -> Private<P, (T, U)>
+    where
+        Q: SameParty<P>,
+    {
+        Private {
+            value: self.value.zip(other.value),
+            party: PhantomData,
+        }
     }
 
     /// The party that holds the value.

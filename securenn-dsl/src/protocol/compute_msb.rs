@@ -71,7 +71,7 @@ pub(crate) struct Dealt {
 ///     let a: Shared<Z64, U0> = share(&session, &a, [2]).await?;
 ///     let odd = share_convert(&session, &a).await?;
 ///     let msb = compute_msb(&session, &odd).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, msb.as_shared()).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, msb.as_shared()).await?.into_inner())
 /// })?;
 /// assert_eq!(msb.unwrap().data(), &[Z64::new(0), Z64::new(1)]);
 /// # Ok::<(), securenn_dsl::Error>(())

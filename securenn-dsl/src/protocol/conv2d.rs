@@ -49,7 +49,7 @@ use crate::tensor::{Conv2dGeometry, Shape};
 ///     let image: Shared<Z64, U0> = share(&session, &image, [1, 3, 3, 1]).await?;
 ///     let filter: Shared<Z64, U0> = share(&session, &filter, [2, 2, 1, 1]).await?;
 ///     let out = conv2d(&session, &image, &filter, 1, 0).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &out).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &out).await?.into_inner())
 /// })?;
 /// let out = out.unwrap();
 /// assert_eq!(out.shape().dims(), &[1, 2, 2, 1]);

@@ -45,7 +45,7 @@ use crate::tensor::check_same_shape;
 ///     let x: Shared<Z64> = share(&session, &x, [3]).await?;
 ///     let y: Shared<Z64> = share(&session, &y, [3]).await?;
 ///     let q = division(&session, &x, &y).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &q).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &q).await?.into_inner())
 /// })?;
 /// assert_eq!(fixed::decode_tensor(&q.unwrap(), 13), [0.25, 0.0, 1.0]);
 /// # Ok::<(), securenn_dsl::Error>(())

@@ -53,7 +53,7 @@ const MAX_WINDOW: usize = 64;
 ///     let index = Private::<P0, _>::try_new(role, || Tensor::from_vec([2], vec![Z64::new(2), Z64::new(0)]))?;
 ///     let index: Shared<Z64, U0> = share(&session, &index, [2]).await?;
 ///     let one_hot = dmaxpool(&session, &index, 4).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &one_hot).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &one_hot).await?.into_inner())
 /// })?;
 /// let expected: Vec<Z64> = [0u64, 0, 1, 0, 1, 0, 0, 0].map(Z64::new).to_vec();
 /// assert_eq!(one_hot.unwrap().data(), expected.as_slice());

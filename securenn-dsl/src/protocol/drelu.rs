@@ -35,7 +35,7 @@ use crate::share::{Bit, Shared};
 ///     let a = Private::<P0, _>::try_new(role, || fixed::encode_tensor([3], &[-2.5, 0.0, 7.0], 13))?;
 ///     let a: Shared<Z64> = share(&session, &a, [3]).await?;
 ///     let positive = drelu(&session, &a).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, positive.as_shared()).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, positive.as_shared()).await?.into_inner())
 /// })?;
 /// assert_eq!(signs.unwrap().data(), &[Z64::new(0), Z64::new(1), Z64::new(1)]);
 /// # Ok::<(), securenn_dsl::Error>(())

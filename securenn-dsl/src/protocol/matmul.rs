@@ -180,7 +180,7 @@ fn add(mut a: Vec<Z64>, b: &[Z64]) -> Vec<Z64> {
 ///     let a: Shared<Z64, U0> = share(&session, &a, [1, 2]).await?;
 ///     let b: Shared<Z64, U0> = share(&session, &b, [2, 1]).await?;
 ///     let c = matmul(&session, &a, &b).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &c).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &c).await?.into_inner())
 /// })?;
 /// assert_eq!(product.unwrap().data(), &[Z64::new(31)]); // 2·5 + 3·7
 /// # Ok::<(), securenn_dsl::Error>(())

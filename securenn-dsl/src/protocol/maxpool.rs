@@ -76,8 +76,8 @@ struct Candidates {
 ///     })?;
 ///     let x: Shared<Z64, U0> = share(&session, &x, [1, 2, 2, 1]).await?;
 ///     let pooled = maxpool(&session, &x, Pool2d { kernel: 2 }).await?;
-///     let max = reveal_to::<P0, _, _>(&session, &pooled.max).await?.into_inner();
-///     let argmax = reveal_to::<P0, _, _>(&session, &pooled.argmax).await?.into_inner();
+///     let max = reveal_to::<P0, _>(&session, &pooled.max).await?.into_inner();
+///     let argmax = reveal_to::<P0, _>(&session, &pooled.argmax).await?.into_inner();
 ///     Ok(max.zip(argmax))
 /// })?;
 /// let (max, argmax) = out.unwrap();

@@ -40,7 +40,7 @@ pub struct Relu<F: Unsigned> {
 ///     let a = Private::<P1, _>::try_new(role, || fixed::encode_tensor([3], &[-1.5, 0.25, 3.0], 13))?;
 ///     let a: Shared<Z64> = share(&session, &a, [3]).await?;
 ///     let r = relu(&session, &a).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &r.value).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &r.value).await?.into_inner())
 /// })?;
 /// assert_eq!(fixed::decode_tensor(&out.unwrap(), 13), [0.0, 0.25, 3.0]);
 /// # Ok::<(), securenn_dsl::Error>(())

@@ -36,7 +36,7 @@ use crate::tensor::check_same_shape;
 ///     let positive = drelu(&session, &v).await?; // [0, 1]
 ///     let zero = Shared::from_share(role, [2], if role.is_helper() { vec![] } else { vec![Z64::new(0); 2] })?;
 ///     let relu = select_share(&session, &positive, &zero, &v).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &relu).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &relu).await?.into_inner())
 /// })?;
 /// assert_eq!(fixed::decode_tensor(&picked.unwrap(), 13), [0.0, 4.0]);
 /// # Ok::<(), securenn_dsl::Error>(())

@@ -73,7 +73,7 @@ pub(crate) struct Masks {
 ///     let a = Private::<P0, _>::try_new(role, || Tensor::from_vec([2], vec![Z64::new(5), Z64::new(u64::MAX - 1)]))?;
 ///     let a: Shared<Z64, U0> = share(&session, &a, [2]).await?;
 ///     let odd: Shared<ZOdd, U0> = share_convert(&session, &a).await?;
-///     Ok(reveal_to::<P0, _, _>(&session, &odd).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &odd).await?.into_inner())
 /// })?;
 /// let values: Vec<u64> = converted.unwrap().data().iter().map(|x| x.value()).collect();
 /// assert_eq!(values, [5, u64::MAX - 1]);
@@ -217,7 +217,7 @@ mod tests {
             })
             .await?;
             let y = Shared::<ZOdd, U0>::from_parts(role, a.shape().clone(), y);
-            Ok(reveal_to::<P0, _, _>(&session, &y).await?.into_inner())
+            Ok(reveal_to::<P0, _>(&session, &y).await?.into_inner())
         })
         .unwrap();
         revealed.unwrap().data().iter().map(|v| v.value()).collect()

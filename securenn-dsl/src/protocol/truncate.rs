@@ -31,7 +31,7 @@ use crate::share::Shared;
 ///     let b: Shared<Z64> = share(&session, &b, [1]).await?;
 ///     let product: Shared<Z64, U26> = mul_elementwise(&session, &a, &b).await?;
 ///     let y: Shared<Z64, U13> = truncate::<U13, _>(&product);
-///     Ok(reveal_to::<P0, _, _>(&session, &y).await?.into_inner())
+///     Ok(reveal_to::<P0, _>(&session, &y).await?.into_inner())
 /// })?;
 /// let y = fixed::decode_tensor(&y.unwrap(), 13)[0];
 /// assert!((y - -3.0).abs() <= 1.0 / 8192.0);

@@ -21,7 +21,7 @@ mod zp;
 pub use z2::Z2;
 pub use z64::Z64;
 pub use zodd::ZOdd;
-pub use zp::{PrimeModulus, ZMod, Zp};
+pub use zp::{Mod67, PrimeModulus, ZMod, Zp};
 
 use core::fmt::Debug;
 use core::iter::Sum;

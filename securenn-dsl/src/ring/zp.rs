@@ -5,7 +5,7 @@ use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
 use generic_array::GenericArray;
-use generic_array::typenum::{U1, U67, Unsigned};
+use generic_array::typenum::U1;
 use rand_core::Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -14,16 +14,21 @@ use super::{Ring, Sealed, impl_ring_ops};
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for super::U67 {}
+    impl Sealed for super::Mod67 {}
 }
 
 /// Z_67, the field of SecureNN's PrivateCompare.
-pub type Zp = ZMod<U67>;
+pub type Zp = ZMod<Mod67>;
 
-/// A prime modulus below 256, as a typenum type. Sealed: the protocols are analysed for
-/// p = 67 (p must exceed ℓ + 2 = 66 so that PrivateCompare's sums never wrap to zero).
+/// The modulus 67, as a type: `Zp` is `ZMod<Mod67>`, which compiler messages print as is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Mod67;
+
+/// A prime modulus below 256, as a marker type (arkworks' config-trait pattern). Sealed:
+/// the protocols are analysed for p = 67 (p must exceed ℓ + 2 = 66 so that
+/// PrivateCompare's sums never wrap to zero).
 pub trait PrimeModulus:
-    sealed::Sealed + Unsigned + Copy + Default + fmt::Debug + Send + Sync + 'static
+    sealed::Sealed + Copy + Default + fmt::Debug + Send + Sync + 'static
 {
     /// The modulus as a byte.
     const P: u8;
@@ -32,13 +37,13 @@ pub trait PrimeModulus:
     const REJECTION_BOUND: u16;
 }
 
-impl PrimeModulus for U67 {
+impl PrimeModulus for Mod67 {
     const P: u8 = 67;
     const REJECTION_BOUND: u16 = 256 / 67 * 67;
 }
 
-/// An element of Z_p for the prime p = `P` (a typenum number). SecureNN uses [`Zp`], that is
-/// `ZMod<U67>`.
+/// An element of Z_p for the prime modulus `P`. SecureNN uses [`Zp`], that is
+/// `ZMod<Mod67>`.
 ///
 /// The modulus is a type parameter, so shares over different fields cannot be mixed, and
 /// the arithmetic needs no tables and no set-up step that could be forgotten (the reference

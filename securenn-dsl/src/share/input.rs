@@ -11,6 +11,7 @@ use rand_core::{CryptoRng, Rng};
 use typenum::Unsigned;
 
 use super::Shared;
+use crate::dsl::ops::Step;
 use crate::error::{Error, Result};
 use crate::party::{InputParty, Private};
 use crate::ring::Ring;
@@ -49,17 +50,25 @@ use crate::tensor::{Shape, Tensor};
 /// assert!(shares[2].is_none());
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn share<P, R, F>(
-    ctx: &(impl Context + ?Sized),
-    input: &Private<P, Tensor<R>>,
+pub fn share<'a, P, R, F>(
+    ctx: &'a (impl Context + ?Sized),
+    input: &'a Private<P, Tensor<R>>,
     shape: impl Into<Shape>,
-) -> Result<Shared<R, F>>
+) -> Step<'a, Shared<R, F>>
 where
     P: InputParty,
     R: Ring,
     F: Unsigned,
 {
     let shape = shape.into();
+    Box::pin(async move { share_input(ctx, input, shape).await })
+}
+
+async fn share_input<P: InputParty, R: Ring, F: Unsigned>(
+    ctx: &(impl Context + ?Sized),
+    input: &Private<P, Tensor<R>>,
+    shape: Shape,
+) -> Result<Shared<R, F>> {
     let call = ctx.open("share");
     let role = call.role();
     let Some(other) = role.other_holder() else {

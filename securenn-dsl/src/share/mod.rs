@@ -54,7 +54,7 @@ use crate::tensor::{Shape, Tensor, check_same_shape};
 ///     let y = Private::<P1, _>::try_new(role, || fixed::encode_tensor([1], &[-4.0], 13))?;
 ///     let x: Shared<Z64> = share(&session, &x, [1]).await?;
 ///     let y: Shared<Z64> = share(&session, &y, [1]).await?;
-///     let sum = reveal_to::<P0, _, _>(&session, &(&x + &y)).await?;
+///     let sum = reveal_to::<P0, _>(&session, &(&x + &y)).await?;
 ///     Ok(sum.into_inner().map(|t| fixed::decode(t.data()[0], 13)))
 /// })?;
 /// assert_eq!(at_p0, Some(-2.5));

@@ -3,6 +3,8 @@
 use typenum::Unsigned;
 
 use super::Shared;
+use crate::dsl::operators::AsShare;
+use crate::dsl::ops::Step;
 use crate::error::Result;
 use crate::party::{OutputParty, Revealed, Role};
 use crate::ring::Ring;
@@ -32,21 +34,27 @@ use crate::tensor::Tensor;
 ///         Tensor::from_vec([1], vec![Z64::new(42)])
 ///     })?;
 ///     let x: Shared<Z64> = share(&session, &input, [1]).await?;
-///     Ok(reveal_to::<P1, _, _>(&session, &x).await?.into_inner())
+///     Ok(reveal_to::<P1, _>(&session, &x).await?.into_inner())
 /// })?;
 /// assert_eq!(revealed[1].as_ref().map(|t| t.data()[0]), Some(Z64::new(42)));
 /// assert!(revealed[0].is_none() && revealed[2].is_none());
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub async fn reveal_to<P, R, F>(
-    ctx: &(impl Context + ?Sized),
-    x: &Shared<R, F>,
-) -> Result<Revealed<P, Tensor<R>>>
+pub fn reveal_to<'a, P, X>(
+    ctx: &'a (impl Context + ?Sized),
+    x: X,
+) -> Step<'a, Revealed<P, Tensor<X::Ring>>>
 where
     P: OutputParty,
-    R: Ring,
-    F: Unsigned,
+    X: AsShare + 'a,
 {
+    Box::pin(async move { reveal(ctx, x.as_share()).await })
+}
+
+async fn reveal<P: OutputParty, R: Ring, F: Unsigned>(
+    ctx: &(impl Context + ?Sized),
+    x: &Shared<R, F>,
+) -> Result<Revealed<P, Tensor<R>>> {
     let call = ctx.open("reveal");
     let role = call.role();
     if role.is_helper() {
@@ -76,6 +84,6 @@ impl<R: Ring, F: Unsigned> Shared<R, F> {
         &self,
         ctx: &(impl Context + ?Sized),
     ) -> Result<Revealed<P, Tensor<R>>> {
-        reveal_to::<P, R, F>(ctx, self).await
+        reveal(ctx, self).await
     }
 }

@@ -35,7 +35,7 @@ impl<F: Unsigned> Shared<Z64, F> {
     ///     let x: Shared<_> = share(&session, &x, [1]).await?;
     ///     let product: Shared<_, U26> = x.mul_public(&Public::<_, U13>::encode([1], &[2.0])?)?;
     ///     let y: Shared<_, U13> = product.truncate::<U13>();
-    ///     let y = reveal_to::<P0, _, _>(&session, &y).await?;
+    ///     let y = reveal_to::<P0, _>(&session, &y).await?;
     ///     Ok(y.into_inner().map(|t| fixed::decode(t.data()[0], 13)))
     /// })?;
     /// let y = at_p0.unwrap();

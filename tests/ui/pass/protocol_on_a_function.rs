@@ -1,8 +1,10 @@
-#[securenn_dsl::protocol]
-fn double(x: u64) -> u64 {
-    2 * x
+use securenn_dsl::prelude::*;
+
+/// The book's first protocol: one hidden layer.
+#[protocol]
+fn dense(x: &Shared<Z64>, w: &Shared<Z64>, b: &Shared<Z64>) -> Shared<Z64> {
+    let product = truncate(matmul(x, w));
+    relu(product + b)
 }
 
-fn main() {
-    assert_eq!(double(21), 42);
-}
+fn main() {}
