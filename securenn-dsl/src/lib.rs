@@ -13,6 +13,15 @@
 //! ([`Z64`](ring::Z64), [`ZOdd`](ring::ZOdd), [`Zp`](ring::Zp), [`Z2`](ring::Z2)) with `F`
 //! fractional bits. Shares over different rings or scales are different types.
 //!
+//! # Writing a protocol
+//!
+//! [`#[protocol]`](macro@protocol) turns an ordinary function over shares into an async
+//! protocol that runs at each party: operators on shares become protocol steps
+//! ([`dsl::operators`]), operations such as [`relu`](dsl::relu) and
+//! [`matmul`](dsl::matmul) receive the context and are awaited ([`dsl::ops`]), and
+//! independent steps share rounds. The rules of [`dsl::rules`] make misuse a compile
+//! error: mixing rings or scales, branching on a secret, revealing to the helper.
+//!
 //! # Running locally
 //!
 //! [`run_local`](session::run_local) runs the three parties on three threads of one process
