@@ -349,7 +349,7 @@ fn comparisons_equal_their_plaintext_definitions() {
             bits.outputs[2][k].clone(),
         ];
         let value = open(&shares);
-        for i in 0..LEN {
+        for (i, bit) in value.iter().enumerate() {
             let (a, b) = (signed(x.data()[i]), signed(y.data()[i]));
             let expected = match k {
                 0 => a < b,
@@ -358,7 +358,7 @@ fn comparisons_equal_their_plaintext_definitions() {
                 3 => a >= b,
                 _ => a >= b,
             };
-            assert_eq!(value[i], Z64::new(u64::from(expected)), "{a} {name} {b}");
+            assert_eq!(*bit, Z64::new(u64::from(expected)), "{a} {name} {b}");
         }
     }
 }
@@ -411,29 +411,24 @@ fn public_control_flow_and_nested_protocols_run_as_written() {
             Ok(local(&repeated(s, a, times).await?))
         });
         let value = open(&out.outputs);
-        for i in 0..LEN {
+        for (i, got) in value.iter().enumerate() {
             let x = signed(x.data()[i]);
             let mut h = x;
             for _ in 0..times {
                 h = relu(h) - x;
             }
-            let expected = if times > 2 {
-                h
-            } else if times == 0 {
-                h
-            } else {
-                relu(h)
-            };
-            assert_eq!(signed(value[i]), expected, "times = {times}, element {i}");
+            // More than two iterations return early; none returns h; one ends in a ReLU.
+            let expected = if times == 1 { relu(h) } else { h };
+            assert_eq!(signed(*got), expected, "times = {times}, element {i}");
         }
     }
     let out = run(&x, &y, async |s, a, b| {
         Ok(local(&relu_of_larger(s, a, b).await?))
     });
     let value = open(&out.outputs);
-    for i in 0..LEN {
+    for (i, got) in value.iter().enumerate() {
         let expected = relu(signed(x.data()[i]).max(signed(y.data()[i])));
-        assert_eq!(signed(value[i]), expected);
+        assert_eq!(signed(*got), expected);
     }
 }
 
@@ -454,4 +449,52 @@ fn reveal_goes_to_the_named_party_only() {
     assert_eq!(out.outputs[1].1.as_ref(), Some(&x));
     assert!(out.outputs[0].1.is_none() && out.outputs[1].0.is_none());
     assert!(out.outputs[2].0.is_none() && out.outputs[2].1.is_none());
+}
+
+#[test]
+fn independent_layer_calls_share_rounds() {
+    struct Dense {
+        w: Shared<Z64>,
+    }
+    impl Dense {
+        #[protocol]
+        fn forward(&self, x: &Shared<Z64>) -> Shared<Z64> {
+            relu(truncate(matmul(x, &self.w)))
+        }
+    }
+    #[protocol]
+    fn one_head(layer: &Dense, x: &Shared<Z64>) -> Shared<Z64> {
+        layer.forward(x)
+    }
+    #[protocol]
+    fn two_heads(layer: &Dense, x: &Shared<Z64>) -> Shared<Z64> {
+        let left = layer.forward(x);
+        let right = layer.forward(x);
+        left - right
+    }
+    let x = Tensor::from_vec([4, 8], inputs(32, 17, 1 << 17).data().to_vec()).unwrap();
+    let w = Tensor::from_vec([8, 8], inputs(64, 18, 1 << 17).data().to_vec()).unwrap();
+    let heads = async |s: &Session, a: &Shared<Z64>, b: &Shared<Z64>, two: bool| {
+        let layer = Dense { w: b.clone() };
+        let out = if two {
+            two_heads(s, &layer, a).await?
+        } else {
+            one_head(s, &layer, a).await?
+        };
+        Ok(local(&out))
+    };
+    let one = run(&x, &w, async |s, a, b| heads(s, a, b, false).await);
+    let two = run(&x, &w, async |s, a, b| heads(s, a, b, true).await);
+    assert_eq!(one.stats.rounds, 1 + 9, "a product and a ReLU");
+    assert_eq!(
+        two.stats.rounds, one.stats.rounds,
+        "two independent heads: the rounds of one"
+    );
+    assert_eq!(two.stats.total_bytes(), 2 * one.stats.total_bytes());
+    // The heads agree up to truncation's one unit in the last place.
+    let difference: Vec<i64> = open(&two.outputs).into_iter().map(signed).collect();
+    assert!(
+        difference.iter().all(|v| v.abs() <= 1),
+        "the heads agree: {difference:?}"
+    );
 }

@@ -31,7 +31,7 @@ where
     run_local(|session| async move {
         let input = Private::<Owner, _>::new(session.role(), || public_tensor::<R>(seed, n));
         let x: Shared<R, U0> = share(&session, &input, [n]).await?;
-        let revealed = reveal_to::<Receiver, _, _>(&session, &x).await?;
+        let revealed = reveal_to::<Receiver, _>(&session, &x).await?;
         Ok((x.local_share().map(<[R]>::to_vec), revealed.into_inner()))
     })
     .unwrap()

@@ -1,4 +1,4 @@
-//! The runtime of the DSL: what a [`#[protocol]`](crate::protocol) function calls, and the
+//! The runtime of the DSL: what a [`#[protocol]`](macro@crate::protocol) function calls, and the
 //! rules the compiler checks in it.
 //!
 //! - [`ops`]: the protocol operations (`relu`, `select`, `matmul`, `conv2d`, `maxpool`, ...),

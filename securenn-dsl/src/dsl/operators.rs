@@ -1,4 +1,4 @@
-//! The operators of a [`#[protocol]`](crate::protocol) function: `+`, `-`, `*`, `/` and
+//! The operators of a [`#[protocol]`](macro@crate::protocol) function: `+`, `-`, `*`, `/` and
 //! the comparisons on shares.
 //!
 //! The macro turns `a + b` into a call of [`AddOp::add`] on the operands' kind: for shares
@@ -367,14 +367,11 @@ type RingOfPublic<A, B> = <<B as AsPublic>::Ring as SameRing<<A as AsShare>::Rin
 /// The common scale of share `A` and public `B`.
 type ScaleOfPublic<A, B> = <<B as AsPublic>::Scale as SameScale<<A as AsShare>::Scale>>::Common;
 
+/// Two shares of one ring and scale.
+pub(crate) type SharePair<'x, R, F> = (&'x Shared<R, F>, &'x Shared<R, F>);
+
 /// Shares `a` and `b` over their common ring and scale.
-pub(crate) fn common<'x, A, B>(
-    a: &'x A,
-    b: &'x B,
-) -> (
-    &'x Shared<RingOf<A, B>, ScaleOf<A, B>>,
-    &'x Shared<RingOf<A, B>, ScaleOf<A, B>>,
-)
+pub(crate) fn common<'x, A, B>(a: &'x A, b: &'x B) -> SharePair<'x, RingOf<A, B>, ScaleOf<A, B>>
 where
     A: AsShare,
     B: AsShare,
@@ -389,14 +386,14 @@ where
     (left, right)
 }
 
+/// A share and a public tensor of one ring and scale.
+type MixedPair<'x, R, F> = (&'x Shared<R, F>, &'x Public<R, F>);
+
 /// Share `a` and public `b` over their common ring and scale.
 fn common_public<'x, A, B>(
     a: &'x A,
     b: &'x B,
-) -> (
-    &'x Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>,
-    &'x Public<RingOfPublic<A, B>, ScaleOfPublic<A, B>>,
-)
+) -> MixedPair<'x, RingOfPublic<A, B>, ScaleOfPublic<A, B>>
 where
     A: AsShare,
     B: AsPublic,

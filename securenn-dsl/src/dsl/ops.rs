@@ -1,4 +1,4 @@
-//! The operations of a [`#[protocol]`](crate::protocol) function, with the shapes the macro
+//! The operations of a [`#[protocol]`](macro@crate::protocol) function, with the shapes the macro
 //! calls them with: the context first, then the operands, owned or borrowed.
 //!
 //! Inside a `#[protocol]` function write `relu(&x)`; the macro passes the context and
@@ -13,7 +13,7 @@ use core::pin::Pin;
 
 use typenum::{Sum, U0, U13, Unsigned};
 
-use super::operators::{AsBit, AsShare, RingOf, ScaleOf, common};
+use super::operators::{AsBit, AsShare, RingOf, ScaleOf, SharePair, common};
 use super::rules::{
     ArithmeticRing, HelperParty, OddRing, PrimeRing, ProductScale, SameRing, SameScale,
 };
@@ -40,10 +40,7 @@ where
 fn arithmetic_pair<'x, X: AsShare, Y: AsShare>(
     x: &'x X,
     y: &'x Y,
-) -> (
-    &'x Shared<Z64, ScaleOf<X, Y>>,
-    &'x Shared<Z64, ScaleOf<X, Y>>,
-)
+) -> SharePair<'x, Z64, ScaleOf<X, Y>>
 where
     Y::Ring: SameRing<X::Ring>,
     Y::Scale: SameScale<X::Scale>,
@@ -56,11 +53,17 @@ where
     )
 }
 
+/// Two factors over `Z64`, each with its own scale.
+type Factors<'x, X, Y> = (
+    &'x Shared<Z64, <X as AsShare>::Scale>,
+    &'x Shared<Z64, <Y as AsShare>::Scale>,
+);
+
+/// The product of shares `X` and `Y`, with the sum of their scales.
+type Product<X, Y> = Shared<Z64, Sum<<X as AsShare>::Scale, <Y as AsShare>::Scale>>;
+
 /// Shares `x` and `y` over `Z64`, each with its own scale (for products).
-fn arithmetic_factors<'x, X: AsShare, Y: AsShare>(
-    x: &'x X,
-    y: &'x Y,
-) -> (&'x Shared<Z64, X::Scale>, &'x Shared<Z64, Y::Scale>)
+fn arithmetic_factors<'x, X: AsShare, Y: AsShare>(x: &'x X, y: &'x Y) -> Factors<'x, X, Y>
 where
     Y::Ring: SameRing<X::Ring>,
     RingOf<X, Y>: ArithmeticRing,
@@ -146,7 +149,7 @@ where
 /// [`Error::InvalidShape`](crate::Error::InvalidShape) or
 /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) for shapes that do not multiply,
 /// or the transport's errors.
-pub fn matmul<'a, C, X, Y>(ctx: &'a C, x: X, y: Y) -> Step<'a, Shared<Z64, Sum<X::Scale, Y::Scale>>>
+pub fn matmul<'a, C, X, Y>(ctx: &'a C, x: X, y: Y) -> Step<'a, Product<X, Y>>
 where
     C: Context + ?Sized,
     X: AsShare + 'a,
@@ -175,7 +178,7 @@ pub fn conv2d<'a, C, X, W>(
     weights: W,
     stride: usize,
     padding: usize,
-) -> Step<'a, Shared<Z64, Sum<X::Scale, W::Scale>>>
+) -> Step<'a, Product<X, W>>
 where
     C: Context + ?Sized,
     X: AsShare + 'a,

@@ -1,4 +1,4 @@
-//! The rules the compiler checks in a [`#[protocol]`](crate::protocol) function, as traits.
+//! The rules the compiler checks in a [`#[protocol]`](macro@crate::protocol) function, as traits.
 //!
 //! Each trait is implemented exactly where its rule holds, and carries the sentence rustc
 //! prints where it does not (`#[diagnostic::on_unimplemented]`). They appear in the bounds
