@@ -1,14 +1,23 @@
-//! Chapter 1: share, compute locally, reveal to one party.
+//! Chapter 1: share, compute on the shares, reveal to one party.
 //!
 //! P0 and P1 each hold a private vector of reals. They secret-share them (each share alone
-//! is uniformly random), add the shares locally, scale by a public constant with a local
-//! truncation, and reveal the result to P1 only.
+//! is uniformly random), compute the mean of the two on the shares with a `#[protocol]`
+//! function, and reveal it to P1 only.
 //!
 //! Run it with `cargo run -p securenn-examples --example 01_share_reveal`.
 
 use securenn_dsl::prelude::*;
 use securenn_dsl::ring::fixed;
-use typenum::{U13, U26};
+
+// ANCHOR: mean
+/// (a + b) · ½: additions are local, and so is the product with a public constant; the
+/// product has 26 fractional bits until `truncate` brings it back to 13.
+#[protocol]
+fn mean(a: &Shared<Z64>, b: &Shared<Z64>, half: &Public<Z64>) -> Shared<Z64> {
+    let sum = a + b;
+    truncate(sum * half)
+}
+// ANCHOR_END: mean
 
 fn main() -> Result<()> {
     // ANCHOR: share_reveal
@@ -22,10 +31,8 @@ fn main() -> Result<()> {
         let a: Shared<Z64> = share(&session, &a, [3]).await?;
         let b: Shared<Z64> = share(&session, &b, [3]).await?;
 
-        // (a + b) * 0.5, all on shares: the product has 26 fractional bits until truncated.
-        let half = Public::<Z64, U13>::encode([3], &[0.5, 0.5, 0.5])?;
-        let product: Shared<Z64, U26> = (&a + &b).mul_public(&half)?;
-        let mean: Shared<Z64, U13> = product.truncate::<U13>();
+        let half = Public::encode([3], &[0.5, 0.5, 0.5])?;
+        let mean = mean(&session, &a, &b, &half).await?;
 
         let revealed = reveal_to::<P1, _>(&session, &mean).await?;
         Ok(revealed.into_inner().map(|t| fixed::decode_tensor(&t, 13)))

@@ -21,10 +21,25 @@ const _: () = {
     send_sync::<securenn_dsl::net::tcp::TcpTransport>();
 };
 
+/// A DSL function with a batch, operators, a branch and a comparison.
+#[protocol]
+fn dsl_layer(x: &Shared<Z64>, w: &Shared<Z64>, rounds: usize) -> Shared<Z64> {
+    let a = relu(truncate(x * w));
+    let b = relu(x);
+    let mut y = a + b;
+    for _ in 0..rounds {
+        let bigger = &y >= x;
+        y = select(&bigger, &y, x);
+    }
+    y
+}
+
 /// Never called: it only has to compile.
 fn protocol_futures_are_send(session: &Session, x: &Shared<Z64>, input: &Private<P0, Tensor<Z64>>) {
     send(&share::<P0, Z64, U13>(session, input, [1]));
     send(&reveal_to::<P1, _>(session, x));
+    send(&dsl_layer(session, x, x, 2));
+    send(&relu(session, x));
     let call = session.call("check");
     send(&call.send(Role::P1, 0, &[Z64::ONE]));
     send(&call.recv::<Z64>(Role::P1, 0, 1));
