@@ -38,9 +38,10 @@ use proc_macro::TokenStream;
 ///   give a secret `Bit` by DReLU. On anything else they are Rust's operators.
 /// - **Branches must be public**: the condition of `if`, `while`, `&&`, `||` and the
 ///   scrutinee of `match` are checked at compile time not to be a share or a `Bit`.
-/// - **Independent steps share rounds**: consecutive `let`s whose initializers do not use
-///   each other's results run concurrently, so two independent ReLUs cost the rounds of
-///   one.
+/// - **Independent steps share rounds**: consecutive `let`s that each run a protocol step
+///   and do not use each other's results run concurrently, so two independent ReLUs cost
+///   the rounds of one. A `let` that could observe another (a move meeting a borrow,
+///   `&mut`, an assignment, `return`, a macro call) stays out of the batch.
 /// - `return x` returns `Ok(x)`.
 ///
 /// Closures, `async` blocks, nested items and macro calls are left as written.
@@ -57,8 +58,12 @@ use proc_macro::TokenStream;
 /// variadic functions, a parameter named `ctx`, and a `Result` return type (the expansion
 /// adds it). The types report, each with our own sentence: mixing rings or fixed-point
 /// scales, truncating twice, ComputeMSB off Z_2^64−1, PrivateCompare off Z_p, branching
-/// on a secret, revealing to or taking input from the helper `P2`, using one party's
-/// private value in another's code, and a helper-only step at `P0` or `P1`.
+/// on a share or a `Bit` (in `if`, `while`, `match` and its guards, `&&`, `||`), revealing
+/// to or taking input from the helper `P2`, combining two parties' private values
+/// (`Private::zip`), and dealing randomness at `P0` or `P1` (`deal::<P0>`).
+///
+/// The checks are on types: a plain value taken out of a `Private` or `Revealed` with
+/// `get()` is not traced, so keep such values out of conditions.
 ///
 /// # Examples
 ///

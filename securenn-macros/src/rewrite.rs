@@ -52,15 +52,16 @@ impl Rewriter {
     }
 
     /// `a op b` on the operands' kind: a protocol step for shares, Rust's operator
-    /// otherwise. The operands are evaluated once, left to right, as Rust does.
+    /// otherwise. The operands are evaluated once, left to right, as Rust does; arithmetic
+    /// takes them by value and comparisons by reference, as Rust's operators do.
     fn operator(&self, binary: &ExprBinary) -> Option<Expr> {
-        let krate = &respan(&self.krate, binary.op.span());
+        let span = binary.op.span();
+        let krate = &respan(&self.krate, span);
         let ctx = ctx_ident();
         let (left, right) = (&binary.left, &binary.right);
         let lhs = hygienic("__securenn_lhs", left.span());
         let rhs = hygienic("__securenn_rhs", right.span());
-        let kind = hygienic("__securenn_kind", binary.op.span());
-        let span = binary.op.span();
+        let kind = hygienic("__securenn_kind", span);
         let comparison = |variant: &str| {
             let variant = Ident::new(variant, span);
             quote_spanned! {span=>
@@ -69,22 +70,38 @@ impl Rewriter {
                 ).await?
             }
         };
-        let step = match binary.op {
-            BinOp::Add(_) => quote_spanned!(span=> #krate::__private::add(#kind, #lhs, #rhs)?),
-            BinOp::Sub(_) => quote_spanned!(span=> #krate::__private::sub(#kind, #lhs, #rhs)?),
-            BinOp::Mul(_) => {
-                quote_spanned!(span=> #krate::__private::mul(#kind, #ctx, #lhs, #rhs).await?)
-            }
-            BinOp::Div(_) => {
-                quote_spanned!(span=> #krate::__private::div(#kind, #ctx, #lhs, #rhs).await?)
-            }
-            BinOp::Lt(_) => comparison("Less"),
-            BinOp::Le(_) => comparison("LessOrEqual"),
-            BinOp::Gt(_) => comparison("Greater"),
-            BinOp::Ge(_) => comparison("GreaterOrEqual"),
+        let (step, by_reference) = match binary.op {
+            BinOp::Add(_) => (
+                quote_spanned!(span=> #krate::__private::add(#kind, #lhs, #rhs)?),
+                false,
+            ),
+            BinOp::Sub(_) => (
+                quote_spanned!(span=> #krate::__private::sub(#kind, #lhs, #rhs)?),
+                false,
+            ),
+            BinOp::Mul(_) => (
+                quote_spanned!(span=> #krate::__private::mul(#kind, #ctx, #lhs, #rhs).await?),
+                false,
+            ),
+            BinOp::Div(_) => (
+                quote_spanned!(span=> #krate::__private::div(#kind, #ctx, #lhs, #rhs).await?),
+                false,
+            ),
+            BinOp::Lt(_) => (comparison("Less"), true),
+            BinOp::Le(_) => (comparison("LessOrEqual"), true),
+            BinOp::Gt(_) => (comparison("Greater"), true),
+            BinOp::Ge(_) => (comparison("GreaterOrEqual"), true),
             _ => return None,
         };
-        Some(syn::parse_quote_spanned! {span=> {
+        let (left, right) = if by_reference {
+            (
+                quote_spanned!(left.span()=> &(#left)),
+                quote_spanned!(right.span()=> &(#right)),
+            )
+        } else {
+            (left.to_token_stream(), right.to_token_stream())
+        };
+        parse(quote_spanned! {span=> {
             let #lhs = #left;
             let #rhs = #right;
             let #kind = (&#krate::__private::Operands::of(&#lhs, &#rhs)).__securenn_operands();
@@ -92,49 +109,61 @@ impl Rewriter {
         }})
     }
 
-    /// `cond` as a checked branch condition: the value itself if public, a compile error
-    /// ("cannot branch on a secret") if it is a share or a bit.
-    fn condition(&self, cond: &Expr) -> Expr {
+    /// `cond` as a checked branch condition: the value itself if a public `bool`, a
+    /// compile error ("cannot branch on a secret") if it is a share or a bit.
+    fn condition(&self, cond: &Expr) -> Option<Expr> {
         let span = cond.span();
         let krate = &respan(&self.krate, span);
         let value = hygienic("__securenn_condition", span);
-        syn::parse_quote_spanned! {span=> {
+        parse(quote_spanned! {span=> {
             let #value = #cond;
             #krate::__private::condition(
                 (&#krate::__private::Probe::of(&#value)).__securenn_kind(),
                 #value,
             )
-        }}
+        }})
     }
 
-    /// `match` with its scrutinee checked to be public. A place (a variable, a field) is
-    /// probed by reference and matched as before, so that arms may still move out of it;
-    /// any other scrutinee is evaluated once and passed through the check.
-    fn checked_match(&self, expr: &ExprMatch) -> Expr {
+    /// `match` with its scrutinee checked to be public and its guards checked as
+    /// conditions. A variable or a field of one is probed by reference and matched as
+    /// before, so that arms may still move out of it; another place (`v[i]`, `*r`) is
+    /// matched as before, unchecked; any other scrutinee is a value, evaluated once and
+    /// passed through the check.
+    fn checked_match(&self, expr: &ExprMatch) -> Option<Expr> {
         let scrutinee = &expr.expr;
         let span = scrutinee.span();
         let krate = &respan(&self.krate, span);
         let mut checked = expr.clone();
+        for arm in &mut checked.arms {
+            if let Some((_, guard)) = &mut arm.guard
+                && !is_condition(guard)
+            {
+                **guard = self.condition(guard)?;
+            }
+        }
         if is_simple_place(scrutinee) {
             let probe = hygienic("__securenn_probe", span);
-            return syn::parse_quote_spanned! {span=> {
+            return parse(quote_spanned! {span=> {
                 let #probe = #krate::__private::Probe::of(&#scrutinee);
                 #krate::__private::scrutinee((&#probe).__securenn_kind(), &#probe);
                 #checked
-            }};
+            }});
+        }
+        if is_place(scrutinee) {
+            return Some(Expr::Match(checked));
         }
         let value = hygienic("__securenn_scrutinee", span);
-        *checked.expr = syn::parse_quote_spanned! {span=>
+        *checked.expr = parse(quote_spanned! {span=>
             #krate::__private::scrutinee_value(
                 (&#krate::__private::Probe::of(&#value)).__securenn_kind(),
                 #value,
             )
-        };
-        syn::parse_quote_spanned! {span=>
+        })?;
+        parse(quote_spanned! {span=>
             match #scrutinee {
                 #value => #checked
             }
-        }
+        })
     }
 
     /// A call of a protocol operation or of a function given the context explicitly,
@@ -149,7 +178,7 @@ impl Rewriter {
         let span = call.span();
         let ctx = ctx_ident();
         if passes_context(call.args.first()) {
-            return Some(syn::parse_quote_spanned!(span=> #call.await?));
+            return parse(quote_spanned!(span=> #call.await?));
         }
         let by_name = segments.len() == 1
             || segments
@@ -167,8 +196,8 @@ impl Rewriter {
             return None;
         }
         let mut call = call.clone();
-        call.args.insert(0, syn::parse_quote!(#ctx));
-        Some(syn::parse_quote_spanned!(span=> #call.await?))
+        call.args.insert(0, parse(quote!(#ctx))?);
+        parse(quote_spanned!(span=> #call.await?))
     }
 
     /// `reveal_to::<P>(x)` or `x.reveal_to::<P>()`: the runtime's `reveal_to::<P, _>(ctx, x)`,
@@ -183,7 +212,7 @@ impl Rewriter {
         let party = &arguments.args[0];
         let krate = respan(&self.krate, span);
         let ctx = ctx_ident();
-        Some(syn::parse_quote_spanned! {span=>
+        parse(quote_spanned! {span=>
             #krate::dsl::reveal_to::<#party, _>(#ctx, #value).await?
         })
     }
@@ -193,11 +222,11 @@ impl Rewriter {
     fn protocol_method(&self, call: &ExprMethodCall) -> Option<Expr> {
         let span = call.span();
         if passes_context(call.args.first()) {
-            return Some(syn::parse_quote_spanned!(span=> #call.await?));
+            return parse(quote_spanned!(span=> #call.await?));
         }
         if call.method == "reveal_to" && call.args.is_empty() {
             let receiver = &call.receiver;
-            let receiver: Expr = syn::parse_quote_spanned!(receiver.span()=> &(#receiver));
+            let receiver: Expr = parse(quote_spanned!(receiver.span()=> &(#receiver)))?;
             let generics = call
                 .turbofish
                 .as_ref()
@@ -210,17 +239,21 @@ impl Rewriter {
         }
         let ctx = ctx_ident();
         let mut call = call.clone();
-        call.args.insert(0, syn::parse_quote!(#ctx));
-        Some(syn::parse_quote_spanned!(span=> #call.await?))
+        call.args.insert(0, parse(quote!(#ctx))?);
+        parse(quote_spanned!(span=> #call.await?))
     }
 
+    /// The rewriting of one expression whose children are already rewritten; `None` keeps
+    /// it as it is.
     fn transform(&self, expr: &mut Expr) {
         let replacement = match expr {
             Expr::Binary(binary) => match binary.op {
                 BinOp::And(_) | BinOp::Or(_) => {
                     for operand in [&mut binary.left, &mut binary.right] {
-                        if !is_condition(operand) {
-                            **operand = self.condition(operand);
+                        if !is_condition(operand)
+                            && let Some(checked) = self.condition(operand)
+                        {
+                            **operand = checked;
                         }
                     }
                     None
@@ -228,18 +261,22 @@ impl Rewriter {
                 _ => self.operator(binary),
             },
             Expr::If(branch) => {
-                if !is_condition(&branch.cond) {
-                    *branch.cond = self.condition(&branch.cond);
+                if !is_condition(&branch.cond)
+                    && let Some(checked) = self.condition(&branch.cond)
+                {
+                    *branch.cond = checked;
                 }
                 None
             }
             Expr::While(body) => {
-                if !is_condition(&body.cond) {
-                    *body.cond = self.condition(&body.cond);
+                if !is_condition(&body.cond)
+                    && let Some(checked) = self.condition(&body.cond)
+                {
+                    *body.cond = checked;
                 }
                 None
             }
-            Expr::Match(expr) => Some(self.checked_match(expr)),
+            Expr::Match(expr) => self.checked_match(expr),
             Expr::Call(call) => self.protocol_call(call),
             Expr::MethodCall(call) => self.protocol_method(call),
             Expr::Return(ret) => {
@@ -248,9 +285,10 @@ impl Rewriter {
                     .expr
                     .take()
                     .map_or_else(|| quote!(()), ToTokens::into_token_stream);
-                ret.expr = Some(Box::new(syn::parse_quote_spanned! {value.span()=>
+                let wrapped = parse(quote_spanned! {value.span()=>
                     #krate::__private::ok(#value)
-                }));
+                });
+                ret.expr = Some(Box::new(wrapped.unwrap_or_else(|| Expr::Verbatim(value))));
                 None
             }
             _ => None,
@@ -259,6 +297,12 @@ impl Rewriter {
             *expr = replacement;
         }
     }
+}
+
+/// Parses generated tokens. They are built from parsed syntax, so they parse; if they ever
+/// did not, the caller keeps the user's expression rather than the macro panicking.
+fn parse<T: syn::parse::Parse>(tokens: TokenStream) -> Option<T> {
+    syn::parse2(tokens).ok()
 }
 
 impl VisitMut for Rewriter {
@@ -348,6 +392,17 @@ fn is_simple_place(expr: &Expr) -> bool {
         Expr::Unary(unary) => {
             matches!(unary.op, syn::UnOp::Deref(_)) && is_simple_place(&unary.expr)
         }
+        _ => false,
+    }
+}
+
+/// A place expression: matching on it must not move it.
+fn is_place(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(_) | Expr::Index(_) => true,
+        Expr::Field(field) => is_place(&field.base),
+        Expr::Paren(inner) => is_place(&inner.expr),
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Deref(_)),
         _ => false,
     }
 }

@@ -116,14 +116,11 @@ impl<X: AsBit + ?Sized> AsBit for &X {
 impl<R: Ring, F: Unsigned> Operand for Shared<R, F> {
     type Class = ShareClass;
 }
-impl<R: Ring, F: Unsigned> Operand for &Shared<R, F> {
-    type Class = ShareClass;
-}
 impl<R: Ring, F: Unsigned> Operand for Public<R, F> {
     type Class = PublicClass;
 }
-impl<R: Ring, F: Unsigned> Operand for &Public<R, F> {
-    type Class = PublicClass;
+impl<X: Operand + ?Sized> Operand for &X {
+    type Class = X::Class;
 }
 
 /// The kind of a binary operation whose left operand is a share or a public tensor.
@@ -290,22 +287,22 @@ impl<A: PartialOrd<B>, B> CompareOp<A, B> for PlainOperands {
 // ---------------------------------------------------------------------------------------
 // Shares and public tensors: dispatched on the classes of the two operands.
 
-/// `a + b` for operands of classes `Self`.
-pub trait AddClasses<A, B> {
-    /// The sum's type.
-    type Output;
-    /// The sum.
-    #[doc(hidden)]
-    fn add(a: A, b: B) -> Result<Self::Output>;
+/// A local, linear operation on shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linear {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
 }
 
-/// `a - b` for operands of classes `Self`.
-pub trait SubClasses<A, B> {
-    /// The difference's type.
+/// `a + b` and `a - b` for operands of classes `Self`.
+pub trait LinearClasses<A, B> {
+    /// The result's type.
     type Output;
-    /// The difference.
+    /// The sum or difference.
     #[doc(hidden)]
-    fn sub(a: A, b: B) -> Result<Self::Output>;
+    fn combine(operation: Linear, a: A, b: B) -> Result<Self::Output>;
 }
 
 /// `a * b` for operands of classes `Self`.
@@ -323,21 +320,21 @@ pub trait MulClasses<A, B> {
 
 impl<A: Operand, B: Operand> AddOp<A, B> for DslOperands
 where
-    (A::Class, B::Class): AddClasses<A, B>,
+    (A::Class, B::Class): LinearClasses<A, B>,
 {
-    type Output = <(A::Class, B::Class) as AddClasses<A, B>>::Output;
+    type Output = <(A::Class, B::Class) as LinearClasses<A, B>>::Output;
     fn add(a: A, b: B) -> Result<Self::Output> {
-        <(A::Class, B::Class)>::add(a, b)
+        <(A::Class, B::Class)>::combine(Linear::Add, a, b)
     }
 }
 
 impl<A: Operand, B: Operand> SubOp<A, B> for DslOperands
 where
-    (A::Class, B::Class): SubClasses<A, B>,
+    (A::Class, B::Class): LinearClasses<A, B>,
 {
-    type Output = <(A::Class, B::Class) as SubClasses<A, B>>::Output;
+    type Output = <(A::Class, B::Class) as LinearClasses<A, B>>::Output;
     fn sub(a: A, b: B) -> Result<Self::Output> {
-        <(A::Class, B::Class)>::sub(a, b)
+        <(A::Class, B::Class)>::combine(Linear::Sub, a, b)
     }
 }
 
@@ -408,7 +405,7 @@ where
     (left, right)
 }
 
-impl<A, B> AddClasses<A, B> for (ShareClass, ShareClass)
+impl<A, B> LinearClasses<A, B> for (ShareClass, ShareClass)
 where
     A: AsShare,
     B: AsShare,
@@ -416,27 +413,16 @@ where
     B::Scale: SameScale<A::Scale>,
 {
     type Output = Shared<RingOf<A, B>, ScaleOf<A, B>>;
-    fn add(a: A, b: B) -> Result<Self::Output> {
+    fn combine(operation: Linear, a: A, b: B) -> Result<Self::Output> {
         let (a, b) = common(&a, &b);
-        a.try_add(b)
+        match operation {
+            Linear::Add => a.try_add(b),
+            Linear::Sub => a.try_sub(b),
+        }
     }
 }
 
-impl<A, B> SubClasses<A, B> for (ShareClass, ShareClass)
-where
-    A: AsShare,
-    B: AsShare,
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
-{
-    type Output = Shared<RingOf<A, B>, ScaleOf<A, B>>;
-    fn sub(a: A, b: B) -> Result<Self::Output> {
-        let (a, b) = common(&a, &b);
-        a.try_sub(b)
-    }
-}
-
-impl<A, B> AddClasses<A, B> for (ShareClass, PublicClass)
+impl<A, B> LinearClasses<A, B> for (ShareClass, PublicClass)
 where
     A: AsShare,
     B: AsPublic,
@@ -444,27 +430,16 @@ where
     B::Scale: SameScale<A::Scale>,
 {
     type Output = Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>;
-    fn add(a: A, b: B) -> Result<Self::Output> {
+    fn combine(operation: Linear, a: A, b: B) -> Result<Self::Output> {
         let (a, b) = common_public(&a, &b);
-        a.add_public(b)
+        match operation {
+            Linear::Add => a.add_public(b),
+            Linear::Sub => a.add_public(&Public::new(negate(b.tensor()))),
+        }
     }
 }
 
-impl<A, B> SubClasses<A, B> for (ShareClass, PublicClass)
-where
-    A: AsShare,
-    B: AsPublic,
-    B::Ring: SameRing<A::Ring>,
-    B::Scale: SameScale<A::Scale>,
-{
-    type Output = Shared<RingOfPublic<A, B>, ScaleOfPublic<A, B>>;
-    fn sub(a: A, b: B) -> Result<Self::Output> {
-        let (a, b) = common_public(&a, &b);
-        a.add_public(&Public::new(negate(b.tensor())))
-    }
-}
-
-impl<A, B> AddClasses<A, B> for (PublicClass, ShareClass)
+impl<A, B> LinearClasses<A, B> for (PublicClass, ShareClass)
 where
     A: AsPublic,
     B: AsShare,
@@ -472,23 +447,12 @@ where
     A::Scale: SameScale<B::Scale>,
 {
     type Output = Shared<RingOfPublic<B, A>, ScaleOfPublic<B, A>>;
-    fn add(a: A, b: B) -> Result<Self::Output> {
+    fn combine(operation: Linear, a: A, b: B) -> Result<Self::Output> {
         let (b, a) = common_public(&b, &a);
-        b.add_public(a)
-    }
-}
-
-impl<A, B> SubClasses<A, B> for (PublicClass, ShareClass)
-where
-    A: AsPublic,
-    B: AsShare,
-    A::Ring: SameRing<B::Ring>,
-    A::Scale: SameScale<B::Scale>,
-{
-    type Output = Shared<RingOfPublic<B, A>, ScaleOfPublic<B, A>>;
-    fn sub(a: A, b: B) -> Result<Self::Output> {
-        let (b, a) = common_public(&b, &a);
-        b.negate().add_public(a)
+        match operation {
+            Linear::Add => b.add_public(a),
+            Linear::Sub => b.negate().add_public(a),
+        }
     }
 }
 

@@ -338,12 +338,34 @@ where
     })
 }
 
-/// An elementwise Beaver triple of the given shape, dealt by the helper `P` (which must be
-/// `P2`: a holder dealing would know the masks of its peer's values). 1 round.
+/// An elementwise Beaver triple of the given shape, dealt by the helper `P`, which must be
+/// `P2`: a holder that dealt would know the masks of its peer's values, so `deal::<P0>`
+/// does not compile. 1 round, 8 bytes per element (P2 sends P1's share of the product;
+/// every other share comes from the pairwise keys).
 ///
 /// # Errors
 ///
-/// The transport's errors.
+/// [`Error::InvalidShape`](crate::Error::InvalidShape) if the number of elements
+/// overflows, or the transport's errors.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::prelude::*;
+///
+/// let [at_p0, _, _] = run_local(|session| async move {
+///     let triple = deal::<P2>(&session, [4]).await?;
+///     let u = reveal_to::<P0, _>(&session, &triple.u).await?.into_inner();
+///     let v = reveal_to::<P0, _>(&session, &triple.v).await?.into_inner();
+///     let z = reveal_to::<P0, _>(&session, &triple.z).await?.into_inner();
+///     Ok(u.zip(v).zip(z))
+/// })?;
+/// let ((u, v), z) = at_p0.unwrap();
+/// for i in 0..4 {
+///     assert_eq!(z.data()[i], u.data()[i] * v.data()[i]);
+/// }
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
 pub fn deal<'a, P: HelperParty>(
     ctx: &'a (impl Context + ?Sized),
     shape: impl Into<Shape>,

@@ -279,12 +279,9 @@ pub trait Secret {
 impl<R: Ring, F: Unsigned> Secret for Shared<R, F> {
     type Kind = SecretShare;
 }
-impl<R: Ring, F: Unsigned> Secret for &Shared<R, F> {
-    type Kind = SecretShare;
-}
 impl Secret for Bit {
     type Kind = SecretBit;
 }
-impl Secret for &Bit {
-    type Kind = SecretBit;
+impl<X: Secret + ?Sized> Secret for &X {
+    type Kind = X::Kind;
 }

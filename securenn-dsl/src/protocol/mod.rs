@@ -15,7 +15,7 @@
 //! | [`division`] | Alg. 8 | 10·13 / 9·14 | 704·13 / 536·14 |
 //! | [`maxpool`], n values per window | Alg. 9 | 9(n−1) / 9⌈log₂ n⌉ | 744(n−1) / 576(n−1) |
 //! | [`dmaxpool`] | Alg. 10 | 2 / 2 | 16(n+1) per window / 8n + 2 |
-//! | [`beaver_triple`], dealt alone | Alg. 1, P2's step | 1 / 1 | 8 per element, P2 to P1 |
+//! | [`deal::<P2>`](crate::dsl::deal), a triple alone | Alg. 1, P2's step | 1 / 1 | 8 per element, P2 to P1 |
 //!
 //! Where we send less than the paper, it is for one of two reasons, both kept within the
 //! paper's security argument:
@@ -58,7 +58,8 @@ pub use private_compare::{BIT_WIDTH, private_compare};
 pub use relu::{Relu, relu};
 pub use select_share::select_share;
 pub use share_convert::share_convert;
-pub use triple::{Triple, beaver_triple};
+pub use triple::Triple;
+pub(crate) use triple::beaver_triple;
 pub use truncate::truncate;
 
 use crate::error::Result;

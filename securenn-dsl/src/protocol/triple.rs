@@ -37,32 +37,9 @@ pub struct Triple {
 }
 
 /// Deals an elementwise Beaver triple of the given shape (the helper's step of
-/// Algorithm 1): 1 round and 8 bytes per element, from P2 to P1.
-///
-/// # Errors
-///
-/// [`Error::InvalidShape`] if the number of elements overflows, or the transport's errors.
-///
-/// # Examples
-///
-/// ```
-/// use securenn_dsl::prelude::*;
-/// use securenn_dsl::protocol::beaver_triple;
-///
-/// let [at_p0, _, _] = run_local(|session| async move {
-///     let triple = beaver_triple(&session, [4]).await?;
-///     let u = triple.u.reveal_to::<P0>(&session).await?.into_inner();
-///     let v = triple.v.reveal_to::<P0>(&session).await?.into_inner();
-///     let z = triple.z.reveal_to::<P0>(&session).await?.into_inner();
-///     Ok(u.zip(v).zip(z))
-/// })?;
-/// let ((u, v), z) = at_p0.unwrap();
-/// for i in 0..4 {
-///     assert_eq!(z.data()[i], u.data()[i] * v.data()[i]);
-/// }
-/// # Ok::<(), securenn_dsl::Error>(())
-/// ```
-pub async fn beaver_triple<C: Context + ?Sized>(
+/// Algorithm 1): 1 round and 8 bytes per element, from P2 to P1. Users call it as
+/// [`deal::<P2>`](crate::dsl::deal), which states at the type level that the helper deals.
+pub(crate) async fn beaver_triple<C: Context + ?Sized>(
     ctx: &C,
     shape: impl Into<Shape>,
 ) -> Result<Triple> {

@@ -1,28 +1,27 @@
 use securenn_dsl::prelude::*;
 
-/// A fully connected layer whose weights are shared.
-struct Dense {
-    w: Shared<Z64>,
-    b: Shared<Z64>,
+/// A convolution layer whose filters are shared.
+struct Conv {
+    filters: Shared<Z64>,
 }
 
-impl Dense {
+impl Conv {
     #[protocol]
-    fn forward(&self, x: &Shared<Z64>) -> Shared<Z64> {
-        let product = truncate(matmul(x, &self.w));
-        product + &self.b
+    fn forward(&self, image: &Shared<Z64>) -> Shared<Z64> {
+        let features = truncate(conv2d(image, &self.filters, 1, 1));
+        maxpool(relu(features), 2)
     }
 }
 
-struct Mlp {
-    fc1: Dense,
-    fc2: Dense,
+struct Network {
+    conv: Conv,
+    head: Shared<Z64>,
 }
 
 #[protocol]
-fn mlp(m: &Mlp, x: &Shared<Z64>) -> Shared<Z64> {
-    let h = relu(m.fc1.forward(x));
-    m.fc2.forward(&h)
+fn network(m: &Network, image: &Shared<Z64>) -> Shared<Z64> {
+    let pooled = m.conv.forward(image);
+    truncate(matmul(pooled, &m.head))
 }
 
 fn main() {}
