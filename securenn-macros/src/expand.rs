@@ -175,36 +175,53 @@ pub(crate) fn ctx_ident() -> syn::Ident {
     syn::Ident::new("ctx", Span::call_site())
 }
 
-/// The signature of the expanded function: `async`, the context parameter after the
-/// receiver, and the return type wrapped in the runtime's `Result`.
-fn expanded_signature(function: &mut ItemFn, krate: &TokenStream, ctx: TokenStream) {
-    let sig = &mut function.sig;
-    sig.asyncness = Some(syn::token::Async(sig.fn_token.span));
-    sig.constness = None;
-    sig.unsafety = None;
-    sig.abi = None;
-    sig.variadic = None;
-    let context: FnArg = syn::parse_quote_spanned! {sig.ident.span()=>
-        #ctx: &(impl #krate::__private::Context + ?::core::marker::Sized)
+/// The expanded function around `body`: `async`, the context parameter `ctx_param` after
+/// the receiver, and the return type wrapped in the runtime's `Result`. Written as tokens,
+/// not re-parsed, so that no input can make the macro panic.
+fn emit(
+    function: &ItemFn,
+    krate: &TokenStream,
+    ctx_param: TokenStream,
+    attrs: TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    let ItemFn {
+        attrs: user_attrs,
+        vis,
+        sig,
+        ..
+    } = function;
+    let ident = &sig.ident;
+    let generics = &sig.generics;
+    let where_clause = &generics.where_clause;
+    let span = ident.span();
+    let context = quote_spanned! {span=>
+        #ctx_param: &(impl #krate::__private::Context + ?::core::marker::Sized)
     };
-    let position = usize::from(matches!(sig.inputs.first(), Some(FnArg::Receiver(_))));
-    sig.inputs.insert(position, context);
+    let mut inputs = sig.inputs.iter().peekable();
+    let receiver = inputs
+        .next_if(|input| matches!(input, FnArg::Receiver(_)))
+        .map(|receiver| quote!(#receiver,));
     let output = match &sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
-    let span = sig.output.span();
-    sig.output = syn::parse_quote_spanned! {span=>
-        -> #krate::__private::Result<#output>
-    };
+    let result = quote_spanned!(sig.output.span()=> #krate::__private::Result<#output>);
+    let fn_token = &sig.fn_token;
+    quote! {
+        #(#user_attrs)*
+        #attrs
+        #vis async #fn_token #ident #generics (#receiver #context, #(#inputs),*) -> #result
+        #where_clause
+        #body
+    }
 }
 
 /// The expanded function.
-fn expand(mut function: ItemFn, krate: &TokenStream, name: &str) -> TokenStream {
+fn expand(function: ItemFn, krate: &TokenStream, name: &str) -> TokenStream {
     let ctx = ctx_ident();
-    expanded_signature(&mut function, krate, ctx.to_token_stream());
     let mut rewriter = Rewriter::new(krate.clone());
-    let mut body = *function.block;
+    let mut body = (*function.block).clone();
     rewriter.rewrite_block(&mut body);
     let statements = &body.stmts;
     let open_span = function.sig.ident.span();
@@ -215,25 +232,33 @@ fn expand(mut function: ItemFn, krate: &TokenStream, name: &str) -> TokenStream 
         };
         let #ctx = &#krate::__private::open(#ctx, #name);
     };
-    function.block = Box::new(syn::parse_quote! {{
+    let body = quote! {{
         #opening
         #krate::__private::ok({ #(#statements)* })
-    }});
-    function.into_token_stream()
+    }};
+    emit(
+        &function,
+        krate,
+        ctx.to_token_stream(),
+        TokenStream::new(),
+        body,
+    )
 }
 
 /// The expanded signature over a body that never runs, for when the macro reported an
 /// error: callers see the function they expect and no further errors.
-fn stub(mut function: ItemFn, krate: &TokenStream) -> TokenStream {
+fn stub(function: ItemFn, krate: &TokenStream) -> TokenStream {
     // The user's own parameters may include `ctx`; the stub's context is unnamed.
-    expanded_signature(&mut function, krate, quote!(_));
-    function
-        .attrs
-        .push(syn::parse_quote!(#[allow(unused_variables)]));
-    function.block = Box::new(syn::parse_quote! {{
+    let body = quote! {{
         ::core::unreachable!("`#[securenn_dsl::protocol]` reported an error")
-    }});
-    function.into_token_stream()
+    }};
+    emit(
+        &function,
+        krate,
+        quote!(_),
+        quote!(#[allow(unused_variables)]),
+        body,
+    )
 }
 
 #[cfg(test)]
@@ -327,6 +352,7 @@ mod tests {
             out.starts_with("# [allow (unused_variables)] async fn f (_ : & (impl"),
             "{out}"
         );
+        assert!(out.contains("Result < Result < u64 , () > >"), "{out}");
         assert!(out.contains("unreachable !"), "{out}");
     }
 
@@ -338,6 +364,26 @@ mod tests {
         assert!(errors[0].contains("cannot be a `const fn`"));
         assert!(errors[1].contains("`extern` ABI"));
         assert!(errors[2].contains("cannot be variadic"));
+    }
+
+    #[test]
+    fn unusual_bodies_expand_without_panicking() {
+        let bodies = [
+            quote! { loop { if a < b { break 'x; } } },
+            quote! { let f = |x| x * 2; match (a > b, c) { (true, _) if d => e, _ => f(1) } },
+            quote! { 'outer: while a <= b { continue 'outer; } },
+            quote! { let Some(x) = relu(y) else { return z; }; x },
+            quote! { async { relu(x) }; unsafe { g() }; const { 1 + 2 }; [0; 3 * 4] },
+            quote! { if let Some(v) = o && v > 0 || w { } },
+            quote! { return; },
+            quote! { x.reveal_to::<P0, P1>(); reveal_to(x); reveal_to::<>(x); (x).y.forward() },
+            quote! { let a = relu(&x); let a = relu(&x); let (b, c) = (relu(x), relu(y)); },
+            quote! { matches!(x, 1 | 2) && vec![relu(x)].is_empty() },
+        ];
+        for body in bodies {
+            let out = protocol(quote!(), quote! { fn f(x: u64) -> u64 { #body } });
+            assert!(out.to_string().starts_with("async fn f"), "{out}");
+        }
     }
 
     #[test]
