@@ -2,3 +2,6 @@
 //! twin build on it.
 
 pub mod mnist;
+pub mod spec;
+
+pub use spec::{LayerSpec, NetworkSpec, ValueShape};

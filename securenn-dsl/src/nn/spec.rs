@@ -1,0 +1,396 @@
+//! The architecture of a network, shared by the private engine and the plaintext twin:
+//! one list of layers, whose shapes are checked once.
+//!
+//! Networks A-D are those of the SecureNN paper (section 3 of the reference), with two
+//! deliberate choices, the same in both engines:
+//! - Max pooling comes **before** the ReLU that follows a convolution. The two commute
+//!   (max(relu(a), relu(b)) = relu(max(a, b))), and pooling first runs ReLU on a quarter of
+//!   the values, as the reference code does.
+//! - Network D is the paper's description: a 5×5 convolution with stride 2 and padding 2
+//!   (980 values), not the reference code's path.
+
+use core::fmt;
+
+use crate::error::{Error, Result};
+use crate::tensor::{Conv2dGeometry, Shape};
+
+/// One layer of a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSpec {
+    /// A fully connected layer `x·W + b` from `inputs` to `outputs` values per example.
+    Linear {
+        /// Values per example in.
+        inputs: usize,
+        /// Values per example out.
+        outputs: usize,
+    },
+    /// A convolution over NHWC images with square `kernel`, `stride` and zero `padding`,
+    /// plus a bias per output channel.
+    Conv2d {
+        /// Channels in.
+        in_channels: usize,
+        /// Channels out (filters).
+        out_channels: usize,
+        /// Kernel height and width.
+        kernel: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zeros on every side.
+        padding: usize,
+    },
+    /// max(x, 0), elementwise.
+    Relu,
+    /// Max pooling over non-overlapping `kernel`×`kernel` windows.
+    MaxPool2d {
+        /// Window height and width (and stride).
+        kernel: usize,
+    },
+    /// NHWC images to rows of `height·width·channels` values.
+    Flatten,
+}
+
+impl fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LayerSpec::Linear { inputs, outputs } => write!(f, "Linear {inputs}→{outputs}"),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+            } => write!(
+                f,
+                "Conv2d {kernel}×{kernel}, {in_channels}→{out_channels}, stride {stride}, padding {padding}"
+            ),
+            LayerSpec::Relu => f.write_str("ReLU"),
+            LayerSpec::MaxPool2d { kernel } => write!(f, "MaxPool {kernel}×{kernel}"),
+            LayerSpec::Flatten => f.write_str("Flatten"),
+        }
+    }
+}
+
+/// The shape of the values between two layers, per example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueShape {
+    /// An image: height, width, channels.
+    Image {
+        /// Rows.
+        height: usize,
+        /// Columns.
+        width: usize,
+        /// Channels.
+        channels: usize,
+    },
+    /// A row of values.
+    Row(usize),
+}
+
+impl ValueShape {
+    /// Values per example.
+    pub fn len(&self) -> usize {
+        match *self {
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            } => height * width * channels,
+            ValueShape::Row(n) => n,
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tensor shape of a batch of `batch` examples.
+    pub fn batch(&self, batch: usize) -> Shape {
+        match *self {
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            } => Shape::from([batch, height, width, channels]),
+            ValueShape::Row(n) => Shape::from([batch, n]),
+        }
+    }
+}
+
+/// A network: its input shape and its layers, with every layer's input shape checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    name: &'static str,
+    input: ValueShape,
+    layers: Vec<LayerSpec>,
+    shapes: Vec<ValueShape>,
+}
+
+/// MNIST's input: 28×28 grey pixels.
+const MNIST: ValueShape = ValueShape::Image {
+    height: 28,
+    width: 28,
+    channels: 1,
+};
+
+impl NetworkSpec {
+    /// Checks the layers against the input shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidShape`] naming the first layer whose input does not fit it.
+    pub fn new(name: &'static str, input: ValueShape, layers: Vec<LayerSpec>) -> Result<Self> {
+        let mut shapes = vec![input];
+        let mut shape = input;
+        for layer in &layers {
+            shape = output_shape(layer, shape)?;
+            shapes.push(shape);
+        }
+        Ok(NetworkSpec {
+            name,
+            input,
+            layers,
+            shapes,
+        })
+    }
+
+    /// Network A (SecureML): FC 784→128, ReLU, FC 128→128, ReLU, FC 128→10.
+    pub fn a() -> Self {
+        use LayerSpec::{Flatten, Linear, Relu};
+        Self::paper(
+            "A",
+            vec![
+                Flatten,
+                Linear { inputs: 784, outputs: 128 },
+                Relu,
+                Linear { inputs: 128, outputs: 128 },
+                Relu,
+                Linear { inputs: 128, outputs: 10 },
+            ],
+        )
+    }
+
+    /// Network B (MiniONN): Conv 5×5 1→16, MaxPool, ReLU, Conv 5×5 16→16, MaxPool, ReLU,
+    /// FC 256→100, ReLU, FC 100→10.
+    pub fn b() -> Self {
+        Self::lenet_like("B", 16, 16, 100)
+    }
+
+    /// Network C (LeNet): Conv 5×5 1→20, MaxPool, ReLU, Conv 5×5 20→50, MaxPool, ReLU,
+    /// FC 800→500, ReLU, FC 500→10.
+    pub fn c() -> Self {
+        Self::lenet_like("C", 20, 50, 500)
+    }
+
+    /// Network D (Chameleon), as the paper describes it: Conv 5×5 stride 2 padding 2, 1→5
+    /// (980 values), ReLU, FC 980→100, ReLU, FC 100→10.
+    pub fn d() -> Self {
+        use LayerSpec::{Conv2d, Flatten, Linear, Relu};
+        Self::paper(
+            "D",
+            vec![
+                Conv2d {
+                    in_channels: 1,
+                    out_channels: 5,
+                    kernel: 5,
+                    stride: 2,
+                    padding: 2,
+                },
+                Relu,
+                Flatten,
+                Linear { inputs: 980, outputs: 100 },
+                Relu,
+                Linear { inputs: 100, outputs: 10 },
+            ],
+        )
+    }
+
+    /// The network named `name` (`A`, `B`, `C` or `D`, either case).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for any other name.
+    pub fn by_name(name: &str) -> Result<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "A" => Ok(Self::a()),
+            "B" => Ok(Self::b()),
+            "C" => Ok(Self::c()),
+            "D" => Ok(Self::d()),
+            _ => Err(Error::Config("unknown network; expected one of A, B, C, D")),
+        }
+    }
+
+    fn lenet_like(name: &'static str, first: usize, second: usize, hidden: usize) -> Self {
+        use LayerSpec::{Conv2d, Flatten, Linear, MaxPool2d, Relu};
+        let conv = |in_channels, out_channels| Conv2d {
+            in_channels,
+            out_channels,
+            kernel: 5,
+            stride: 1,
+            padding: 0,
+        };
+        Self::paper(
+            name,
+            vec![
+                conv(1, first),
+                MaxPool2d { kernel: 2 },
+                Relu,
+                conv(first, second),
+                MaxPool2d { kernel: 2 },
+                Relu,
+                Flatten,
+                Linear {
+                    inputs: 16 * second,
+                    outputs: hidden,
+                },
+                Relu,
+                Linear {
+                    inputs: hidden,
+                    outputs: 10,
+                },
+            ],
+        )
+    }
+
+    /// One of the paper's networks, whose shapes are right by construction.
+    fn paper(name: &'static str, layers: Vec<LayerSpec>) -> Self {
+        match Self::new(name, MNIST, layers) {
+            Ok(spec) => spec,
+            Err(error) => unreachable!("network {name} is well formed: {error}"),
+        }
+    }
+
+    /// The network's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The input's shape per example.
+    pub fn input(&self) -> ValueShape {
+        self.input
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
+    /// The shape entering layer `i`; `shape_before(layers().len())` is the output's.
+    pub fn shape_before(&self, i: usize) -> Option<ValueShape> {
+        self.shapes.get(i).copied()
+    }
+
+    /// The output's shape per example.
+    pub fn output(&self) -> ValueShape {
+        self.shapes[self.shapes.len() - 1]
+    }
+
+    /// The number of trained parameters.
+    pub fn parameters(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|layer| match *layer {
+                LayerSpec::Linear { inputs, outputs } => inputs * outputs + outputs,
+                LayerSpec::Conv2d {
+                    in_channels,
+                    out_channels,
+                    kernel,
+                    ..
+                } => kernel * kernel * in_channels * out_channels + out_channels,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// The shape `layer` makes of `input`.
+fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
+    let mismatch = |reason| Error::InvalidShape {
+        operation: "network layer",
+        shape: input.batch(1),
+        reason,
+    };
+    match (*layer, input) {
+        (LayerSpec::Linear { inputs, outputs }, ValueShape::Row(n)) if n == inputs && outputs > 0 => {
+            Ok(ValueShape::Row(outputs))
+        }
+        (LayerSpec::Linear { .. }, _) => Err(mismatch("a linear layer needs rows of its input size")),
+        (
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+            },
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            },
+        ) if channels == in_channels && out_channels > 0 => {
+            let g = Conv2dGeometry::new(1, height, width, channels, kernel, stride, padding)?;
+            Ok(ValueShape::Image {
+                height: g.out_height(),
+                width: g.out_width(),
+                channels: out_channels,
+            })
+        }
+        (LayerSpec::Conv2d { .. }, _) => {
+            Err(mismatch("a convolution needs images with its input channels"))
+        }
+        (LayerSpec::Relu, shape) => Ok(shape),
+        (
+            LayerSpec::MaxPool2d { kernel },
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            },
+        ) if kernel > 0 && height % kernel == 0 && width % kernel == 0 => Ok(ValueShape::Image {
+            height: height / kernel,
+            width: width / kernel,
+            channels,
+        }),
+        (LayerSpec::MaxPool2d { .. }, _) => Err(mismatch(
+            "max pooling needs images whose sides are multiples of the kernel",
+        )),
+        (LayerSpec::Flatten, shape) => Ok(ValueShape::Row(shape.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_papers_networks_have_the_papers_shapes() {
+        let a = NetworkSpec::a();
+        assert_eq!(a.output(), ValueShape::Row(10));
+        assert_eq!(a.parameters(), 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10);
+        // B: 28 → 24 (conv) → 12 (pool) → 8 (conv) → 4 (pool); 4·4·16 = 256.
+        let b = NetworkSpec::b();
+        assert_eq!(b.shape_before(7), Some(ValueShape::Row(256)));
+        // C: 4·4·50 = 800.
+        assert_eq!(NetworkSpec::c().shape_before(7), Some(ValueShape::Row(800)));
+        // D: 28 → 14 with stride 2 and padding 2; 14·14·5 = 980.
+        assert_eq!(NetworkSpec::d().shape_before(3), Some(ValueShape::Row(980)));
+        for spec in [a, b, NetworkSpec::c(), NetworkSpec::d()] {
+            assert_eq!(spec.output(), ValueShape::Row(10), "{}", spec.name());
+        }
+    }
+
+    #[test]
+    fn ill_fitting_layers_are_refused() {
+        let wrong = NetworkSpec::new(
+            "x",
+            ValueShape::Row(10),
+            vec![LayerSpec::Linear { inputs: 11, outputs: 2 }],
+        );
+        assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
+        let wrong = NetworkSpec::new("x", MNIST, vec![LayerSpec::MaxPool2d { kernel: 3 }]);
+        assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
+        assert!(NetworkSpec::by_name("E").is_err());
+        assert_eq!(NetworkSpec::by_name("c").map(|s| s.name()).ok(), Some("C"));
+    }
+}
