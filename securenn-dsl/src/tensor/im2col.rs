@@ -7,7 +7,6 @@
 //! Conv2d: `(2m²f²i + 2f²oi + m²o)ℓ` bits for the `(m²×f²i)·(f²i×o)` product.
 
 use crate::error::{Error, Result};
-use crate::ring::Ring;
 use crate::tensor::Shape;
 
 /// The shape of a 2-D convolution over an NHWC batch: square stride, symmetric zero padding.
@@ -181,7 +180,7 @@ impl Conv2dGeometry {
 /// assert_eq!(im2col(&image, &g)?, image);
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-pub fn im2col<R: Ring>(input: &[R], geometry: &Conv2dGeometry) -> Result<Vec<R>> {
+pub fn im2col<T: Copy + Default>(input: &[T], geometry: &Conv2dGeometry) -> Result<Vec<T>> {
     let g = geometry;
     if g.input_shape().checked_numel() != Some(input.len()) {
         return Err(Error::InvalidShape {
@@ -192,7 +191,7 @@ pub fn im2col<R: Ring>(input: &[R], geometry: &Conv2dGeometry) -> Result<Vec<R>>
     }
     let (out_h, out_w, patch) = (g.out_height(), g.out_width(), g.patch_len());
     let row_len = g.kernel * g.channels;
-    let mut out = vec![R::ZERO; g.rows() * patch];
+    let mut out = vec![T::default(); g.rows() * patch];
     let mut rows = out.chunks_exact_mut(patch);
     for image in input.chunks_exact(g.height * g.width * g.channels) {
         for oy in 0..out_h {
@@ -219,6 +218,74 @@ pub fn im2col<R: Ring>(input: &[R], geometry: &Conv2dGeometry) -> Result<Vec<R>>
                     let src = &image[(y * g.width + x_first) * g.channels..]
                         [..(last - first) * g.channels];
                     row[ky * row_len + first * g.channels..][..src.len()].copy_from_slice(src);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The adjoint of [`im2col`]: an NHWC tensor in which every input position receives the
+/// sum of the entries of `columns` that [`im2col`] copied from it (padding entries are
+/// dropped). It takes a convolution's gradient from its patches back to its input.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] if `columns` does not hold `rows()·patch_len()` elements.
+///
+/// # Examples
+///
+/// ```
+/// use securenn_dsl::tensor::{Conv2dGeometry, col2im};
+///
+/// // A 2×3 image, 2×2 kernel: two patches, which share the middle column.
+/// let g = Conv2dGeometry::new(1, 2, 3, 1, 2, 1, 0)?;
+/// assert_eq!(col2im(&[1.0f32; 8], &g)?, [1.0, 2.0, 1.0, 1.0, 2.0, 1.0]);
+/// # Ok::<(), securenn_dsl::Error>(())
+/// ```
+pub fn col2im<T: Copy + Default + core::ops::AddAssign>(
+    columns: &[T],
+    geometry: &Conv2dGeometry,
+) -> Result<Vec<T>> {
+    let g = geometry;
+    let patch = g.patch_len();
+    if g.rows().checked_mul(patch) != Some(columns.len()) {
+        return Err(Error::InvalidShape {
+            operation: "col2im",
+            shape: Shape::from([g.rows(), patch]),
+            reason: "the column buffer does not hold rows × patch elements",
+        });
+    }
+    let (out_h, out_w) = (g.out_height(), g.out_width());
+    let image_len = g.height * g.width * g.channels;
+    let mut out = vec![T::default(); g.batch * image_len];
+    let mut rows = columns.chunks_exact(patch);
+    for image in out.chunks_exact_mut(image_len) {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let Some(row) = rows.next() else {
+                    return Ok(out);
+                };
+                for ky in 0..g.kernel {
+                    let Some(y) = (oy * g.stride + ky).checked_sub(g.padding) else {
+                        continue;
+                    };
+                    if y >= g.height {
+                        continue;
+                    }
+                    for kx in 0..g.kernel {
+                        let Some(x) = (ox * g.stride + kx).checked_sub(g.padding) else {
+                            continue;
+                        };
+                        if x >= g.width {
+                            continue;
+                        }
+                        let src = &row[(ky * g.kernel + kx) * g.channels..][..g.channels];
+                        let dst = &mut image[(y * g.width + x) * g.channels..][..g.channels];
+                        for (d, &s) in dst.iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    }
                 }
             }
         }
@@ -286,6 +353,24 @@ mod tests {
             let mut out = vec![Z64::new(0); g.rows() * c_out];
             matmul_into(&cols, &filters, g.rows(), g.patch_len(), c_out, &mut out);
             prop_assert_eq!(out, conv_direct(&input, &filters, &g, c_out));
+        }
+    }
+
+    proptest! {
+        /// ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for all x and c: col2im is im2col's adjoint.
+        #[test]
+        fn col2im_is_the_adjoint_of_im2col(
+            batch in 1usize..3, height in 1usize..8, width in 1usize..8, channels in 1usize..3,
+            kernel in 1usize..4, stride in 1usize..3, padding in 0usize..3, seed: u64,
+        ) {
+            let Ok(g) = Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding) else {
+                return Ok(());
+            };
+            let elem = |i: usize| Z64::new((i as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let x: Vec<Z64> = (0..batch * height * width * channels).map(elem).collect();
+            let c: Vec<Z64> = (0..g.rows() * g.patch_len()).map(|i| elem(i + 7)).collect();
+            let dot = |a: &[Z64], b: &[Z64]| a.iter().zip(b).fold(Z64::new(0), |s, (&p, &q)| s + p * q);
+            prop_assert_eq!(dot(&im2col(&x, &g).unwrap(), &c), dot(&x, &col2im(&c, &g).unwrap()));
         }
     }
 

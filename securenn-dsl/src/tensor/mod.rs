@@ -9,7 +9,7 @@
 mod im2col;
 mod matmul;
 
-pub use im2col::{Conv2dGeometry, im2col};
+pub use im2col::{Conv2dGeometry, col2im, im2col};
 pub use matmul::{matmul_into, matmul_naive};
 
 use core::fmt;
