@@ -3,5 +3,6 @@
 
 pub mod mnist;
 pub mod spec;
+pub mod twin;
 
 pub use spec::{LayerSpec, NetworkSpec, ValueShape};

@@ -161,11 +161,20 @@ impl NetworkSpec {
             "A",
             vec![
                 Flatten,
-                Linear { inputs: 784, outputs: 128 },
+                Linear {
+                    inputs: 784,
+                    outputs: 128,
+                },
                 Relu,
-                Linear { inputs: 128, outputs: 128 },
+                Linear {
+                    inputs: 128,
+                    outputs: 128,
+                },
                 Relu,
-                Linear { inputs: 128, outputs: 10 },
+                Linear {
+                    inputs: 128,
+                    outputs: 10,
+                },
             ],
         )
     }
@@ -198,9 +207,15 @@ impl NetworkSpec {
                 },
                 Relu,
                 Flatten,
-                Linear { inputs: 980, outputs: 100 },
+                Linear {
+                    inputs: 980,
+                    outputs: 100,
+                },
                 Relu,
-                Linear { inputs: 100, outputs: 10 },
+                Linear {
+                    inputs: 100,
+                    outputs: 10,
+                },
             ],
         )
     }
@@ -311,10 +326,14 @@ fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
         reason,
     };
     match (*layer, input) {
-        (LayerSpec::Linear { inputs, outputs }, ValueShape::Row(n)) if n == inputs && outputs > 0 => {
+        (LayerSpec::Linear { inputs, outputs }, ValueShape::Row(n))
+            if n == inputs && outputs > 0 =>
+        {
             Ok(ValueShape::Row(outputs))
         }
-        (LayerSpec::Linear { .. }, _) => Err(mismatch("a linear layer needs rows of its input size")),
+        (LayerSpec::Linear { .. }, _) => {
+            Err(mismatch("a linear layer needs rows of its input size"))
+        }
         (
             LayerSpec::Conv2d {
                 in_channels,
@@ -336,9 +355,9 @@ fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
                 channels: out_channels,
             })
         }
-        (LayerSpec::Conv2d { .. }, _) => {
-            Err(mismatch("a convolution needs images with its input channels"))
-        }
+        (LayerSpec::Conv2d { .. }, _) => Err(mismatch(
+            "a convolution needs images with its input channels",
+        )),
         (LayerSpec::Relu, shape) => Ok(shape),
         (
             LayerSpec::MaxPool2d { kernel },
@@ -367,7 +386,10 @@ mod tests {
     fn the_papers_networks_have_the_papers_shapes() {
         let a = NetworkSpec::a();
         assert_eq!(a.output(), ValueShape::Row(10));
-        assert_eq!(a.parameters(), 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10);
+        assert_eq!(
+            a.parameters(),
+            784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
+        );
         // B: 28 → 24 (conv) → 12 (pool) → 8 (conv) → 4 (pool); 4·4·16 = 256.
         let b = NetworkSpec::b();
         assert_eq!(b.shape_before(7), Some(ValueShape::Row(256)));
@@ -385,7 +407,10 @@ mod tests {
         let wrong = NetworkSpec::new(
             "x",
             ValueShape::Row(10),
-            vec![LayerSpec::Linear { inputs: 11, outputs: 2 }],
+            vec![LayerSpec::Linear {
+                inputs: 11,
+                outputs: 2,
+            }],
         );
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
         let wrong = NetworkSpec::new("x", MNIST, vec![LayerSpec::MaxPool2d { kernel: 3 }]);
