@@ -211,6 +211,8 @@ fn emit(
     quote! {
         #(#user_attrs)*
         #attrs
+        // The generated paths are absolute, so that they resolve wherever the user's code is.
+        #[allow(unused_qualifications)]
         #vis async #fn_token #ident #generics (#receiver #context, #(#inputs),*) -> #result
         #where_clause
         #body
@@ -290,7 +292,11 @@ mod tests {
                 -> ::securenn_dsl::__private::Result<u64>
         }
         .to_string();
-        assert!(out.starts_with(&expected_signature), "{out}");
+        let allow = "# [allow (unused_qualifications)] ";
+        assert!(
+            out.starts_with(&format!("{allow}{expected_signature}")),
+            "{out}"
+        );
         assert!(
             out.contains("let ctx = & :: securenn_dsl :: __private :: open (ctx , \"f\") ;"),
             "{out}"
@@ -349,7 +355,9 @@ mod tests {
         );
         // The stub keeps the expanded signature, with an unnamed context.
         assert!(
-            out.starts_with("# [allow (unused_variables)] async fn f (_ : & (impl"),
+            out.starts_with(
+                "# [allow (unused_variables)] # [allow (unused_qualifications)] async fn f (_ : & (impl"
+            ),
             "{out}"
         );
         assert!(out.contains("Result < Result < u64 , () > >"), "{out}");
@@ -382,7 +390,7 @@ mod tests {
         ];
         for body in bodies {
             let out = protocol(quote!(), quote! { fn f(x: u64) -> u64 { #body } });
-            assert!(out.to_string().starts_with("async fn f"), "{out}");
+            assert!(out.to_string().contains("] async fn f"), "{out}");
         }
     }
 

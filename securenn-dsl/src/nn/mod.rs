@@ -1,7 +1,9 @@
 //! Neural networks: data loading today; layers, the paper's networks A-D and the plaintext
 //! twin build on it.
 
+mod local;
 pub mod mnist;
+pub mod private;
 pub mod spec;
 pub mod twin;
 

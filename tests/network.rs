@@ -1,0 +1,276 @@
+//! The private engine against the plaintext twin: the same weights and inputs give the
+//! same outputs and the same updated weights, within ±2 units in the last place (2^−13),
+//! the difference of their truncations' rounding.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use securenn_dsl::nn::private::PrivateNetwork;
+use securenn_dsl::nn::twin::{LayerWeights, Loss, Number, TrainConfig, Twin, initial_weights};
+use securenn_dsl::nn::{LayerSpec, NetworkSpec, ValueShape};
+use securenn_dsl::prelude::*;
+use securenn_dsl::session::run_local_with;
+use securenn_tests::public_elements;
+use typenum::U0;
+
+/// One unit in the last place.
+const ULP: f64 = 1.0 / 8192.0;
+
+/// Inputs in [0, 1), as MNIST pixels, from a public seed.
+fn inputs(n: usize, seed: u64) -> Vec<f64> {
+    public_elements::<Z64>(seed, n)
+        .iter()
+        .map(|v| (v.value() >> 40) as f64 / (1u64 << 24) as f64)
+        .collect()
+}
+
+fn labels(batch: usize, classes: usize, seed: u64) -> Vec<u8> {
+    public_elements::<Z64>(seed, batch)
+        .iter()
+        .map(|v| (v.value() % classes as u64) as u8)
+        .collect()
+}
+
+struct Outcome {
+    outputs: Vec<f64>,
+    weights: Vec<Option<LayerWeights>>,
+}
+
+/// The private engine: P1 owns the weights, P0 the inputs and labels. Returns the outputs
+/// before the step and the weights after it, as P0 learns them.
+fn private_run(
+    spec: &NetworkSpec,
+    weights: &[Option<LayerWeights>],
+    config: TrainConfig,
+    x: &[f64],
+    y: &[u8],
+) -> Outcome {
+    let batch = config.batch();
+    let classes = spec.output().len();
+    let session_config = SessionConfig {
+        insecure_seed: Some(3),
+        ..SessionConfig::default()
+    };
+    let results = run_local_with(&session_config, |session| {
+        let spec = spec.clone();
+        async move {
+            let role = session.role();
+            let owned = Private::<P1, _>::new(role, || weights.to_vec());
+            let mut network =
+                PrivateNetwork::share_weights(&session, spec.clone(), &owned, config).await?;
+            let input_shape = spec.input().batch(batch);
+            let input = Private::<P0, _>::try_new(role, || {
+                Tensor::from_vec(
+                    input_shape.clone(),
+                    x.iter().map(|&v| Z64::encode(v)).collect(),
+                )
+            })?;
+            let input: Shared<Z64> = share(&session, &input, input_shape.clone()).await?;
+            let one_hot = Private::<P0, _>::try_new(role, || {
+                let mut data = vec![Z64::new(0); batch * classes];
+                for (i, &label) in y.iter().enumerate() {
+                    data[i * classes + usize::from(label)] = Z64::new(1);
+                }
+                Tensor::from_vec([batch, classes], data)
+            })?;
+            let one_hot: Shared<Z64, U0> = share(&session, &one_hot, [batch, classes]).await?;
+            let outputs = network.forward(&session, &input, batch).await?;
+            let outputs = reveal_to::<P0, _>(&session, &outputs).await?.into_inner();
+            network.train_step(&session, &input, &one_hot).await?;
+            let weights = network.reveal_weights::<P0>(&session).await?.into_inner();
+            Ok(outputs.zip(weights))
+        }
+    })
+    .unwrap();
+    let [at_p0, at_p1, at_p2] = results;
+    assert!(
+        at_p1.is_none() && at_p2.is_none(),
+        "only P0 learns the results"
+    );
+    let (outputs, weights) = at_p0.unwrap();
+    Outcome {
+        outputs: outputs.data().iter().map(|v| v.decode()).collect(),
+        weights,
+    }
+}
+
+fn twin_run(
+    spec: &NetworkSpec,
+    weights: &[Option<LayerWeights>],
+    config: TrainConfig,
+    x: &[f64],
+    y: &[u8],
+) -> Outcome {
+    let mut twin = Twin::<Z64>::new(spec.clone(), weights, config, 5).unwrap();
+    let x: Vec<Z64> = x.iter().map(|&v| Z64::encode(v)).collect();
+    let outputs = twin
+        .forward(&x, config.batch())
+        .unwrap()
+        .iter()
+        .map(|v| v.decode())
+        .collect();
+    twin.train_step(&x, y).unwrap();
+    Outcome {
+        outputs,
+        weights: twin.weights(),
+    }
+}
+
+/// Runs both engines and compares them within `tolerance` units in the last place.
+fn compare(spec: NetworkSpec, config: TrainConfig, tolerance: f64) {
+    let batch = config.batch();
+    let classes = spec.output().len();
+    let weights = initial_weights(&spec, 11);
+    let x = inputs(batch * spec.input().len(), 12);
+    let y = labels(batch, classes, 13);
+    let private = private_run(&spec, &weights, config, &x, &y);
+    let twin = twin_run(&spec, &weights, config, &x, &y);
+    let worst = |a: &[f64], b: &[f64]| {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs() / ULP)
+            .fold(0.0, f64::max)
+    };
+    let outputs = worst(&private.outputs, &twin.outputs);
+    assert!(
+        outputs <= tolerance,
+        "{}: outputs differ by {outputs} ulp",
+        spec.name()
+    );
+    let mut moved = 0.0;
+    for (i, (p, t)) in private.weights.iter().zip(&twin.weights).enumerate() {
+        let (Some(p), Some(t)) = (p, t) else {
+            assert_eq!(p.is_some(), t.is_some());
+            continue;
+        };
+        let w = worst(&p.weights, &t.weights);
+        let b = worst(&p.biases, &t.biases);
+        assert!(
+            w <= tolerance && b <= tolerance,
+            "{} layer {i}: weights {w}, biases {b} ulp",
+            spec.name()
+        );
+        let initial = initial_weights(&spec, 11)[i].clone().unwrap();
+        moved += worst(&t.weights, &initial.weights);
+    }
+    assert!(
+        moved > 2.0 * tolerance,
+        "{}: the step must move the weights",
+        spec.name()
+    );
+}
+
+fn config(batch_log2: u32, loss: Loss) -> TrainConfig {
+    TrainConfig {
+        batch_log2,
+        lr_shift: 3,
+        momentum_shift: Some(3),
+        loss,
+    }
+}
+
+#[test]
+fn a_linear_layer_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "linear",
+        ValueShape::Row(16),
+        vec![LayerSpec::Linear {
+            inputs: 16,
+            outputs: 10,
+        }],
+    )
+    .unwrap();
+    compare(spec, config(3, Loss::Hinge), 2.0);
+}
+
+#[test]
+fn relu_and_stacked_linear_layers_match_the_twin() {
+    let spec = NetworkSpec::new(
+        "mlp",
+        ValueShape::Row(20),
+        vec![
+            LayerSpec::Linear {
+                inputs: 20,
+                outputs: 12,
+            },
+            LayerSpec::Relu,
+            LayerSpec::Linear {
+                inputs: 12,
+                outputs: 10,
+            },
+        ],
+    )
+    .unwrap();
+    compare(spec, config(3, Loss::Hinge), 2.0);
+}
+
+/// One weighted layer per network, so that each comparison is of one layer's rounding;
+/// ReLU, pooling and flattening are exact given their inputs. (The CNN's 64 outputs serve
+/// as its classes.)
+#[test]
+fn convolution_pooling_and_flatten_match_the_twin() {
+    let spec = NetworkSpec::new(
+        "cnn",
+        ValueShape::Image {
+            height: 8,
+            width: 8,
+            channels: 2,
+        },
+        vec![
+            LayerSpec::Conv2d {
+                in_channels: 2,
+                out_channels: 4,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::MaxPool2d { kernel: 2 },
+            LayerSpec::Relu,
+            LayerSpec::Flatten,
+        ],
+    )
+    .unwrap();
+    compare(spec, config(2, Loss::Hinge), 2.0);
+}
+
+#[test]
+fn a_strided_padded_convolution_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "strided",
+        ValueShape::Image {
+            height: 8,
+            width: 8,
+            channels: 1,
+        },
+        vec![
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 3,
+                kernel: 5,
+                stride: 2,
+                padding: 2,
+            },
+            LayerSpec::Relu,
+            LayerSpec::Flatten,
+        ],
+    )
+    .unwrap();
+    compare(spec, config(2, Loss::Hinge), 2.0);
+}
+
+#[test]
+fn the_papers_loss_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "asm",
+        ValueShape::Row(16),
+        vec![LayerSpec::Linear {
+            inputs: 16,
+            outputs: 10,
+        }],
+    )
+    .unwrap();
+    compare(spec, config(2, Loss::Asm), 2.0);
+}
