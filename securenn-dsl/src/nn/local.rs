@@ -41,7 +41,7 @@ pub(crate) fn add_rows<F: Unsigned>(
     b: &Shared<Z64, F>,
 ) -> Result<Shared<Z64, F>> {
     let width = b.len();
-    if width == 0 || x.len() % width != 0 {
+    if width == 0 || !x.len().is_multiple_of(width) {
         return Err(Error::ShapeMismatch {
             operation: "add a bias",
             left: x.shape().clone(),

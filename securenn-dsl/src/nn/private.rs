@@ -59,7 +59,7 @@ fn linear_backward(
         weights: rescale(&weight_product, batch_log2),
         biases: shift(&sum_rows(delta, width), batch_log2),
     };
-    (gradients, input_product.map(|p| truncate(p)))
+    (gradients, input_product.map(truncate))
 }
 
 /// The convolution of NHWC `x` with `w` (`patch × out_channels`), plus a bias per channel.
