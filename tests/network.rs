@@ -29,7 +29,7 @@ fn inputs(n: usize, seed: u64) -> Vec<f64> {
 fn labels(batch: usize, classes: usize, seed: u64) -> Vec<u8> {
     public_elements::<Z64>(seed, batch)
         .iter()
-        .map(|v| (v.value() % classes as u64) as u8)
+        .map(|v| u8::try_from(v.value() % classes as u64).unwrap_or(0))
         .collect()
 }
 
