@@ -274,3 +274,99 @@ fn the_papers_loss_matches_the_twin() {
     .unwrap();
     compare(spec, config(2, Loss::Asm), 2.0);
 }
+
+/// The largest difference, in units in the last place, between the private engine's and
+/// the twin's weights after `steps` steps of `spec` on MNIST-like inputs.
+fn drift_after_steps(spec: NetworkSpec, config: TrainConfig, steps: usize) -> f64 {
+    let batch = config.batch();
+    let classes = spec.output().len();
+    let weights = initial_weights(&spec, 21);
+    let x = inputs(steps * batch * spec.input().len(), 22);
+    let y = labels(steps * batch, classes, 23);
+    let per_step = batch * spec.input().len();
+    let session_config = SessionConfig {
+        insecure_seed: Some(4),
+        ..SessionConfig::default()
+    };
+    let results = run_local_with(&session_config, |session| {
+        let (spec, x, y, weights) = (spec.clone(), &x, &y, &weights);
+        async move {
+            let role = session.role();
+            let owned = Private::<P1, _>::new(role, || weights.clone());
+            let mut network =
+                PrivateNetwork::share_weights(&session, spec.clone(), &owned, config).await?;
+            for step in 0..steps {
+                let shape = spec.input().batch(batch);
+                let images = Private::<P0, _>::try_new(role, || {
+                    let values = x[step * per_step..(step + 1) * per_step]
+                        .iter()
+                        .map(|&v| Z64::encode(v));
+                    Tensor::from_vec(shape.clone(), values.collect())
+                })?;
+                let images: Shared<Z64> = share(&session, &images, shape.clone()).await?;
+                let one_hot = Private::<P0, _>::try_new(role, || {
+                    let mut data = vec![Z64::new(0); batch * classes];
+                    for i in 0..batch {
+                        data[i * classes + usize::from(y[step * batch + i])] = Z64::new(1);
+                    }
+                    Tensor::from_vec([batch, classes], data)
+                })?;
+                let one_hot: Shared<Z64, U0> = share(&session, &one_hot, [batch, classes]).await?;
+                network.train_step(&session, &images, &one_hot).await?;
+            }
+            Ok(network.reveal_weights::<P0>(&session).await?.into_inner())
+        }
+    })
+    .unwrap();
+    let private = results[0].clone().unwrap();
+    let mut twin = Twin::<Z64>::new(spec.clone(), &weights, config, 6).unwrap();
+    for step in 0..steps {
+        let images: Vec<Z64> = x[step * per_step..(step + 1) * per_step]
+            .iter()
+            .map(|&v| Z64::encode(v))
+            .collect();
+        twin.train_step(&images, &y[step * batch..(step + 1) * batch])
+            .unwrap();
+    }
+    // The drift, relative to how far the twin's weights moved (both summed over all
+    // weights): the rounding differences of the two engines against the training signal.
+    let (mut drift, mut moved) = (0.0, 0.0);
+    for ((p, t), w) in private.iter().zip(twin.weights()).zip(&weights) {
+        if let (Some(p), Some(t), Some(w)) = (p, t, w) {
+            let ours = p.weights.iter().chain(&p.biases);
+            let theirs = t.weights.iter().chain(&t.biases);
+            let start = w.weights.iter().chain(&w.biases);
+            for ((a, b), c) in ours.zip(theirs).zip(start) {
+                drift += (a - b).abs();
+                moved += (b - c).abs();
+            }
+        }
+    }
+    let relative = drift / moved;
+    eprintln!(
+        "{}: after {steps} private steps, drift / movement = {relative:.4}",
+        spec.name()
+    );
+    relative
+}
+
+/// A few private training steps of each of the paper's networks, at a small batch: they
+/// run, and their weights move as the twin's do. The engines' roundings differ by one unit
+/// per truncation; in a weight gradient a unit of δ is multiplied by the sum of the
+/// inputs, so the weights are compared in total, against how far they moved.
+#[test]
+fn each_papers_network_trains_privately_as_its_twin_does() {
+    for spec in [
+        NetworkSpec::a(),
+        NetworkSpec::b(),
+        NetworkSpec::c(),
+        NetworkSpec::d(),
+    ] {
+        let relative = drift_after_steps(spec.clone(), config(2, Loss::Hinge), 2);
+        assert!(
+            relative < 0.05,
+            "network {}: drift {relative} of the movement",
+            spec.name()
+        );
+    }
+}

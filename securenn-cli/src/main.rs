@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! securenn selftest [--transport local|tcp] [--elements N] [--json]
+//! securenn bench protocol NAME [--size N] [--dims ..] [--transport local|tcp] [--json]
+//! securenn train [--network A|B|C|D] [--epochs E] [--batch 128] [--lr 0.125] [--json]
 //! ```
 
 mod bench;
 mod processes;
 mod report;
 mod selftest;
+mod train;
 
 use std::process::ExitCode;
 
@@ -34,6 +37,8 @@ enum Command {
     /// Time, count and check protocol calls.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Train one of the paper's networks privately on MNIST, then evaluate it.
+    Train(train::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Selftest(args) => selftest::run(&args),
         Command::Bench(command) => bench::run(&command),
+        Command::Train(args) => train::run(&args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ mod local;
 pub mod mnist;
 pub mod private;
 pub mod spec;
+pub mod train;
 pub mod twin;
 
 pub use spec::{LayerSpec, NetworkSpec, ValueShape};

@@ -407,6 +407,50 @@ impl PrivateNetwork {
         input: &Shared<Z64>,
         labels: &Shared<Z64, U0>,
     ) -> Result<()> {
+        self.step(ctx, input, labels).await.map(drop)
+    }
+
+    /// [`PrivateNetwork::train_step`], and the batch's loss ½Σδ²/B revealed to P0 only
+    /// (δ the loss gradient: for the squared hinge, ½Σδ² is the loss itself). One more
+    /// round and 40 bytes per output.
+    ///
+    /// # Errors
+    ///
+    /// As [`PrivateNetwork::train_step`].
+    pub async fn train_step_with_loss(
+        &mut self,
+        ctx: &(impl Context + ?Sized),
+        input: &Shared<Z64>,
+        labels: &Shared<Z64, U0>,
+    ) -> Result<Revealed<crate::party::P0, f64>> {
+        let delta = self.step(ctx, input, labels).await?;
+        let squares = protocol::mul_elementwise(ctx, &delta, &delta).await?;
+        let role = squares.role();
+        let total = squares.data().iter().fold(Z64::ZERO, |s, &v| s + v);
+        let total: Shared<Z64, typenum::U26> = Shared::from_parts(
+            role,
+            Shape::from([1]),
+            if role.is_helper() {
+                Vec::new()
+            } else {
+                vec![total]
+            },
+        );
+        let total = crate::share::reveal_to::<crate::party::P0, _>(ctx, &total).await?;
+        let batch = self.config.batch() as f64;
+        Ok(Revealed::new(total.into_inner().map(|t| {
+            let squares = t.data()[0].value() as i64 as f64 / (1u64 << 26) as f64;
+            squares / (2.0 * batch)
+        })))
+    }
+
+    /// One step; returns the loss gradient δ at the outputs.
+    async fn step(
+        &mut self,
+        ctx: &(impl Context + ?Sized),
+        input: &Shared<Z64>,
+        labels: &Shared<Z64, U0>,
+    ) -> Result<Shared<Z64>> {
         let batch = self.config.batch();
         let classes = self.spec.output().len();
         if labels.shape().dims() != [batch, classes] {
@@ -418,10 +462,11 @@ impl PrivateNetwork {
         }
         let call = ctx.open("train step");
         let (output, caches) = self.forward_with_caches(&call, input, batch).await?;
-        let mut delta = match self.config.loss {
+        let loss_gradient = match self.config.loss {
             Loss::Hinge => hinge_gradient(&call, &output, labels).await?,
             Loss::Asm => asm_gradient(&call, &output, labels, classes).await?,
         };
+        let mut delta = loss_gradient.clone();
         let mut gradients: Vec<Option<Gradients>> = vec![None; caches.len()];
         let backward = call.open("backward");
         for (i, cache) in caches.into_iter().enumerate().rev() {
@@ -487,7 +532,8 @@ impl PrivateNetwork {
                 None => break,
             }
         }
-        self.apply(&gradients)
+        self.apply(&gradients)?;
+        Ok(loss_gradient)
     }
 
     /// The optimizer's step, locally.

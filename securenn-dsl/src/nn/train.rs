@@ -1,0 +1,259 @@
+//! Private training and evaluation on MNIST: the data owner P0 secret-shares each batch of
+//! images and one-hot labels with fresh randomness; the model owner P1 shares the initial
+//! weights; the three parties train; P0 learns the running loss and the test accuracy, and
+//! nothing else is revealed unless the caller asks.
+
+use std::time::{Duration, Instant};
+
+use typenum::U0;
+
+use super::mnist::Dataset;
+use super::private::PrivateNetwork;
+use super::spec::NetworkSpec;
+use super::twin::{LayerWeights, Number, TrainConfig};
+use crate::error::{Error, Result};
+use crate::party::{P0, P1, Private, Revealed};
+use crate::prg::Prg;
+use crate::ring::{Ring, Z64};
+use crate::session::{Context, Session};
+use crate::share::{Shared, share};
+use crate::tensor::{Shape, Tensor};
+
+/// Pixels per MNIST image.
+const PIXELS: usize = 28 * 28;
+/// MNIST's classes.
+const CLASSES: usize = 10;
+
+/// What to train and for how long.
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    /// The network.
+    pub spec: NetworkSpec,
+    /// Batch size, learning rate, momentum, loss.
+    pub config: TrainConfig,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Stop after this many steps in all, if sooner.
+    pub max_iterations: Option<usize>,
+    /// The public seed of the order of the examples in each epoch.
+    pub seed: u64,
+    /// The number of training examples (public).
+    pub train_len: usize,
+}
+
+impl TrainSettings {
+    /// Steps per epoch (the last partial batch is dropped).
+    pub fn iterations_per_epoch(&self) -> usize {
+        self.train_len / self.config.batch()
+    }
+
+    /// Steps in all.
+    pub fn iterations(&self) -> usize {
+        let all = self.iterations_per_epoch() * self.epochs;
+        self.max_iterations.map_or(all, |cap| cap.min(all))
+    }
+}
+
+/// One step's report, at P0: the loss is revealed to P0 only (it is an average over the
+/// batch); the other parties see `None`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    /// Steps done, from 1.
+    pub iteration: usize,
+    /// Steps in all.
+    pub iterations: usize,
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// The batch's mean squared-hinge loss, at P0.
+    pub loss: Option<f64>,
+    /// At the end of an epoch, the accuracy on the first test images (see
+    /// [`train`]), at P0.
+    pub accuracy: Option<f64>,
+    /// Time since training started.
+    pub elapsed: Duration,
+}
+
+/// The order of the training examples in `epoch`: a permutation from the public seed.
+fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..].copy_from_slice(&(epoch as u64).to_le_bytes());
+    let mut prg = Prg::from_stream_key(key);
+    let mut order: Vec<usize> = (0..len).collect();
+    let mut draws = vec![Z64::ZERO; len];
+    Z64::fill_random(&mut prg, &mut draws);
+    for i in (1..len).rev() {
+        let j = usize::try_from(draws[i].value() % (i as u64 + 1)).unwrap_or(0);
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Shares a batch of P0's examples: the images (`[batch, 28, 28, 1]`, pixels/255 at scale
+/// 13) and the one-hot labels (`[batch, 10]`, scale 0).
+///
+/// # Errors
+///
+/// [`Error::Config`] at P0 if an index is past the end of its data, or the transport's
+/// errors.
+pub async fn share_batch(
+    ctx: &(impl Context + ?Sized),
+    data: &Private<P0, Dataset>,
+    indices: &[usize],
+) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
+    let batch = indices.len();
+    let role = ctx.session().role();
+    let images = Private::<P0, _>::try_new(role, || {
+        let data = data
+            .get()
+            .ok_or(Error::Config("the data owner holds no data"))?;
+        let mut values = Vec::with_capacity(batch * PIXELS);
+        for &i in indices {
+            let image = data.image(i).ok_or(Error::Config(
+                "an example index is past the end of the data",
+            ))?;
+            values.extend(image.iter().map(|&p| Z64::encode(f64::from(p) / 255.0)));
+        }
+        Tensor::from_vec([batch, 28, 28, 1], values)
+    })?;
+    let labels = Private::<P0, _>::try_new(role, || {
+        let data = data
+            .get()
+            .ok_or(Error::Config("the data owner holds no data"))?;
+        let mut one_hot = vec![Z64::ZERO; batch * CLASSES];
+        for (row, &i) in indices.iter().enumerate() {
+            let label = *data.labels().get(i).ok_or(Error::Config(
+                "an example index is past the end of the data",
+            ))?;
+            one_hot[row * CLASSES + usize::from(label).min(CLASSES - 1)] = Z64::ONE;
+        }
+        Tensor::from_vec([batch, CLASSES], one_hot)
+    })?;
+    let images: Shared<Z64> = share(ctx, &images, [batch, 28, 28, 1]).await?;
+    let labels: Shared<Z64, U0> = share(ctx, &labels, [batch, CLASSES]).await?;
+    Ok((images, labels))
+}
+
+/// Trains `settings.spec` privately from P1's initial `weights` on P0's `data`, calling
+/// `report` after every step. With `test = Some((test_data, n))`, the network is also
+/// evaluated on the first `n` test images at the end of every epoch (P0 learns the
+/// accuracy, in the step's report). Every party calls it.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] if the weights do not fit the network, or the transport's
+/// errors.
+pub async fn train(
+    session: &Session,
+    settings: &TrainSettings,
+    weights: &Private<P1, Vec<Option<LayerWeights>>>,
+    data: &Private<P0, Dataset>,
+    test: Option<(&Private<P0, Dataset>, usize)>,
+    mut report: impl FnMut(&StepReport),
+) -> Result<PrivateNetwork> {
+    let mut network =
+        PrivateNetwork::share_weights(session, settings.spec.clone(), weights, settings.config)
+            .await?;
+    let batch = settings.config.batch();
+    let iterations = settings.iterations();
+    let start = Instant::now();
+    let mut iteration = 0;
+    'epochs: for epoch in 0..settings.epochs {
+        let order = epoch_order(settings.seed, epoch, settings.train_len);
+        for indices in order.chunks_exact(batch) {
+            if iteration == iterations {
+                break 'epochs;
+            }
+            let (images, labels) = share_batch(session, data, indices).await?;
+            let loss = network
+                .train_step_with_loss(session, &images, &labels)
+                .await?;
+            iteration += 1;
+            let epoch_done =
+                iteration % settings.iterations_per_epoch().max(1) == 0 || iteration == iterations;
+            let accuracy = match test {
+                Some((test_data, images)) if epoch_done && images > 0 => {
+                    evaluate(session, &mut network, test_data, images, batch)
+                        .await?
+                        .into_inner()
+                        .map(|e| e.accuracy())
+                }
+                _ => None,
+            };
+            report(&StepReport {
+                iteration,
+                iterations,
+                epoch: epoch + 1,
+                loss: loss.into_inner(),
+                accuracy,
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+    Ok(network)
+}
+
+/// The accuracy of `network` on the first `images` examples of P0's `data`, in batches of
+/// `batch`: P0 learns the predicted classes and counts the right ones; nothing else is
+/// revealed.
+///
+/// # Errors
+///
+/// As [`PrivateNetwork::predict`].
+pub async fn evaluate(
+    session: &Session,
+    network: &mut PrivateNetwork,
+    data: &Private<P0, Dataset>,
+    images: usize,
+    batch: usize,
+) -> Result<Revealed<P0, Evaluation>> {
+    let batch = batch.max(1);
+    let mut right = 0;
+    let mut predictions = Vec::with_capacity(images);
+    let indices: Vec<usize> = (0..images).collect();
+    for chunk in indices.chunks(batch) {
+        let (input, _) = share_batch(session, data, chunk).await?;
+        let predicted = network
+            .predict::<P0>(session, &input, chunk.len())
+            .await?
+            .into_inner();
+        if let (Some(predicted), Some(data)) = (predicted, data.get()) {
+            for (&p, &i) in predicted.iter().zip(chunk) {
+                right += usize::from(data.labels().get(i).map(|&l| usize::from(l)) == Some(p));
+                predictions.push(p);
+            }
+        }
+    }
+    Ok(Revealed::new(data.get().map(|_| Evaluation {
+        images,
+        right,
+        predictions,
+    })))
+}
+
+/// What an evaluation found, at P0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Images classified.
+    pub images: usize,
+    /// Images classified right.
+    pub right: usize,
+    /// The predicted class of each image.
+    pub predictions: Vec<usize>,
+}
+
+impl Evaluation {
+    /// The fraction classified right.
+    pub fn accuracy(&self) -> f64 {
+        if self.images == 0 {
+            0.0
+        } else {
+            self.right as f64 / self.images as f64
+        }
+    }
+}
+
+/// The shape of one batch of MNIST inputs.
+pub fn input_shape(batch: usize) -> Shape {
+    Shape::from([batch, 28, 28, 1])
+}
