@@ -193,6 +193,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             }
         };
         let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
+        let training = Instant::now();
         let mut network = train(
             &session,
             settings_ref,
@@ -202,6 +203,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             progress,
         )
         .await?;
+        let train_seconds = training.elapsed().as_secs_f64();
         let costs = network.costs().to_vec();
         let stats = session.stats();
         let evaluation = if test_images > 0 {
