@@ -1,5 +1,6 @@
-//! Neural networks: data loading today; layers, the paper's networks A-D and the plaintext
-//! twin build on it.
+//! Neural networks: the paper's networks A-D ([`spec`]), trained and evaluated on secret
+//! shares ([`private`], every layer written with the DSL; [`train`] on MNIST), and their
+//! plaintext twin ([`twin`]), which computes the same in the clear.
 
 mod local;
 pub mod mnist;
