@@ -521,14 +521,15 @@ fn dependent_lets_run_one_after_the_other() {
 
 #[test]
 fn dsl_and_natural_try_join_agree_on_results_bytes_and_rounds() {
-    // The same two ReLUs joined by hand without the DSL's call structure: the shares
+    // The same two ReLUs joined by hand, in two calls opened on the session: the shares
     // differ (other calls, other masks), the values, bytes and rounds do not.
     let (x, y) = (inputs(LEN, 21, 1 << 40), inputs(LEN, 22, 1 << 40));
     let dsl = run(&x, &y, async |s, a, b| {
         Ok(local(&two_relus(s, a, b).await?))
     });
     let natural = run(&x, &y, async |s, a, b| {
-        let (ra, rb) = futures::try_join!(protocol::relu(s, a), protocol::relu(s, b))?;
+        let (left, right) = (s.open("left"), s.open("right"));
+        let (ra, rb) = futures::try_join!(protocol::relu(&left, a), protocol::relu(&right, b))?;
         Ok(local(&ra.value.try_add(&rb.value)?))
     });
     assert_eq!(open(&dsl.outputs), open(&natural.outputs));

@@ -16,7 +16,7 @@ use securenn_dsl::protocol::{
     private_compare, relu, select_share, share_convert,
 };
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
-use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::session::{Context, Session, run_local};
 use securenn_dsl::share::{Shared, share};
 use securenn_dsl::tensor::Tensor;
 use securenn_tests::{public_signed, public_tensor, signed_tensor};
@@ -298,11 +298,14 @@ fn truncation_costs_nothing() {
 
 #[test]
 fn independent_calls_run_side_by_side_share_rounds() {
-    // Two ReLUs started together (as `join!` does) cost the rounds of one, and each still
-    // gets its own calls, randomness and messages.
+    // Two ReLUs started together cost the rounds of one, and each still gets its own
+    // calls, randomness and messages. Their contexts are opened before either starts (as
+    // the DSL's batches do): a call opened after a sibling has received a message starts
+    // from the clock that message advanced, so its rounds would depend on timing.
     let (x, y) = (vector(LEN, 13), vector(LEN, 14));
     let stats = traffic(&x, &y, async |s, a, b| {
-        let (ra, rb) = futures::try_join!(relu(s, a), relu(s, b))?;
+        let (left, right) = (s.open("left"), s.open("right"));
+        let (ra, rb) = futures::try_join!(relu(&left, a), relu(&right, b))?;
         assert_eq!(ra.value.len() + rb.value.len(), 2 * LEN);
         Ok(())
     });

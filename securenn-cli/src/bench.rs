@@ -32,6 +32,8 @@ use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_
 pub(crate) enum BenchCommand {
     /// Time, count and check calls of one SecureNN protocol.
     Protocol(ProtocolArgs),
+    /// One private inference of a batch of MNIST images by network A, B, C or D (Table 7).
+    Network(crate::bench_network::NetworkArgs),
 }
 
 /// The protocols `securenn bench protocol` runs.
@@ -207,7 +209,10 @@ struct PartyRun {
 
 /// Runs `securenn bench protocol`; `Ok(true)` if the result was correct.
 pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
-    let BenchCommand::Protocol(args) = command;
+    let args = match command {
+        BenchCommand::Protocol(args) => args,
+        BenchCommand::Network(args) => return crate::bench_network::run(args),
+    };
     let workload = Workload::new(args)?;
     if let Some(party) = args.child.party {
         let run = run_child(&args.child, party, async |session| {

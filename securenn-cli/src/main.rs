@@ -7,6 +7,7 @@
 //! ```
 
 mod bench;
+mod bench_network;
 mod processes;
 mod report;
 mod selftest;

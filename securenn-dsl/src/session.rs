@@ -80,6 +80,13 @@ impl Default for SessionConfig {
 /// as long as every party opens them in the same order (calls issued one after another
 /// always are; calls started side by side must be started in the same order, as `join!`
 /// does).
+///
+/// Rounds are counted with Lamport clocks: a call starts from its context's clock, which
+/// every message received within the context advances. To have calls side by side share
+/// rounds, open their contexts before any of them starts (`let (a, b) = (s.open("a"),
+/// s.open("b"));` and then `try_join!(relu(&a, x), relu(&b, y))`), as the DSL's batches
+/// do; a call opened lazily after a sibling has received a message starts from a later
+/// clock, and the count then depends on timing (it never undercounts).
 #[derive(Debug)]
 pub struct Session {
     role: Role,

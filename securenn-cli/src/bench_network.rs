@@ -1,0 +1,238 @@
+//! `securenn bench network X --batch B`: one private inference of a batch of MNIST test
+//! images by network X, as in the paper's Table 7: the forward pass and the private argmax,
+//! timed and counted, then checked against the plaintext twin.
+//!
+//! P1 shares the weights (He-uniform from a public seed) and P0 the images; sharing is
+//! local and not timed. After the timed inference the outputs are revealed to P0 (only for
+//! the check) and compared with the twin's.
+
+use std::time::Instant;
+
+use securenn_dsl::net::{ClusterStats, Stats};
+use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::mnist::{Dataset, Mnist};
+use securenn_dsl::nn::private::PrivateNetwork;
+use securenn_dsl::nn::train::share_batch;
+use securenn_dsl::nn::twin::{Number, TrainConfig, Twin, encode_pixels, initial_weights};
+use securenn_dsl::party::{P0, P1, Private, Role};
+use securenn_dsl::ring::Z64;
+use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::share::reveal_to;
+use serde::{Deserialize, Serialize};
+
+use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+
+/// Arguments of `securenn bench network`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NetworkArgs {
+    /// The network: A, B, C or D.
+    name: String,
+    /// Images per inference.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Where the parties run: three threads (`local`) or three processes over TCP (`tcp`).
+    #[arg(long, value_enum, default_value_t = TransportKind::Local)]
+    transport: TransportKind,
+    /// Timed inferences; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Seed of the weights (public).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print exactly one JSON object, on the last line.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    child: ChildArgs,
+}
+
+/// The paper's Table 7 communication, in bytes (MB = 10^6), at batch 1 and 128.
+fn paper_bytes(network: &str, batch: usize) -> u64 {
+    let (one, many) = match network {
+        "A" => (2.1, 29.0),
+        "B" => (8.86, 1066.0),
+        "C" => (18.94, 1550.0),
+        _ => (4.05, 317.7),
+    };
+    // The cost is affine in the batch (a part per call, a part per image): interpolate
+    // between the two published points.
+    let per_image = (many - one) / 127.0;
+    let fixed = one - per_image;
+    let bytes = ((fixed + per_image * batch as f64) * 1e6).round();
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "at most 10,000 images of a few MB each: far below 2^53"
+    )]
+    let bytes = bytes as u64;
+    bytes
+}
+
+/// What one party measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartyRun {
+    role: Role,
+    /// Seconds of each timed inference.
+    seconds: Vec<f64>,
+    /// This party's traffic during one inference.
+    stats: Stats,
+    /// At P0: whether the private outputs and classes agree with the twin's.
+    correct: Option<bool>,
+}
+
+/// The JSON summary.
+#[derive(Debug, Serialize)]
+struct Summary {
+    network: String,
+    batch: usize,
+    transport: TransportKind,
+    seconds: f64,
+    bytes_sent: [u64; 3],
+    bytes_total: u64,
+    rounds: u64,
+    paper_bytes: u64,
+    correct: bool,
+}
+
+/// One party's part.
+async fn program(
+    session: &Session,
+    spec: &NetworkSpec,
+    batch: usize,
+    repeat: usize,
+    seed: u64,
+) -> securenn_dsl::Result<PartyRun> {
+    let role = session.role();
+    let test: Private<P0, Dataset> =
+        Private::try_new(role, || Ok(Mnist::load(Mnist::default_dir())?.test))?;
+    let weights = initial_weights(spec, seed);
+    let owned = Private::<P1, _>::new(role, || weights.clone());
+    let mut network =
+        PrivateNetwork::share_weights(session, spec.clone(), &owned, TrainConfig::default())
+            .await?;
+    let indices: Vec<usize> = (0..batch).collect();
+    let (images, _) = share_batch(session, &test, &indices).await?;
+    let mut seconds = Vec::with_capacity(repeat);
+    let mut stats = session.stats();
+    let mut predicted = None;
+    for _ in 0..repeat.max(1) {
+        session.reset_stats();
+        let start = Instant::now();
+        let classes = network.predict::<P0>(session, &images, batch).await?;
+        seconds.push(start.elapsed().as_secs_f64());
+        stats = session.stats();
+        predicted = classes.into_inner();
+    }
+    // The check, not timed: P0 learns the outputs and compares them with the twin's.
+    let outputs = network.forward(session, &images, batch).await?;
+    let outputs = reveal_to::<P0, _>(session, &outputs).await?.into_inner();
+    let correct = match (outputs, predicted, test.get()) {
+        (Some(outputs), Some(predicted), Some(test)) => {
+            let pixels = &test.images()[..batch * 28 * 28];
+            let mut twin = Twin::<Z64>::new(spec.clone(), &weights, TrainConfig::default(), seed)?;
+            let expected = twin.forward(&encode_pixels(pixels), batch)?;
+            let close = outputs
+                .data()
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| (a.decode() - b.decode()).abs() <= 0.01);
+            let classes = spec.output().len();
+            let consistent =
+                outputs
+                    .data()
+                    .chunks_exact(classes)
+                    .zip(&predicted)
+                    .all(|(row, &p)| {
+                        row.get(p).is_some_and(|best| {
+                            row.iter()
+                                .all(|v| (v.value() as i64) <= (best.value() as i64))
+                        })
+                    });
+            Some(close && consistent)
+        }
+        _ => None,
+    };
+    Ok(PartyRun {
+        role,
+        seconds,
+        stats,
+        correct,
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Runs `securenn bench network`.
+pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
+    let spec = NetworkSpec::by_name(&args.name)?;
+    if args.batch == 0 || args.batch > 10_000 {
+        return Err("--batch must be between 1 and 10,000 (the test images)".into());
+    }
+    let (batch, repeat, seed) = (args.batch, args.repeat, args.seed);
+    if let Some(party) = args.child.party {
+        let run = run_child(&args.child, party, async |session| {
+            Ok(program(&session, &spec, batch, repeat, seed).await?)
+        })?;
+        return Ok(run.correct.unwrap_or(true));
+    }
+    if args.transport == TransportKind::Local {
+        // Load once here, so that a missing data set is a clear error before any party
+        // starts.
+        Mnist::load(Mnist::default_dir())?;
+    }
+    let runs: [PartyRun; 3] = match args.transport {
+        TransportKind::Local => run_local(|session| {
+            let spec = &spec;
+            async move { program(&session, spec, batch, repeat, seed).await }
+        })?,
+        TransportKind::Tcp => run_three_processes(&[
+            "bench".to_owned(),
+            "network".to_owned(),
+            spec.name().to_owned(),
+            "--batch".to_owned(),
+            batch.to_string(),
+            "--repeat".to_owned(),
+            repeat.to_string(),
+            "--seed".to_owned(),
+            seed.to_string(),
+        ])?,
+    };
+    let cluster = ClusterStats::from_parties(&[runs[0].stats, runs[1].stats, runs[2].stats]);
+    let seconds = median(&runs[0].seconds);
+    let correct = runs[0].correct.unwrap_or(false);
+    let summary = Summary {
+        network: spec.name().to_owned(),
+        batch,
+        transport: args.transport,
+        seconds,
+        bytes_sent: [0, 1, 2].map(|i| runs[i].stats.total_sent()),
+        bytes_total: cluster.total_bytes(),
+        rounds: cluster.rounds,
+        paper_bytes: paper_bytes(spec.name(), batch),
+        correct,
+    };
+    #[allow(clippy::print_stdout, reason = "the command's output")]
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "network {} batch {}: {:.2} ms (median of {}), {:.2} MB (paper {:.2} MB), {} rounds, {}",
+            summary.network,
+            batch,
+            seconds * 1e3,
+            runs[0].seconds.len(),
+            summary.bytes_total as f64 / 1e6,
+            summary.paper_bytes as f64 / 1e6,
+            summary.rounds,
+            if correct {
+                "outputs agree with the plaintext twin"
+            } else {
+                "OUTPUTS DIFFER FROM THE TWIN"
+            }
+        );
+    }
+    Ok(correct)
+}
