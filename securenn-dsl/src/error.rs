@@ -214,6 +214,25 @@ pub enum Error {
         problem: DataProblem,
     },
 
+    /// A weights file (a model or a party's shares) does not fit the network, or is not a
+    /// securenn weights file at all.
+    #[error("{path}: {problem}")]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A TLS certificate or key file is missing, unreadable or unusable.
+    #[error("{path}: {problem}")]
+    Certificate {
+        /// The file (or, for a configuration problem, the party's certificate name).
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// A local I/O operation on a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -313,6 +332,10 @@ pub enum HandshakeFailure {
     /// The peer did not complete the handshake in time.
     #[error("the peer did not complete the handshake within {0:?}")]
     Timeout(Duration),
+    /// The TLS handshake failed, or the peer's certificate does not name the party it
+    /// claims to be.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// No connection to the peer could be established in time.
     #[error("could not connect within {0:?}")]
     Connect(Duration),

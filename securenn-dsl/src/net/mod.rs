@@ -24,6 +24,8 @@ mod stats;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub(crate) use stats::Counters;
 pub use stats::{ClusterStats, Stats};

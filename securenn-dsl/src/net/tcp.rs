@@ -13,9 +13,10 @@
 //! [`SessionConfig::recv_timeout`]; a peer that disconnects ends every pending receive from
 //! it with [`Error::PeerClosed`] (between frames) or [`Error::TruncatedFrame`] (inside one).
 //!
-//! This transport is plain TCP: it authenticates nothing and encrypts nothing, so use it on
-//! a trusted network (or loopback) only. TLS with mutual authentication is the
-//! multi-machine mode.
+//! [`TcpTransport::connect`] is plain TCP: it authenticates nothing and encrypts nothing, so
+//! use it on a trusted network (or loopback) only. [`TcpTransport::connect_tls`] wraps every
+//! connection in TLS 1.3 with mutual authentication before the hello (see [`tls`](super::tls)):
+//! the multi-machine mode.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,8 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
@@ -84,7 +84,11 @@ impl Hello {
     /// # Errors
     ///
     /// [`Error::Handshake`] ([`HandshakeFailure::Disconnected`]) if the stream fails.
-    pub async fn write_to(&self, stream: &mut TcpStream, peer: PeerDescription) -> Result<()> {
+    pub async fn write_to<S: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        stream: &mut S,
+        peer: PeerDescription,
+    ) -> Result<()> {
         let failure = |reason| Error::Handshake { peer, reason };
         let body = postcard::to_stdvec(self).map_err(|_| failure(HandshakeFailure::Malformed))?;
         let len = u16::try_from(body.len()).map_err(|_| failure(HandshakeFailure::Malformed))?;
@@ -103,7 +107,10 @@ impl Hello {
     /// [`Error::Handshake`]: [`HandshakeFailure::Disconnected`] if the stream ends,
     /// [`HandshakeFailure::NotSecurenn`] if the length exceeds [`MAX_HELLO_LEN`] or the magic
     /// is wrong, [`HandshakeFailure::Malformed`] if the body does not decode.
-    pub async fn read_from(stream: &mut TcpStream, peer: PeerDescription) -> Result<Hello> {
+    pub async fn read_from<S: AsyncRead + Unpin + ?Sized>(
+        stream: &mut S,
+        peer: PeerDescription,
+    ) -> Result<Hello> {
         let failure = |reason| Error::Handshake { peer, reason };
         let mut len = [0u8; 2];
         stream
@@ -217,10 +224,9 @@ fn dialer_expectation(peer: Role) -> &'static str {
 }
 
 /// One party's endpoint of the TCP transport.
-#[derive(Debug)]
 pub struct TcpTransport {
     role: Role,
-    writers: [Option<AsyncMutex<OwnedWriteHalf>>; 3],
+    writers: [Option<AsyncMutex<PeerWriter>>; 3],
     mailbox: Arc<Mailbox>,
     readers: Vec<JoinHandle<()>>,
     max_frame_len: usize,
@@ -228,7 +234,7 @@ pub struct TcpTransport {
 }
 
 impl TcpTransport {
-    /// Connects party `role` to its two peers and runs the handshakes.
+    /// Connects party `role` to its two peers over plain TCP and runs the handshakes.
     ///
     /// `addresses[p]` is where party `p` listens (P2's entry is not used: P2 only dials).
     /// P0 and P1 accept on `listener` if given, else they bind `addresses[role]`; passing a
@@ -249,6 +255,43 @@ impl TcpTransport {
         addresses: &[Option<SocketAddr>; 3],
         config: &SessionConfig,
     ) -> Result<TcpTransport> {
+        Self::connect_with(role, listener, addresses, config, None).await
+    }
+
+    /// As [`TcpTransport::connect`], with every connection in TLS 1.3 with mutual
+    /// authentication under `identity` (see [`tls`](super::tls)): a peer whose certificate
+    /// is not issued by the cluster's CA, or not to the party it claims to be, is refused.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpTransport::connect`]; [`Error::Handshake`] with
+    /// [`HandshakeFailure::Tls`] if the TLS handshake or the certificate check fails;
+    /// [`Error::Certificate`] if the credentials are unusable; [`Error::Config`] if the
+    /// identity belongs to another party.
+    #[cfg(feature = "tls")]
+    pub async fn connect_tls(
+        role: Role,
+        listener: Option<TcpListener>,
+        addresses: &[Option<SocketAddr>; 3],
+        config: &SessionConfig,
+        identity: &super::tls::TlsIdentity,
+    ) -> Result<TcpTransport> {
+        if identity.role() != role {
+            return Err(Error::Config(
+                "the TLS identity belongs to another party than the one connecting",
+            ));
+        }
+        let tls = identity.context()?;
+        Self::connect_with(role, listener, addresses, config, Some(&tls)).await
+    }
+
+    async fn connect_with(
+        role: Role,
+        listener: Option<TcpListener>,
+        addresses: &[Option<SocketAddr>; 3],
+        config: &SessionConfig,
+        tls: Option<&TlsContext>,
+    ) -> Result<TcpTransport> {
         let accepting = async {
             if dialers_of(role).is_empty() {
                 return Ok(Vec::new());
@@ -267,14 +310,14 @@ impl TcpTransport {
                         })?
                 }
             };
-            accept_peers(role, &listener, config).await
+            accept_peers(role, &listener, config, tls).await
         };
         let dialing = async {
             let mut streams = Vec::new();
             for &peer in dialed_by(role) {
                 let address =
                     addresses[peer.index()].ok_or(Error::Config("a peer's address is missing"))?;
-                streams.push((peer, dial_peer(role, peer, address, config).await?));
+                streams.push((peer, dial_peer(role, peer, address, config, tls).await?));
             }
             Ok::<_, Error>(streams)
         };
@@ -284,17 +327,27 @@ impl TcpTransport {
         let mut writers = [None, None, None];
         let mut readers = Vec::new();
         for (peer, stream) in accepted.into_iter().chain(dialed) {
-            let (read_half, write_half) = stream.into_split();
-            writers[peer.index()] = Some(AsyncMutex::new(write_half));
-            readers.push(tokio::spawn(read_loop(
-                read_half,
-                role,
-                peer,
-                config.max_frame_len,
-                Arc::clone(&mailbox),
-            )));
+            let max_frame_len = config.max_frame_len;
+            let mailbox = Arc::clone(&mailbox);
+            let (reader, writer): (JoinHandle<()>, PeerWriter) = match stream {
+                PeerStream::Plain(stream) => {
+                    let (read_half, write_half) = stream.into_split();
+                    let reader =
+                        tokio::spawn(read_loop(read_half, role, peer, max_frame_len, mailbox));
+                    (reader, Box::new(write_half))
+                }
+                #[cfg(feature = "tls")]
+                PeerStream::Tls(stream) => {
+                    let (read_half, write_half) = tokio::io::split(*stream);
+                    let reader =
+                        tokio::spawn(read_loop(read_half, role, peer, max_frame_len, mailbox));
+                    (reader, Box::new(write_half))
+                }
+            };
+            writers[peer.index()] = Some(AsyncMutex::new(writer));
+            readers.push(reader);
         }
-        tracing::debug!(%role, "tcp transport connected");
+        tracing::debug!(%role, tls = tls.is_some(), "tcp transport connected");
         Ok(TcpTransport {
             role,
             writers,
@@ -306,14 +359,112 @@ impl TcpTransport {
     }
 }
 
-/// Accepts one connection from each party that dials `role`, checking every hello.
+impl core::fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("role", &self.role)
+            .field("max_frame_len", &self.max_frame_len)
+            .field("recv_timeout", &self.recv_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sending half of a connection to a peer.
+type PeerWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+#[cfg(feature = "tls")]
+use super::tls::TlsContext;
+
+/// Without TLS support no TLS context can exist.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+enum TlsContext {}
+
+/// A connection to a peer, before it is split into its reading and writing halves.
+enum PeerStream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+impl PeerStream {
+    /// Wraps `stream` in TLS if `tls` is given: as the dialer (`dialing` names the peer
+    /// expected) or as the acceptor.
+    async fn secure(
+        stream: TcpStream,
+        tls: Option<&TlsContext>,
+        dialing: Option<Role>,
+    ) -> Result<PeerStream> {
+        let Some(tls) = tls else {
+            return Ok(PeerStream::Plain(stream));
+        };
+        #[cfg(feature = "tls")]
+        {
+            let secured = match dialing {
+                Some(peer) => tls.connect(peer, stream).await?,
+                None => tls.accept(stream).await?,
+            };
+            Ok(PeerStream::Tls(Box::new(secured)))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = dialing;
+            match *tls {}
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            PeerStream::Plain(stream) => stream,
+            #[cfg(feature = "tls")]
+            PeerStream::Tls(stream) => stream.get_ref().0,
+        }
+    }
+
+    /// Checks, on a TLS connection, that the peer's certificate names `claimed`.
+    fn check_identity(&self, claimed: Role) -> Result<()> {
+        match self {
+            PeerStream::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            PeerStream::Tls(stream) => super::tls::check_peer_certificate(stream, claimed),
+        }
+    }
+
+    async fn write_hello(&mut self, hello: &Hello, peer: PeerDescription) -> Result<()> {
+        match self {
+            PeerStream::Plain(stream) => hello.write_to(stream, peer).await,
+            #[cfg(feature = "tls")]
+            PeerStream::Tls(stream) => {
+                hello.write_to(stream.as_mut(), peer).await?;
+                stream.flush().await.map_err(|_| Error::Handshake {
+                    peer,
+                    reason: HandshakeFailure::Disconnected,
+                })
+            }
+        }
+    }
+
+    async fn read_hello(&mut self, peer: PeerDescription) -> Result<Hello> {
+        match self {
+            PeerStream::Plain(stream) => Hello::read_from(stream, peer).await,
+            #[cfg(feature = "tls")]
+            PeerStream::Tls(stream) => Hello::read_from(stream.as_mut(), peer).await,
+        }
+    }
+}
+
+/// Accepts one connection from each party that dials `role`, checking every hello (and,
+/// with TLS, every certificate).
 async fn accept_peers(
     role: Role,
     listener: &TcpListener,
     config: &SessionConfig,
-) -> Result<Vec<(Role, TcpStream)>> {
+    tls: Option<&TlsContext>,
+) -> Result<Vec<(Role, PeerStream)>> {
     let expected = dialers_of(role);
-    let mut connected: Vec<(Role, TcpStream)> = Vec::new();
+    let mut connected: Vec<(Role, PeerStream)> = Vec::new();
     let deadline = Instant::now() + config.connect_timeout;
     while connected.len() < expected.len() {
         let missing = expected
@@ -322,7 +473,7 @@ async fn accept_peers(
             .find(|p| connected.iter().all(|(c, _)| c != p))
             .unwrap_or(Role::P2);
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let (mut stream, _) = tokio::time::timeout(remaining, listener.accept())
+        let (stream, _) = tokio::time::timeout(remaining, listener.accept())
             .await
             .map_err(|_| Error::Handshake {
                 peer: PeerDescription::Party(missing),
@@ -334,15 +485,17 @@ async fn accept_peers(
                 source: Arc::new(source),
             })?;
         let unknown = PeerDescription::Unknown;
-        let hello = tokio::time::timeout(
-            config.connect_timeout,
-            Hello::read_from(&mut stream, unknown),
-        )
-        .await
-        .map_err(|_| Error::Handshake {
-            peer: unknown,
-            reason: HandshakeFailure::Timeout(config.connect_timeout),
-        })??;
+        let handshake = async {
+            let mut stream = PeerStream::secure(stream, tls, None).await?;
+            let hello = stream.read_hello(unknown).await?;
+            Ok::<_, Error>((stream, hello))
+        };
+        let (mut stream, hello) = tokio::time::timeout(config.connect_timeout, handshake)
+            .await
+            .map_err(|_| Error::Handshake {
+                peer: unknown,
+                reason: HandshakeFailure::Timeout(config.connect_timeout),
+            })??;
         let claimed = hello.check(role, config, unknown)?;
         let peer = match claimed {
             ClaimedRole::Valid(peer)
@@ -369,11 +522,12 @@ async fn accept_peers(
                 });
             }
         };
+        stream.check_identity(peer)?;
         let described = PeerDescription::Party(peer);
-        Hello::new(role, peer, config)
-            .write_to(&mut stream, described)
+        stream
+            .write_hello(&Hello::new(role, peer, config), described)
             .await?;
-        disable_nagle(&stream, role, peer)?;
+        disable_nagle(stream.tcp(), role, peer)?;
         tracing::debug!(%role, %peer, "accepted peer");
         connected.push((peer, stream));
     }
@@ -386,10 +540,11 @@ async fn dial_peer(
     peer: Role,
     address: SocketAddr,
     config: &SessionConfig,
-) -> Result<TcpStream> {
+    tls: Option<&TlsContext>,
+) -> Result<PeerStream> {
     let described = PeerDescription::Party(peer);
     let deadline = Instant::now() + config.connect_timeout;
-    let mut stream = loop {
+    let stream = loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => break stream,
@@ -405,12 +560,13 @@ async fn dial_peer(
         }
     };
     let handshake = async {
-        Hello::new(role, peer, config)
-            .write_to(&mut stream, described)
+        let mut stream = PeerStream::secure(stream, tls, Some(peer)).await?;
+        stream
+            .write_hello(&Hello::new(role, peer, config), described)
             .await?;
-        let answer = Hello::read_from(&mut stream, described).await?;
+        let answer = stream.read_hello(described).await?;
         match answer.check(role, config, described)? {
-            ClaimedRole::Valid(claimed) if claimed == peer => Ok(()),
+            ClaimedRole::Valid(claimed) if claimed == peer => Ok(stream),
             claimed => Err(Error::Handshake {
                 peer: described,
                 reason: HandshakeFailure::WrongParty {
@@ -420,13 +576,13 @@ async fn dial_peer(
             }),
         }
     };
-    tokio::time::timeout(config.connect_timeout, handshake)
+    let stream = tokio::time::timeout(config.connect_timeout, handshake)
         .await
         .map_err(|_| Error::Handshake {
             peer: described,
             reason: HandshakeFailure::Timeout(config.connect_timeout),
         })??;
-    disable_nagle(&stream, role, peer)?;
+    disable_nagle(stream.tcp(), role, peer)?;
     tracing::debug!(%role, %peer, "connected to peer");
     Ok(stream)
 }
@@ -442,8 +598,8 @@ fn disable_nagle(stream: &TcpStream, role: Role, peer: Role) -> Result<()> {
 }
 
 /// Decodes frames from `peer` into the mailbox until the connection ends.
-async fn read_loop(
-    mut reader: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: R,
     local: Role,
     peer: Role,
     max_frame_len: usize,

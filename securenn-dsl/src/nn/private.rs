@@ -13,13 +13,14 @@ use super::local::{
 };
 use super::spec::{LayerSpec, NetworkSpec, ValueShape};
 use super::twin::{FRACTIONAL_BITS, LayerWeights, Loss, Number, TrainConfig};
+use super::weights::{LayerShares, parameter_shape};
 use crate::dsl::{
     divide, dmaxpool, drelu, matmul, maxpool_with_argmax, relu, relu_with_derivative, share,
     truncate,
 };
 use crate::error::{Error, Result};
 use crate::net::Stats;
-use crate::party::{InputParty, OutputParty, Private, Revealed};
+use crate::party::{InputParty, OutputParty, Private, Revealed, Role};
 use crate::protocol;
 use crate::ring::{Ring, Z64};
 use crate::session::Context;
@@ -170,7 +171,7 @@ fn sum_rows_per_example(x: &Shared<Z64>, classes: usize) -> Result<Shared<Z64>> 
             .chunks_exact(classes.max(1))
             .map(|row| {
                 let sum = row.iter().fold(Z64::ZERO, |s, &v| s + v);
-                if role == crate::party::Role::P0 {
+                if role == Role::P0 {
                     sum + Z64::ONE
                 } else {
                     sum
@@ -305,6 +306,85 @@ impl PrivateNetwork {
             config,
             costs,
         })
+    }
+
+    /// A private network from this party's shares, as [`PrivateNetwork::shares`] gives
+    /// them or [`load_shares`](super::weights::load_shares) reads them: no message is sent.
+    /// P0 and P1 pass their shares (one entry per layer), the helper passes `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidShape`] if an entry does not fit its layer, or if P0 or P1 pass no
+    /// shares, or the helper passes some.
+    pub fn from_shares(
+        role: Role,
+        spec: NetworkSpec,
+        shares: Option<Vec<Option<LayerShares>>>,
+        config: TrainConfig,
+    ) -> Result<Self> {
+        let mismatch = |reason| Error::InvalidShape {
+            operation: "PrivateNetwork::from_shares",
+            shape: Shape::from([spec.layers().len()]),
+            reason,
+        };
+        let shares = match (role.is_helper(), shares) {
+            (true, None) => vec![None; spec.layers().len()],
+            (false, Some(shares)) if shares.len() == spec.layers().len() => shares,
+            (true, Some(_)) => return Err(mismatch("the helper holds no shares")),
+            (false, _) => return Err(mismatch("one entry per layer is needed at P0 and P1")),
+        };
+        let mut params = Vec::with_capacity(spec.layers().len());
+        for (layer, layer_shares) in spec.layers().iter().zip(shares) {
+            let Some((rows, outputs)) = parameter_shape(layer) else {
+                params.push(None);
+                continue;
+            };
+            let part = |values: Option<Vec<Z64>>, shape: [usize; 2]| -> Result<Shared<Z64>> {
+                Shared::from_share(role, shape, values.unwrap_or_default())
+            };
+            let (w, b, wv, bv) = match layer_shares {
+                Some(s) => (
+                    Some(s.weights),
+                    Some(s.biases),
+                    Some(s.weight_velocity),
+                    Some(s.bias_velocity),
+                ),
+                None if role.is_helper() => (None, None, None, None),
+                None => return Err(mismatch("a layer with weights has no shares")),
+            };
+            params.push(Some(SharedParams {
+                weights: part(w, [rows, outputs])?,
+                biases: part(b, [1, outputs])?,
+                weight_velocity: part(wv, [rows, outputs])?,
+                bias_velocity: part(bv, [1, outputs])?,
+            }));
+        }
+        let costs = vec![(LayerCost::default(), LayerCost::default()); spec.layers().len()];
+        Ok(PrivateNetwork {
+            spec,
+            params,
+            config,
+            costs,
+        })
+    }
+
+    /// This party's shares of the parameters and momentum buffers, one entry per layer
+    /// (`None` for layers without weights); `None` at the helper, which holds none. Save
+    /// them with [`save_shares`](super::weights::save_shares).
+    pub fn shares(&self) -> Option<Vec<Option<LayerShares>>> {
+        let owned = |s: &Shared<Z64>| s.local_share().map(<[Z64]>::to_vec);
+        self.params
+            .iter()
+            .map(|p| match p {
+                None => Some(None),
+                Some(p) => Some(Some(LayerShares {
+                    weights: owned(&p.weights)?,
+                    biases: owned(&p.biases)?,
+                    weight_velocity: owned(&p.weight_velocity)?,
+                    bias_velocity: owned(&p.bias_velocity)?,
+                })),
+            })
+            .collect()
     }
 
     /// The network's architecture.
@@ -582,7 +662,7 @@ impl PrivateNetwork {
             Vec::new()
         } else {
             let low = match role {
-                crate::party::Role::P0 => Z64::from_i64(-(1 << 40)),
+                Role::P0 => Z64::from_i64(-(1 << 40)),
                 _ => Z64::ZERO,
             };
             output
@@ -640,20 +720,6 @@ impl PrivateNetwork {
                 .map(|layer| layer.filter(|_| at_receiver))
                 .collect()
         })))
-    }
-}
-
-/// A layer's weight matrix shape: `(rows, outputs)`.
-fn parameter_shape(layer: &LayerSpec) -> Option<(usize, usize)> {
-    match *layer {
-        LayerSpec::Linear { inputs, outputs } => Some((inputs, outputs)),
-        LayerSpec::Conv2d {
-            in_channels,
-            out_channels,
-            kernel,
-            ..
-        } => Some((kernel * kernel * in_channels, out_channels)),
-        _ => None,
     }
 }
 

@@ -1,0 +1,357 @@
+//! TLS with mutual authentication for the TCP transport (rustls with the `ring` provider).
+//!
+//! Every cluster has its own certificate authority. Party `Pn`'s certificate is issued by
+//! it for the name `pn.securenn` ([`party_name`]) and serves both ends of a connection:
+//!
+//! - the **dialer** checks that the acceptor's certificate chains to the cluster's CA and
+//!   names the party it meant to reach, as a browser checks a server;
+//! - the **acceptor** requires a client certificate chaining to the same CA, and after the
+//!   securenn hello checks that the certificate names the party the hello claims to be: a
+//!   party cannot impersonate another, even with a valid certificate of its own.
+//!
+//! Only TLS 1.3 is offered. The securenn hello ([`Hello`](super::tcp::Hello)) then runs
+//! inside the encrypted channel, so every byte after the TCP connection is protected.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+
+use crate::error::{Error, HandshakeFailure, PeerDescription, Result};
+use crate::party::Role;
+
+/// The name party `role`'s certificate is issued for: `p0.securenn`, `p1.securenn` or
+/// `p2.securenn`.
+pub fn party_name(role: Role) -> &'static str {
+    match role {
+        Role::P0 => "p0.securenn",
+        Role::P1 => "p1.securenn",
+        Role::P2 => "p2.securenn",
+    }
+}
+
+/// A cluster's certificates, as [`ClusterCredentials::generate`] makes them: the CA's
+/// certificate and each party's certificate and private key, all PEM. The CA's private key
+/// is discarded once the three certificates are signed, so no further certificate can be
+/// issued under this CA.
+pub struct ClusterCredentials {
+    /// The CA certificate every party trusts.
+    pub ca_certificate: String,
+    /// Party `n`'s certificate (for `pn.securenn`) and private key (PKCS#8).
+    pub parties: [(String, zeroize::Zeroizing<String>); 3],
+}
+
+impl core::fmt::Debug for ClusterCredentials {
+    /// Never prints the private keys.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClusterCredentials").finish_non_exhaustive()
+    }
+}
+
+/// The files [`ClusterCredentials::write_to`] writes in its directory.
+pub const CA_FILE: &str = "ca.pem";
+
+/// The certificate file of `role` in a credentials directory: `p0.pem`, ...
+pub fn certificate_file(role: Role) -> String {
+    format!("p{}.pem", role.index())
+}
+
+/// The private key file of `role` in a credentials directory: `p0.key`, ...
+pub fn key_file(role: Role) -> String {
+    format!("p{}.key", role.index())
+}
+
+impl ClusterCredentials {
+    /// A fresh CA (ECDSA P-256) and a certificate for each party, valid for both ends of a
+    /// connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] if key generation or signing fails.
+    pub fn generate() -> Result<Self> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let failed = |e: rcgen::Error| certificate_error(Path::new("keygen"), e.to_string());
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "securenn cluster CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(failed)?)
+            .map_err(failed)?;
+        let party = |role: Role| -> Result<(String, zeroize::Zeroizing<String>)> {
+            let mut params =
+                CertificateParams::new(vec![party_name(role).to_owned()]).map_err(failed)?;
+            params
+                .distinguished_name
+                .push(DnType::CommonName, party_name(role));
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            let key = KeyPair::generate().map_err(failed)?;
+            let certificate = params.signed_by(&key, &ca).map_err(failed)?;
+            Ok((
+                certificate.pem(),
+                zeroize::Zeroizing::new(key.serialize_pem()),
+            ))
+        };
+        Ok(ClusterCredentials {
+            ca_certificate: ca.pem(),
+            parties: [party(Role::P0)?, party(Role::P1)?, party(Role::P2)?],
+        })
+    }
+
+    /// Writes `ca.pem`, `p0.pem`, `p0.key`, ... into `dir` (created if missing); the key
+    /// files are readable by their owner only (on Unix). Hand `ca.pem` to every party and
+    /// `pn.pem` and `pn.key` to party n alone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if a file cannot be written.
+    pub fn write_to(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let write = |name: &str, contents: &str, private: bool| -> Result<()> {
+            let path = dir.join(name);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            if private {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                options.mode(0o600);
+            }
+            #[cfg(not(unix))]
+            let _ = private;
+            let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
+            std::io::Write::write_all(&mut file, contents.as_bytes())
+                .map_err(|e| Error::io(&path, e))
+        };
+        write(CA_FILE, &self.ca_certificate, false)?;
+        for (role, (certificate, key)) in Role::ALL.into_iter().zip(&self.parties) {
+            write(&certificate_file(role), certificate, false)?;
+            write(&key_file(role), key, true)?;
+        }
+        Ok(())
+    }
+
+    /// Party `role`'s identity, without touching the disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] if a PEM block does not parse.
+    pub fn identity(&self, role: Role) -> Result<TlsIdentity> {
+        let (certificate, key) = &self.parties[role.index()];
+        TlsIdentity::from_pem(
+            role,
+            self.ca_certificate.as_bytes(),
+            certificate.as_bytes(),
+            key.as_bytes(),
+        )
+    }
+}
+
+/// One party's TLS credentials: the cluster's CA certificate, the party's certificate
+/// chain and its private key.
+pub struct TlsIdentity {
+    role: Role,
+    ca: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl core::fmt::Debug for TlsIdentity {
+    /// Never prints the private key.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("role", &self.role)
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn certificate_error(path: &Path, problem: impl Into<String>) -> Error {
+    Error::Certificate {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
+}
+
+impl TlsIdentity {
+    /// Reads party `role`'s credentials from PEM files: the cluster's CA certificate, the
+    /// party's certificate (chain) and its private key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] naming the file that is missing, unreadable or holds no
+    /// certificate (or key).
+    pub fn from_pem_files(role: Role, ca: &Path, certificate: &Path, key: &Path) -> Result<Self> {
+        let read = |path: &Path| -> Result<Vec<u8>> {
+            std::fs::read(path).map_err(|e| certificate_error(path, format!("cannot read: {e}")))
+        };
+        Self::parse(
+            role,
+            (ca, &read(ca)?),
+            (certificate, &read(certificate)?),
+            (key, &zeroize::Zeroizing::new(read(key)?)),
+        )
+    }
+
+    /// Party `role`'s credentials from PEM text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] if a PEM block does not parse.
+    pub fn from_pem(role: Role, ca: &[u8], certificate: &[u8], key: &[u8]) -> Result<Self> {
+        Self::parse(
+            role,
+            (Path::new("CA certificate"), ca),
+            (Path::new("party certificate"), certificate),
+            (Path::new("party key"), key),
+        )
+    }
+
+    fn parse(
+        role: Role,
+        (ca, ca_pem): (&Path, &[u8]),
+        (certificate, chain_pem): (&Path, &[u8]),
+        (key, key_pem): (&Path, &[u8]),
+    ) -> Result<Self> {
+        let ca_der = CertificateDer::from_pem_slice(ca_pem)
+            .map_err(|e| certificate_error(ca, format!("no PEM certificate: {e}")))?;
+        let chain = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<core::result::Result<Vec<_>, _>>()
+            .map_err(|e| certificate_error(certificate, format!("bad PEM certificate: {e}")))?;
+        if chain.is_empty() {
+            return Err(certificate_error(certificate, "holds no PEM certificate"));
+        }
+        let key_der = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| certificate_error(key, format!("no PEM private key: {e}")))?;
+        Ok(TlsIdentity {
+            role,
+            ca: ca_der,
+            chain,
+            key: key_der,
+        })
+    }
+
+    /// The party these credentials belong to.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The rustls configurations of both ends of a connection.
+    pub(crate) fn context(&self) -> Result<TlsContext> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config_error = |what: &str, e: &dyn core::fmt::Display| {
+            certificate_error(
+                &PathBuf::from(party_name(self.role)),
+                format!("{what}: {e}"),
+            )
+        };
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(self.ca.clone())
+            .map_err(|e| config_error("the CA certificate is not usable", &e))?;
+        let roots = Arc::new(roots);
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
+                .build()
+                .map_err(|e| config_error("cannot verify client certificates", &e))?;
+        let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| config_error("TLS 1.3 is not available", &e))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(|e| config_error("the certificate does not match the key", &e))?;
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| config_error("TLS 1.3 is not available", &e))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(|e| config_error("the certificate does not match the key", &e))?;
+        Ok(TlsContext {
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            connector: TlsConnector::from(Arc::new(client)),
+        })
+    }
+}
+
+/// Both ends of a party's TLS connections.
+#[derive(Clone)]
+pub(crate) struct TlsContext {
+    acceptor: TlsAcceptor,
+    connector: TlsConnector,
+}
+
+impl core::fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TlsContext").finish_non_exhaustive()
+    }
+}
+
+fn tls_failure(peer: PeerDescription, error: &std::io::Error) -> Error {
+    Error::Handshake {
+        peer,
+        reason: HandshakeFailure::Tls(error.to_string()),
+    }
+}
+
+impl TlsContext {
+    /// Runs the TLS handshake as the dialer, expecting `peer`'s certificate.
+    pub(crate) async fn connect(
+        &self,
+        peer: Role,
+        stream: TcpStream,
+    ) -> Result<TlsStream<TcpStream>> {
+        let name =
+            ServerName::try_from(party_name(peer)).map_err(|_| Error::Config("bad party name"))?;
+        self.connector
+            .connect(name, stream)
+            .await
+            .map(TlsStream::from)
+            .map_err(|e| tls_failure(PeerDescription::Party(peer), &e))
+    }
+
+    /// Runs the TLS handshake as the acceptor; the client's certificate is checked against
+    /// the CA here and against its claimed party by [`check_peer_certificate`].
+    pub(crate) async fn accept(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>> {
+        self.acceptor
+            .accept(stream)
+            .await
+            .map(TlsStream::from)
+            .map_err(|e| tls_failure(PeerDescription::Unknown, &e))
+    }
+}
+
+/// Checks that the certificate `stream`'s peer presented is issued to `claimed`.
+pub(crate) fn check_peer_certificate(stream: &TlsStream<TcpStream>, claimed: Role) -> Result<()> {
+    let refused = |why: &str| Error::Handshake {
+        peer: PeerDescription::Party(claimed),
+        reason: HandshakeFailure::Tls(why.to_owned()),
+    };
+    let certificate = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(<[CertificateDer<'_>]>::first)
+        .ok_or_else(|| refused("the peer presented no certificate"))?;
+    let parsed = rustls::server::ParsedCertificate::try_from(certificate)
+        .map_err(|e| refused(&format!("its certificate does not parse: {e}")))?;
+    let name =
+        ServerName::try_from(party_name(claimed)).map_err(|_| Error::Config("bad party name"))?;
+    rustls::client::verify_server_name(&parsed, &name).map_err(|_| {
+        refused(&format!(
+            "its certificate is not issued to {} ({claimed}), the party its hello claims to be",
+            party_name(claimed)
+        ))
+    })
+}
