@@ -3,12 +3,21 @@
 //! ```text
 //! securenn selftest [--transport local|tcp] [--elements N] [--json]
 //! securenn bench protocol NAME [--size N] [--dims ..] [--transport local|tcp] [--json]
-//! securenn train [--network A|B|C|D] [--epochs E] [--batch 128] [--lr 0.125] [--json]
+//! securenn train [--network A|B|C|D] [--epochs E] [--batch 128] [--lr 0.125]
+//!                [--transport local|tcp] [--plaintext] [--save DIR] [--reveal-to P0|P1]
+//!                [--plot curve.svg] [--json]
+//! securenn infer [--network C] [--weights FILE|DIR] [--images N] [--batch B] [--json]
+//! securenn keygen --out DIR
+//! securenn party --id N --config cluster.toml train|infer [options]
 //! ```
 
 mod bench;
 mod bench_network;
+mod cluster;
+mod infer;
+mod plot;
 mod processes;
+mod progress;
 mod report;
 mod selftest;
 mod train;
@@ -40,6 +49,12 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Train one of the paper's networks privately on MNIST, then evaluate it.
     Train(train::Args),
+    /// Classify MNIST test images privately with a trained network.
+    Infer(infer::Args),
+    /// Make a cluster's CA, each party's certificate and key, and a sample cluster.toml.
+    Keygen(cluster::KeygenArgs),
+    /// Run one party of a job on this machine, over TLS with mutual authentication.
+    Party(cluster::PartyArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +64,9 @@ fn main() -> ExitCode {
         Command::Selftest(args) => selftest::run(&args),
         Command::Bench(command) => bench::run(&command),
         Command::Train(args) => train::run(&args),
+        Command::Infer(args) => infer::run(&args),
+        Command::Keygen(args) => cluster::keygen(&args),
+        Command::Party(args) => cluster::party(&args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

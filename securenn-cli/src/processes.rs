@@ -4,12 +4,20 @@
 //! The parent starts P0, reads the port it listens on, starts P1 with P0's address, reads
 //! P1's port, and starts P2 with both. Each child prints `LISTENING <port>` (P0 and P1)
 //! and, at the end, one `REPORT <json>` line; its errors go to stderr.
+//!
+//! The children talk TLS 1.3 with mutual authentication, as three machines would: the parent
+//! makes a fresh cluster CA and one certificate per party in a private temporary directory,
+//! which it deletes when the children are done.
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use securenn_dsl::net::tcp::TcpTransport;
+use securenn_dsl::net::tls::{
+    CA_FILE, ClusterCredentials, TlsIdentity, certificate_file, key_file,
+};
 use securenn_dsl::party::Role;
 use securenn_dsl::prg::Prg;
 use securenn_dsl::ring::{Ring, Z64};
@@ -26,7 +34,7 @@ pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) enum TransportKind {
     /// Three threads of this process, over the in-memory transport.
     Local,
-    /// Three processes on 127.0.0.1, over TCP.
+    /// Three processes on 127.0.0.1, over TCP with TLS.
     Tcp,
 }
 
@@ -45,6 +53,57 @@ pub(crate) struct ChildArgs {
     /// The session id.
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) session_id: u64,
+    /// The directory holding the cluster's CA and the parties' certificates and keys.
+    #[arg(long, hide = true)]
+    pub(crate) tls_dir: Option<PathBuf>,
+}
+
+/// Party `role`'s TLS identity from a credentials directory made by
+/// [`ClusterCredentials::write_to`].
+pub(crate) fn identity_in(dir: &Path, role: Role) -> securenn_dsl::Result<TlsIdentity> {
+    TlsIdentity::from_pem_files(
+        role,
+        &dir.join(CA_FILE),
+        &dir.join(certificate_file(role)),
+        &dir.join(key_file(role)),
+    )
+}
+
+/// A temporary directory of credentials, deleted when dropped.
+struct TemporaryCredentials(PathBuf);
+
+impl TemporaryCredentials {
+    fn create(session_id: u64) -> Result<Self, CliError> {
+        let dir = std::env::temp_dir().join(format!(
+            "securenn-tls-{}-{session_id:016x}",
+            std::process::id()
+        ));
+        ClusterCredentials::generate()?.write_to(&dir)?;
+        Ok(TemporaryCredentials(dir))
+    }
+}
+
+impl Drop for TemporaryCredentials {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Connects party `role` over TCP (with TLS if `identity` is given) and starts its session.
+pub(crate) async fn connect_session(
+    role: Role,
+    listener: Option<tokio::net::TcpListener>,
+    addresses: &[Option<SocketAddr>; 3],
+    config: &SessionConfig,
+    identity: Option<&TlsIdentity>,
+) -> securenn_dsl::Result<Session> {
+    let transport = match identity {
+        Some(identity) => {
+            TcpTransport::connect_tls(role, listener, addresses, config, identity).await?
+        }
+        None => TcpTransport::connect(role, listener, addresses, config).await?,
+    };
+    Session::start(transport, config).await
 }
 
 /// Starts this executable three times with `args` (a subcommand and its options) plus each
@@ -54,6 +113,7 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
 ) -> Result<[T; 3], CliError> {
     let exe = std::env::current_exe()?;
     let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
+    let credentials = TemporaryCredentials::create(session_id)?;
     let mut children: Vec<Child> = Vec::new();
     let mut outputs = Vec::new();
     let mut ports: Vec<u16> = Vec::new();
@@ -65,6 +125,8 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
             .arg(party.to_string())
             .arg("--session-id")
             .arg(session_id.to_string())
+            .arg("--tls-dir")
+            .arg(&credentials.0)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (peer, port) in ports.iter().enumerate() {
@@ -117,8 +179,8 @@ fn kill_all(children: &mut [Child]) {
     }
 }
 
-/// The child side: connects party `party` over TCP (listening on a free port for P0 and P1,
-/// announced on stdout), starts its session, runs `work`, and prints its report.
+/// The child side: connects party `party` over TCP with TLS (listening on a free port for
+/// P0 and P1, announced on stdout), starts its session, runs `work`, and prints its report.
 #[allow(clippy::print_stdout, reason = "the parent reads the child's stdout")]
 pub(crate) fn run_child<T, W>(child: &ChildArgs, party: usize, work: W) -> Result<T, CliError>
 where
@@ -126,6 +188,11 @@ where
     W: AsyncFnOnce(Session) -> Result<T, CliError>,
 {
     let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
+    let identity = child
+        .tls_dir
+        .as_deref()
+        .map(|dir| identity_in(dir, role))
+        .transpose()?;
     let config = SessionConfig {
         session_id: child.session_id,
         ..SessionConfig::default()
@@ -144,8 +211,8 @@ where
             Some(listener)
         };
         let addresses = [child.peer0, child.peer1, None];
-        let transport = TcpTransport::connect(role, listener, &addresses, &config).await?;
-        let session = Session::start(transport, &config).await?;
+        let session =
+            connect_session(role, listener, &addresses, &config, identity.as_ref()).await?;
         work(session).await
     })?;
     println!("REPORT {}", serde_json::to_string(&report)?);

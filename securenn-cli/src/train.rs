@@ -2,26 +2,40 @@
 //! evaluation on the test images.
 //!
 //! P0 owns the data and secret-shares each batch; P1 owns the initial weights; P2 helps.
-//! P0 learns the running loss and the test accuracy, nothing else.
+//! P0 learns the running loss and the test accuracy, nothing else, unless `--reveal-to`
+//! names a party to receive the trained model. With `--plaintext` the plaintext twin trains
+//! instead, in the clear: the reference models that private inference is checked against.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use securenn_dsl::net::ClusterStats;
+use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
-use securenn_dsl::nn::mnist::Mnist;
-use securenn_dsl::nn::private::LayerCost;
-use securenn_dsl::nn::train::{Evaluation, StepReport, TrainSettings, evaluate, train};
+use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
+use securenn_dsl::nn::private::{LayerCost, PrivateNetwork};
+use securenn_dsl::nn::train::{TrainSettings, evaluate, train, train_plaintext, twin_predictions};
 use securenn_dsl::nn::twin::{Loss, TrainConfig, initial_weights};
+use securenn_dsl::nn::weights::{save_model, save_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
-use securenn_dsl::session::run_local;
-use serde::Serialize;
+use securenn_dsl::ring::Z64;
+use securenn_dsl::session::{Session, run_local};
+use serde::{Deserialize, Serialize};
 
-use crate::processes::{CliError, TransportKind};
+use crate::plot::{CurvePoint, write_training_curve};
+use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+use crate::progress::StepProgress;
 
 /// Test images evaluated at the end of every epoch, for the progress report.
 const EPOCH_TEST_IMAGES: usize = 1000;
+
+/// The file each party's shares are saved to in the `--save` directory.
+pub(crate) fn shares_file(role: Role) -> String {
+    format!("party{}.safetensors", role.index())
+}
+
+/// The file a revealed (or plaintext-trained) model is saved to in the `--save` directory.
+pub(crate) const MODEL_FILE: &str = "model.safetensors";
 
 /// The loss to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,8 +46,19 @@ pub(crate) enum LossName {
     Asm,
 }
 
+/// A party that may receive a revealed model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Receiver {
+    /// The data owner.
+    #[value(name = "P0", alias = "p0")]
+    P0,
+    /// The model owner.
+    #[value(name = "P1", alias = "p1")]
+    P1,
+}
+
 /// Arguments of `securenn train`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// The network: A, B, C or D.
     #[arg(long, default_value = "A")]
@@ -59,9 +84,24 @@ pub(crate) struct Args {
     /// Test images to evaluate on afterwards (0 to skip).
     #[arg(long, default_value_t = 10_000)]
     test_images: usize,
-    /// Where the parties run. Only `local` (three threads) trains today.
+    /// Where the parties run: three threads here, or three processes on 127.0.0.1 that
+    /// talk TLS.
     #[arg(long, value_enum, default_value_t = TransportKind::Local)]
     transport: TransportKind,
+    /// Train the plaintext twin in 13-bit fixed point instead, in the clear (no parties).
+    #[arg(long, conflicts_with = "transport")]
+    plaintext: bool,
+    /// Save into this directory: each party's shares (`party0.safetensors`,
+    /// `party1.safetensors`), or the model (`model.safetensors`) with `--plaintext`.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
+    /// Reveal the trained model to this party, which saves it as `model.safetensors` in the
+    /// `--save` directory.
+    #[arg(long, value_enum, requires = "save")]
+    reveal_to: Option<Receiver>,
+    /// Draw the training curve (loss and accuracy per step) as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
     /// The directory holding the MNIST files (default: the vendored copy).
     #[arg(long)]
     mnist: Option<PathBuf>,
@@ -71,6 +111,8 @@ pub(crate) struct Args {
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    child: ChildArgs,
 }
 
 /// The JSON summary.
@@ -86,13 +128,20 @@ struct Summary {
     test_accuracy: Option<f64>,
 }
 
-/// What each party brings back.
-struct PartyResult {
-    evaluation: Option<Evaluation>,
+/// What each party brings back (a child process sends it as its report).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PartyReport {
+    role: Role,
+    /// At P0: images evaluated and classified right.
+    evaluation: Option<(usize, usize)>,
     costs: Vec<(LayerCost, LayerCost)>,
-    stats: securenn_dsl::net::Stats,
+    stats: Stats,
     /// Training alone, without loading the data or the final evaluation.
     train_seconds: f64,
+    /// At P0: the loss after every step and the accuracy after every epoch.
+    curve: Vec<CurvePoint>,
+    /// Files this party wrote.
+    saved: Vec<PathBuf>,
 }
 
 /// The exponent k of `value` = 2^−k, if it is one.
@@ -100,7 +149,7 @@ fn power_of_two_shift(value: f64) -> Option<u32> {
     (0u32..40).find(|&k| (value - 0.5f64.powi(k.cast_signed())).abs() < 1e-12)
 }
 
-fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
+fn settings(args: &Args) -> Result<TrainSettings, CliError> {
     let spec = NetworkSpec::by_name(&args.network)?;
     let batch_log2 = power_of_two_shift(1.0 / args.batch as f64)
         .filter(|_| args.batch.is_power_of_two() && args.batch <= 1 << 12)
@@ -120,6 +169,9 @@ fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
+    if args.iterations == Some(0) {
+        return Err("--iterations must be at least 1".into());
+    }
     Ok(TrainSettings {
         spec,
         config: TrainConfig {
@@ -134,109 +186,188 @@ fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
         epochs: args.epochs,
         max_iterations: args.iterations,
         seed: args.seed,
-        train_len,
+        train_len: TRAIN_LEN,
     })
+}
+
+fn mnist_dir(args: &Args) -> PathBuf {
+    args.mnist.clone().unwrap_or_else(Mnist::default_dir)
+}
+
+/// Loads MNIST and checks it has the standard number of images, which every party assumes.
+pub(crate) fn load_mnist(dir: &Path) -> securenn_dsl::Result<Mnist> {
+    let mnist = Mnist::load(dir)?;
+    if mnist.train.len() != TRAIN_LEN || mnist.test.len() != TEST_LEN {
+        return Err(securenn_dsl::Error::Config(
+            "MNIST must hold 60,000 training and 10,000 test images",
+        ));
+    }
+    Ok(mnist)
+}
+
+/// Creates the `--save` directory.
+pub(crate) fn create_dir(dir: &Path) -> securenn_dsl::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| securenn_dsl::Error::Io {
+        path: dir.to_path_buf(),
+        source: std::sync::Arc::new(source),
+    })
+}
+
+/// One party's side of private training: P0 loads the data, P1 makes the initial weights,
+/// the three train, save, and evaluate.
+async fn train_party(
+    session: &Session,
+    args: &Args,
+    settings: &TrainSettings,
+) -> securenn_dsl::Result<PartyReport> {
+    let role = session.role();
+    let quiet = args.json;
+    let mnist = match role {
+        Role::P0 => Some(load_mnist(&mnist_dir(args))?),
+        _ => None,
+    };
+    let test_images = args.test_images.min(TEST_LEN);
+    let (train_set, test_set) = mnist.map(|m| (m.train, m.test)).unzip();
+    let missing = securenn_dsl::Error::Config("the data owner holds no data");
+    let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
+    let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
+    let owned = Private::<P1, _>::new(role, || initial_weights(&settings.spec, args.seed));
+    let mut progress = StepProgress::new(role == Role::P0 && !quiet, settings.iterations());
+    let mut curve = Vec::new();
+    let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
+    let training = Instant::now();
+    let mut network = train(session, settings, &owned, &train_data, during, |step| {
+        progress.step(step, EPOCH_TEST_IMAGES.min(test_images));
+        curve.push(CurvePoint::from(step));
+    })
+    .await?;
+    progress.finish();
+    let train_seconds = training.elapsed().as_secs_f64();
+    let costs = network.costs().to_vec();
+    let stats = session.stats();
+    let saved = save(session, &network, args).await?;
+    let evaluation = if test_images > 0 {
+        if role == Role::P0 && !quiet {
+            eprintln!("  evaluating on {test_images} test images");
+        }
+        evaluate(session, &mut network, &test_data, test_images, 128)
+            .await?
+            .into_inner()
+            .map(|e| (e.images, e.right))
+    } else {
+        None
+    };
+    Ok(PartyReport {
+        role,
+        evaluation,
+        costs,
+        stats,
+        train_seconds,
+        curve: if role == Role::P0 { curve } else { Vec::new() },
+        saved,
+    })
+}
+
+/// Saves this party's shares, and the model at the party it is revealed to.
+async fn save(
+    session: &Session,
+    network: &PrivateNetwork,
+    args: &Args,
+) -> securenn_dsl::Result<Vec<PathBuf>> {
+    let Some(dir) = &args.save else {
+        return Ok(Vec::new());
+    };
+    let role = session.role();
+    let mut saved = Vec::new();
+    if let Some(shares) = network.shares() {
+        create_dir(dir)?;
+        let path = dir.join(shares_file(role));
+        save_shares(&path, network.spec(), role, &shares)?;
+        saved.push(path);
+    }
+    let revealed = match args.reveal_to {
+        None => None,
+        Some(Receiver::P0) => network.reveal_weights::<P0>(session).await?.into_inner(),
+        Some(Receiver::P1) => network.reveal_weights::<P1>(session).await?.into_inner(),
+    };
+    if let Some(model) = revealed {
+        create_dir(dir)?;
+        let path = dir.join(MODEL_FILE);
+        save_model(&path, network.spec(), &model)?;
+        saved.push(path);
+    }
+    Ok(saved)
 }
 
 /// Runs `securenn train`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
-    if args.transport == TransportKind::Tcp {
-        return Err(
-            "training over TCP between three processes is not available yet; use --transport local"
-                .into(),
-        );
+    let settings = settings(args)?;
+    if let Some(party) = args.child.party {
+        run_child(&args.child, party, async |session| {
+            Ok(train_party(&session, args, &settings).await?)
+        })?;
+        return Ok(true);
     }
-    let dir = args.mnist.clone().unwrap_or_else(Mnist::default_dir);
-    let mnist = Mnist::load(&dir)?;
-    let settings = settings(args, mnist.train.len())?;
-    let test_images = args.test_images.min(mnist.test.len());
-    let weights = initial_weights(&settings.spec, args.seed);
-    let quiet = args.json;
-    if !quiet {
+    if args.plaintext {
+        return run_plaintext(args, &settings);
+    }
+    // A missing data set is a clear error before any party starts.
+    load_mnist(&mnist_dir(args))?;
+    if !args.json {
         eprintln!(
-            "training network {} ({} parameters) for {} steps of {} images, three parties in this process",
+            "training network {} ({} parameters) for {} steps of {} images, {}",
             settings.spec.name(),
             settings.spec.parameters(),
             settings.iterations(),
-            settings.config.batch()
+            settings.config.batch(),
+            match args.transport {
+                TransportKind::Local => "three parties in this process",
+                TransportKind::Tcp => "three processes on 127.0.0.1 over TLS",
+            }
         );
     }
     let started = Instant::now();
-    let (settings_ref, mnist_ref, weights_ref) = (&settings, &mnist, &weights);
-    let results = run_local(|session| async move {
-        let role = session.role();
-        let train_data = Private::<P0, _>::new(role, || mnist_ref.train.clone());
-        let test_data = Private::<P0, _>::new(role, || mnist_ref.test.clone());
-        let owned = Private::<P1, _>::new(role, || weights_ref.clone());
-        let progress = |step: &StepReport| {
-            if role == Role::P0 && !quiet {
-                let per_step = step.elapsed.as_secs_f64() / step.iteration as f64;
-                let left = per_step * (step.iterations - step.iteration) as f64;
-                eprint!(
-                    "\r  epoch {} step {}/{}  loss {:.4}  {:.2} s/step  {:.0} s left   ",
-                    step.epoch,
-                    step.iteration,
-                    step.iterations,
-                    step.loss.unwrap_or(f64::NAN),
-                    per_step,
-                    left
-                );
-                if let Some(accuracy) = step.accuracy {
-                    eprintln!(
-                        "\n  epoch {} done: accuracy {:.2}% on the first {} test images",
-                        step.epoch,
-                        accuracy * 100.0,
-                        EPOCH_TEST_IMAGES.min(test_images)
-                    );
-                }
-                let _ = std::io::stderr().flush();
-            }
-        };
-        let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
-        let training = Instant::now();
-        let mut network = train(
-            &session,
-            settings_ref,
-            &owned,
-            &train_data,
-            during,
-            progress,
-        )
-        .await?;
-        let train_seconds = training.elapsed().as_secs_f64();
-        let costs = network.costs().to_vec();
-        let stats = session.stats();
-        let evaluation = if test_images > 0 {
-            if role == Role::P0 && !quiet {
-                eprintln!("\n  evaluating on {test_images} test images");
-            }
-            evaluate(&session, &mut network, &test_data, test_images, 128)
-                .await?
-                .into_inner()
-        } else {
-            None
-        };
-        Ok(PartyResult {
-            evaluation,
-            costs,
-            stats,
-            train_seconds,
-        })
-    })?;
+    let reports: [PartyReport; 3] = match args.transport {
+        TransportKind::Local => run_local(|session| {
+            let settings = &settings;
+            async move { train_party(&session, args, settings).await }
+        })?,
+        TransportKind::Tcp => run_three_processes(&std::env::args().skip(1).collect::<Vec<_>>())?,
+    };
     let seconds = started.elapsed().as_secs_f64();
+    finish(args, &settings, &reports, seconds)
+}
+
+/// Prints the table, the summary and the plot from the three parties' reports.
+fn finish(
+    args: &Args,
+    settings: &TrainSettings,
+    reports: &[PartyReport; 3],
+    seconds: f64,
+) -> Result<bool, CliError> {
     let cluster =
-        ClusterStats::from_parties(&[results[0].stats, results[1].stats, results[2].stats]);
+        ClusterStats::from_parties(&[reports[0].stats, reports[1].stats, reports[2].stats]);
     let iterations = settings.iterations();
-    let accuracy = results[0].evaluation.as_ref().map(Evaluation::accuracy);
-    let train_seconds = results[0].train_seconds;
+    let accuracy = reports[0]
+        .evaluation
+        .map(|(images, right)| right as f64 / images.max(1) as f64);
+    let train_seconds = reports[0].train_seconds;
     let per_step = train_seconds / iterations.max(1) as f64;
-    if !quiet {
-        eprintln!();
-        print_layer_table(&settings.spec, &results);
+    if !args.json {
+        print_layer_table(&settings.spec, reports);
         eprintln!(
             "trained in {train_seconds:.1} s ({per_step:.3} s per step, with the per-epoch checks), {:.1} MB sent in all; {seconds:.1} s with the final evaluation",
             cluster.total_bytes() as f64 / 1e6
         );
+        for path in reports.iter().flat_map(|r| &r.saved) {
+            eprintln!("saved {}", path.display());
+        }
+    }
+    if let Some(path) = &args.plot {
+        write_training_curve(path, settings.spec.name(), &reports[0].curve)?;
+        if !args.json {
+            eprintln!("training curve drawn to {}", path.display());
+        }
     }
     let summary = Summary {
         network: settings.spec.name().to_owned(),
@@ -248,31 +379,139 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         bytes_total: cluster.total_bytes(),
         test_accuracy: accuracy,
     };
+    print_summary(args, &summary, reports[0].evaluation.map(|(n, _)| n))
+}
+
+fn print_summary(args: &Args, summary: &Summary, images: Option<usize>) -> Result<bool, CliError> {
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
-    } else if let Some(accuracy) = accuracy {
+        writeln!(out, "{}", serde_json::to_string(summary)?)?;
+    } else if let (Some(accuracy), Some(images)) = (summary.test_accuracy, images) {
         writeln!(
             out,
-            "network {}: test accuracy {:.2}% on {} images",
+            "network {}: test accuracy {:.2}% on {images} images",
             summary.network,
             accuracy * 100.0,
-            test_images
         )?;
     }
     Ok(true)
 }
 
+/// `--plaintext`: the twin trains in the clear, in 13-bit fixed point.
+fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError> {
+    let mnist = load_mnist(&mnist_dir(args))?;
+    let test_images = args.test_images.min(TEST_LEN);
+    if !args.json {
+        eprintln!(
+            "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} images",
+            settings.spec.name(),
+            settings.spec.parameters(),
+            settings.iterations(),
+            settings.config.batch()
+        );
+    }
+    let started = Instant::now();
+    let weights = initial_weights(&settings.spec, args.seed);
+    let mut progress = StepProgress::new(!args.json, settings.iterations());
+    let mut curve = Vec::new();
+    let epoch_test = EPOCH_TEST_IMAGES.min(test_images);
+    let mut twin = train_plaintext::<Z64>(
+        settings,
+        &weights,
+        &mnist.train,
+        Some((&mnist.test, epoch_test)),
+        |step| {
+            progress.step(step, epoch_test);
+            curve.push(CurvePoint::from(step));
+        },
+    )?;
+    progress.finish();
+    let train_seconds = started.elapsed().as_secs_f64();
+    let accuracy = if test_images > 0 {
+        let predictions = twin_predictions(&mut twin, &mnist.test, test_images, 500)?;
+        let right = predictions
+            .iter()
+            .zip(mnist.test.labels())
+            .filter(|&(&p, &l)| p == usize::from(l))
+            .count();
+        Some(right as f64 / test_images as f64)
+    } else {
+        None
+    };
+    if let Some(dir) = &args.save {
+        create_dir(dir)?;
+        let path = dir.join(MODEL_FILE);
+        save_model(&path, &settings.spec, &twin.weights())?;
+        if !args.json {
+            eprintln!("saved {}", path.display());
+        }
+    }
+    if let Some(path) = &args.plot {
+        write_training_curve(path, settings.spec.name(), &curve)?;
+    }
+    let iterations = settings.iterations();
+    let summary = Summary {
+        network: settings.spec.name().to_owned(),
+        epochs: settings.epochs,
+        iterations,
+        batch: settings.config.batch(),
+        seconds: started.elapsed().as_secs_f64(),
+        seconds_per_iteration: train_seconds / iterations.max(1) as f64,
+        bytes_total: 0,
+        test_accuracy: accuracy,
+    };
+    print_summary(args, &summary, (test_images > 0).then_some(test_images))
+}
+
+/// Runs private training as one party of a cluster (`securenn party ... train`), connected
+/// by `session`; P0 prints the summary of what it saw.
+pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
+    let settings = settings(args)?;
+    let started = Instant::now();
+    let report = train_party(&session, args, &settings).await?;
+    let role = report.role;
+    if !args.json {
+        eprintln!(
+            "{role}: trained in {:.1} s, sent {:.1} MB",
+            report.train_seconds,
+            report.stats.total_sent() as f64 / 1e6
+        );
+        for path in &report.saved {
+            eprintln!("{role}: saved {}", path.display());
+        }
+    }
+    if role != Role::P0 {
+        return Ok(true);
+    }
+    if let Some(path) = &args.plot {
+        write_training_curve(path, settings.spec.name(), &report.curve)?;
+    }
+    let iterations = settings.iterations();
+    let summary = Summary {
+        network: settings.spec.name().to_owned(),
+        epochs: settings.epochs,
+        iterations,
+        batch: settings.config.batch(),
+        seconds: started.elapsed().as_secs_f64(),
+        seconds_per_iteration: report.train_seconds / iterations.max(1) as f64,
+        bytes_total: report.stats.total_sent() + report.stats.total_received(),
+        test_accuracy: report
+            .evaluation
+            .map(|(images, right)| right as f64 / images.max(1) as f64),
+    };
+    print_summary(args, &summary, report.evaluation.map(|(n, _)| n))
+}
+
 /// Time, bytes and rounds per layer, forward and backward: times at P0, bytes summed over
 /// the three parties.
-fn print_layer_table(spec: &NetworkSpec, results: &[PartyResult; 3]) {
+fn print_layer_table(spec: &NetworkSpec, reports: &[PartyReport; 3]) {
     eprintln!(
         "{:<40} {:>10} {:>12} {:>8} {:>10} {:>12} {:>8}",
         "layer", "fwd s", "fwd MB", "rounds", "bwd s", "bwd MB", "rounds"
     );
     for (i, layer) in spec.layers().iter().enumerate() {
         let bytes = |backward: bool| -> u64 {
-            results
+            reports
                 .iter()
                 .map(|r| {
                     let (f, b) = r.costs.get(i).copied().unwrap_or_default();
@@ -280,7 +519,7 @@ fn print_layer_table(spec: &NetworkSpec, results: &[PartyResult; 3]) {
                 })
                 .sum()
         };
-        let (f, b) = results[0].costs.get(i).copied().unwrap_or_default();
+        let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
         eprintln!(
             "{:<40} {:>10.2} {:>12.1} {:>8} {:>10.2} {:>12.1} {:>8}",
             layer.to_string(),

@@ -208,7 +208,7 @@ enum Cache {
 }
 
 /// The time, traffic and rounds one layer took at this party.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerCost {
     /// Wall-clock time.
     pub time: Duration,

@@ -10,7 +10,7 @@ use typenum::U0;
 use super::mnist::Dataset;
 use super::private::PrivateNetwork;
 use super::spec::NetworkSpec;
-use super::twin::{LayerWeights, Number, TrainConfig};
+use super::twin::{LayerWeights, Number, TrainConfig, Twin, encode_pixels};
 use crate::error::{Error, Result};
 use crate::party::{P0, P1, Private, Revealed};
 use crate::prg::Prg;
@@ -73,8 +73,9 @@ pub struct StepReport {
     pub elapsed: Duration,
 }
 
-/// The order of the training examples in `epoch`: a permutation from the public seed.
-fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
+/// The order of the training examples in `epoch`: a permutation from the public seed, the
+/// same for private training and for its plaintext twin.
+pub fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..].copy_from_slice(&(epoch as u64).to_le_bytes());
@@ -191,6 +192,112 @@ pub async fn train(
         }
     }
     Ok(network)
+}
+
+/// Trains `settings.spec` in the clear with the plaintext twin, from `weights`, in the same
+/// order of examples as [`train`]: what the private training computes, without the
+/// protocols (in fixed point, `N = Z64`, up to the private truncation's ±1 LSB per
+/// value). With `test = Some((test_data, n))`, the twin is evaluated on the first `n` test
+/// images at the end of every epoch. `report` is called after every step; its `loss` is
+/// `None`.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] if the weights do not fit the network.
+pub fn train_plaintext<N: Number>(
+    settings: &TrainSettings,
+    weights: &[Option<LayerWeights>],
+    data: &Dataset,
+    test: Option<(&Dataset, usize)>,
+    mut report: impl FnMut(&StepReport),
+) -> Result<Twin<N>> {
+    let mut twin = Twin::<N>::new(
+        settings.spec.clone(),
+        weights,
+        settings.config,
+        settings.seed,
+    )?;
+    let batch = settings.config.batch();
+    let iterations = settings.iterations();
+    let start = Instant::now();
+    let mut iteration = 0;
+    let mut images = Vec::with_capacity(batch * PIXELS);
+    let mut labels = Vec::with_capacity(batch);
+    'epochs: for epoch in 0..settings.epochs {
+        let order = epoch_order(settings.seed, epoch, settings.train_len);
+        for indices in order.chunks_exact(batch) {
+            if iteration == iterations {
+                break 'epochs;
+            }
+            images.clear();
+            labels.clear();
+            for &i in indices {
+                let image = data.image(i).ok_or(Error::Config(
+                    "an example index is past the end of the data",
+                ))?;
+                images.extend_from_slice(image);
+                labels.push(data.labels()[i]);
+            }
+            twin.train_step(&encode_pixels(&images), &labels)?;
+            iteration += 1;
+            let epoch_done =
+                iteration % settings.iterations_per_epoch().max(1) == 0 || iteration == iterations;
+            let accuracy = match test {
+                Some((test_data, n)) if epoch_done && n > 0 => {
+                    Some(twin_accuracy(&mut twin, test_data, n, batch)?)
+                }
+                _ => None,
+            };
+            report(&StepReport {
+                iteration,
+                iterations,
+                epoch: epoch + 1,
+                loss: None,
+                accuracy,
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+    Ok(twin)
+}
+
+/// The twin's predicted class of each of the first `images` examples of `data`.
+///
+/// # Errors
+///
+/// [`Error::Config`] if `data` holds fewer examples.
+pub fn twin_predictions<N: Number>(
+    twin: &mut Twin<N>,
+    data: &Dataset,
+    images: usize,
+    batch: usize,
+) -> Result<Vec<usize>> {
+    if images > data.len() {
+        return Err(Error::Config("more images asked for than the data holds"));
+    }
+    let batch = batch.max(1);
+    let mut predictions = Vec::with_capacity(images);
+    for first in (0..images).step_by(batch) {
+        let n = batch.min(images - first);
+        let pixels = &data.images()[first * PIXELS..(first + n) * PIXELS];
+        predictions.extend(twin.predict(&encode_pixels::<N>(pixels), n)?);
+    }
+    Ok(predictions)
+}
+
+fn twin_accuracy<N: Number>(
+    twin: &mut Twin<N>,
+    data: &Dataset,
+    images: usize,
+    batch: usize,
+) -> Result<f64> {
+    let predictions = twin_predictions(twin, data, images, batch)?;
+    let right = predictions
+        .iter()
+        .zip(data.labels())
+        .filter(|&(&p, &l)| p == usize::from(l))
+        .count();
+    Ok(right as f64 / images.max(1) as f64)
 }
 
 /// The accuracy of `network` on the first `images` examples of P0's `data`, in batches of

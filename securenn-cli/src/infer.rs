@@ -1,0 +1,349 @@
+//! `securenn infer`: private classification of MNIST test images by a trained network, with
+//! its accuracy and its agreement with the plaintext twin.
+//!
+//! P0 owns the images and learns only the predicted classes; the model is either a
+//! plaintext model owned by P1, who secret-shares it (`--weights model.safetensors`), or a
+//! private model already held as shares by P0 and P1 (`--weights DIR` with
+//! `party0.safetensors` and `party1.safetensors`, as `securenn train --save DIR` leaves
+//! them). The twin's predictions, for the agreement, are computed outside the parties by
+//! this command, which in the one-machine modes holds every file anyway.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use securenn_dsl::net::{ClusterStats, Stats};
+use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::mnist::{Mnist, TEST_LEN};
+use securenn_dsl::nn::private::PrivateNetwork;
+use securenn_dsl::nn::train::{evaluate, twin_predictions};
+use securenn_dsl::nn::twin::Number as _;
+use securenn_dsl::nn::twin::{LayerWeights, TrainConfig, Twin};
+use securenn_dsl::nn::weights::{LayerShares, load_model, load_shares};
+use securenn_dsl::party::{P0, P1, Private, Role};
+use securenn_dsl::ring::Z64;
+use securenn_dsl::session::{Session, run_local};
+use serde::{Deserialize, Serialize};
+
+use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+use crate::train::{MODEL_FILE, load_mnist, shares_file};
+
+/// Arguments of `securenn infer`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// The network: A, B, C or D.
+    #[arg(long, default_value = "C")]
+    network: String,
+    /// A plaintext model (`.safetensors`, owned by P1), or a directory holding the parties'
+    /// shares (`party0.safetensors`, `party1.safetensors`) or a `model.safetensors`.
+    /// Default: the model trained by the plaintext twin in `models/`.
+    #[arg(long, value_name = "FILE|DIR")]
+    weights: Option<PathBuf>,
+    /// How many test images to classify, from the first.
+    #[arg(long, default_value_t = TEST_LEN)]
+    images: usize,
+    /// Images per private inference.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Where the parties run: three threads here, or three processes on 127.0.0.1 that
+    /// talk TLS.
+    #[arg(long, value_enum, default_value_t = TransportKind::Local)]
+    transport: TransportKind,
+    /// The directory holding the MNIST files (default: the vendored copy).
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+    /// Print exactly one JSON object, on the last line.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    child: ChildArgs,
+}
+
+/// The JSON summary.
+#[derive(Debug, Serialize)]
+struct Summary {
+    network: String,
+    images: usize,
+    batch: usize,
+    seconds: f64,
+    bytes_total: u64,
+    accuracy: f64,
+    agreement: Option<f64>,
+}
+
+/// What each party brings back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PartyReport {
+    role: Role,
+    /// Seconds of the private inference alone.
+    seconds: f64,
+    stats: Stats,
+    /// At P0: the predicted classes.
+    predictions: Option<Vec<usize>>,
+}
+
+/// Where the model comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A plaintext model, owned by P1.
+    Model(PathBuf),
+    /// A directory with P0's and P1's shares.
+    Shares(PathBuf),
+}
+
+/// The directory of the models trained by the plaintext twin, in the repository.
+pub(crate) fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn source(args: &Args, spec: &NetworkSpec) -> Result<Source, CliError> {
+    let path = match &args.weights {
+        Some(path) => path.clone(),
+        None => {
+            let default = models_dir().join(format!("{}.safetensors", spec.name()));
+            if !default.is_file() {
+                return Err(format!(
+                    "no weights given and no model at {}: pass --weights FILE|DIR, or train one with `securenn train --network {} --plaintext --save DIR`",
+                    default.display(),
+                    spec.name()
+                )
+                .into());
+            }
+            default
+        }
+    };
+    if path.is_dir() {
+        if path.join(shares_file(Role::P0)).is_file() {
+            Ok(Source::Shares(path))
+        } else if path.join(MODEL_FILE).is_file() {
+            Ok(Source::Model(path.join(MODEL_FILE)))
+        } else {
+            Err(format!(
+                "{}: holds neither the parties' shares ({}, {}) nor a {MODEL_FILE}",
+                path.display(),
+                shares_file(Role::P0),
+                shares_file(Role::P1)
+            )
+            .into())
+        }
+    } else if path.is_file() {
+        Ok(Source::Model(path))
+    } else {
+        Err(format!("{}: no such file or directory", path.display()).into())
+    }
+}
+
+/// The model in the clear, for the twin: the file itself, or the sum of the two parties'
+/// shares.
+fn plaintext_model(
+    source: &Source,
+    spec: &NetworkSpec,
+) -> securenn_dsl::Result<Vec<Option<LayerWeights>>> {
+    match source {
+        Source::Model(path) => load_model(path, spec),
+        Source::Shares(dir) => {
+            let p0 = load_shares(&dir.join(shares_file(Role::P0)), spec, Role::P0)?;
+            let p1 = load_shares(&dir.join(shares_file(Role::P1)), spec, Role::P1)?;
+            let reconstruct = |a: &[Z64], b: &[Z64]| -> Vec<f64> {
+                a.iter().zip(b).map(|(&x, &y)| (x + y).decode()).collect()
+            };
+            Ok(p0
+                .iter()
+                .zip(&p1)
+                .map(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => Some(LayerWeights {
+                        weights: reconstruct(&a.weights, &b.weights),
+                        biases: reconstruct(&a.biases, &b.biases),
+                    }),
+                    _ => None,
+                })
+                .collect())
+        }
+    }
+}
+
+fn mnist_dir(args: &Args) -> PathBuf {
+    args.mnist.clone().unwrap_or_else(Mnist::default_dir)
+}
+
+/// One party's side: load what this party owns, make the private network, classify.
+async fn infer_party(
+    session: &Session,
+    args: &Args,
+    spec: &NetworkSpec,
+    source: &Source,
+) -> securenn_dsl::Result<PartyReport> {
+    let role = session.role();
+    let config = TrainConfig::default();
+    let mut network = match source {
+        Source::Model(path) => {
+            let model = Private::<P1, _>::try_new(role, || load_model(path, spec))?;
+            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await?
+        }
+        Source::Shares(dir) => {
+            let shares: Option<Vec<Option<LayerShares>>> = match role {
+                Role::P2 => None,
+                _ => Some(load_shares(&dir.join(shares_file(role)), spec, role)?),
+            };
+            PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
+        }
+    };
+    let test = Private::<P0, _>::try_new(role, || Ok(load_mnist(&mnist_dir(args))?.test))?;
+    session.reset_stats();
+    let started = Instant::now();
+    let evaluation = evaluate(session, &mut network, &test, args.images, args.batch)
+        .await?
+        .into_inner();
+    Ok(PartyReport {
+        role,
+        seconds: started.elapsed().as_secs_f64(),
+        stats: session.stats(),
+        predictions: evaluation.map(|e| e.predictions),
+    })
+}
+
+fn check(args: &Args) -> Result<NetworkSpec, CliError> {
+    let spec = NetworkSpec::by_name(&args.network)?;
+    if args.images == 0 || args.images > TEST_LEN {
+        return Err(format!("--images must be between 1 and {TEST_LEN}").into());
+    }
+    if args.batch == 0 || args.batch > 4096 {
+        return Err("--batch must be between 1 and 4096".into());
+    }
+    Ok(spec)
+}
+
+/// Runs `securenn infer`.
+pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
+    let spec = check(args)?;
+    let source = source(args, &spec)?;
+    if let Some(party) = args.child.party {
+        run_child(&args.child, party, async |session| {
+            Ok(infer_party(&session, args, &spec, &source).await?)
+        })?;
+        return Ok(true);
+    }
+    // Bad weights or data are clear errors before any party starts.
+    let model = plaintext_model(&source, &spec)?;
+    let mnist = load_mnist(&mnist_dir(args))?;
+    if !args.json {
+        eprintln!(
+            "classifying {} test images privately with network {} in batches of {}, {}",
+            args.images,
+            spec.name(),
+            args.batch,
+            match args.transport {
+                TransportKind::Local => "three parties in this process",
+                TransportKind::Tcp => "three processes on 127.0.0.1 over TLS",
+            }
+        );
+    }
+    let reports: [PartyReport; 3] = match args.transport {
+        TransportKind::Local => run_local(|session| {
+            let (spec, source) = (&spec, &source);
+            async move { infer_party(&session, args, spec, source).await }
+        })?,
+        TransportKind::Tcp => run_three_processes(&std::env::args().skip(1).collect::<Vec<_>>())?,
+    };
+    let predictions = reports[0]
+        .predictions
+        .clone()
+        .ok_or("P0 reported no predictions")?;
+    let mut twin = Twin::<Z64>::new(spec.clone(), &model, TrainConfig::default(), 0)?;
+    let expected = twin_predictions(&mut twin, &mnist.test, args.images, 500)?;
+    let labels = mnist.test.labels();
+    let right = predictions
+        .iter()
+        .zip(labels)
+        .filter(|&(&p, &l)| p == usize::from(l))
+        .count();
+    let agreeing = predictions
+        .iter()
+        .zip(&expected)
+        .filter(|(p, e)| p == e)
+        .count();
+    let cluster =
+        ClusterStats::from_parties(&[reports[0].stats, reports[1].stats, reports[2].stats]);
+    let summary = Summary {
+        network: spec.name().to_owned(),
+        images: args.images,
+        batch: args.batch,
+        seconds: reports[0].seconds,
+        bytes_total: cluster.total_bytes(),
+        accuracy: right as f64 / args.images as f64,
+        agreement: Some(agreeing as f64 / args.images as f64),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+    } else {
+        writeln!(
+            out,
+            "network {}: {} images in {:.1} s ({:.1} ms per image), {:.1} MB; accuracy {:.2}%, agreement with the plaintext twin {:.2}% ({} of {})",
+            summary.network,
+            summary.images,
+            summary.seconds,
+            summary.seconds * 1e3 / summary.images as f64,
+            summary.bytes_total as f64 / 1e6,
+            summary.accuracy * 100.0,
+            agreeing as f64 * 100.0 / args.images as f64,
+            agreeing,
+            args.images
+        )?;
+    }
+    Ok(true)
+}
+
+/// Runs private inference as one party of a cluster (`securenn party ... infer`); P0
+/// prints the accuracy. The agreement with the twin is not computed: no party holds the
+/// model in the clear.
+pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
+    let spec = check(args)?;
+    // Each party holds only its own files: P0 its shares (or nothing), P1 its shares or
+    // the model.
+    let source = match &args.weights {
+        Some(path) if path.is_dir() => Source::Shares(path.clone()),
+        Some(path) => Source::Model(path.clone()),
+        None => source(args, &spec)?,
+    };
+    let report = infer_party(&session, args, &spec, &source).await?;
+    let Some(predictions) = report.predictions else {
+        if !args.json {
+            eprintln!(
+                "{}: done, sent {:.1} MB",
+                report.role,
+                report.stats.total_sent() as f64 / 1e6
+            );
+        }
+        return Ok(true);
+    };
+    let mnist = load_mnist(&mnist_dir(args))?;
+    let right = predictions
+        .iter()
+        .zip(mnist.test.labels())
+        .filter(|&(&p, &l)| p == usize::from(l))
+        .count();
+    let summary = Summary {
+        network: spec.name().to_owned(),
+        images: args.images,
+        batch: args.batch,
+        seconds: report.seconds,
+        bytes_total: report.stats.total_sent() + report.stats.total_received(),
+        accuracy: right as f64 / args.images as f64,
+        agreement: None,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+    } else {
+        writeln!(
+            out,
+            "network {}: {} images in {:.1} s, accuracy {:.2}%",
+            summary.network,
+            summary.images,
+            summary.seconds,
+            summary.accuracy * 100.0
+        )?;
+    }
+    Ok(true)
+}

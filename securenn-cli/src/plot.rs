@@ -1,0 +1,206 @@
+//! The training curve as a self-contained SVG: the loss after every step (left axis) and
+//! the test accuracy after every epoch (right axis).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use securenn_dsl::nn::train::StepReport;
+use serde::{Deserialize, Serialize};
+
+use crate::processes::CliError;
+
+/// One step of the curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CurvePoint {
+    /// Steps done, from 1.
+    pub(crate) iteration: usize,
+    /// The batch's loss, where known.
+    pub(crate) loss: Option<f64>,
+    /// The test accuracy, at the end of an epoch.
+    pub(crate) accuracy: Option<f64>,
+}
+
+impl From<&StepReport> for CurvePoint {
+    fn from(step: &StepReport) -> Self {
+        CurvePoint {
+            iteration: step.iteration,
+            loss: step.loss.filter(|l| l.is_finite()),
+            accuracy: step.accuracy.filter(|a| a.is_finite()),
+        }
+    }
+}
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 400.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 70.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 50.0;
+
+/// Draws `points` of a training run of `network` to `path`.
+///
+/// # Errors
+///
+/// If the file cannot be written.
+pub(crate) fn write_training_curve(
+    path: &Path,
+    network: &str,
+    points: &[CurvePoint],
+) -> Result<(), CliError> {
+    std::fs::write(path, svg(network, points))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+}
+
+/// The SVG text of the curve.
+pub(crate) fn svg(network: &str, points: &[CurvePoint]) -> String {
+    let steps = points.iter().map(|p| p.iteration).max().unwrap_or(1).max(1) as f64;
+    let losses: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| p.loss.map(|l| (p.iteration as f64, l)))
+        .collect();
+    let accuracies: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| p.accuracy.map(|a| (p.iteration as f64, a * 100.0)))
+        .collect();
+    let max_loss = losses.iter().map(|&(_, l)| l).fold(0.0, f64::max).max(1e-9);
+    let low_accuracy = accuracies
+        .iter()
+        .map(|&(_, a)| a)
+        .fold(100.0, f64::min)
+        .min(90.0)
+        .floor();
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |step: f64| LEFT + step / steps * plot_w;
+    let y_loss = |loss: f64| TOP + plot_h * (1.0 - loss / max_loss);
+    let y_accuracy = |a: f64| TOP + plot_h * (1.0 - (a - low_accuracy) / (100.0 - low_accuracy));
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">Network {network}: private training on MNIST</text>"#,
+        WIDTH / 2.0
+    );
+    // Axes and grid.
+    let _ = writeln!(
+        out,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#888"/>"##
+    );
+    for i in 0..=4 {
+        let fraction = f64::from(i) / 4.0;
+        let y = TOP + plot_h * (1.0 - fraction);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#eee"/>"##,
+            LEFT + plot_w
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#1f77b4">{:.3}</text>"##,
+            LEFT - 6.0,
+            y + 4.0,
+            max_loss * fraction
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{:.1}" fill="#d62728">{:.1}%</text>"##,
+            LEFT + plot_w + 6.0,
+            y + 4.0,
+            low_accuracy + (100.0 - low_accuracy) * fraction
+        );
+        let step = steps * fraction;
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{step:.0}</text>"#,
+            x(step),
+            TOP + plot_h + 18.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle">training step (batch)</text>"#,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 10.0
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="16" y="{}" fill="#1f77b4" transform="rotate(-90 16 {})" text-anchor="middle">loss</text>"##,
+        TOP + plot_h / 2.0,
+        TOP + plot_h / 2.0
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{x}" y="{y}" fill="#d62728" transform="rotate(90 {x} {y})" text-anchor="middle">test accuracy</text>"##,
+        x = WIDTH - 14.0,
+        y = TOP + plot_h / 2.0
+    );
+    // The loss, one vertex per step.
+    if !losses.is_empty() {
+        let vertices: Vec<String> = losses
+            .iter()
+            .map(|&(s, l)| format!("{:.1},{:.1}", x(s), y_loss(l)))
+            .collect();
+        let _ = writeln!(
+            out,
+            r##"<polyline fill="none" stroke="#1f77b4" stroke-width="1" points="{}"/>"##,
+            vertices.join(" ")
+        );
+    }
+    // The accuracy at the end of each epoch.
+    if !accuracies.is_empty() {
+        let vertices: Vec<String> = accuracies
+            .iter()
+            .map(|&(s, a)| format!("{:.1},{:.1}", x(s), y_accuracy(a)))
+            .collect();
+        let _ = writeln!(
+            out,
+            r##"<polyline fill="none" stroke="#d62728" stroke-width="2" points="{}"/>"##,
+            vertices.join(" ")
+        );
+        for &(s, a) in &accuracies {
+            let _ = writeln!(
+                out,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#d62728"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#d62728">{a:.2}%</text>"##,
+                x(s),
+                y_accuracy(a),
+                x(s),
+                y_accuracy(a) - 8.0
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_curve_has_one_vertex_per_loss_and_a_marker_per_epoch() {
+        let points: Vec<CurvePoint> = (1..=10)
+            .map(|i| CurvePoint {
+                iteration: i,
+                loss: Some(1.0 / i as f64),
+                accuracy: (i % 5 == 0).then_some(0.9 + i as f64 / 100.0),
+            })
+            .collect();
+        let text = svg("A", &points);
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+        let loss_line = text
+            .lines()
+            .find(|l| l.contains(r##"stroke="#1f77b4" stroke-width="1""##))
+            .unwrap_or_default();
+        assert_eq!(loss_line.matches(',').count(), 10);
+        assert_eq!(text.matches("<circle").count(), 2);
+        assert!(text.contains("95.00%") && text.contains("100.00%"));
+    }
+}

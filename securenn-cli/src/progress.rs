@@ -1,0 +1,70 @@
+//! The progress bar of a training run: steps, epoch, live loss and the time left, on
+//! stderr. Hidden when the output is not a terminal or with `--json`; the end of each
+//! epoch is also printed as a line of its own.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use securenn_dsl::nn::train::StepReport;
+
+/// The bar of one training run.
+#[derive(Debug)]
+pub(crate) struct StepProgress {
+    bar: ProgressBar,
+    visible: bool,
+}
+
+impl StepProgress {
+    /// A bar over `steps` steps, drawn only if `visible`.
+    pub(crate) fn new(visible: bool, steps: usize) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(steps as u64),
+            if visible {
+                ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        let style = ProgressStyle::with_template(
+            "  {bar:32.cyan/blue} {pos}/{len} steps  {msg}  {elapsed_precise} elapsed, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(500));
+        StepProgress { bar, visible }
+    }
+
+    /// Records a finished step; at the end of an epoch prints the test accuracy measured
+    /// on `test_images` images.
+    pub(crate) fn step(&mut self, step: &StepReport, test_images: usize) {
+        self.bar.set_position(step.iteration as u64);
+        let seconds_per_step = step.elapsed.as_secs_f64() / step.iteration.max(1) as f64;
+        self.bar.set_message(match step.loss {
+            Some(loss) => format!(
+                "epoch {}  loss {loss:.4}  {seconds_per_step:.3} s/step",
+                step.epoch
+            ),
+            None => format!("epoch {}  {seconds_per_step:.3} s/step", step.epoch),
+        });
+        if let (Some(accuracy), true) = (step.accuracy, self.visible) {
+            let line = format!(
+                "  epoch {} done after {} steps: accuracy {:.2}% on the first {test_images} test images",
+                step.epoch,
+                step.iteration,
+                accuracy * 100.0
+            );
+            // Not on a terminal the bar is hidden, and so is what it prints.
+            if self.bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                self.bar.println(line);
+            }
+        }
+    }
+
+    /// Removes the bar.
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
