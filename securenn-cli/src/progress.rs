@@ -1,8 +1,8 @@
 //! The progress bar of a training run: steps, epoch, live loss and the time left, on
-//! stderr. Hidden when the output is not a terminal or with `--json`; the end of each
-//! epoch is also printed as a line of its own.
+//! stderr. Hidden with `--json`. When stderr is not a terminal (a log file), a plain line
+//! every 30 seconds replaces the bar; the end of each epoch is always a line of its own.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use securenn_dsl::nn::train::StepReport;
@@ -12,7 +12,12 @@ use securenn_dsl::nn::train::StepReport;
 pub(crate) struct StepProgress {
     bar: ProgressBar,
     visible: bool,
+    /// When the last plain line was printed, off a terminal.
+    last_line: Instant,
 }
+
+/// How often a plain progress line is printed off a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(30);
 
 impl StepProgress {
     /// A bar over `steps` steps, drawn only if `visible`.
@@ -32,7 +37,11 @@ impl StepProgress {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(500));
-        StepProgress { bar, visible }
+        StepProgress {
+            bar,
+            visible,
+            last_line: Instant::now(),
+        }
     }
 
     /// Records a finished step; at the end of an epoch prints the test accuracy measured
@@ -40,13 +49,22 @@ impl StepProgress {
     pub(crate) fn step(&mut self, step: &StepReport, test_images: usize) {
         self.bar.set_position(step.iteration as u64);
         let seconds_per_step = step.elapsed.as_secs_f64() / step.iteration.max(1) as f64;
-        self.bar.set_message(match step.loss {
+        let message = match step.loss {
             Some(loss) => format!(
                 "epoch {}  loss {loss:.4}  {seconds_per_step:.3} s/step",
                 step.epoch
             ),
             None => format!("epoch {}  {seconds_per_step:.3} s/step", step.epoch),
-        });
+        };
+        if self.visible && self.bar.is_hidden() && self.last_line.elapsed() >= LINE_EVERY {
+            self.last_line = Instant::now();
+            let left = seconds_per_step * (step.iterations - step.iteration) as f64;
+            eprintln!(
+                "  step {}/{}  {message}  {left:.0} s left",
+                step.iteration, step.iterations
+            );
+        }
+        self.bar.set_message(message);
         if let (Some(accuracy), true) = (step.accuracy, self.visible) {
             let line = format!(
                 "  epoch {} done after {} steps: accuracy {:.2}% on the first {test_images} test images",

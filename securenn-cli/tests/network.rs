@@ -1,0 +1,464 @@
+//! `securenn train`, `infer`, `keygen` and `party` end to end: a few private training steps
+//! in one process, over three processes with TLS, and over a cluster configured by
+//! `keygen`; saved shares and revealed models that private inference reads back and that
+//! agree with the plaintext twin; and a clear error with a non-zero exit, never a panic, for
+//! bad input.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+
+fn securenn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_securenn"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must succeed and returns its last line, parsed as JSON.
+fn json(args: &[&str]) -> serde_json::Value {
+    let output = securenn(args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "securenn {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// Runs a command that must fail cleanly; returns its stderr.
+fn failure(args: &[&str]) -> String {
+    let output = securenn(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "securenn {args:?} succeeded");
+    assert_eq!(output.status.code(), Some(1), "securenn {args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "securenn {args:?} panicked: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "securenn {args:?}: {stderr}");
+    stderr
+}
+
+/// A scratch directory, removed afterwards.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("securenn-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn check_train_summary(summary: &serde_json::Value, network: &str, iterations: u64) {
+    assert_eq!(summary["network"], network);
+    assert_eq!(summary["iterations"], iterations);
+    assert_eq!(summary["batch"], 128);
+    assert_eq!(summary["epochs"], 1);
+    assert!(summary["bytes_total"].as_u64().unwrap() > 0);
+    assert!(summary["seconds"].as_f64().unwrap() > 0.0);
+    assert!(summary["seconds_per_iteration"].as_f64().unwrap() > 0.0);
+    let accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{summary}");
+}
+
+#[test]
+fn a_few_private_training_steps_run_over_three_processes_with_tls() {
+    let summary = json(&[
+        "train",
+        "--network",
+        "A",
+        "--iterations",
+        "3",
+        "--test-images",
+        "128",
+        "--transport",
+        "tcp",
+        "--json",
+    ]);
+    check_train_summary(&summary, "A", 3);
+    // Three steps already lift network A well above chance (10%).
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.2,
+        "{summary}"
+    );
+}
+
+#[test]
+fn saved_shares_and_the_revealed_model_infer_as_the_twin_does() {
+    let scratch = Scratch::new("save");
+    let dir = scratch.path("model");
+    let plot = scratch.path("curve.svg");
+    let summary = json(&[
+        "train",
+        "--network",
+        "A",
+        "--iterations",
+        "4",
+        "--test-images",
+        "0",
+        "--save",
+        &dir,
+        "--reveal-to",
+        "P1",
+        "--plot",
+        &plot,
+        "--json",
+    ]);
+    assert_eq!(summary["test_accuracy"], serde_json::Value::Null);
+    for file in [
+        "party0.safetensors",
+        "party1.safetensors",
+        "model.safetensors",
+    ] {
+        assert!(Path::new(&dir).join(file).is_file(), "{file} was not saved");
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
+
+    // From the shares, and from the revealed model shared anew by P1: both classify as
+    // the twin on the same model, and the same images alike.
+    let from_shares = json(&[
+        "infer",
+        "--network",
+        "A",
+        "--weights",
+        &dir,
+        "--images",
+        "200",
+        "--json",
+    ]);
+    let model = Path::new(&dir).join("model.safetensors");
+    let from_model = json(&[
+        "infer",
+        "--network",
+        "A",
+        "--weights",
+        model.to_str().unwrap(),
+        "--images",
+        "200",
+        "--batch",
+        "64",
+        "--json",
+    ]);
+    for summary in [&from_shares, &from_model] {
+        assert_eq!(summary["network"], "A");
+        assert_eq!(summary["images"], 200);
+        assert!(summary["bytes_total"].as_u64().unwrap() > 0);
+        assert!(summary["seconds"].as_f64().unwrap() > 0.0);
+        let agreement = summary["agreement"].as_f64().unwrap();
+        assert!(
+            agreement >= 0.99,
+            "private inference disagrees with the twin: {summary}"
+        );
+    }
+    let (a, b) = (
+        from_shares["accuracy"].as_f64().unwrap(),
+        from_model["accuracy"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 0.01, "shares {a} vs revealed model {b}");
+    assert!(a > 0.2, "four steps of training should beat chance: {a}");
+}
+
+#[test]
+fn a_plaintext_model_is_classified_privately_as_by_the_twin() {
+    let scratch = Scratch::new("plaintext");
+    let dir = scratch.path("d");
+    let summary = json(&[
+        "train",
+        "--network",
+        "D",
+        "--plaintext",
+        "--iterations",
+        "20",
+        "--test-images",
+        "500",
+        "--save",
+        &dir,
+        "--json",
+    ]);
+    assert_eq!(summary["bytes_total"], 0);
+    let twin_accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!(twin_accuracy > 0.5, "{summary}");
+    let private = json(&[
+        "infer",
+        "--network",
+        "D",
+        "--weights",
+        &dir,
+        "--images",
+        "500",
+        "--json",
+    ]);
+    assert!(private["agreement"].as_f64().unwrap() >= 0.99, "{private}");
+    let accuracy = private["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - twin_accuracy).abs() <= 0.01,
+        "{private} vs {summary}"
+    );
+}
+
+/// Two free ports on 127.0.0.1.
+fn free_ports() -> [u16; 2] {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    [
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    ]
+}
+
+#[test]
+fn a_cluster_made_by_keygen_trains_with_three_party_processes() {
+    let scratch = Scratch::new("cluster");
+    let [p0, p1] = free_ports();
+    let out = scratch.path("certs");
+    let output = securenn(&[
+        "keygen",
+        "--out",
+        &out,
+        "--p0",
+        &format!("127.0.0.1:{p0}"),
+        "--p1",
+        &format!("127.0.0.1:{p1}"),
+    ]);
+    assert!(output.status.success());
+    let config = Path::new(&out).join("cluster.toml");
+    let children: Vec<_> = (0..3)
+        .map(|id| {
+            Command::new(env!("CARGO_BIN_EXE_securenn"))
+                .args(["party", "--id", &id.to_string(), "--config"])
+                .arg(&config)
+                .args([
+                    "train",
+                    "--network",
+                    "A",
+                    "--iterations",
+                    "2",
+                    "--test-images",
+                    "64",
+                    "--json",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (id, output) in outputs.iter().enumerate() {
+        assert!(
+            output.status.success(),
+            "party {id}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&outputs[0].stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    check_train_summary(&summary, "A", 2);
+}
+
+#[test]
+fn an_unknown_network_is_a_clear_error() {
+    for command in ["train", "infer"] {
+        let stderr = failure(&[command, "--network", "E"]);
+        assert!(stderr.contains("unknown network"), "{stderr}");
+    }
+    let stderr = failure(&["bench", "network", "E"]);
+    assert!(stderr.contains("unknown network"), "{stderr}");
+}
+
+#[test]
+fn weights_of_the_wrong_network_or_shape_are_a_clear_error() {
+    let scratch = Scratch::new("weights");
+    let dir = scratch.path("a");
+    json(&[
+        "train",
+        "--network",
+        "A",
+        "--plaintext",
+        "--iterations",
+        "1",
+        "--test-images",
+        "0",
+        "--save",
+        &dir,
+        "--json",
+    ]);
+    let model = Path::new(&dir).join("model.safetensors");
+    let model = model.to_str().unwrap();
+    let stderr = failure(&["infer", "--network", "B", "--weights", model]);
+    assert!(stderr.contains("for network A, not B"), "{stderr}");
+
+    // The right network's name over a tensor of the wrong shape.
+    let bytes = std::fs::read(model).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec(), view.data().to_vec()))
+        .collect();
+    let first = owned
+        .iter_mut()
+        .find(|(name, ..)| name.ends_with(".weight"))
+        .unwrap();
+    first.1 = vec![first.1[0] / 2, first.1[1] * 2];
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = owned
+        .iter()
+        .map(|(name, shape, data)| {
+            (
+                name.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let reshaped = scratch.path("reshaped.safetensors");
+    safetensors::serialize_to_file(views, header.metadata().clone(), Path::new(&reshaped)).unwrap();
+    let stderr = failure(&["infer", "--network", "A", "--weights", &reshaped]);
+    assert!(
+        stderr.contains("has shape") && stderr.contains("needs"),
+        "{stderr}"
+    );
+
+    let garbage = scratch.path("garbage.safetensors");
+    std::fs::write(&garbage, b"not a safetensors file at all").unwrap();
+    let stderr = failure(&["infer", "--network", "A", "--weights", &garbage]);
+    assert!(stderr.contains("not a safetensors file"), "{stderr}");
+}
+
+#[test]
+fn images_of_the_wrong_size_are_a_clear_error() {
+    let scratch = Scratch::new("mnist");
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let dir = Path::new(&scratch.0);
+    for file in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(mnist.join(file), dir.join(file)).unwrap();
+    }
+    // 10,000 test images of 27×27 pixels, listed with their true checksum.
+    let mut idx = vec![0, 0, 8, 3];
+    for dim in [10_000u32, 27, 27] {
+        idx.extend_from_slice(&dim.to_be_bytes());
+    }
+    idx.resize(16 + 10_000 * 27 * 27, 0);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&idx).unwrap();
+    let gz = encoder.finish().unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), &gz).unwrap();
+    let sums = std::fs::read_to_string(mnist.join("SHA256SUMS")).unwrap();
+    let sums: String = sums
+        .lines()
+        .map(|line| {
+            if line.contains("t10k-images") {
+                format!(
+                    "{:x}  t10k-images-idx3-ubyte.gz\n",
+                    sha2::Sha256::digest(&gz)
+                )
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    let stderr = failure(&[
+        "train",
+        "--network",
+        "A",
+        "--iterations",
+        "1",
+        "--mnist",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("t10k-images"), "{stderr}");
+}
+
+fn cluster_config(scratch: &Scratch, certificate: &str, p0: u16) -> String {
+    let certs = scratch.path("certs");
+    let output = securenn(&["keygen", "--out", &certs]);
+    assert!(output.status.success());
+    let config = format!(
+        "session_id = 3\nconnect_timeout_seconds = 2\n\n[addresses]\np0 = \"127.0.0.1:{p0}\"\np1 = \"127.0.0.1:1\"\n\n[tls]\nca = \"{certs}/ca.pem\"\ncertificate = \"{certificate}\"\nkey = \"{certs}/p{{id}}.key\"\n"
+    );
+    let path = scratch.path("cluster.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[test]
+fn a_missing_certificate_is_a_clear_error() {
+    let scratch = Scratch::new("missing-cert");
+    let config = cluster_config(&scratch, "/nonexistent/p{id}.pem", 1);
+    let stderr = failure(&["party", "--id", "1", "--config", &config, "train"]);
+    assert!(stderr.contains("/nonexistent/p1.pem"), "{stderr}");
+}
+
+#[test]
+fn a_party_that_cannot_reach_its_peers_gives_up_with_a_clear_error() {
+    let scratch = Scratch::new("unreachable");
+    let [p0, _] = free_ports();
+    let certs = scratch.path("certs");
+    let config = cluster_config(&scratch, &format!("{certs}/p{{id}}.pem"), p0);
+    let started = Instant::now();
+    let stderr = failure(&[
+        "party",
+        "--id",
+        "2",
+        "--config",
+        &config,
+        "train",
+        "--iterations",
+        "1",
+    ]);
+    assert!(
+        stderr.contains("P0") && stderr.contains("could not connect"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stderr = failure(&[
+        "party",
+        "--id",
+        "2",
+        "--config",
+        &scratch.path("none.toml"),
+        "train",
+    ]);
+    assert!(stderr.contains("none.toml"), "{stderr}");
+}
