@@ -26,7 +26,7 @@ use securenn_dsl::session::{Session, run_local};
 use serde::{Deserialize, Serialize};
 
 use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
-use crate::train::{MODEL_FILE, load_mnist, shares_file};
+use crate::train::{MODEL_FILE, load_mnist, right_answers, shares_file};
 
 /// Arguments of `securenn infer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -213,6 +213,34 @@ fn check(args: &Args) -> Result<NetworkSpec, CliError> {
     Ok(spec)
 }
 
+/// Prints the summary: one JSON object with `--json`, else a sentence.
+fn print_summary(args: &Args, summary: &Summary) -> Result<bool, CliError> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(summary)?)?;
+        return Ok(true);
+    }
+    let agreement = summary.agreement.map_or(String::new(), |agreement| {
+        format!(
+            ", agreement with the plaintext twin {:.2}% ({} of {})",
+            agreement * 100.0,
+            (agreement * summary.images as f64).round(),
+            summary.images
+        )
+    });
+    writeln!(
+        out,
+        "network {}: {} images in {:.1} s ({:.1} ms per image), {:.1} MB; accuracy {:.2}%{agreement}",
+        summary.network,
+        summary.images,
+        summary.seconds,
+        summary.seconds * 1e3 / summary.images.max(1) as f64,
+        summary.bytes_total as f64 / 1e6,
+        summary.accuracy * 100.0,
+    )?;
+    Ok(true)
+}
+
 /// Runs `securenn infer`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let spec = check(args)?;
@@ -251,12 +279,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         .ok_or("P0 reported no predictions")?;
     let mut twin = Twin::<Z64>::new(spec.clone(), &model, TrainConfig::default(), 0)?;
     let expected = twin_predictions(&mut twin, &mnist.test, args.images, 500)?;
-    let labels = mnist.test.labels();
-    let right = predictions
-        .iter()
-        .zip(labels)
-        .filter(|&(&p, &l)| p == usize::from(l))
-        .count();
+    let right = right_answers(&predictions, mnist.test.labels());
     let agreeing = predictions
         .iter()
         .zip(&expected)
@@ -273,25 +296,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         accuracy: right as f64 / args.images as f64,
         agreement: Some(agreeing as f64 / args.images as f64),
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
-    } else {
-        writeln!(
-            out,
-            "network {}: {} images in {:.1} s ({:.1} ms per image), {:.1} MB; accuracy {:.2}%, agreement with the plaintext twin {:.2}% ({} of {})",
-            summary.network,
-            summary.images,
-            summary.seconds,
-            summary.seconds * 1e3 / summary.images as f64,
-            summary.bytes_total as f64 / 1e6,
-            summary.accuracy * 100.0,
-            agreeing as f64 * 100.0 / args.images as f64,
-            agreeing,
-            args.images
-        )?;
-    }
-    Ok(true)
+    print_summary(args, &summary)
 }
 
 /// Runs private inference as one party of a cluster (`securenn party ... infer`); P0
@@ -318,11 +323,7 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
         return Ok(true);
     };
     let mnist = load_mnist(&mnist_dir(args))?;
-    let right = predictions
-        .iter()
-        .zip(mnist.test.labels())
-        .filter(|&(&p, &l)| p == usize::from(l))
-        .count();
+    let right = right_answers(&predictions, mnist.test.labels());
     let summary = Summary {
         network: spec.name().to_owned(),
         images: args.images,
@@ -332,18 +333,5 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
         accuracy: right as f64 / args.images as f64,
         agreement: None,
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
-    } else {
-        writeln!(
-            out,
-            "network {}: {} images in {:.1} s, accuracy {:.2}%",
-            summary.network,
-            summary.images,
-            summary.seconds,
-            summary.accuracy * 100.0
-        )?;
-    }
-    Ok(true)
+    print_summary(args, &summary)
 }

@@ -128,6 +128,31 @@ struct Summary {
     test_accuracy: Option<f64>,
 }
 
+impl Summary {
+    /// The summary of a run of `settings` that took `seconds` in all, `train_seconds` of
+    /// them training, moved `bytes_total` and, if evaluated, classified `evaluation =
+    /// (images, right)`.
+    fn new(
+        settings: &TrainSettings,
+        seconds: f64,
+        train_seconds: f64,
+        bytes_total: u64,
+        evaluation: Option<(usize, usize)>,
+    ) -> Self {
+        let iterations = settings.iterations();
+        Summary {
+            network: settings.spec.name().to_owned(),
+            epochs: settings.epochs,
+            iterations,
+            batch: settings.config.batch(),
+            seconds,
+            seconds_per_iteration: train_seconds / iterations.max(1) as f64,
+            bytes_total,
+            test_accuracy: evaluation.map(|(images, right)| right as f64 / images.max(1) as f64),
+        }
+    }
+}
+
 /// What each party brings back (a child process sends it as its report).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PartyReport {
@@ -203,6 +228,15 @@ pub(crate) fn load_mnist(dir: &Path) -> securenn_dsl::Result<Mnist> {
         ));
     }
     Ok(mnist)
+}
+
+/// How many `predictions` equal their `labels`.
+pub(crate) fn right_answers(predictions: &[usize], labels: &[u8]) -> usize {
+    predictions
+        .iter()
+        .zip(labels)
+        .filter(|&(&p, &l)| p == usize::from(l))
+        .count()
 }
 
 /// Creates the `--save` directory.
@@ -348,9 +382,6 @@ fn finish(
     let cluster =
         ClusterStats::from_parties(&[reports[0].stats, reports[1].stats, reports[2].stats]);
     let iterations = settings.iterations();
-    let accuracy = reports[0]
-        .evaluation
-        .map(|(images, right)| right as f64 / images.max(1) as f64);
     let train_seconds = reports[0].train_seconds;
     let per_step = train_seconds / iterations.max(1) as f64;
     if !args.json {
@@ -369,16 +400,13 @@ fn finish(
             eprintln!("training curve drawn to {}", path.display());
         }
     }
-    let summary = Summary {
-        network: settings.spec.name().to_owned(),
-        epochs: settings.epochs,
-        iterations,
-        batch: settings.config.batch(),
+    let summary = Summary::new(
+        settings,
         seconds,
-        seconds_per_iteration: per_step,
-        bytes_total: cluster.total_bytes(),
-        test_accuracy: accuracy,
-    };
+        train_seconds,
+        cluster.total_bytes(),
+        reports[0].evaluation,
+    );
     print_summary(args, &summary, reports[0].evaluation.map(|(n, _)| n))
 }
 
@@ -427,14 +455,12 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     )?;
     progress.finish();
     let train_seconds = started.elapsed().as_secs_f64();
-    let accuracy = if test_images > 0 {
+    let evaluation = if test_images > 0 {
         let predictions = twin_predictions(&mut twin, &mnist.test, test_images, 500)?;
-        let right = predictions
-            .iter()
-            .zip(mnist.test.labels())
-            .filter(|&(&p, &l)| p == usize::from(l))
-            .count();
-        Some(right as f64 / test_images as f64)
+        Some((
+            test_images,
+            right_answers(&predictions, mnist.test.labels()),
+        ))
     } else {
         None
     };
@@ -449,18 +475,14 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     if let Some(path) = &args.plot {
         write_training_curve(path, settings.spec.name(), &curve)?;
     }
-    let iterations = settings.iterations();
-    let summary = Summary {
-        network: settings.spec.name().to_owned(),
-        epochs: settings.epochs,
-        iterations,
-        batch: settings.config.batch(),
-        seconds: started.elapsed().as_secs_f64(),
-        seconds_per_iteration: train_seconds / iterations.max(1) as f64,
-        bytes_total: 0,
-        test_accuracy: accuracy,
-    };
-    print_summary(args, &summary, (test_images > 0).then_some(test_images))
+    let summary = Summary::new(
+        settings,
+        started.elapsed().as_secs_f64(),
+        train_seconds,
+        0,
+        evaluation,
+    );
+    print_summary(args, &summary, evaluation.map(|(n, _)| n))
 }
 
 /// Runs private training as one party of a cluster (`securenn party ... train`), connected
@@ -486,19 +508,13 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     if let Some(path) = &args.plot {
         write_training_curve(path, settings.spec.name(), &report.curve)?;
     }
-    let iterations = settings.iterations();
-    let summary = Summary {
-        network: settings.spec.name().to_owned(),
-        epochs: settings.epochs,
-        iterations,
-        batch: settings.config.batch(),
-        seconds: started.elapsed().as_secs_f64(),
-        seconds_per_iteration: report.train_seconds / iterations.max(1) as f64,
-        bytes_total: report.stats.total_sent() + report.stats.total_received(),
-        test_accuracy: report
-            .evaluation
-            .map(|(images, right)| right as f64 / images.max(1) as f64),
-    };
+    let summary = Summary::new(
+        &settings,
+        started.elapsed().as_secs_f64(),
+        report.train_seconds,
+        report.stats.total_sent() + report.stats.total_received(),
+        report.evaluation,
+    );
     print_summary(args, &summary, report.evaluation.map(|(n, _)| n))
 }
 

@@ -291,17 +291,27 @@ pub fn load_model(path: &Path, spec: &NetworkSpec) -> Result<Vec<Option<LayerWei
         }
         Ok(values)
     };
+    per_layer(spec, |i, rows, outputs| {
+        Ok(LayerWeights {
+            weights: reals(&format!("layers.{i}.weight"), &[rows, outputs])?,
+            biases: reals(&format!("layers.{i}.bias"), &[outputs])?,
+        })
+    })
+}
+
+/// `read(i, rows, outputs)` for each layer `i` with a `rows × outputs` weight matrix, `None`
+/// for the others.
+fn per_layer<T>(
+    spec: &NetworkSpec,
+    mut read: impl FnMut(usize, usize, usize) -> Result<T>,
+) -> Result<Vec<Option<T>>> {
     spec.layers()
         .iter()
         .enumerate()
         .map(|(i, layer)| {
-            let Some((rows, outputs)) = parameter_shape(layer) else {
-                return Ok(None);
-            };
-            Ok(Some(LayerWeights {
-                weights: reals(&format!("layers.{i}.weight"), &[rows, outputs])?,
-                biases: reals(&format!("layers.{i}.bias"), &[outputs])?,
-            }))
+            parameter_shape(layer)
+                .map(|(rows, outputs)| read(i, rows, outputs))
+                .transpose()
         })
         .collect()
 }
@@ -416,19 +426,12 @@ pub fn load_shares(
             })
             .collect())
     };
-    spec.layers()
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            let Some((rows, outputs)) = parameter_shape(layer) else {
-                return Ok(None);
-            };
-            Ok(Some(LayerShares {
-                weights: ring(&format!("layers.{i}.weight"), &[rows, outputs])?,
-                biases: ring(&format!("layers.{i}.bias"), &[outputs])?,
-                weight_velocity: ring(&format!("layers.{i}.weight_velocity"), &[rows, outputs])?,
-                bias_velocity: ring(&format!("layers.{i}.bias_velocity"), &[outputs])?,
-            }))
+    per_layer(spec, |i, rows, outputs| {
+        Ok(LayerShares {
+            weights: ring(&format!("layers.{i}.weight"), &[rows, outputs])?,
+            biases: ring(&format!("layers.{i}.bias"), &[outputs])?,
+            weight_velocity: ring(&format!("layers.{i}.weight_velocity"), &[rows, outputs])?,
+            bias_velocity: ring(&format!("layers.{i}.bias_velocity"), &[outputs])?,
         })
-        .collect()
+    })
 }
