@@ -49,6 +49,11 @@ pub(crate) struct KeygenArgs {
 /// Runs `securenn keygen`.
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub(crate) fn keygen(args: &KeygenArgs) -> Result<bool, CliError> {
+    for (party, address) in [("P0", &args.p0), ("P1", &args.p1)] {
+        if address.is_empty() || address.contains(['"', '\\', '\n']) || !address.contains(':') {
+            return Err(format!("--{}: {address:?} is not HOST:PORT", party.to_lowercase()).into());
+        }
+    }
     let credentials = ClusterCredentials::generate()?;
     credentials.write_to(&args.out)?;
     let config = format!(

@@ -82,7 +82,7 @@ pub(crate) struct PartyReport {
     predictions: Option<Vec<usize>>,
 }
 
-/// Where the model comes from.
+/// Where the model comes from, named alike at every party.
 #[derive(Debug, Clone)]
 enum Source {
     /// A plaintext model, owned by P1.
@@ -271,7 +271,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             let (spec, source) = (&spec, &source);
             async move { infer_party(&session, args, spec, source).await }
         })?,
-        TransportKind::Tcp => run_three_processes(&std::env::args().skip(1).collect::<Vec<_>>())?,
+        TransportKind::Tcp => {
+            run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
+        }
     };
     let predictions = reports[0]
         .predictions
@@ -304,13 +306,21 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
 /// model in the clear.
 pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
     let spec = check(args)?;
-    // Each party holds only its own files: P0 its shares (or nothing), P1 its shares or
-    // the model.
+    // Each party holds only its own files, so the kind of source is read from the path
+    // alone, alike at every party: a `.safetensors` file is P1's model, anything else the
+    // directory of P0's and P1's shares. P2 reads neither.
     let source = match &args.weights {
-        Some(path) if path.is_dir() => Source::Shares(path.clone()),
-        Some(path) => Source::Model(path.clone()),
-        None => source(args, &spec)?,
+        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
+            Source::Model(path.clone())
+        }
+        Some(path) => Source::Shares(path.clone()),
+        None => {
+            return Err("a party needs --weights: P1's model (a .safetensors file) or the directory of the parties' shares".into());
+        }
     };
+    if args.transport != TransportKind::Local {
+        return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
+    }
     let report = infer_party(&session, args, &spec, &source).await?;
     let Some(predictions) = report.predictions else {
         if !args.json {

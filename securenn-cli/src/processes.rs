@@ -9,6 +9,7 @@
 //! makes a fresh cluster CA and one certificate per party in a private temporary directory,
 //! which it deletes when the children are done.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -106,15 +107,31 @@ pub(crate) async fn connect_session(
     Session::start(transport, config).await
 }
 
+/// The children of a three-process run; any still running when this is dropped (on an
+/// early error) are killed and reaped, so that none outlives the parent's answer.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts this executable three times with `args` (a subcommand and its options) plus each
 /// party's connection arguments, and returns the three parsed `REPORT` lines.
 pub(crate) fn run_three_processes<T: DeserializeOwned>(
-    args: &[String],
+    args: &[impl AsRef<OsStr>],
 ) -> Result<[T; 3], CliError> {
     let exe = std::env::current_exe()?;
     let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
+    // Declared before the children, so dropped after them: no child outlives its keys.
     let credentials = TemporaryCredentials::create(session_id)?;
-    let mut children: Vec<Child> = Vec::new();
+    let mut children = Children(Vec::new());
     let mut outputs = Vec::new();
     let mut ports: Vec<u16> = Vec::new();
     for party in 0..3 {
@@ -137,22 +154,19 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().ok_or("child has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        children.push(child);
+        children.0.push(child);
         if party < 2 {
             // P0 and P1 announce the port they listen on before anything else.
             let line = lines.next().transpose()?.unwrap_or_default();
             match line.strip_prefix("LISTENING ").and_then(|p| p.parse().ok()) {
                 Some(port) => ports.push(port),
-                None => {
-                    kill_all(&mut children);
-                    return Err(format!("P{party} did not start listening").into());
-                }
+                None => return Err(format!("P{party} did not start listening").into()),
             }
         }
         outputs.push(lines);
     }
     let mut reports = Vec::new();
-    for (party, (lines, child)) in outputs.into_iter().zip(&mut children).enumerate() {
+    for (party, (lines, child)) in outputs.into_iter().zip(&mut children.0).enumerate() {
         let report_line = lines
             .map_while(Result::ok)
             .find_map(|line| line.strip_prefix("REPORT ").map(str::to_owned));
@@ -160,7 +174,6 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
         match report_line {
             Some(line) if status.success() => reports.push(serde_json::from_str::<T>(&line)?),
             _ => {
-                kill_all(&mut children);
                 return Err(
                     format!("P{party} failed ({status}); its error is printed above").into(),
                 );
@@ -170,13 +183,6 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
     reports
         .try_into()
         .map_err(|_| "expected three reports".into())
-}
-
-fn kill_all(children: &mut [Child]) {
-    for child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }
 
 /// The child side: connects party `party` over TCP with TLS (listening on a free port for

@@ -247,6 +247,29 @@ pub(crate) fn create_dir(dir: &Path) -> securenn_dsl::Result<()> {
     })
 }
 
+/// Checks, before a long run, that `--save` and `--plot` can be written.
+fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
+    if let Some(dir) = &args.save {
+        create_dir(dir)?;
+    }
+    if let Some(plot) = &args.plot {
+        let parent = plot
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(securenn_dsl::Error::Io {
+                path: parent.to_path_buf(),
+                source: std::sync::Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the directory for --plot does not exist",
+                )),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One party's side of private training: P0 loads the data, P1 makes the initial weights,
 /// the three train, save, and evaluate.
 async fn train_party(
@@ -342,6 +365,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         })?;
         return Ok(true);
     }
+    check_outputs(args)?;
     if args.plaintext {
         return run_plaintext(args, &settings);
     }
@@ -366,7 +390,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             let settings = &settings;
             async move { train_party(&session, args, settings).await }
         })?,
-        TransportKind::Tcp => run_three_processes(&std::env::args().skip(1).collect::<Vec<_>>())?,
+        TransportKind::Tcp => {
+            run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
+        }
     };
     let seconds = started.elapsed().as_secs_f64();
     finish(args, &settings, &reports, seconds)
@@ -489,6 +515,13 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
 /// by `session`; P0 prints the summary of what it saw.
 pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
     let settings = settings(args)?;
+    if args.plaintext {
+        return Err("--plaintext trains in the clear, without parties: run `securenn train --plaintext` instead".into());
+    }
+    if args.transport != TransportKind::Local {
+        return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
+    }
+    check_outputs(args)?;
     let started = Instant::now();
     let report = train_party(&session, args, &settings).await?;
     let role = report.role;

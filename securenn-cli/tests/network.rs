@@ -233,37 +233,15 @@ fn free_ports() -> [u16; 2] {
     ]
 }
 
-#[test]
-fn a_cluster_made_by_keygen_trains_with_three_party_processes() {
-    let scratch = Scratch::new("cluster");
-    let [p0, p1] = free_ports();
-    let out = scratch.path("certs");
-    let output = securenn(&[
-        "keygen",
-        "--out",
-        &out,
-        "--p0",
-        &format!("127.0.0.1:{p0}"),
-        "--p1",
-        &format!("127.0.0.1:{p1}"),
-    ]);
-    assert!(output.status.success());
-    let config = Path::new(&out).join("cluster.toml");
+/// Runs `securenn party --id N --config CONFIG JOB...` for the three parties at once and
+/// returns their outputs, each checked to have succeeded.
+fn run_cluster(config: &Path, job: &[&str]) -> Vec<Output> {
     let children: Vec<_> = (0..3)
         .map(|id| {
             Command::new(env!("CARGO_BIN_EXE_securenn"))
                 .args(["party", "--id", &id.to_string(), "--config"])
-                .arg(&config)
-                .args([
-                    "train",
-                    "--network",
-                    "A",
-                    "--iterations",
-                    "2",
-                    "--test-images",
-                    "64",
-                    "--json",
-                ])
+                .arg(config)
+                .args(job)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -277,14 +255,80 @@ fn a_cluster_made_by_keygen_trains_with_three_party_processes() {
     for (id, output) in outputs.iter().enumerate() {
         assert!(
             output.status.success(),
-            "party {id}: {}",
+            "party {id} of {job:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let stdout = String::from_utf8_lossy(&outputs[0].stdout);
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
-    check_train_summary(&summary, "A", 2);
+    outputs
+}
+
+fn last_json(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+#[test]
+fn a_cluster_made_by_keygen_trains_and_infers_with_three_party_processes() {
+    let scratch = Scratch::new("cluster");
+    let [p0, p1] = free_ports();
+    let out = scratch.path("certs");
+    let output = securenn(&[
+        "keygen",
+        "--out",
+        &out,
+        "--p0",
+        &format!("127.0.0.1:{p0}"),
+        "--p1",
+        &format!("127.0.0.1:{p1}"),
+    ]);
+    assert!(output.status.success());
+    // keygen never overwrites a cluster's credentials.
+    let again = securenn(&["keygen", "--out", &out]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+
+    let config = Path::new(&out).join("cluster.toml");
+    let shares = scratch.path("shares");
+    let outputs = run_cluster(
+        &config,
+        &[
+            "train",
+            "--network",
+            "A",
+            "--iterations",
+            "2",
+            "--test-images",
+            "64",
+            "--save",
+            &shares,
+            "--json",
+        ],
+    );
+    check_train_summary(&last_json(&outputs[0]), "A", 2);
+    for file in ["party0.safetensors", "party1.safetensors"] {
+        assert!(
+            Path::new(&shares).join(file).is_file(),
+            "{file} was not saved"
+        );
+    }
+    // Each party infers from its own shares; P0 alone learns the classes.
+    let outputs = run_cluster(
+        &config,
+        &[
+            "infer",
+            "--network",
+            "A",
+            "--weights",
+            &shares,
+            "--images",
+            "64",
+            "--json",
+        ],
+    );
+    let summary = last_json(&outputs[0]);
+    assert_eq!(summary["images"], 64);
+    let accuracy = summary["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{summary}");
 }
 
 #[test]

@@ -30,6 +30,8 @@
 //! # Feature flags
 //!
 //! - `tcp` (default): the TCP transport on tokio.
+//! - `tls` (default): TLS 1.3 with mutual authentication over it, and the cluster's
+//!   certificates ([`net::tls`]; rustls with the `ring` provider, tokio-rustls, rcgen).
 //!
 //! # Security
 //!

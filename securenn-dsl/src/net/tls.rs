@@ -53,7 +53,7 @@ impl core::fmt::Debug for ClusterCredentials {
     }
 }
 
-/// The files [`ClusterCredentials::write_to`] writes in its directory.
+/// The CA certificate's file in a credentials directory.
 pub const CA_FILE: &str = "ca.pem";
 
 /// The certificate file of `role` in a credentials directory: `p0.pem`, ...
@@ -113,17 +113,26 @@ impl ClusterCredentials {
 
     /// Writes `ca.pem`, `p0.pem`, `p0.key`, ... into `dir` (created if missing); the key
     /// files are readable by their owner only (on Unix). Hand `ca.pem` to every party and
-    /// `pn.pem` and `pn.key` to party n alone.
+    /// `pn.pem` and `pn.key` to party n alone. Never overwrites another cluster's
+    /// credentials.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if a file cannot be written.
+    /// [`Error::Certificate`] if `dir` already holds a `ca.pem`; [`Error::Io`] if a file
+    /// cannot be written.
     pub fn write_to(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let ca = dir.join(CA_FILE);
+        if ca.exists() {
+            return Err(certificate_error(
+                &ca,
+                "already exists: refusing to overwrite another cluster's credentials",
+            ));
+        }
         let write = |name: &str, contents: &str, private: bool| -> Result<()> {
             let path = dir.join(name);
             let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
+            options.write(true).create_new(true);
             #[cfg(unix)]
             if private {
                 use std::os::unix::fs::OpenOptionsExt as _;

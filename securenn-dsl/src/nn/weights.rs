@@ -32,8 +32,9 @@ pub const MODEL_FORMAT: &str = "securenn-model";
 /// The `format` metadata of a share file.
 pub const SHARES_FORMAT: &str = "securenn-shares";
 
-/// One party's shares of one layer's parameters and momentum buffers, row-major.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One party's shares of one layer's parameters and momentum buffers, row-major. Its
+/// `Debug` output shows the lengths, never the shares.
+#[derive(Clone, PartialEq, Eq)]
 pub struct LayerShares {
     /// The weights' share, `rows × outputs`.
     pub weights: Vec<Z64>,
@@ -43,6 +44,15 @@ pub struct LayerShares {
     pub weight_velocity: Vec<Z64>,
     /// The biases' momentum share.
     pub bias_velocity: Vec<Z64>,
+}
+
+impl core::fmt::Debug for LayerShares {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LayerShares")
+            .field("weights", &self.weights.len())
+            .field("biases", &self.biases.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `[rows, outputs]` shape of a layer's weight matrix, if it has weights.
@@ -75,7 +85,8 @@ fn metadata(format: &str, spec: &NetworkSpec) -> HashMap<String, String> {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, synced and
-/// renamed, so that a crash never leaves a half-written file behind.
+/// renamed, so that a crash never leaves a half-written file behind. The file is readable
+/// by its owner only (on Unix): shares and models are secrets.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let io_error = |source| Error::Io {
@@ -83,13 +94,21 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         source: Arc::new(source),
     };
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".partial");
+    temporary.push(format!(".partial-{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
-    let mut file = std::fs::File::create(&temporary).map_err(io_error)?;
-    file.write_all(bytes).map_err(io_error)?;
-    file.sync_all().map_err(io_error)?;
-    drop(file);
-    std::fs::rename(&temporary, path).map_err(io_error)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed.map_err(io_error)
 }
 
 fn serialize(
