@@ -15,8 +15,8 @@ use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
 use securenn_dsl::nn::private::{LayerCost, PrivateNetwork};
 use securenn_dsl::nn::train::{TrainSettings, evaluate, train, train_plaintext, twin_predictions};
-use securenn_dsl::nn::twin::{Loss, TrainConfig, initial_weights};
-use securenn_dsl::nn::weights::{save_model, save_shares};
+use securenn_dsl::nn::twin::{LayerWeights, Loss, TrainConfig, initial_weights};
+use securenn_dsl::nn::weights::{load_model, save_model, save_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Session, run_local};
@@ -102,6 +102,10 @@ pub(crate) struct Args {
     /// Draw the training curve (loss and accuracy per step) as SVG to this file.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Start from this model (`.safetensors`, owned by P1) instead of fresh weights: to
+    /// train on, e.g. with a smaller learning rate.
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
     /// The directory holding the MNIST files (default: the vendored copy).
     #[arg(long)]
     mnist: Option<PathBuf>,
@@ -247,6 +251,17 @@ pub(crate) fn create_dir(dir: &Path) -> securenn_dsl::Result<()> {
     })
 }
 
+/// The weights training starts from: `--init`'s model, or fresh ones from the seed.
+fn starting_weights(
+    args: &Args,
+    spec: &NetworkSpec,
+) -> securenn_dsl::Result<Vec<Option<LayerWeights>>> {
+    match &args.init {
+        Some(path) => load_model(path, spec),
+        None => Ok(initial_weights(spec, args.seed)),
+    }
+}
+
 /// Checks, before a long run, that `--save` and `--plot` can be written.
 fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
     if let Some(dir) = &args.save {
@@ -288,7 +303,7 @@ async fn train_party(
     let missing = securenn_dsl::Error::Config("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
-    let owned = Private::<P1, _>::new(role, || initial_weights(&settings.spec, args.seed));
+    let owned = Private::<P1, _>::try_new(role, || starting_weights(args, &settings.spec))?;
     let mut progress = StepProgress::new(role == Role::P0 && !quiet, settings.iterations());
     let mut curve = Vec::new();
     let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
@@ -465,7 +480,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
         );
     }
     let started = Instant::now();
-    let weights = initial_weights(&settings.spec, args.seed);
+    let weights = starting_weights(args, &settings.spec)?;
     let mut progress = StepProgress::new(!args.json, settings.iterations());
     let mut curve = Vec::new();
     let epoch_test = EPOCH_TEST_IMAGES.min(test_images);

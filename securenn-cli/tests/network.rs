@@ -506,3 +506,12 @@ fn a_party_that_cannot_reach_its_peers_gives_up_with_a_clear_error() {
     ]);
     assert!(stderr.contains("none.toml"), "{stderr}");
 }
+
+#[test]
+fn the_vendored_model_of_c_is_classified_privately_as_by_the_twin() {
+    // models/C.safetensors, trained by the plaintext twin to 99% (see models/README.md).
+    let summary = json(&["infer", "--network", "C", "--images", "128", "--json"]);
+    assert_eq!(summary["network"], "C");
+    assert!(summary["agreement"].as_f64().unwrap() >= 0.99, "{summary}");
+    assert!(summary["accuracy"].as_f64().unwrap() >= 0.97, "{summary}");
+}
