@@ -299,13 +299,7 @@ impl PrivateNetwork {
                 biases,
             }));
         }
-        let costs = vec![(LayerCost::default(), LayerCost::default()); spec.layers().len()];
-        Ok(PrivateNetwork {
-            spec,
-            params,
-            config,
-            costs,
-        })
+        Ok(Self::with_params(spec, params, config))
     }
 
     /// A private network from this party's shares, as [`PrivateNetwork::shares`] gives
@@ -359,13 +353,7 @@ impl PrivateNetwork {
                 bias_velocity: part(bv, [1, outputs])?,
             }));
         }
-        let costs = vec![(LayerCost::default(), LayerCost::default()); spec.layers().len()];
-        Ok(PrivateNetwork {
-            spec,
-            params,
-            config,
-            costs,
-        })
+        Ok(Self::with_params(spec, params, config))
     }
 
     /// This party's shares of the parameters and momentum buffers, one entry per layer
@@ -385,6 +373,21 @@ impl PrivateNetwork {
                 })),
             })
             .collect()
+    }
+
+    /// A network with these parameters and no cost recorded yet.
+    fn with_params(
+        spec: NetworkSpec,
+        params: Vec<Option<SharedParams>>,
+        config: TrainConfig,
+    ) -> Self {
+        let costs = vec![(LayerCost::default(), LayerCost::default()); spec.layers().len()];
+        PrivateNetwork {
+            spec,
+            params,
+            config,
+            costs,
+        }
     }
 
     /// The network's architecture.
