@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
-use securenn_dsl::nn::mnist::{Mnist, TEST_LEN};
+use securenn_dsl::nn::mnist::{Dataset, Mnist, TEST_LEN};
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{evaluate, twin_predictions};
 use securenn_dsl::nn::twin::Number as _;
@@ -80,6 +80,8 @@ pub(crate) struct PartyReport {
     stats: Stats,
     /// At P0: the predicted classes.
     predictions: Option<Vec<usize>>,
+    /// At P0: how many of them are right.
+    right: Option<usize>,
 }
 
 /// Where the model comes from, named alike at every party.
@@ -166,12 +168,14 @@ fn mnist_dir(args: &Args) -> PathBuf {
     args.mnist.clone().unwrap_or_else(Mnist::default_dir)
 }
 
-/// One party's side: load what this party owns, make the private network, classify.
+/// One party's side: load what this party owns, make the private network, classify. P0
+/// takes the test images from `loaded` if the command has read them already.
 async fn infer_party(
     session: &Session,
     args: &Args,
     spec: &NetworkSpec,
     source: &Source,
+    loaded: Option<&Dataset>,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let config = TrainConfig::default();
@@ -188,7 +192,10 @@ async fn infer_party(
             PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
         }
     };
-    let test = Private::<P0, _>::try_new(role, || Ok(load_mnist(&mnist_dir(args))?.test))?;
+    let test = Private::<P0, _>::try_new(role, || match loaded {
+        Some(test) => Ok(test.clone()),
+        None => Ok(load_mnist(&mnist_dir(args))?.test),
+    })?;
     session.reset_stats();
     let started = Instant::now();
     let evaluation = evaluate(session, &mut network, &test, args.images, args.batch)
@@ -198,6 +205,7 @@ async fn infer_party(
         role,
         seconds: started.elapsed().as_secs_f64(),
         stats: session.stats(),
+        right: evaluation.as_ref().map(|e| e.right),
         predictions: evaluation.map(|e| e.predictions),
     })
 }
@@ -247,7 +255,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let source = source(args, &spec)?;
     if let Some(party) = args.child.party {
         run_child(&args.child, party, async |session| {
-            Ok(infer_party(&session, args, &spec, &source).await?)
+            Ok(infer_party(&session, args, &spec, &source, None).await?)
         })?;
         return Ok(true);
     }
@@ -268,8 +276,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     }
     let reports: [PartyReport; 3] = match args.transport {
         TransportKind::Local => run_local(|session| {
-            let (spec, source) = (&spec, &source);
-            async move { infer_party(&session, args, spec, source).await }
+            let (spec, source, test) = (&spec, &source, &mnist.test);
+            async move { infer_party(&session, args, spec, source, Some(test)).await }
         })?,
         TransportKind::Tcp => {
             run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
@@ -321,8 +329,8 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     if args.transport != TransportKind::Local {
         return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
     }
-    let report = infer_party(&session, args, &spec, &source).await?;
-    let Some(predictions) = report.predictions else {
+    let report = infer_party(&session, args, &spec, &source, None).await?;
+    let Some(right) = report.right else {
         if !args.json {
             eprintln!(
                 "{}: done, sent {:.1} MB",
@@ -332,8 +340,6 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
         }
         return Ok(true);
     };
-    let mnist = load_mnist(&mnist_dir(args))?;
-    let right = right_answers(&predictions, mnist.test.labels());
     let summary = Summary {
         network: spec.name().to_owned(),
         images: args.images,

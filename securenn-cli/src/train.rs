@@ -285,17 +285,20 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
     Ok(())
 }
 
-/// One party's side of private training: P0 loads the data, P1 makes the initial weights,
-/// the three train, save, and evaluate.
+/// One party's side of private training: P0 loads the data (or takes `loaded`, read once
+/// by the command in the one-process mode), P1 makes the initial weights, the three train,
+/// save, and evaluate.
 async fn train_party(
     session: &Session,
     args: &Args,
     settings: &TrainSettings,
+    loaded: Option<&Mnist>,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let quiet = args.json;
-    let mnist = match role {
-        Role::P0 => Some(load_mnist(&mnist_dir(args))?),
+    let mnist = match (role, loaded) {
+        (Role::P0, Some(mnist)) => Some(mnist.clone()),
+        (Role::P0, None) => Some(load_mnist(&mnist_dir(args))?),
         _ => None,
     };
     let test_images = args.test_images.min(TEST_LEN);
@@ -376,7 +379,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let settings = settings(args)?;
     if let Some(party) = args.child.party {
         run_child(&args.child, party, async |session| {
-            Ok(train_party(&session, args, &settings).await?)
+            Ok(train_party(&session, args, &settings, None).await?)
         })?;
         return Ok(true);
     }
@@ -385,7 +388,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         return run_plaintext(args, &settings);
     }
     // A missing data set is a clear error before any party starts.
-    load_mnist(&mnist_dir(args))?;
+    let mnist = load_mnist(&mnist_dir(args))?;
     if !args.json {
         eprintln!(
             "training network {} ({} parameters) for {} steps of {} images, {}",
@@ -402,8 +405,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let started = Instant::now();
     let reports: [PartyReport; 3] = match args.transport {
         TransportKind::Local => run_local(|session| {
-            let settings = &settings;
-            async move { train_party(&session, args, settings).await }
+            let (settings, mnist) = (&settings, &mnist);
+            async move { train_party(&session, args, settings, Some(mnist)).await }
         })?,
         TransportKind::Tcp => {
             run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
@@ -538,7 +541,7 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     }
     check_outputs(args)?;
     let started = Instant::now();
-    let report = train_party(&session, args, &settings).await?;
+    let report = train_party(&session, args, &settings, None).await?;
     let role = report.role;
     if !args.json {
         eprintln!(

@@ -13,7 +13,7 @@ use super::local::{
 };
 use super::spec::{LayerSpec, NetworkSpec, ValueShape};
 use super::twin::{FRACTIONAL_BITS, LayerWeights, Loss, Number, TrainConfig};
-use super::weights::{LayerShares, parameter_shape};
+use super::weights::LayerShares;
 use crate::dsl::{
     divide, dmaxpool, drelu, matmul, maxpool_with_argmax, relu, relu_with_derivative, share,
     truncate,
@@ -261,7 +261,7 @@ impl PrivateNetwork {
     ) -> Result<Self> {
         let mut params = Vec::with_capacity(spec.layers().len());
         for (i, layer) in spec.layers().iter().enumerate() {
-            let Some((rows, outputs)) = parameter_shape(layer) else {
+            let Some((rows, outputs)) = layer.parameter_shape() else {
                 params.push(None);
                 continue;
             };
@@ -329,7 +329,7 @@ impl PrivateNetwork {
         };
         let mut params = Vec::with_capacity(spec.layers().len());
         for (layer, layer_shares) in spec.layers().iter().zip(shares) {
-            let Some((rows, outputs)) = parameter_shape(layer) else {
+            let Some((rows, outputs)) = layer.parameter_shape() else {
                 params.push(None);
                 continue;
             };
@@ -451,7 +451,7 @@ impl PrivateNetwork {
                     padding,
                     ..
                 } => {
-                    let g = geometry(shape, batch, kernel, stride, padding)?;
+                    let g = shape.conv_geometry(batch, kernel, stride, padding)?;
                     let p = params(&self.params, i)?;
                     let y = conv_forward(&call, &x, &p.weights, &p.biases, &g).await?;
                     (y, Cache::Input(x))
@@ -581,7 +581,7 @@ impl PrivateNetwork {
                     },
                     Cache::Input(x),
                 ) => {
-                    let g = geometry(shape, batch, kernel, stride, padding)?;
+                    let g = shape.conv_geometry(batch, kernel, stride, padding)?;
                     let p = params(&self.params, i)?;
                     let (grads, dx) = conv_backward(
                         &backward,
@@ -731,23 +731,6 @@ fn params(params: &[Option<SharedParams>], i: usize) -> Result<&SharedParams> {
         .get(i)
         .and_then(Option::as_ref)
         .ok_or(Error::Config("a layer with weights has none"))
-}
-
-fn geometry(
-    shape: ValueShape,
-    batch: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<Conv2dGeometry> {
-    match shape {
-        ValueShape::Image {
-            height,
-            width,
-            channels,
-        } => Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding),
-        ValueShape::Row(_) => Err(Error::Config("a convolution needs images")),
-    }
 }
 
 /// Keeps the fractional-bit constant in one place.

@@ -49,6 +49,24 @@ pub enum LayerSpec {
     Flatten,
 }
 
+impl LayerSpec {
+    /// The `[rows, outputs]` shape of the layer's weight matrix (a linear layer's
+    /// `inputs × outputs`, a convolution's `kh·kw·in × out`), if it has weights; the layer
+    /// has one bias per output.
+    pub fn parameter_shape(&self) -> Option<(usize, usize)> {
+        match *self {
+            LayerSpec::Linear { inputs, outputs } => Some((inputs, outputs)),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                ..
+            } => Some((kernel * kernel * in_channels, out_channels)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for LayerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -87,6 +105,28 @@ pub enum ValueShape {
 }
 
 impl ValueShape {
+    /// The geometry of a convolution on a batch of `batch` values of this shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a row, which is not an image.
+    pub fn conv_geometry(
+        self,
+        batch: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Conv2dGeometry> {
+        match self {
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            } => Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding),
+            ValueShape::Row(_) => Err(Error::Config("a convolution needs images")),
+        }
+    }
+
     /// Values per example.
     pub fn len(&self) -> usize {
         match *self {
@@ -304,16 +344,8 @@ impl NetworkSpec {
     pub fn parameters(&self) -> usize {
         self.layers
             .iter()
-            .map(|layer| match *layer {
-                LayerSpec::Linear { inputs, outputs } => inputs * outputs + outputs,
-                LayerSpec::Conv2d {
-                    in_channels,
-                    out_channels,
-                    kernel,
-                    ..
-                } => kernel * kernel * in_channels * out_channels + out_channels,
-                _ => 0,
-            })
+            .filter_map(LayerSpec::parameter_shape)
+            .map(|(rows, outputs)| rows * outputs + outputs)
             .sum()
     }
 }

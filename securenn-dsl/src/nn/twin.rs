@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::nn::spec::{LayerSpec, NetworkSpec, ValueShape};
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
-use crate::tensor::{Conv2dGeometry, col2im, im2col, matmul_into};
+use crate::tensor::{col2im, im2col, matmul_into};
 
 /// Fractional bits of the fixed-point encoding.
 pub const FRACTIONAL_BITS: u32 = 13;
@@ -263,16 +263,7 @@ pub fn initial_weights(spec: &NetworkSpec, seed: u64) -> Vec<Option<LayerWeights
     spec.layers()
         .iter()
         .map(|layer| {
-            let (fan_in, outputs) = match *layer {
-                LayerSpec::Linear { inputs, outputs } => (inputs, outputs),
-                LayerSpec::Conv2d {
-                    in_channels,
-                    out_channels,
-                    kernel,
-                    ..
-                } => (kernel * kernel * in_channels, out_channels),
-                _ => return None,
-            };
+            let (fan_in, outputs) = layer.parameter_shape()?;
             let bound = (6.0 / fan_in as f64).sqrt();
             let mut draws = vec![Z64::ZERO; fan_in * outputs];
             Z64::fill_random(&mut prg, &mut draws);
@@ -348,15 +339,8 @@ impl<N: Number> Twin<N> {
             .iter()
             .zip(weights)
             .map(|(layer, w)| {
-                let (rows, outputs) = match *layer {
-                    LayerSpec::Linear { inputs, outputs } => (inputs, outputs),
-                    LayerSpec::Conv2d {
-                        in_channels,
-                        out_channels,
-                        kernel,
-                        ..
-                    } => (kernel * kernel * in_channels, out_channels),
-                    _ => return Ok(None),
+                let Some((rows, outputs)) = layer.parameter_shape() else {
+                    return Ok(None);
                 };
                 let w = w
                     .as_ref()
@@ -437,7 +421,7 @@ impl<N: Number> Twin<N> {
                     padding,
                     ..
                 } => {
-                    let g = geometry(shape, batch, kernel, stride, padding)?;
+                    let g = shape.conv_geometry(batch, kernel, stride, padding)?;
                     let p = self.params[i]
                         .as_ref()
                         .ok_or(Error::Config("missing weights"))?;
@@ -540,7 +524,7 @@ impl<N: Number> Twin<N> {
                     },
                     Cache::Input(columns),
                 ) => {
-                    let g = geometry(shape, batch, kernel, stride, padding)?;
+                    let g = shape.conv_geometry(batch, kernel, stride, padding)?;
                     gradients[i] = Some(self.weight_gradients(
                         &columns,
                         &delta,
@@ -631,24 +615,6 @@ impl<N: Number> Twin<N> {
                 }
             }
         }
-    }
-}
-
-/// The geometry of a convolution on `shape`.
-fn geometry(
-    shape: ValueShape,
-    batch: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<Conv2dGeometry> {
-    match shape {
-        ValueShape::Image {
-            height,
-            width,
-            channels,
-        } => Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding),
-        ValueShape::Row(_) => Err(Error::Config("a convolution needs images")),
     }
 }
 

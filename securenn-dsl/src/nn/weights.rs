@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::spec::{LayerSpec, NetworkSpec};
+use super::spec::NetworkSpec;
 use super::twin::LayerWeights;
 use crate::error::{Error, Result};
 use crate::party::Role;
@@ -52,20 +52,6 @@ impl core::fmt::Debug for LayerShares {
             .field("weights", &self.weights.len())
             .field("biases", &self.biases.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// The `[rows, outputs]` shape of a layer's weight matrix, if it has weights.
-pub fn parameter_shape(layer: &LayerSpec) -> Option<(usize, usize)> {
-    match *layer {
-        LayerSpec::Linear { inputs, outputs } => Some((inputs, outputs)),
-        LayerSpec::Conv2d {
-            in_channels,
-            out_channels,
-            kernel,
-            ..
-        } => Some((kernel * kernel * in_channels, out_channels)),
-        _ => None,
     }
 }
 
@@ -208,7 +194,7 @@ pub fn save_model(path: &Path, spec: &NetworkSpec, layers: &[Option<LayerWeights
     check_layer_count(path, spec, layers.len())?;
     let mut buffers = Vec::new();
     for (i, (layer, weights)) in spec.layers().iter().zip(layers).enumerate() {
-        let Some((rows, outputs)) = parameter_shape(layer) else {
+        let Some((rows, outputs)) = layer.parameter_shape() else {
             continue;
         };
         let weights = weights
@@ -328,7 +314,8 @@ fn per_layer<T>(
         .iter()
         .enumerate()
         .map(|(i, layer)| {
-            parameter_shape(layer)
+            layer
+                .parameter_shape()
                 .map(|(rows, outputs)| read(i, rows, outputs))
                 .transpose()
         })
@@ -358,7 +345,7 @@ pub fn save_shares(
     check_layer_count(path, spec, layers.len())?;
     let mut buffers = Vec::new();
     for (i, (layer, shares)) in spec.layers().iter().zip(layers).enumerate() {
-        let Some((rows, outputs)) = parameter_shape(layer) else {
+        let Some((rows, outputs)) = layer.parameter_shape() else {
             continue;
         };
         let shares = shares
