@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use securenn_dsl::Error;
 use securenn_dsl::net::CallId;
 use securenn_dsl::net::Tag;
-use securenn_dsl::net::frame::{FrameHeader, decode_frame, read_frame};
+use securenn_dsl::net::frame::{FrameHeader, FrameKind, FrameReader, decode_frame};
 use securenn_dsl::party::Role;
 use tokio::io::AsyncWriteExt;
 
@@ -51,7 +51,9 @@ static ALLOCATOR: Counting = Counting;
 #[test]
 fn an_oversized_length_prefix_allocates_nothing_near_its_size() {
     let header = FrameHeader {
+        kind: FrameKind::Data,
         len: u32::MAX,
+        sequence: 0,
         tag: Tag {
             call: CallId::ROOT.child(1),
             step: 0,
@@ -67,7 +69,8 @@ fn an_oversized_length_prefix_allocates_nothing_near_its_size() {
     runtime.block_on(writer.write_all(&header)).unwrap();
 
     LARGEST.store(0, Ordering::Relaxed);
-    let streamed = runtime.block_on(read_frame(&mut reader, Role::P0, Role::P1, 1 << 20));
+    let streamed =
+        runtime.block_on(FrameReader::new(Role::P0, Role::P1, 1 << 20, None).read(&mut reader));
     let sliced = decode_frame(&header, Role::P1, 1 << 20);
     let largest = LARGEST.load(Ordering::Relaxed);
 

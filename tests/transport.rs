@@ -1,6 +1,8 @@
 //! Transports: bulk traffic with exact counters over each backend, and typed errors (no
 //! panic, no hang) for truncated frames, oversized length prefixes, peers that close the
-//! connection, duplicate or mismatched messages, wrong handshakes and silent peers.
+//! connection, duplicate, replayed or mismatched messages, frames for the wrong step, random
+//! bytes, wrong handshakes and jobs, silent peers, heartbeats, and the abort that names the
+//! party that is gone.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +13,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use securenn_dsl::error::{ClaimedRole, HandshakeFailure, PeerDescription};
-use securenn_dsl::net::frame::{FrameHeader, HEADER_LEN, decode_frame, encode_frame, read_frame};
+use securenn_dsl::net::frame::{
+    FrameHeader, FrameKind, FrameReader, HEADER_LEN, WireFrame, WireMessage, decode_frame,
+    encode_frame,
+};
 use securenn_dsl::net::local::LocalTransport;
 use securenn_dsl::net::tcp::{Hello, TcpTransport};
 use securenn_dsl::net::{
@@ -19,7 +24,7 @@ use securenn_dsl::net::{
 };
 use securenn_dsl::party::Role;
 use securenn_dsl::ring::{Ring, Z64, Zp};
-use securenn_dsl::session::{Session, SessionConfig, local_sessions, run_local};
+use securenn_dsl::session::{Job, Session, SessionConfig, local_sessions, run_local};
 use securenn_dsl::{Error, Result};
 use securenn_tests::{public_elements, tcp_sessions};
 use tokio::io::AsyncWriteExt;
@@ -128,9 +133,29 @@ fn frame(call: u32, payload: Vec<u8>) -> Frame {
     }
 }
 
+/// `frame` as the first data frame of a connection.
+fn wire(frame: Frame) -> WireFrame {
+    WireFrame {
+        sequence: 0,
+        message: WireMessage::Data(frame),
+    }
+}
+
+/// Reads one frame from `reader`, as P`local` reading what `peer` sends.
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    local: Role,
+    peer: Role,
+    max_len: usize,
+) -> Result<Option<WireMessage>> {
+    FrameReader::new(local, peer, max_len, None)
+        .read(reader)
+        .await
+}
+
 #[test]
 fn a_truncated_frame_is_a_typed_error() {
-    let bytes = encode_frame(&frame(1, vec![7; 100]), Role::P1).unwrap();
+    let bytes = encode_frame(&wire(frame(1, vec![7; 100])), Role::P1).unwrap();
     for cut in [
         0,
         1,
@@ -168,7 +193,9 @@ fn a_truncated_frame_is_a_typed_error() {
 #[test]
 fn a_length_prefix_over_the_maximum_is_refused_before_reading_the_payload() {
     let header = FrameHeader {
+        kind: FrameKind::Data,
         len: u32::MAX,
+        sequence: 0,
         tag: first(),
         round: 1,
     }
@@ -204,13 +231,13 @@ fn random_bytes_are_not_a_frame() {
     }
     let error = decode_frame(&garbage, Role::P0, 1 << 20).unwrap_err();
     assert!(matches!(error, Error::MalformedFrame { .. }), "{error}");
-    let mut other_version = encode_frame(&frame(1, vec![]), Role::P0).unwrap();
-    other_version[3] = b'1'; // the magic of the previous wire format, "SNN1"
+    let mut other_version = encode_frame(&wire(frame(1, vec![])), Role::P0).unwrap();
+    other_version[3] = b'2'; // the magic of the previous wire format, "SNN2"
     assert!(matches!(
         decode_frame(&other_version, Role::P0, 16),
         Err(Error::MalformedFrame { .. })
     ));
-    let mut with_trailer = encode_frame(&frame(1, vec![1]), Role::P0).unwrap();
+    let mut with_trailer = encode_frame(&wire(frame(1, vec![1])), Role::P0).unwrap();
     with_trailer.push(0);
     assert!(matches!(
         decode_frame(&with_trailer, Role::P0, 16),
@@ -444,22 +471,28 @@ async fn fake_dialer(
     stream
 }
 
-/// P0's transport with fake P1 and P2 (returned as raw streams).
-async fn p0_with_fake_peers(config: &SessionConfig) -> (TcpTransport, TcpStream, TcpStream) {
+/// Starts P0 on a fresh port of 127.0.0.1; returns the address and P0's connecting task.
+async fn spawn_p0(
+    config: &SessionConfig,
+) -> (SocketAddr, tokio::task::JoinHandle<Result<TcpTransport>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let p0 = {
-        let config = config.clone();
-        tokio::spawn(async move {
-            TcpTransport::connect(
-                Role::P0,
-                Some(listener),
-                &[Some(address), None, None],
-                &config,
-            )
-            .await
-        })
-    };
+    let config = config.clone();
+    let p0 = tokio::spawn(async move {
+        TcpTransport::connect(
+            Role::P0,
+            Some(listener),
+            &[Some(address), None, None],
+            &config,
+        )
+        .await
+    });
+    (address, p0)
+}
+
+/// P0's transport with fake P1 and P2 (returned as raw streams).
+async fn p0_with_fake_peers(config: &SessionConfig) -> (TcpTransport, TcpStream, TcpStream) {
+    let (address, p0) = spawn_p0(config).await;
     let fake_p1 = fake_dialer(address, Role::P1, Role::P0, config).await;
     let fake_p2 = fake_dialer(address, Role::P2, Role::P0, config).await;
     (p0.await.unwrap().unwrap(), fake_p1, fake_p2)
@@ -472,7 +505,7 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
         let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
         let tag = first();
         // P1 sends a header announcing 100 bytes, then 10 bytes, then hangs up.
-        let bytes = encode_frame(&frame(1, vec![5; 100]), Role::P1).unwrap();
+        let bytes = encode_frame(&wire(frame(1, vec![5; 100])), Role::P1).unwrap();
         fake_p1.write_all(&bytes[..HEADER_LEN + 10]).await.unwrap();
         drop(fake_p1);
         let started = Instant::now();
@@ -495,7 +528,9 @@ fn a_peer_that_closes_mid_message_is_a_typed_error() {
 
         // P2 announces a frame over the limit: refused, named, without waiting for the payload.
         let header = FrameHeader {
+            kind: FrameKind::Data,
             len: u32::MAX,
+            sequence: 0,
             tag,
             round: 1,
         }
@@ -553,20 +588,12 @@ async fn p0_facing(
     config: &SessionConfig,
     client: impl AsyncFnOnce(SocketAddr),
 ) -> Result<TcpTransport> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let p0 = {
-        let config = config.clone();
-        tokio::spawn(async move {
-            TcpTransport::connect(
-                Role::P0,
-                Some(listener),
-                &[Some(address), None, None],
-                &config,
-            )
-            .await
-        })
-    };
+    // P0 keeps waiting for its real peers until the connect timeout: keep it short.
+    let (address, p0) = spawn_p0(&SessionConfig {
+        connect_timeout: Duration::from_secs(1),
+        ..config.clone()
+    })
+    .await;
     client(address).await;
     tokio::time::timeout(Duration::from_secs(10), p0)
         .await
@@ -788,5 +815,341 @@ fn an_unreachable_peer_is_a_typed_error_after_the_connect_timeout() {
             "{result:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}
+
+// ---- Hostile frames after the handshake -------------------------------------------------
+
+/// The bytes of data frame number `sequence` tagged `tag`.
+fn data_bytes(sequence: u64, tag: Tag, payload: Vec<u8>) -> Vec<u8> {
+    let frame = WireFrame {
+        sequence,
+        message: WireMessage::Data(Frame {
+            tag,
+            round: 1,
+            payload,
+        }),
+    };
+    encode_frame(&frame, Role::P1).unwrap()
+}
+
+/// The tag of step `step` of the first call.
+fn step(step: u16) -> Tag {
+    Tag { step, ..first() }
+}
+
+#[test]
+fn a_replayed_frame_on_the_wire_is_out_of_sequence() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, mut fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        let bytes = data_bytes(0, step(0), vec![1; 8]);
+        fake_p1.write_all(&bytes).await.unwrap();
+        fake_p1.write_all(&bytes).await.unwrap();
+        assert_eq!(p0.recv(Role::P1, step(0)).await.unwrap().payload, [1; 8]);
+        let result = p0.recv(Role::P1, step(1)).await;
+        assert!(
+            matches!(
+                result,
+                Err(Error::OutOfSequence {
+                    peer: Role::P1,
+                    expected: 1,
+                    received: 0
+                })
+            ),
+            "{result:?}"
+        );
+    });
+}
+
+#[test]
+fn a_consumed_tag_sent_again_is_a_replay() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, mut fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        fake_p1
+            .write_all(&data_bytes(0, step(0), vec![1; 8]))
+            .await
+            .unwrap();
+        p0.recv(Role::P1, step(0)).await.unwrap();
+        // Correctly numbered, but a message this party has already taken.
+        fake_p1
+            .write_all(&data_bytes(1, step(0), vec![2; 8]))
+            .await
+            .unwrap();
+        let result = p0.recv(Role::P1, step(1)).await;
+        assert!(
+            matches!(result, Err(Error::ReplayedMessage { peer: Role::P1, tag }) if tag == step(0)),
+            "{result:?}"
+        );
+    });
+}
+
+#[test]
+fn a_frame_for_the_wrong_protocol_step_is_an_unexpected_message() {
+    let config = SessionConfig {
+        recv_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        let (p0, mut fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        fake_p1
+            .write_all(&data_bytes(0, step(5), vec![1; 8]))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let result = p0.recv(Role::P1, step(0)).await;
+        assert!(
+            matches!(
+                result,
+                Err(Error::UnexpectedMessage {
+                    peer: Role::P1,
+                    waiting: 1,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    });
+}
+
+#[test]
+fn random_bytes_after_the_handshake_end_the_connection_with_a_typed_error() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, mut fake_p1, mut fake_p2) = p0_with_fake_peers(&config).await;
+        let garbage: Vec<u8> = public_elements::<Z64>(9, 64)
+            .iter()
+            .flat_map(|v| v.value().to_le_bytes())
+            .collect();
+        fake_p1.write_all(&garbage).await.unwrap();
+        let result = p0.recv(Role::P1, first()).await;
+        assert!(
+            matches!(result, Err(Error::MalformedFrame { peer: Role::P1, .. })),
+            "{result:?}"
+        );
+        // A valid header of an unknown kind, and a heartbeat that carries a payload.
+        let mut header = FrameHeader {
+            kind: FrameKind::Heartbeat,
+            len: 0,
+            sequence: 0,
+            tag: Tag {
+                call: CallId::ROOT,
+                step: 0,
+                chunk: 0,
+            },
+            round: 0,
+        }
+        .encode();
+        header[4] = 9;
+        fake_p2.write_all(&header).await.unwrap();
+        let result = p0.recv(Role::P2, first()).await;
+        assert!(
+            matches!(result, Err(Error::MalformedFrame { peer: Role::P2, reason }) if reason.contains("kind")),
+            "{result:?}"
+        );
+    });
+}
+
+#[test]
+fn a_peer_silent_past_the_peer_timeout_is_named() {
+    let config = SessionConfig {
+        peer_timeout: Duration::from_millis(400),
+        recv_timeout: Duration::from_secs(30),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        // The fake peers send no heartbeat: to P0 they are stopped machines.
+        let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        let started = Instant::now();
+        let result = p0.recv(Role::P2, first()).await;
+        assert!(
+            matches!(result, Err(Error::PeerSilent { peer: Role::P2, after }) if after == config.peer_timeout),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    });
+}
+
+#[test]
+fn heartbeats_keep_a_peer_that_computes_long_alive() {
+    // Each party's heartbeat task runs while its protocol code computes (here: sleeps) for
+    // four peer timeouts before answering.
+    let config = SessionConfig {
+        peer_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        let [s0, s1, _s2] = tcp_sessions(&config).await.unwrap();
+        let (sent, received) = tokio::join!(
+            async {
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                s1.call("slow").send(Role::P0, 0, &[Z64::new(7)]).await
+            },
+            async { s0.call("slow").recv::<Z64>(Role::P1, 0, 1).await }
+        );
+        sent.unwrap();
+        assert_eq!(received.unwrap(), [Z64::new(7)]);
+    });
+}
+
+#[test]
+fn an_abort_names_the_party_that_is_gone_not_the_messenger() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (p0, mut fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        let abort = WireFrame {
+            sequence: 0,
+            message: WireMessage::Abort { culprit: Role::P2 },
+        };
+        fake_p1
+            .write_all(&encode_frame(&abort, Role::P1).unwrap())
+            .await
+            .unwrap();
+        for from in [Role::P1, Role::P2] {
+            let result = p0.recv(from, first()).await;
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::PeerLost {
+                        peer: Role::P2,
+                        reported_by: Role::P1
+                    })
+                ),
+                "waiting on {from}: {result:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_party_that_loses_a_peer_tells_the_third_one() {
+    // P2 disappears while P1 waits for P0 and P0 waits for P1: P1 sees P2 go, gives up,
+    // and P0, which never talks to P2 here, learns from P1 that P2 is gone.
+    let config = test_config();
+    runtime().block_on(async {
+        let [s0, s1, s2] = tcp_sessions(&config).await.unwrap();
+        drop(s2);
+        let (c0, c1) = (s0.call("wait"), s1.call("wait"));
+        // P0 waits on P1; P1 waits on P2, which is gone.
+        let (at_p0, at_p1) = tokio::join!(
+            c0.recv::<Z64>(Role::P1, 0, 1),
+            c1.recv::<Z64>(Role::P2, 0, 1)
+        );
+        let at_p1 = at_p1.unwrap_err();
+        assert_eq!(at_p1.failed_peer(), Some(Role::P2), "{at_p1}");
+        let at_p0 = at_p0.unwrap_err();
+        assert!(
+            matches!(
+                at_p0,
+                Error::PeerLost {
+                    peer: Role::P2,
+                    reported_by: Role::P1
+                }
+            ),
+            "{at_p0}"
+        );
+        assert!(at_p0.to_string().contains("P2"));
+    });
+}
+
+// ---- The job -----------------------------------------------------------------------------
+
+/// Starts three in-memory sessions, each with its own job.
+fn start_with_jobs(jobs: [Job; 3]) -> [Result<Session>; 3] {
+    let base = SessionConfig::default();
+    let transports = LocalTransport::triple(&base);
+    let configs = jobs.map(|job| SessionConfig {
+        job,
+        ..base.clone()
+    });
+    let [t0, t1, t2] = transports;
+    let [c0, c1, c2] = &configs;
+    let (r0, r1, r2) = futures::executor::block_on(async {
+        futures::join!(
+            Session::start(t0, c0),
+            Session::start(t1, c1),
+            Session::start(t2, c2)
+        )
+    });
+    [r0, r1, r2]
+}
+
+#[test]
+fn parties_started_for_different_jobs_refuse_each_other_before_any_key() {
+    let job = Job::new().with("network", "A").with("batch", 128);
+    let [r0, r1, r2] = start_with_jobs([job.clone(), job.clone().with("batch", 64), job.clone()]);
+    for (result, peer) in [(r0, Role::P1), (r2, Role::P1)] {
+        match result {
+            Err(Error::Handshake {
+                peer: PeerDescription::Party(named),
+                reason:
+                    HandshakeFailure::Job {
+                        field,
+                        ours,
+                        theirs,
+                    },
+            }) => {
+                assert_eq!((named, field.as_str()), (peer, "batch"));
+                assert_eq!((ours.as_str(), theirs.as_str()), ("128", "64"));
+            }
+            other => panic!("expected a job mismatch with {peer}, got {:?}", other.err()),
+        }
+    }
+    let error = r1.err().unwrap();
+    assert!(
+        error.to_string().contains("batch is 128 there but 64 here"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_field_only_one_party_states_is_not_compared_and_is_readable_by_the_others() {
+    let job = Job::new().with("network", "A");
+    let [r0, r1, r2] = start_with_jobs([
+        job.clone().with("P0 checkpoints", "5:ab"),
+        job.clone().with("P1 checkpoints", "5:ab,10:ab"),
+        job,
+    ]);
+    let (s0, s2) = (r0.unwrap(), r2.unwrap());
+    drop(r1.unwrap());
+    assert_eq!(
+        s2.peer_job(Role::P1).unwrap().get("P1 checkpoints"),
+        Some("5:ab,10:ab")
+    );
+    assert_eq!(
+        s0.peer_job(Role::P1).unwrap().get("P1 checkpoints"),
+        Some("5:ab,10:ab")
+    );
+    assert!(s0.peer_job(Role::P0).is_none());
+}
+
+#[test]
+fn stray_connections_during_start_up_are_dropped_and_the_real_peers_connect() {
+    let config = test_config();
+    runtime().block_on(async {
+        let (address, p0) = spawn_p0(&config).await;
+        // A scanner that sends junk, one that says nothing, and a party of another session.
+        let mut junk = TcpStream::connect(address).await.unwrap();
+        junk.write_all(&[0xff; 64]).await.unwrap();
+        let _silent = TcpStream::connect(address).await.unwrap();
+        let other_session = SessionConfig {
+            session_id: 5,
+            ..config.clone()
+        };
+        let _other = send_hello(address, Hello::new(Role::P1, Role::P0, &other_session)).await;
+        // Then the real P1 and P2.
+        let mut p1 = fake_dialer(address, Role::P1, Role::P0, &config).await;
+        let _p2 = fake_dialer(address, Role::P2, Role::P0, &config).await;
+        let p0 = tokio::time::timeout(Duration::from_secs(10), p0)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        p1.write_all(&data_bytes(0, first(), vec![3; 8]))
+            .await
+            .unwrap();
+        assert_eq!(p0.recv(Role::P1, first()).await.unwrap().payload, [3; 8]);
     });
 }

@@ -215,9 +215,13 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
     };
     let workload = Workload::new(args)?;
     if let Some(party) = args.child.party {
-        let run = run_child(&args.child, party, async |session| {
-            Ok(run_workload(&session, &workload).await?)
-        })?;
+        let run = run_child(
+            &args.child,
+            party,
+            false,
+            SessionConfig::default(),
+            async |session| Ok(run_workload(&session, &workload).await?),
+        )?;
         return Ok(run.correct.unwrap_or(true));
     }
     let runs: [PartyRun; 3] = match args.transport {
@@ -250,7 +254,7 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
                         .join(","),
                 );
             }
-            run_three_processes(&child_args)?
+            run_three_processes(&child_args, false)?
         }
     };
     Ok(print_summary(args, &workload, &runs))

@@ -173,9 +173,13 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
     }
     let (batch, repeat, seed) = (args.batch, args.repeat, args.seed);
     if let Some(party) = args.child.party {
-        let run = run_child(&args.child, party, async |session| {
-            Ok(program(&session, &spec, batch, repeat, seed).await?)
-        })?;
+        let run = run_child(
+            &args.child,
+            party,
+            false,
+            securenn_dsl::session::SessionConfig::default(),
+            async |session| Ok(program(&session, &spec, batch, repeat, seed).await?),
+        )?;
         return Ok(run.correct.unwrap_or(true));
     }
     if args.transport == TransportKind::Local {
@@ -188,17 +192,20 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             let spec = &spec;
             async move { program(&session, spec, batch, repeat, seed).await }
         })?,
-        TransportKind::Tcp => run_three_processes(&[
-            "bench".to_owned(),
-            "network".to_owned(),
-            spec.name().to_owned(),
-            "--batch".to_owned(),
-            batch.to_string(),
-            "--repeat".to_owned(),
-            repeat.to_string(),
-            "--seed".to_owned(),
-            seed.to_string(),
-        ])?,
+        TransportKind::Tcp => run_three_processes(
+            &[
+                "bench".to_owned(),
+                "network".to_owned(),
+                spec.name().to_owned(),
+                "--batch".to_owned(),
+                batch.to_string(),
+                "--repeat".to_owned(),
+                repeat.to_string(),
+                "--seed".to_owned(),
+                seed.to_string(),
+            ],
+            false,
+        )?,
     };
     let cluster = ClusterStats::from_parties(&[runs[0].stats, runs[1].stats, runs[2].stats]);
     let seconds = median(&runs[0].seconds);

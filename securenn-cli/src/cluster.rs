@@ -9,6 +9,11 @@
 //!
 //! ```toml
 //! session_id = 1
+//! # Optional: seconds to wait for the peers at start-up, for any one message, and for any
+//! # sign of life from a peer (it sends a heartbeat every quarter of that).
+//! connect_timeout_seconds = 30
+//! receive_timeout_seconds = 60
+//! peer_timeout_seconds = 10
 //!
 //! [addresses]
 //! p0 = "10.0.0.10:7000"
@@ -19,6 +24,9 @@
 //! certificate = "p{id}.pem"
 //! key = "p{id}.key"
 //! ```
+//!
+//! Without a `[tls]` section the parties talk plain TCP, which `securenn party` refuses
+//! unless given `--insecure`: nothing would be authenticated or encrypted.
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
@@ -82,6 +90,10 @@ pub(crate) struct PartyArgs {
     /// The cluster configuration.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// Talk plain TCP, without TLS: nothing is authenticated or encrypted. Only for a
+    /// trusted network; the configuration must then have no `[tls]` section.
+    #[arg(long)]
+    insecure: bool,
     /// The job all three parties run.
     #[command(subcommand)]
     job: PartyJob,
@@ -103,13 +115,17 @@ struct ClusterFile {
     #[serde(default = "default_session_id")]
     session_id: u64,
     addresses: Addresses,
-    tls: TlsFiles,
+    #[serde(default)]
+    tls: Option<TlsFiles>,
     /// Seconds to wait for the peers to connect.
     #[serde(default)]
     connect_timeout_seconds: Option<u64>,
     /// Seconds to wait for any one message.
     #[serde(default)]
     receive_timeout_seconds: Option<u64>,
+    /// Seconds a peer may stay silent (no message, no heartbeat) before it is taken for dead.
+    #[serde(default)]
+    peer_timeout_seconds: Option<u64>,
 }
 
 fn default_session_id() -> u64 {
@@ -161,33 +177,81 @@ pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
         Some(resolve(&file.addresses.p1, "P1")?),
         None,
     ];
-    let identity = TlsIdentity::from_pem_files(
-        role,
-        &credential_path(&args.config, &file.tls.ca, role),
-        &credential_path(&args.config, &file.tls.certificate, role),
-        &credential_path(&args.config, &file.tls.key, role),
-    )?;
+    let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
+        Some(0) => Err(format!(
+            "{}: {name} must be at least 1",
+            args.config.display()
+        )),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(default),
+    };
     let defaults = SessionConfig::default();
+    let connect_timeout = seconds(
+        file.connect_timeout_seconds,
+        "connect_timeout_seconds",
+        defaults.connect_timeout,
+    )?;
+    let recv_timeout = seconds(
+        file.receive_timeout_seconds,
+        "receive_timeout_seconds",
+        defaults.recv_timeout,
+    )?;
+    let peer_timeout = seconds(
+        file.peer_timeout_seconds,
+        "peer_timeout_seconds",
+        defaults.peer_timeout,
+    )?;
+    let identity = match (&file.tls, args.insecure) {
+        (Some(tls), false) => Some(TlsIdentity::from_pem_files(
+            role,
+            &credential_path(&args.config, &tls.ca, role),
+            &credential_path(&args.config, &tls.certificate, role),
+            &credential_path(&args.config, &tls.key, role),
+        )?),
+        (None, true) => None,
+        (None, false) => {
+            return Err(format!(
+                "{}: no [tls] section; plain TCP authenticates and encrypts nothing, so it needs --insecure",
+                args.config.display()
+            )
+            .into());
+        }
+        (Some(_), true) => {
+            return Err(format!(
+                "{}: --insecure asks for plain TCP, but the configuration has a [tls] section",
+                args.config.display()
+            )
+            .into());
+        }
+    };
+    let (job, options) = match &args.job {
+        PartyJob::Train(job) => (train::party_job(job, role)?, job.options()),
+        PartyJob::Infer(job) => (infer::party_job(job, role)?, job.options()),
+    };
     let config = SessionConfig {
         session_id: file.session_id,
-        connect_timeout: file
-            .connect_timeout_seconds
-            .map_or(defaults.connect_timeout, Duration::from_secs),
-        recv_timeout: file
-            .receive_timeout_seconds
-            .map_or(defaults.recv_timeout, Duration::from_secs),
-        ..defaults
+        connect_timeout,
+        recv_timeout,
+        peer_timeout,
+        ..options.config(job.clone())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        eprintln!("{role}: connecting to the cluster over TLS");
-        let session = connect_session(role, None, &addresses, &config, Some(&identity)).await?;
+        eprintln!(
+            "{role}: connecting to the cluster over {}",
+            if identity.is_some() {
+                "TLS"
+            } else {
+                "plain TCP (--insecure)"
+            }
+        );
+        let session = connect_session(role, None, &addresses, &config, identity.as_ref()).await?;
         match &args.job {
-            PartyJob::Train(job) => train::run_as_party(session, job).await,
-            PartyJob::Infer(job) => infer::run_as_party(session, job).await,
+            PartyJob::Train(train_args) => train::run_as_party(session, train_args, &job).await,
+            PartyJob::Infer(infer_args) => infer::run_as_party(session, infer_args).await,
         }
     })
 }

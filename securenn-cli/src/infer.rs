@@ -22,10 +22,12 @@ use securenn_dsl::nn::twin::{LayerWeights, TrainConfig, Twin};
 use securenn_dsl::nn::weights::{LayerShares, load_model, load_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
-use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
-use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+use crate::processes::{
+    ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
+};
 use crate::train::{MODEL_FILE, load_mnist, right_answers, shares_file};
 
 /// Arguments of `securenn infer`.
@@ -56,7 +58,49 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    options: PartyOptions,
+    #[command(flatten)]
     child: ChildArgs,
+}
+
+impl Args {
+    /// The options every party takes.
+    pub(crate) fn options(&self) -> &PartyOptions {
+        &self.options
+    }
+}
+
+/// The job party `role` states: what the three must agree on, and at P0 and P1 the
+/// identity of the model their shares belong to (the helper holds none, so states none).
+fn job(args: &Args, spec: &NetworkSpec, source: &Source, roles: &[Role]) -> Result<Job, CliError> {
+    let mut job = Job::new()
+        .with("command", "infer")
+        .with("network", spec.name())
+        .with("images", args.images)
+        .with("batch", args.batch)
+        .with(
+            "weights",
+            match source {
+                Source::Model(_) => "a model held by P1",
+                Source::Shares(_) => "the shares held by P0 and P1",
+            },
+        );
+    if let Source::Shares(dir) = source {
+        for &role in roles.iter().filter(|r| !r.is_helper()) {
+            let (_, about) = load_shares(&dir.join(shares_file(role)), spec, role)?;
+            job = job.with(
+                "model",
+                format!("{} after {} steps", about.model_id, about.iteration),
+            );
+        }
+    }
+    Ok(job)
+}
+
+/// The job party `role` of a cluster states for `securenn party ... infer`.
+pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
+    let spec = check(args)?;
+    job(args, &spec, &party_source(args)?, &[role])
 }
 
 /// The JSON summary.
@@ -144,8 +188,17 @@ fn plaintext_model(
     match source {
         Source::Model(path) => load_model(path, spec),
         Source::Shares(dir) => {
-            let p0 = load_shares(&dir.join(shares_file(Role::P0)), spec, Role::P0)?;
-            let p1 = load_shares(&dir.join(shares_file(Role::P1)), spec, Role::P1)?;
+            let (p0, about0) = load_shares(&dir.join(shares_file(Role::P0)), spec, Role::P0)?;
+            let (p1, about1) = load_shares(&dir.join(shares_file(Role::P1)), spec, Role::P1)?;
+            if about0 != about1 {
+                return Err(securenn_dsl::Error::Weights {
+                    path: dir.clone(),
+                    problem: format!(
+                        "P0's shares are of model {} after {} steps, P1's of model {} after {} steps",
+                        about0.model_id, about0.iteration, about1.model_id, about1.iteration
+                    ),
+                });
+            }
             let reconstruct = |a: &[Z64], b: &[Z64]| -> Vec<f64> {
                 a.iter().zip(b).map(|(&x, &y)| (x + y).decode()).collect()
             };
@@ -187,7 +240,7 @@ async fn infer_party(
         Source::Shares(dir) => {
             let shares: Option<Vec<Option<LayerShares>>> = match role {
                 Role::P2 => None,
-                _ => Some(load_shares(&dir.join(shares_file(role)), spec, role)?),
+                _ => Some(load_shares(&dir.join(shares_file(role)), spec, role)?.0),
             };
             PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
         }
@@ -254,9 +307,15 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let spec = check(args)?;
     let source = source(args, &spec)?;
     if let Some(party) = args.child.party {
-        run_child(&args.child, party, async |session| {
-            Ok(infer_party(&session, args, &spec, &source, None).await?)
-        })?;
+        let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
+        let config = args.options.config(job(args, &spec, &source, &[role])?);
+        run_child(
+            &args.child,
+            party,
+            args.options.insecure,
+            config,
+            async |session| Ok(infer_party(&session, args, &spec, &source, None).await?),
+        )?;
         return Ok(true);
     }
     // Bad weights or data are clear errors before any party starts.
@@ -270,18 +329,26 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             args.batch,
             match args.transport {
                 TransportKind::Local => "three parties in this process",
+                TransportKind::Tcp if args.options.insecure =>
+                    "three processes on 127.0.0.1 over plain TCP (--insecure)",
                 TransportKind::Tcp => "three processes on 127.0.0.1 over TLS",
             }
         );
     }
     let reports: [PartyReport; 3] = match args.transport {
-        TransportKind::Local => run_local(|session| {
-            let (spec, source, test) = (&spec, &source, &mnist.test);
-            async move { infer_party(&session, args, spec, source, Some(test)).await }
-        })?,
-        TransportKind::Tcp => {
-            run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
+        TransportKind::Local => {
+            let config = args
+                .options
+                .config(job(args, &spec, &source, &[Role::P0, Role::P1])?);
+            run_local_with(&config, |session| {
+                let (spec, source, test) = (&spec, &source, &mnist.test);
+                async move { infer_party(&session, args, spec, source, Some(test)).await }
+            })?
         }
+        TransportKind::Tcp => run_three_processes(
+            &std::env::args_os().skip(1).collect::<Vec<_>>(),
+            args.options.insecure,
+        )?,
     };
     let predictions = reports[0]
         .predictions
@@ -309,23 +376,25 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     print_summary(args, &summary)
 }
 
+/// The weights of a party of a cluster. Each party holds only its own files, so the kind of
+/// source is read from the path alone, alike at every party: a `.safetensors` file is P1's
+/// model, anything else the directory of P0's and P1's shares. P2 reads neither.
+fn party_source(args: &Args) -> Result<Source, CliError> {
+    match &args.weights {
+        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
+            Ok(Source::Model(path.clone()))
+        }
+        Some(path) => Ok(Source::Shares(path.clone())),
+        None => Err("a party needs --weights: P1's model (a .safetensors file) or the directory of the parties' shares".into()),
+    }
+}
+
 /// Runs private inference as one party of a cluster (`securenn party ... infer`); P0
 /// prints the accuracy. The agreement with the twin is not computed: no party holds the
 /// model in the clear.
 pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
     let spec = check(args)?;
-    // Each party holds only its own files, so the kind of source is read from the path
-    // alone, alike at every party: a `.safetensors` file is P1's model, anything else the
-    // directory of P0's and P1's shares. P2 reads neither.
-    let source = match &args.weights {
-        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
-            Source::Model(path.clone())
-        }
-        Some(path) => Source::Shares(path.clone()),
-        None => {
-            return Err("a party needs --weights: P1's model (a .safetensors file) or the directory of the parties' shares".into());
-        }
-    };
+    let source = party_source(args)?;
     if args.transport != TransportKind::Local {
         return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
     }

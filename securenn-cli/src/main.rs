@@ -15,6 +15,7 @@ mod bench;
 mod bench_network;
 mod cluster;
 mod infer;
+mod memory;
 mod plot;
 mod processes;
 mod progress;

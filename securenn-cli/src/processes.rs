@@ -7,7 +7,7 @@
 //!
 //! The children talk TLS 1.3 with mutual authentication, as three machines would: the parent
 //! makes a fresh cluster CA and one certificate per party in a private temporary directory,
-//! which it deletes when the children are done.
+//! which it deletes when the children are done. With `--insecure` they talk plain TCP.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write as _};
@@ -22,7 +22,7 @@ use securenn_dsl::net::tls::{
 use securenn_dsl::party::Role;
 use securenn_dsl::prg::Prg;
 use securenn_dsl::ring::{Ring, Z64};
-use securenn_dsl::session::{Session, SessionConfig};
+use securenn_dsl::session::{Job, Session, SessionConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -35,8 +35,33 @@ pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) enum TransportKind {
     /// Three threads of this process, over the in-memory transport.
     Local,
-    /// Three processes on 127.0.0.1, over TCP with TLS.
+    /// Three processes on 127.0.0.1, over TCP with TLS (plain TCP with `--insecure`).
     Tcp,
+}
+
+/// The options of every command that runs the three parties.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PartyOptions {
+    /// With `--transport tcp`: plain TCP instead of TLS. Nothing is authenticated or
+    /// encrypted: for a trusted loopback only.
+    #[arg(long)]
+    pub(crate) insecure: bool,
+    /// **Insecure, for tests and reproducibility only**: derive the parties' keys from this
+    /// seed instead of the operating system's generator, so that two runs draw the same
+    /// randomness.
+    #[arg(long, value_name = "SEED")]
+    pub(crate) insecure_key_seed: Option<u64>,
+}
+
+impl PartyOptions {
+    /// The session configuration of a party of this job (session id 0, default timeouts).
+    pub(crate) fn config(&self, job: Job) -> SessionConfig {
+        SessionConfig {
+            insecure_seed: self.insecure_key_seed,
+            job,
+            ..SessionConfig::default()
+        }
+    }
 }
 
 /// Where a child party is told to connect (set by the parent, hidden from `--help`).
@@ -123,14 +148,20 @@ impl Drop for Children {
 }
 
 /// Starts this executable three times with `args` (a subcommand and its options) plus each
-/// party's connection arguments, and returns the three parsed `REPORT` lines.
+/// party's connection arguments, and returns the three parsed `REPORT` lines. The children
+/// talk TLS unless `insecure`.
 pub(crate) fn run_three_processes<T: DeserializeOwned>(
     args: &[impl AsRef<OsStr>],
+    insecure: bool,
 ) -> Result<[T; 3], CliError> {
     let exe = std::env::current_exe()?;
     let session_id = Z64::random(&mut Prg::from_os_rng()?).value();
     // Declared before the children, so dropped after them: no child outlives its keys.
-    let credentials = TemporaryCredentials::create(session_id)?;
+    let credentials = if insecure {
+        None
+    } else {
+        Some(TemporaryCredentials::create(session_id)?)
+    };
     let mut children = Children(Vec::new());
     let mut outputs = Vec::new();
     let mut ports: Vec<u16> = Vec::new();
@@ -142,10 +173,11 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
             .arg(party.to_string())
             .arg("--session-id")
             .arg(session_id.to_string())
-            .arg("--tls-dir")
-            .arg(&credentials.0)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(credentials) = &credentials {
+            command.arg("--tls-dir").arg(&credentials.0);
+        }
         for (peer, port) in ports.iter().enumerate() {
             command
                 .arg(format!("--peer{peer}"))
@@ -185,23 +217,33 @@ pub(crate) fn run_three_processes<T: DeserializeOwned>(
         .map_err(|_| "expected three reports".into())
 }
 
-/// The child side: connects party `party` over TCP with TLS (listening on a free port for
-/// P0 and P1, announced on stdout), starts its session, runs `work`, and prints its report.
+/// The child side: connects party `party` over TCP with TLS, or plain TCP if `insecure`
+/// (listening on a free port for P0 and P1, announced on stdout), starts its session under
+/// `config`, runs `work`, and prints its report.
 #[allow(clippy::print_stdout, reason = "the parent reads the child's stdout")]
-pub(crate) fn run_child<T, W>(child: &ChildArgs, party: usize, work: W) -> Result<T, CliError>
+pub(crate) fn run_child<T, W>(
+    child: &ChildArgs,
+    party: usize,
+    insecure: bool,
+    config: SessionConfig,
+    work: W,
+) -> Result<T, CliError>
 where
     T: Serialize,
     W: AsyncFnOnce(Session) -> Result<T, CliError>,
 {
     let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
-    let identity = child
-        .tls_dir
-        .as_deref()
-        .map(|dir| identity_in(dir, role))
-        .transpose()?;
+    let identity = match (&child.tls_dir, insecure) {
+        (Some(dir), false) => Some(identity_in(dir, role)?),
+        (None, true) => None,
+        (Some(_), true) => return Err("--insecure and TLS credentials exclude each other".into()),
+        (None, false) => {
+            return Err("a party needs TLS credentials, or --insecure for plain TCP".into());
+        }
+    };
     let config = SessionConfig {
         session_id: child.session_id,
-        ..SessionConfig::default()
+        ..config
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -65,9 +65,13 @@ struct PartyReport {
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     if let Some(party) = args.child.party {
         let (elements, seed) = (args.elements, args.data_seed);
-        let report = run_child(&args.child, party, async |session| {
-            Ok(program(session, elements, seed).await?)
-        })?;
+        let report = run_child(
+            &args.child,
+            party,
+            false,
+            securenn_dsl::session::SessionConfig::default(),
+            async |session| Ok(program(session, elements, seed).await?),
+        )?;
         return Ok(report.checks.iter().all(|c| c.passed));
     }
     let started = Instant::now();
@@ -294,11 +298,14 @@ fn print_summary(args: &Args, reports: &[PartyReport; 3], seconds: f64) -> bool 
 
 /// The parent of a TCP self-test: three child processes, one per party.
 fn run_three(args: &Args) -> Result<[PartyReport; 3], CliError> {
-    run_three_processes(&[
-        "selftest".to_owned(),
-        "--elements".to_owned(),
-        args.elements.to_string(),
-        "--data-seed".to_owned(),
-        args.data_seed.to_string(),
-    ])
+    run_three_processes(
+        &[
+            "selftest".to_owned(),
+            "--elements".to_owned(),
+            args.elements.to_string(),
+            "--data-seed".to_owned(),
+            args.data_seed.to_string(),
+        ],
+        false,
+    )
 }

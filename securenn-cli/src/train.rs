@@ -5,6 +5,12 @@
 //! P0 learns the running loss and the test accuracy, nothing else, unless `--reveal-to`
 //! names a party to receive the trained model. With `--plaintext` the plaintext twin trains
 //! instead, in the clear: the reference models that private inference is checked against.
+//!
+//! With `--checkpoint-every N`, P0 and P1 write their shares (and momentum buffers) to
+//! `DIR/checkpoints/` every N steps, atomically, keeping the two latest; `--resume DIR`
+//! goes on from the latest step both hold. Each step's randomness depends on its number
+//! alone, so with the same keys a resumed run ends with exactly the weights of an
+//! uninterrupted one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,16 +20,21 @@ use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
 use securenn_dsl::nn::private::{LayerCost, PrivateNetwork};
-use securenn_dsl::nn::train::{TrainSettings, evaluate, train, train_plaintext, twin_predictions};
+use securenn_dsl::nn::train::{
+    Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
+};
 use securenn_dsl::nn::twin::{LayerWeights, Loss, TrainConfig, initial_weights};
-use securenn_dsl::nn::weights::{load_model, save_model, save_shares};
+use securenn_dsl::nn::weights::{ShareInfo, load_model, load_shares, save_model, save_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
-use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
+use crate::memory::{peak_resident_mb, resident_mb};
 use crate::plot::{CurvePoint, write_training_curve};
-use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
+use crate::processes::{
+    ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
+};
 use crate::progress::StepProgress;
 
 /// Test images evaluated at the end of every epoch, for the progress report.
@@ -96,8 +107,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
     /// Reveal the trained model to this party, which saves it as `model.safetensors` in the
-    /// `--save` directory.
-    #[arg(long, value_enum, requires = "save")]
+    /// `--save` (or `--resume`) directory.
+    #[arg(long, value_enum)]
     reveal_to: Option<Receiver>,
     /// Draw the training curve (loss and accuracy per step) as SVG to this file.
     #[arg(long, value_name = "FILE")]
@@ -106,6 +117,14 @@ pub(crate) struct Args {
     /// train on, e.g. with a smaller learning rate.
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
+    /// Write each party's shares to `DIR/checkpoints/` every N steps (DIR from `--save` or
+    /// `--resume`), atomically; the two latest are kept.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
+    /// Go on from the latest checkpoint that P0 and P1 both hold in `DIR/checkpoints/`, with
+    /// the options of the interrupted run; saves into DIR too unless `--save` says otherwise.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["init", "plaintext"])]
+    resume: Option<PathBuf>,
     /// The directory holding the MNIST files (default: the vendored copy).
     #[arg(long)]
     mnist: Option<PathBuf>,
@@ -116,7 +135,179 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    options: PartyOptions,
+    #[command(flatten)]
     child: ChildArgs,
+}
+
+/// Memory is sampled every this many steps.
+const MEMORY_EVERY: usize = 100;
+
+/// The folder of the checkpoints in a save directory.
+const CHECKPOINTS: &str = "checkpoints";
+
+/// How many checkpoints each party keeps: the latest may be newer than the other party's.
+const CHECKPOINTS_KEPT: usize = 2;
+
+impl Args {
+    /// The options every party takes.
+    pub(crate) fn options(&self) -> &PartyOptions {
+        &self.options
+    }
+
+    /// Where shares, checkpoints and the revealed model go.
+    fn save_dir(&self) -> Option<&Path> {
+        self.save.as_deref().or(self.resume.as_deref())
+    }
+
+    /// The job the parties must agree on; the checkpoints of the parties in `holders` are
+    /// stated too when resuming (each party states its own; in one process, both).
+    pub(crate) fn job(&self, settings: &TrainSettings, holders: &[Role]) -> Result<Job, CliError> {
+        let mut job = Job::new()
+            .with("command", "train")
+            .with("network", settings.spec.name())
+            .with("batch", settings.config.batch())
+            .with("learning rate", self.lr)
+            .with("momentum", self.momentum)
+            .with("loss", format!("{:?}", self.loss))
+            .with("steps", settings.iterations())
+            .with("seed", self.seed)
+            .with("test images", self.test_images)
+            .with(
+                "reveal to",
+                self.reveal_to
+                    .map_or("nobody".to_owned(), |r| format!("{r:?}")),
+            )
+            .with("resume", self.resume.is_some());
+        if let Some(dir) = &self.resume {
+            for &role in holders.iter().filter(|r| !r.is_helper()) {
+                let held = list_checkpoints(dir, role)?;
+                if held.is_empty() {
+                    return Err(format!(
+                        "{}: {role} holds no checkpoint to resume from",
+                        dir.join(CHECKPOINTS).display()
+                    )
+                    .into());
+                }
+                let listed: Vec<String> = held
+                    .iter()
+                    .map(|(step, id)| format!("{step}:{id}"))
+                    .collect();
+                job = job.with(checkpoints_field(role), listed.join(","));
+            }
+        }
+        Ok(job)
+    }
+}
+
+/// The job field in which `role` states the checkpoints it holds.
+fn checkpoints_field(role: Role) -> String {
+    format!("{role} checkpoints")
+}
+
+/// The file of `role`'s checkpoint after `step` steps of model `model_id`.
+fn checkpoint_path(dir: &Path, role: Role, step: usize, model_id: &str) -> PathBuf {
+    dir.join(CHECKPOINTS).join(format!(
+        "party{}-step{step:08}-{model_id}.safetensors",
+        role.index()
+    ))
+}
+
+/// The checkpoints `role` holds in `dir`: (step, model id), oldest first.
+fn list_checkpoints(dir: &Path, role: Role) -> Result<Vec<(usize, String)>, CliError> {
+    let folder = dir.join(CHECKPOINTS);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", folder.display()).into()),
+    };
+    let prefix = format!("party{}-step", role.index());
+    let mut held = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".safetensors"))
+        else {
+            continue;
+        };
+        if let Some((step, id)) = rest.split_once('-')
+            && let Ok(step) = step.parse::<usize>()
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            held.push((step, id.to_owned()));
+        }
+    }
+    held.sort();
+    Ok(held)
+}
+
+/// Writes `role`'s checkpoint after `step` steps, then deletes all but the latest
+/// [`CHECKPOINTS_KEPT`].
+fn write_checkpoint(
+    dir: &Path,
+    network: &PrivateNetwork,
+    role: Role,
+    step: usize,
+    model_id: &str,
+) -> securenn_dsl::Result<()> {
+    let Some(shares) = network.shares() else {
+        return Ok(());
+    };
+    create_dir(&dir.join(CHECKPOINTS))?;
+    let about = ShareInfo {
+        model_id: model_id.to_owned(),
+        iteration: step as u64,
+    };
+    save_shares(
+        &checkpoint_path(dir, role, step, model_id),
+        network.spec(),
+        role,
+        &shares,
+        &about,
+    )?;
+    let held = list_checkpoints(dir, role).unwrap_or_default();
+    for (old, id) in held.iter().rev().skip(CHECKPOINTS_KEPT) {
+        let _ = std::fs::remove_file(checkpoint_path(dir, role, *old, id));
+    }
+    Ok(())
+}
+
+/// The checkpoint to resume from: the latest step that P0 and P1 both hold, of one model,
+/// as they stated in their jobs (`own` is this party's job).
+fn resume_point(session: &Session, own: &Job) -> securenn_dsl::Result<(usize, String)> {
+    let stated = |role: Role| -> securenn_dsl::Result<Vec<(usize, String)>> {
+        let job = if session.role() == role {
+            Some(own)
+        } else {
+            session.peer_job(role)
+        };
+        let listed = job.and_then(|j| j.get(&checkpoints_field(role))).ok_or(
+            securenn_dsl::Error::Config(
+                "P0 or P1 stated no checkpoints: is --resume given to every party?",
+            ),
+        )?;
+        listed
+            .split(',')
+            .map(|item| {
+                item.split_once(':')
+                    .and_then(|(step, id)| Some((step.parse().ok()?, id.to_owned())))
+                    .ok_or(securenn_dsl::Error::Config(
+                        "P0 or P1 stated a malformed list of checkpoints",
+                    ))
+            })
+            .collect()
+    };
+    let (p0, p1) = (stated(Role::P0)?, stated(Role::P1)?);
+    p0.iter()
+        .filter(|c| p1.contains(c))
+        .max()
+        .cloned()
+        .ok_or(securenn_dsl::Error::Config(
+            "P0 and P1 hold no checkpoint of the same step of the same model",
+        ))
 }
 
 /// The JSON summary.
@@ -130,6 +321,11 @@ struct Summary {
     seconds_per_iteration: f64,
     bytes_total: u64,
     test_accuracy: Option<f64>,
+    /// The step training started from (after a checkpoint, with `--resume`).
+    first_step: usize,
+    /// P0's process: resident memory (MB) every 100 steps, and its peak.
+    memory_mb: Vec<(usize, f64)>,
+    peak_memory_mb: Option<f64>,
 }
 
 impl Summary {
@@ -153,6 +349,9 @@ impl Summary {
             seconds_per_iteration: train_seconds / iterations.max(1) as f64,
             bytes_total,
             test_accuracy: evaluation.map(|(images, right)| right as f64 / images.max(1) as f64),
+            first_step: 0,
+            memory_mb: Vec::new(),
+            peak_memory_mb: peak_resident_mb(),
         }
     }
 }
@@ -171,6 +370,12 @@ pub(crate) struct PartyReport {
     curve: Vec<CurvePoint>,
     /// Files this party wrote.
     saved: Vec<PathBuf>,
+    /// The step training started from.
+    first_step: usize,
+    /// This party's process: resident memory (MB) every 100 steps.
+    memory_mb: Vec<(usize, f64)>,
+    /// This party's process: peak resident memory (MB).
+    peak_memory_mb: Option<f64>,
 }
 
 /// The exponent k of `value` = 2^−k, if it is one.
@@ -286,13 +491,15 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
 }
 
 /// One party's side of private training: P0 loads the data (or takes `loaded`, read once
-/// by the command in the one-process mode), P1 makes the initial weights, the three train,
-/// save, and evaluate.
+/// by the command in the one-process mode), P1 makes the initial weights (or each party
+/// loads its checkpoint), the three train, checkpoint, save, and evaluate. `job` is the
+/// job this party stated.
 async fn train_party(
     session: &Session,
     args: &Args,
     settings: &TrainSettings,
     loaded: Option<&Mnist>,
+    job: &Job,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let quiet = args.json;
@@ -306,21 +513,80 @@ async fn train_party(
     let missing = securenn_dsl::Error::Config("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
-    let owned = Private::<P1, _>::try_new(role, || starting_weights(args, &settings.spec))?;
+    let (start, model_id) = match &args.resume {
+        None => {
+            let owned = Private::<P1, _>::try_new(role, || starting_weights(args, &settings.spec))?;
+            (Some(owned), shared_model_id(session))
+        }
+        Some(_) => (None, None),
+    };
+    let (start, model_id, first_step) = match (start.as_ref(), &args.resume) {
+        (Some(owned), _) => (Start::Fresh(owned), model_id.unwrap_or_default(), 0),
+        (None, Some(dir)) => {
+            let (step, id) = resume_point(session, job)?;
+            let shares = if role.is_helper() {
+                None
+            } else {
+                let path = checkpoint_path(dir, role, step, &id);
+                let (shares, about) = load_shares(&path, &settings.spec, role)?;
+                if about.iteration != step as u64 || about.model_id != id {
+                    return Err(securenn_dsl::Error::Weights {
+                        path,
+                        problem: "the file does not hold the checkpoint its name says".into(),
+                    });
+                }
+                Some(shares)
+            };
+            let network =
+                PrivateNetwork::from_shares(role, settings.spec.clone(), shares, settings.config)?;
+            if role == Role::P0 && !quiet {
+                eprintln!("  resuming from the checkpoint after step {step}");
+            }
+            (
+                Start::Resume {
+                    network,
+                    iteration: step,
+                },
+                id,
+                step,
+            )
+        }
+        (None, None) => return Err(securenn_dsl::Error::Config("no start for training")),
+    };
     let mut progress = StepProgress::new(role == Role::P0 && !quiet, settings.iterations());
     let mut curve = Vec::new();
+    let mut memory_mb = Vec::new();
     let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
+    let checkpoints = args.checkpoint_every.zip(args.save_dir());
     let training = Instant::now();
-    let mut network = train(session, settings, &owned, &train_data, during, |step| {
-        progress.step(step, EPOCH_TEST_IMAGES.min(test_images));
-        curve.push(CurvePoint::from(step));
-    })
+    let mut network = train(
+        session,
+        settings,
+        start,
+        &train_data,
+        during,
+        |step, network| {
+            progress.step(step, EPOCH_TEST_IMAGES.min(test_images));
+            curve.push(CurvePoint::from(step));
+            if step.iteration % MEMORY_EVERY == 0
+                && let Some(resident) = resident_mb()
+            {
+                memory_mb.push((step.iteration, resident));
+            }
+            match checkpoints {
+                Some((every, dir)) if step.iteration % every == 0 => {
+                    write_checkpoint(dir, network, role, step.iteration, &model_id)
+                }
+                _ => Ok(()),
+            }
+        },
+    )
     .await?;
     progress.finish();
     let train_seconds = training.elapsed().as_secs_f64();
     let costs = network.costs().to_vec();
     let stats = session.stats();
-    let saved = save(session, &network, args).await?;
+    let saved = save(session, &network, args, &model_id, settings.iterations()).await?;
     let evaluation = if test_images > 0 {
         if role == Role::P0 && !quiet {
             eprintln!("  evaluating on {test_images} test images");
@@ -340,6 +606,9 @@ async fn train_party(
         train_seconds,
         curve: if role == Role::P0 { curve } else { Vec::new() },
         saved,
+        first_step,
+        memory_mb,
+        peak_memory_mb: peak_resident_mb(),
     })
 }
 
@@ -348,8 +617,10 @@ async fn save(
     session: &Session,
     network: &PrivateNetwork,
     args: &Args,
+    model_id: &str,
+    steps: usize,
 ) -> securenn_dsl::Result<Vec<PathBuf>> {
-    let Some(dir) = &args.save else {
+    let Some(dir) = args.save_dir() else {
         return Ok(Vec::new());
     };
     let role = session.role();
@@ -357,7 +628,11 @@ async fn save(
     if let Some(shares) = network.shares() {
         create_dir(dir)?;
         let path = dir.join(shares_file(role));
-        save_shares(&path, network.spec(), role, &shares)?;
+        let about = ShareInfo {
+            model_id: model_id.to_owned(),
+            iteration: steps as u64,
+        };
+        save_shares(&path, network.spec(), role, &shares, &about)?;
         saved.push(path);
     }
     let revealed = match args.reveal_to {
@@ -377,10 +652,26 @@ async fn save(
 /// Runs `securenn train`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let settings = settings(args)?;
+    if args.checkpoint_every == Some(0) {
+        return Err("--checkpoint-every must be at least 1".into());
+    }
+    if args.reveal_to.is_some() && args.save_dir().is_none() {
+        return Err("--reveal-to needs --save DIR (or --resume DIR) to save the model in".into());
+    }
+    if args.checkpoint_every.is_some() && args.save_dir().is_none() {
+        return Err("--checkpoint-every needs --save DIR (or --resume DIR)".into());
+    }
     if let Some(party) = args.child.party {
-        run_child(&args.child, party, async |session| {
-            Ok(train_party(&session, args, &settings, None).await?)
-        })?;
+        let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
+        let job = args.job(&settings, &[role])?;
+        let config = args.options.config(job.clone());
+        run_child(
+            &args.child,
+            party,
+            args.options.insecure,
+            config,
+            async |session| Ok(train_party(&session, args, &settings, None, &job).await?),
+        )?;
         return Ok(true);
     }
     check_outputs(args)?;
@@ -398,19 +689,26 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             settings.config.batch(),
             match args.transport {
                 TransportKind::Local => "three parties in this process",
+                TransportKind::Tcp if args.options.insecure =>
+                    "three processes on 127.0.0.1 over plain TCP (--insecure)",
                 TransportKind::Tcp => "three processes on 127.0.0.1 over TLS",
             }
         );
     }
     let started = Instant::now();
     let reports: [PartyReport; 3] = match args.transport {
-        TransportKind::Local => run_local(|session| {
-            let (settings, mnist) = (&settings, &mnist);
-            async move { train_party(&session, args, settings, Some(mnist)).await }
-        })?,
-        TransportKind::Tcp => {
-            run_three_processes(&std::env::args_os().skip(1).collect::<Vec<_>>())?
+        TransportKind::Local => {
+            let job = args.job(&settings, &[Role::P0, Role::P1])?;
+            let config = args.options.config(job.clone());
+            run_local_with(&config, |session| {
+                let (settings, mnist, job) = (&settings, &mnist, &job);
+                async move { train_party(&session, args, settings, Some(mnist), job).await }
+            })?
         }
+        TransportKind::Tcp => run_three_processes(
+            &std::env::args_os().skip(1).collect::<Vec<_>>(),
+            args.options.insecure,
+        )?,
     };
     let seconds = started.elapsed().as_secs_f64();
     finish(args, &settings, &reports, seconds)
@@ -444,13 +742,21 @@ fn finish(
             eprintln!("training curve drawn to {}", path.display());
         }
     }
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         settings,
         seconds,
         train_seconds,
         cluster.total_bytes(),
         reports[0].evaluation,
     );
+    summary.first_step = reports[0].first_step;
+    summary.memory_mb.clone_from(&reports[0].memory_mb);
+    summary.peak_memory_mb = reports[0].peak_memory_mb;
+    if !args.json
+        && let Some(peak) = summary.peak_memory_mb
+    {
+        eprintln!("peak resident memory of P0's process: {peak:.0} MB");
+    }
     print_summary(args, &summary, reports[0].evaluation.map(|(n, _)| n))
 }
 
@@ -529,9 +835,18 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     print_summary(args, &summary, evaluation.map(|(n, _)| n))
 }
 
+/// The job party `role` of a cluster states for `securenn party ... train`.
+pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
+    args.job(&settings(args)?, &[role])
+}
+
 /// Runs private training as one party of a cluster (`securenn party ... train`), connected
-/// by `session`; P0 prints the summary of what it saw.
-pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
+/// by `session` after stating `job`; P0 prints the summary of what it saw.
+pub(crate) async fn run_as_party(
+    session: Session,
+    args: &Args,
+    job: &Job,
+) -> Result<bool, CliError> {
     let settings = settings(args)?;
     if args.plaintext {
         return Err("--plaintext trains in the clear, without parties: run `securenn train --plaintext` instead".into());
@@ -541,7 +856,7 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     }
     check_outputs(args)?;
     let started = Instant::now();
-    let report = train_party(&session, args, &settings, None).await?;
+    let report = train_party(&session, args, &settings, None, job).await?;
     let role = report.role;
     if !args.json {
         eprintln!(
@@ -559,13 +874,15 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     if let Some(path) = &args.plot {
         write_training_curve(path, settings.spec.name(), &report.curve)?;
     }
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         &settings,
         started.elapsed().as_secs_f64(),
         report.train_seconds,
         report.stats.total_sent() + report.stats.total_received(),
         report.evaluation,
     );
+    summary.first_step = report.first_step;
+    summary.memory_mb = report.memory_mb;
     print_summary(args, &summary, report.evaluation.map(|(n, _)| n))
 }
 

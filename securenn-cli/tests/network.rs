@@ -9,68 +9,15 @@
     reason = "a test fails loudly on an unexpected error"
 )]
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sha2::Digest as _;
-
-fn securenn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_securenn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs a command that must succeed and returns its last line, parsed as JSON.
-fn json(args: &[&str]) -> serde_json::Value {
-    let output = securenn(args);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "securenn {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
-}
-
-/// Runs a command that must fail cleanly; returns its stderr.
-fn failure(args: &[&str]) -> String {
-    let output = securenn(args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "securenn {args:?} succeeded");
-    assert_eq!(output.status.code(), Some(1), "securenn {args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked"),
-        "securenn {args:?} panicked: {stderr}"
-    );
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: "), "securenn {args:?}: {stderr}");
-    stderr
-}
-
-/// A scratch directory, removed afterwards.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("securenn-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{
+    Scratch, failure, free_ports, json, keygen_cluster, last_json, mnist_with, run_cluster,
+    securenn, train_on,
+};
 
 fn check_train_summary(summary: &serde_json::Value, network: &str, iterations: u64) {
     assert_eq!(summary["network"], network);
@@ -223,71 +170,15 @@ fn a_plaintext_model_is_classified_privately_as_by_the_twin() {
     );
 }
 
-/// Two free ports on 127.0.0.1.
-fn free_ports() -> [u16; 2] {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    [
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    ]
-}
-
-/// Runs `securenn party --id N --config CONFIG JOB...` for the three parties at once and
-/// returns their outputs, each checked to have succeeded.
-fn run_cluster(config: &Path, job: &[&str]) -> Vec<Output> {
-    let children: Vec<_> = (0..3)
-        .map(|id| {
-            Command::new(env!("CARGO_BIN_EXE_securenn"))
-                .args(["party", "--id", &id.to_string(), "--config"])
-                .arg(config)
-                .args(job)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    for (id, output) in outputs.iter().enumerate() {
-        assert!(
-            output.status.success(),
-            "party {id} of {job:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    outputs
-}
-
-fn last_json(output: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
-}
-
 #[test]
 fn a_cluster_made_by_keygen_trains_and_infers_with_three_party_processes() {
     let scratch = Scratch::new("cluster");
-    let [p0, p1] = free_ports();
-    let out = scratch.path("certs");
-    let output = securenn(&[
-        "keygen",
-        "--out",
-        &out,
-        "--p0",
-        &format!("127.0.0.1:{p0}"),
-        "--p1",
-        &format!("127.0.0.1:{p1}"),
-    ]);
-    assert!(output.status.success());
+    let config = keygen_cluster(&scratch, "");
     // keygen never overwrites a cluster's credentials.
-    let again = securenn(&["keygen", "--out", &out]);
+    let again = securenn(&["keygen", "--out", &scratch.path("certs")]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 
-    let config = Path::new(&out).join("cluster.toml");
     let shares = scratch.path("shares");
     let outputs = run_cluster(
         &config,
@@ -404,49 +295,14 @@ fn weights_of_the_wrong_network_or_shape_are_a_clear_error() {
 #[test]
 fn images_of_the_wrong_size_are_a_clear_error() {
     let scratch = Scratch::new("mnist");
-    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
-    let dir = Path::new(&scratch.0);
-    for file in [
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ] {
-        std::fs::copy(mnist.join(file), dir.join(file)).unwrap();
-    }
     // 10,000 test images of 27×27 pixels, listed with their true checksum.
     let mut idx = vec![0, 0, 8, 3];
     for dim in [10_000u32, 27, 27] {
         idx.extend_from_slice(&dim.to_be_bytes());
     }
     idx.resize(16 + 10_000 * 27 * 27, 0);
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(&idx).unwrap();
-    let gz = encoder.finish().unwrap();
-    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), &gz).unwrap();
-    let sums = std::fs::read_to_string(mnist.join("SHA256SUMS")).unwrap();
-    let sums: String = sums
-        .lines()
-        .map(|line| {
-            if line.contains("t10k-images") {
-                format!(
-                    "{:x}  t10k-images-idx3-ubyte.gz\n",
-                    sha2::Sha256::digest(&gz)
-                )
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
-    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
-    let stderr = failure(&[
-        "train",
-        "--network",
-        "A",
-        "--iterations",
-        "1",
-        "--mnist",
-        dir.to_str().unwrap(),
-    ]);
+    let dir = mnist_with(&scratch, "t10k-images-idx3-ubyte.gz", &idx, true);
+    let stderr = train_on(&dir);
     assert!(stderr.contains("t10k-images"), "{stderr}");
 }
 

@@ -135,6 +135,66 @@ pub enum Error {
         after: Duration,
     },
 
+    /// A peer sent nothing at all, not even a heartbeat, for the configured time
+    /// ([`SessionConfig::peer_timeout`](crate::session::SessionConfig::peer_timeout)): it is
+    /// stopped, or the network between the two is.
+    #[error("{peer} sent nothing, not even a heartbeat, for {after:?}: it or the network is down")]
+    PeerSilent {
+        /// The silent peer.
+        peer: Role,
+        /// The configured peer timeout.
+        after: Duration,
+    },
+
+    /// A party lost its connection to `peer` and gave up; it told this party so before
+    /// closing its own connection.
+    #[error("{peer} is gone: {reported_by} lost its connection to {peer} and stopped")]
+    PeerLost {
+        /// The party that is gone.
+        peer: Role,
+        /// The party that noticed and told this one.
+        reported_by: Role,
+    },
+
+    /// A frame's sequence number is not the next one on its connection: a frame was
+    /// replayed, dropped or injected.
+    #[error(
+        "frame #{received} from {peer} is out of sequence (expected #{expected}): replayed, dropped or injected"
+    )]
+    OutOfSequence {
+        /// The peer that sent it.
+        peer: Role,
+        /// The sequence number expected.
+        expected: u64,
+        /// The sequence number received.
+        received: u64,
+    },
+
+    /// A message arrived whose tag was already received and consumed: a replay.
+    #[error("message {tag} from {peer} was already received once: a replay")]
+    ReplayedMessage {
+        /// The peer that sent it.
+        peer: Role,
+        /// The repeated tag.
+        tag: Tag,
+    },
+
+    /// A peer sent messages, but not the one this protocol step waits for: it is at
+    /// another step of the protocol (or running another program).
+    #[error(
+        "{peer} sent {waiting} message(s) this party has not asked for, but not {tag}, within {after:?}: the parties are at different protocol steps"
+    )]
+    UnexpectedMessage {
+        /// The peer.
+        peer: Role,
+        /// The message this party waits for.
+        tag: Tag,
+        /// How many of the peer's messages wait unclaimed.
+        waiting: usize,
+        /// The configured receive timeout.
+        after: Duration,
+    },
+
     /// The connection handshake with a peer failed; no secret was exchanged.
     #[error("handshake with {peer} failed: {reason}")]
     Handshake {
@@ -253,7 +313,28 @@ impl Error {
     /// of a failure. [`run_local`](crate::session::run_local) uses it to return the error
     /// that started a cascade rather than its echo at the other parties.
     pub fn is_peer_closed(&self) -> bool {
-        matches!(self, Error::PeerClosed { .. })
+        matches!(self, Error::PeerClosed { .. } | Error::PeerLost { .. })
+    }
+
+    /// The peer whose failure this error reports, if it is a failure of a connection or of
+    /// a peer's messages: the party a survivor names when it gives up.
+    pub fn failed_peer(&self) -> Option<Role> {
+        match *self {
+            Error::Transport { peer, .. }
+            | Error::PeerClosed { peer, .. }
+            | Error::TruncatedFrame { peer, .. }
+            | Error::FrameTooLarge { peer, .. }
+            | Error::MalformedFrame { peer, .. }
+            | Error::DuplicateMessage { peer, .. }
+            | Error::MailboxFull { peer, .. }
+            | Error::Timeout { peer, .. }
+            | Error::PeerSilent { peer, .. }
+            | Error::PeerLost { peer, .. }
+            | Error::OutOfSequence { peer, .. }
+            | Error::ReplayedMessage { peer, .. }
+            | Error::UnexpectedMessage { peer, .. } => Some(peer),
+            _ => None,
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
@@ -339,6 +420,16 @@ pub enum HandshakeFailure {
     /// No connection to the peer could be established in time.
     #[error("could not connect within {0:?}")]
     Connect(Duration),
+    /// The peer was started for another job: the parties disagree on `field`.
+    #[error("the parties disagree on the job: {field} is {theirs} there but {ours} here")]
+    Job {
+        /// The parameter they disagree on.
+        field: String,
+        /// Its value at this party.
+        ours: String,
+        /// Its value at the peer.
+        theirs: String,
+    },
 }
 
 /// A role as claimed by a remote peer: a valid party, or a raw out-of-range index.

@@ -1,9 +1,10 @@
 //! A party's inbox: frames that have arrived, keyed by sender and tag, and the tasks waiting
 //! for them. The bytes waiting from each peer are capped, so a peer cannot make this party
-//! allocate without bound by sending frames nobody asks for.
+//! allocate without bound by sending frames nobody asks for; the tags of the latest frames
+//! consumed are remembered, so a replayed message is recognised.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -22,12 +23,38 @@ enum PeerGone {
     Failed(Error),
 }
 
+/// How many consumed tags are remembered per sender, to recognise replays.
+const REMEMBERED_TAGS: usize = 1 << 12;
+
+/// The latest tags consumed from one sender, oldest first.
+#[derive(Debug, Default)]
+struct Consumed {
+    order: VecDeque<Tag>,
+    set: HashSet<Tag>,
+}
+
+impl Consumed {
+    fn insert(&mut self, tag: Tag) {
+        if self.set.insert(tag) {
+            self.order.push_back(tag);
+            if self.order.len() > REMEMBERED_TAGS
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.set.remove(&oldest);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     frames: HashMap<(Role, Tag), Frame>,
     waiters: HashMap<(Role, Tag), Waker>,
     /// Payload bytes waiting to be received, per sender.
     pending: [usize; 3],
+    /// Frames waiting to be received, per sender.
+    waiting: [usize; 3],
+    consumed: [Consumed; 3],
     gone: [Option<PeerGone>; 3],
 }
 
@@ -73,9 +100,9 @@ impl Mailbox {
     ///
     /// # Errors
     ///
-    /// [`Error::DuplicateMessage`] if a frame with the same tag is already waiting, and
-    /// [`Error::MailboxFull`] if the frame would exceed the bytes allowed to wait; the peer
-    /// is then marked as failed.
+    /// [`Error::DuplicateMessage`] if a frame with the same tag is already waiting,
+    /// [`Error::ReplayedMessage`] if one was received lately, and [`Error::MailboxFull`] if
+    /// the frame would exceed the bytes allowed to wait; the peer is then marked as failed.
     pub(crate) fn deliver(&self, from: Role, frame: Frame) -> Result<()> {
         let mut state = self.lock();
         let key = (from, frame.tag);
@@ -90,6 +117,11 @@ impl Mailbox {
                 peer: from,
                 tag: frame.tag,
             })
+        } else if state.consumed[from.index()].set.contains(&frame.tag) {
+            Some(Error::ReplayedMessage {
+                peer: from,
+                tag: frame.tag,
+            })
         } else {
             None
         };
@@ -98,6 +130,7 @@ impl Mailbox {
             return Err(error);
         }
         state.pending[from.index()] = pending;
+        state.waiting[from.index()] += 1;
         if let Entry::Vacant(slot) = state.frames.entry(key) {
             slot.insert(frame);
         }
@@ -115,6 +148,31 @@ impl Mailbox {
     /// Records that the connection with `peer` ended with `error` (the first error wins).
     pub(crate) fn fail(&self, peer: Role, error: Error) {
         self.lock().mark_gone(peer, PeerGone::Failed(error));
+    }
+
+    /// Records that `from` gave up because `culprit` is gone: every wait on either ends
+    /// with [`Error::PeerLost`] naming `culprit`.
+    pub(crate) fn abort(&self, from: Role, culprit: Role) {
+        let error = Error::PeerLost {
+            peer: culprit,
+            reported_by: from,
+        };
+        let mut state = self.lock();
+        state.mark_gone(from, PeerGone::Failed(error.clone()));
+        state.mark_gone(culprit, PeerGone::Failed(error));
+    }
+
+    /// Why `peer` can deliver no more frames, if it failed (not if it closed cleanly).
+    pub(crate) fn failure(&self, peer: Role) -> Option<Error> {
+        match &self.lock().gone[peer.index()] {
+            Some(PeerGone::Failed(error)) => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// How many frames from `from` wait, received but not asked for.
+    pub(crate) fn waiting_from(&self, from: Role) -> usize {
+        self.lock().waiting[from.index()]
     }
 
     /// Waits for the frame `tag` from `from`, at party `local`.
@@ -147,6 +205,8 @@ impl Future for Receive<'_> {
         let mut state = self.mailbox.lock();
         if let Some(frame) = state.frames.remove(&key) {
             state.pending[self.from.index()] -= frame.payload.len();
+            state.waiting[self.from.index()] -= 1;
+            state.consumed[self.from.index()].insert(self.tag);
             drop(state);
             self.waiting = false;
             return Poll::Ready(Ok(frame));

@@ -77,6 +77,23 @@ impl CallId {
         CallId(id)
     }
 
+    /// The identity of the call named `name` number `index`, whatever was opened before it
+    /// ([`Session::scope`](crate::session::Session::scope)): the first 96 bits of
+    /// SHA-256("scope" ‖ len(name) ‖ name ‖ index), never equal to a [`CallId::child`] but
+    /// with negligible probability.
+    pub fn named(name: &str, index: u64) -> CallId {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"scope");
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(index.to_le_bytes());
+        let digest = hasher.finalize();
+        let mut id = [0u8; 12];
+        id.copy_from_slice(&digest[..12]);
+        CallId(id)
+    }
+
     /// The identity's 12 bytes.
     pub const fn to_bytes(self) -> [u8; 12] {
         self.0

@@ -5,13 +5,25 @@
 //! protocol version, the session id, the maximum frame size and both party ids; the
 //! acceptor checks all of them, answers with its own `Hello`, and the dialer checks that
 //! the party at the address is the one it meant to reach. Any mismatch is an
-//! [`Error::Handshake`] naming the peer and the reason.
+//! [`Error::Handshake`] naming the peer and the reason: at once for the dialer; the
+//! acceptor closes the offending connection and keeps waiting for the real peer until the
+//! connect timeout, so that a stray connection cannot end a start-up.
 //!
 //! After the handshake a reader task per peer decodes frames into the party's mailbox, so a
 //! peer is always drained and two parties sending large messages to each other at once
-//! cannot deadlock on full socket buffers. Receives time out after
-//! [`SessionConfig::recv_timeout`]; a peer that disconnects ends every pending receive from
-//! it with [`Error::PeerClosed`] (between frames) or [`Error::TruncatedFrame`] (inside one).
+//! cannot deadlock on full socket buffers.
+//!
+//! Failures end every party, and name the party at fault:
+//! - a peer that disconnects ends every pending receive from it with [`Error::PeerClosed`]
+//!   (between frames), [`Error::TruncatedFrame`] (inside one) or [`Error::Transport`];
+//! - each party sends a heartbeat every quarter of [`SessionConfig::peer_timeout`] from a
+//!   task of its own, so a peer that sends nothing at all for that long (stopped, or cut
+//!   off) is [`Error::PeerSilent`], however long a protocol step computes;
+//! - a receive that waits longer than [`SessionConfig::recv_timeout`] is
+//!   [`Error::Timeout`], or [`Error::UnexpectedMessage`] if the peer sent other messages;
+//! - a party that gives up because of a peer tells the third party first (an abort frame
+//!   naming the peer), so the third party reports [`Error::PeerLost`] naming the same peer,
+//!   not the party that stopped talking to it.
 //!
 //! [`TcpTransport::connect`] is plain TCP: it authenticates nothing and encrypts nothing, so
 //! use it on a trusted network (or loopback) only. [`TcpTransport::connect_tls`] wraps every
@@ -20,6 +32,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -29,7 +42,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
 
-use super::frame::{read_frame, write_frame};
+use super::frame::{FrameReader, FrameWriter, WireMessage};
 use super::mailbox::Mailbox;
 use super::{Frame, Tag, Transport};
 use crate::error::{ClaimedRole, Error, HandshakeFailure, PeerDescription, Result};
@@ -37,7 +50,7 @@ use crate::party::Role;
 use crate::session::SessionConfig;
 
 /// The protocol version spoken on the wire; parties of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = crate::session::WIRE_VERSION;
 
 /// The first field of every [`Hello`].
 pub const HELLO_MAGIC: [u8; 8] = *b"SECURENN";
@@ -226,12 +239,18 @@ fn dialer_expectation(peer: Role) -> &'static str {
 /// One party's endpoint of the TCP transport.
 pub struct TcpTransport {
     role: Role,
-    writers: [Option<AsyncMutex<PeerWriter>>; 3],
+    writers: [Option<SharedWriter>; 3],
     mailbox: Arc<Mailbox>,
-    readers: Vec<JoinHandle<()>>,
+    /// The reader and heartbeat tasks, stopped when the transport is dropped.
+    tasks: Vec<JoinHandle<()>>,
     max_frame_len: usize,
     recv_timeout: Duration,
+    /// Set once this party has told its peers it gives up.
+    gave_up: AtomicBool,
 }
+
+/// How long a party that gives up waits to tell each peer so.
+const ABORT_NOTICE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl TcpTransport {
     /// Connects party `role` to its two peers over plain TCP and runs the handshakes.
@@ -325,37 +344,83 @@ impl TcpTransport {
 
         let mailbox = Arc::new(Mailbox::new(config.max_pending_bytes));
         let mut writers = [None, None, None];
-        let mut readers = Vec::new();
+        let mut tasks = Vec::new();
+        let heartbeat = (config.peer_timeout / 4).max(MIN_HEARTBEAT);
         for (peer, stream) in accepted.into_iter().chain(dialed) {
-            let max_frame_len = config.max_frame_len;
+            let reader =
+                FrameReader::new(role, peer, config.max_frame_len, Some(config.peer_timeout));
             let mailbox = Arc::clone(&mailbox);
-            let (reader, writer): (JoinHandle<()>, PeerWriter) = match stream {
+            let (reading, writer): (JoinHandle<()>, PeerWriter) = match stream {
                 PeerStream::Plain(stream) => {
                     let (read_half, write_half) = stream.into_split();
-                    let reader =
-                        tokio::spawn(read_loop(read_half, role, peer, max_frame_len, mailbox));
-                    (reader, Box::new(write_half))
+                    let reading = tokio::spawn(read_loop(read_half, reader, peer, mailbox));
+                    (reading, Box::new(write_half))
                 }
                 #[cfg(feature = "tls")]
                 PeerStream::Tls(stream) => {
                     let (read_half, write_half) = tokio::io::split(*stream);
-                    let reader =
-                        tokio::spawn(read_loop(read_half, role, peer, max_frame_len, mailbox));
-                    (reader, Box::new(write_half))
+                    let reading = tokio::spawn(read_loop(read_half, reader, peer, mailbox));
+                    (reading, Box::new(write_half))
                 }
             };
-            writers[peer.index()] = Some(AsyncMutex::new(writer));
-            readers.push(reader);
+            let writer = Arc::new(AsyncMutex::new(FrameWriter::new(
+                writer,
+                role,
+                peer,
+                config.max_frame_len,
+            )));
+            tasks.push(reading);
+            tasks.push(tokio::spawn(heartbeat_loop(Arc::clone(&writer), heartbeat)));
+            writers[peer.index()] = Some(writer);
         }
         tracing::debug!(%role, tls = tls.is_some(), "tcp transport connected");
         Ok(TcpTransport {
             role,
             writers,
             mailbox,
-            readers,
+            tasks,
             max_frame_len: config.max_frame_len,
             recv_timeout: config.recv_timeout,
+            gave_up: AtomicBool::new(false),
         })
+    }
+
+    /// Tells every peer but `culprit` that this party gives up because of `culprit`, once,
+    /// waiting at most [`ABORT_NOTICE_TIMEOUT`] for each.
+    async fn give_up(&self, culprit: Role) {
+        if self.gave_up.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(role = %self.role, %culprit, "giving up");
+        for peer in self.role.peers() {
+            if peer == culprit {
+                continue;
+            }
+            if let Some(writer) = &self.writers[peer.index()] {
+                let notice = async {
+                    writer
+                        .lock()
+                        .await
+                        .write(WireMessage::Abort { culprit })
+                        .await
+                };
+                // Best effort: the peer may be gone too.
+                let _ = tokio::time::timeout(ABORT_NOTICE_TIMEOUT, notice).await;
+            }
+        }
+    }
+
+    /// Gives up on `error`'s peer, if it names one, and returns the error; or, for an I/O
+    /// error with a peer that had already reported why it stopped (an abort), that reason.
+    async fn failed(&self, error: Error) -> Error {
+        let error = match &error {
+            Error::Transport { peer, .. } => self.mailbox.failure(*peer).unwrap_or(error),
+            _ => error,
+        };
+        if let Some(culprit) = error.failed_peer() {
+            self.give_up(culprit).await;
+        }
+        error
     }
 }
 
@@ -371,6 +436,12 @@ impl core::fmt::Debug for TcpTransport {
 
 /// The sending half of a connection to a peer.
 type PeerWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The sending half, shared by the protocol and the heartbeat task.
+type SharedWriter = Arc<AsyncMutex<FrameWriter<PeerWriter>>>;
+
+/// The shortest interval between two heartbeats.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 
 #[cfg(feature = "tls")]
 use super::tls::TlsContext;
@@ -458,81 +529,127 @@ impl PeerStream {
 
 /// Accepts one connection from each party that dials `role`, checking every hello (and,
 /// with TLS, every certificate).
+///
+/// A connection that fails its checks (a port scanner, a party of another session, a
+/// certificate from another CA, a second connection claiming a party already connected)
+/// is closed and logged, and the party keeps waiting for the real peers: a stray
+/// connection cannot end a start-up. Handshakes run side by side, so a connection that
+/// stays silent does not hold up the others. If the peers are not all there by the
+/// connect timeout, the error is the last refusal, if any, or the missing peer's absence.
 async fn accept_peers(
     role: Role,
     listener: &TcpListener,
     config: &SessionConfig,
     tls: Option<&TlsContext>,
 ) -> Result<Vec<(Role, PeerStream)>> {
+    use futures::StreamExt as _;
+    use futures::stream::FuturesUnordered;
+
     let expected = dialers_of(role);
     let mut connected: Vec<(Role, PeerStream)> = Vec::new();
-    let deadline = Instant::now() + config.connect_timeout;
+    let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    let unknown = PeerDescription::Unknown;
+    let handshake = |stream: TcpStream| async move {
+        let exchange = async {
+            let mut stream = PeerStream::secure(stream, tls, None).await?;
+            let hello = stream.read_hello(unknown).await?;
+            Ok::<_, Error>((stream, hello))
+        };
+        tokio::time::timeout(config.connect_timeout, exchange)
+            .await
+            .map_err(|_| Error::Handshake {
+                peer: unknown,
+                reason: HandshakeFailure::Timeout(config.connect_timeout),
+            })?
+    };
+    let mut handshakes = FuturesUnordered::new();
+    let mut last_refusal: Option<Error> = None;
     while connected.len() < expected.len() {
         let missing = expected
             .iter()
             .copied()
             .find(|p| connected.iter().all(|(c, _)| c != p))
             .unwrap_or(Role::P2);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let (stream, _) = tokio::time::timeout(remaining, listener.accept())
-            .await
-            .map_err(|_| Error::Handshake {
-                peer: PeerDescription::Party(missing),
-                reason: HandshakeFailure::Connect(config.connect_timeout),
-            })?
-            .map_err(|source| Error::Transport {
-                local: role,
-                peer: missing,
-                source: Arc::new(source),
-            })?;
-        let unknown = PeerDescription::Unknown;
-        let handshake = async {
-            let mut stream = PeerStream::secure(stream, tls, None).await?;
-            let hello = stream.read_hello(unknown).await?;
-            Ok::<_, Error>((stream, hello))
-        };
-        let (mut stream, hello) = tokio::time::timeout(config.connect_timeout, handshake)
-            .await
-            .map_err(|_| Error::Handshake {
-                peer: unknown,
-                reason: HandshakeFailure::Timeout(config.connect_timeout),
-            })??;
-        let claimed = hello.check(role, config, unknown)?;
-        let peer = match claimed {
-            ClaimedRole::Valid(peer)
-                if expected.contains(&peer) && connected.iter().all(|(c, _)| *c != peer) =>
-            {
-                peer
-            }
-            ClaimedRole::Valid(peer) => {
-                return Err(Error::Handshake {
-                    peer: PeerDescription::Party(peer),
-                    reason: HandshakeFailure::WrongParty {
-                        claimed,
-                        expected: acceptor_expectation(role),
-                    },
-                });
-            }
-            ClaimedRole::Invalid(_) => {
-                return Err(Error::Handshake {
-                    peer: unknown,
-                    reason: HandshakeFailure::WrongParty {
-                        claimed,
-                        expected: acceptor_expectation(role),
-                    },
-                });
+        let outcome = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    handshakes.push(handshake(stream));
+                    continue;
+                }
+                Err(source) => Err(Error::Transport {
+                    local: role,
+                    peer: missing,
+                    source: Arc::new(source),
+                }),
+            },
+            Some(done) = handshakes.next(), if !handshakes.is_empty() => match done {
+                Ok((stream, hello)) => admit(role, config, &connected, stream, &hello).await,
+                Err(error) => Err(error),
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(last_refusal.unwrap_or(Error::Handshake {
+                    peer: PeerDescription::Party(missing),
+                    reason: HandshakeFailure::Connect(config.connect_timeout),
+                }));
             }
         };
-        stream.check_identity(peer)?;
-        let described = PeerDescription::Party(peer);
-        stream
-            .write_hello(&Hello::new(role, peer, config), described)
-            .await?;
-        disable_nagle(stream.tcp(), role, peer)?;
-        tracing::debug!(%role, %peer, "accepted peer");
-        connected.push((peer, stream));
+        match outcome {
+            Ok((peer, stream)) => {
+                tracing::debug!(%role, %peer, "accepted peer");
+                connected.push((peer, stream));
+            }
+            Err(error) => {
+                tracing::warn!(%role, %error, "refused a connection");
+                last_refusal = Some(error);
+            }
+        }
     }
     Ok(connected)
+}
+
+/// Checks an accepted connection's hello and certificate; answers with this party's hello.
+async fn admit(
+    role: Role,
+    config: &SessionConfig,
+    connected: &[(Role, PeerStream)],
+    mut stream: PeerStream,
+    hello: &Hello,
+) -> Result<(Role, PeerStream)> {
+    let unknown = PeerDescription::Unknown;
+    let expected = dialers_of(role);
+    let claimed = hello.check(role, config, unknown)?;
+    let peer = match claimed {
+        ClaimedRole::Valid(peer)
+            if expected.contains(&peer) && connected.iter().all(|(c, _)| *c != peer) =>
+        {
+            peer
+        }
+        ClaimedRole::Valid(peer) => {
+            return Err(Error::Handshake {
+                peer: PeerDescription::Party(peer),
+                reason: HandshakeFailure::WrongParty {
+                    claimed,
+                    expected: acceptor_expectation(role),
+                },
+            });
+        }
+        ClaimedRole::Invalid(_) => {
+            return Err(Error::Handshake {
+                peer: unknown,
+                reason: HandshakeFailure::WrongParty {
+                    claimed,
+                    expected: acceptor_expectation(role),
+                },
+            });
+        }
+    };
+    stream.check_identity(peer)?;
+    let described = PeerDescription::Party(peer);
+    stream
+        .write_hello(&Hello::new(role, peer, config), described)
+        .await?;
+    disable_nagle(stream.tcp(), role, peer)?;
+    Ok((peer, stream))
 }
 
 /// Dials `peer` at `address`, retrying until the connect timeout, and runs the handshake.
@@ -600,28 +717,49 @@ fn disable_nagle(stream: &TcpStream, role: Role, peer: Role) -> Result<()> {
 
 /// Decodes frames from `peer` into the mailbox until the connection ends.
 async fn read_loop<R: AsyncRead + Unpin>(
-    mut reader: R,
-    local: Role,
+    mut stream: R,
+    mut reader: FrameReader,
     peer: Role,
-    max_frame_len: usize,
     mailbox: Arc<Mailbox>,
 ) {
     loop {
-        match read_frame(&mut reader, local, peer, max_frame_len).await {
-            Ok(Some(frame)) => {
+        match reader.read(&mut stream).await {
+            Ok(Some(WireMessage::Data(frame))) => {
                 if mailbox.deliver(peer, frame).is_err() {
                     return;
                 }
+            }
+            Ok(Some(WireMessage::Heartbeat)) => {}
+            Ok(Some(WireMessage::Abort { culprit })) => {
+                tracing::debug!(%peer, %culprit, "peer gave up");
+                mailbox.abort(peer, culprit);
+                return;
             }
             Ok(None) => {
                 mailbox.close(peer);
                 return;
             }
             Err(error) => {
-                tracing::debug!(%local, %peer, %error, "connection ended");
+                tracing::debug!(%peer, %error, "connection ended");
                 mailbox.fail(peer, error);
                 return;
             }
+        }
+    }
+}
+
+/// Sends a heartbeat to the peer every `interval`, until the connection fails.
+async fn heartbeat_loop(writer: SharedWriter, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if writer
+            .lock()
+            .await
+            .write(WireMessage::Heartbeat)
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -642,28 +780,47 @@ impl Transport for TcpTransport {
                 role: self.role,
                 reason: "a party cannot send a message to itself",
             })?;
-            let mut writer = writer.lock().await;
-            write_frame(&mut *writer, &frame, self.role, to, self.max_frame_len).await
+            let written = writer.lock().await.write(WireMessage::Data(frame)).await;
+            match written {
+                Ok(()) => Ok(()),
+                Err(error) => Err(self.failed(error).await),
+            }
         })
     }
 
     fn recv(&self, from: Role, tag: Tag) -> BoxFuture<'_, Result<Frame>> {
         Box::pin(async move {
-            tokio::time::timeout(self.recv_timeout, self.mailbox.recv(self.role, from, tag))
-                .await
-                .map_err(|_| Error::Timeout {
-                    peer: from,
-                    tag,
-                    after: self.recv_timeout,
-                })?
+            let received =
+                tokio::time::timeout(self.recv_timeout, self.mailbox.recv(self.role, from, tag))
+                    .await
+                    .unwrap_or_else(|_| {
+                        let after = self.recv_timeout;
+                        Err(match self.mailbox.waiting_from(from) {
+                            0 => Error::Timeout {
+                                peer: from,
+                                tag,
+                                after,
+                            },
+                            waiting => Error::UnexpectedMessage {
+                                peer: from,
+                                tag,
+                                waiting,
+                                after,
+                            },
+                        })
+                    });
+            match received {
+                Ok(frame) => Ok(frame),
+                Err(error) => Err(self.failed(error).await),
+            }
         })
     }
 }
 
 impl Drop for TcpTransport {
     fn drop(&mut self) {
-        for reader in &self.readers {
-            reader.abort();
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }

@@ -135,63 +135,122 @@ pub async fn share_batch(
     Ok((images, labels))
 }
 
-/// Trains `settings.spec` privately from P1's initial `weights` on P0's `data`, calling
-/// `report` after every step. With `test = Some((test_data, n))`, the network is also
+/// Where private training starts.
+#[derive(Debug)]
+pub enum Start<'a> {
+    /// From P1's weights, secret-shared first.
+    Fresh(&'a Private<P1, Vec<Option<LayerWeights>>>),
+    /// From a network restored from a checkpoint ([`PrivateNetwork::from_shares`]) after
+    /// `iteration` steps.
+    Resume {
+        /// The restored network.
+        network: PrivateNetwork,
+        /// Steps done before the checkpoint.
+        iteration: usize,
+    },
+}
+
+/// Trains `settings.spec` privately on P0's `data`, from `start`, calling `report` after
+/// every step with the step's report and the network (to save a checkpoint, say; an error
+/// it returns ends training). With `test = Some((test_data, n))`, the network is also
 /// evaluated on the first `n` test images at the end of every epoch (P0 learns the
 /// accuracy, in the step's report). Every party calls it.
 ///
+/// Each step runs in its own [`Session::scope`], named by its number: a run resumed from
+/// the checkpoint of step `k`, with the same keys, draws exactly the randomness of an
+/// uninterrupted run from step `k` on, and so ends with exactly its weights.
+///
 /// # Errors
 ///
-/// [`Error::InvalidShape`] if the weights do not fit the network, or the transport's
-/// errors.
+/// [`Error::InvalidShape`] if the weights do not fit the network, [`Error::Config`] if the
+/// start is past the last step, `report`'s errors, or the transport's errors.
 pub async fn train(
     session: &Session,
     settings: &TrainSettings,
-    weights: &Private<P1, Vec<Option<LayerWeights>>>,
+    start: Start<'_>,
     data: &Private<P0, Dataset>,
     test: Option<(&Private<P0, Dataset>, usize)>,
-    mut report: impl FnMut(&StepReport),
+    mut report: impl FnMut(&StepReport, &PrivateNetwork) -> Result<()>,
 ) -> Result<PrivateNetwork> {
-    let mut network =
-        PrivateNetwork::share_weights(session, settings.spec.clone(), weights, settings.config)
+    let (mut network, first) = match start {
+        Start::Fresh(weights) => {
+            let scope = session.scope("share weights", 0);
+            let network = PrivateNetwork::share_weights(
+                &scope,
+                settings.spec.clone(),
+                weights,
+                settings.config,
+            )
             .await?;
+            (network, 0)
+        }
+        Start::Resume { network, iteration } => (network, iteration),
+    };
     let batch = settings.config.batch();
     let iterations = settings.iterations();
-    let start = Instant::now();
-    let mut iteration = 0;
-    'epochs: for epoch in 0..settings.epochs {
-        let order = epoch_order(settings.seed, epoch, settings.train_len);
-        for indices in order.chunks_exact(batch) {
-            if iteration == iterations {
-                break 'epochs;
-            }
-            let (images, labels) = share_batch(session, data, indices).await?;
-            let loss = network
-                .train_step_with_loss(session, &images, &labels)
-                .await?;
-            iteration += 1;
-            let epoch_done =
-                iteration % settings.iterations_per_epoch().max(1) == 0 || iteration == iterations;
-            let accuracy = match test {
-                Some((test_data, images)) if epoch_done && images > 0 => {
-                    evaluate(session, &mut network, test_data, images, batch)
-                        .await?
-                        .into_inner()
-                        .map(|e| e.accuracy())
-                }
-                _ => None,
-            };
-            report(&StepReport {
-                iteration,
-                iterations,
-                epoch: epoch + 1,
-                loss: loss.into_inner(),
-                accuracy,
-                elapsed: start.elapsed(),
-            });
+    let per_epoch = settings.iterations_per_epoch().max(1);
+    if first > iterations {
+        return Err(Error::Config(
+            "the checkpoint is past the last step of this run",
+        ));
+    }
+    let start_time = Instant::now();
+    let mut order: Option<(usize, Vec<usize>)> = None;
+    for done in first..iterations {
+        let epoch = done / per_epoch;
+        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            order = Some((epoch, epoch_order(settings.seed, epoch, settings.train_len)));
         }
+        let position = done % per_epoch;
+        let indices = order
+            .as_ref()
+            .and_then(|(_, o)| o.get(position * batch..(position + 1) * batch))
+            .ok_or(Error::Config("a batch is past the end of the data"))?;
+        let step = session.scope("train step", done as u64);
+        let (images, labels) = share_batch(&step, data, indices).await?;
+        let loss = network
+            .train_step_with_loss(&step, &images, &labels)
+            .await?;
+        let iteration = done + 1;
+        let epoch_done = iteration % per_epoch == 0 || iteration == iterations;
+        let accuracy = match test {
+            Some((test_data, images)) if epoch_done && images > 0 => {
+                let scope = session.scope("epoch evaluation", iteration as u64);
+                evaluate(&scope, &mut network, test_data, images, batch)
+                    .await?
+                    .into_inner()
+                    .map(|e| e.accuracy())
+            }
+            _ => None,
+        };
+        let step_report = StepReport {
+            iteration,
+            iterations,
+            epoch: epoch + 1,
+            loss: loss.into_inner(),
+            accuracy,
+            elapsed: start_time.elapsed(),
+        };
+        report(&step_report, &network)?;
     }
     Ok(network)
+}
+
+/// An identifier of the model whose shares P0 and P1 hold: the same at both, drawn from
+/// the key they share (and public, like the name of a file); `None` at the helper. Share
+/// files record it ([`ShareInfo`](super::weights::ShareInfo)), so that shares of different
+/// models are never combined.
+pub fn shared_model_id(session: &Session) -> Option<String> {
+    let partner = match session.role() {
+        crate::party::Role::P0 => crate::party::Role::P1,
+        crate::party::Role::P1 => crate::party::Role::P0,
+        crate::party::Role::P2 => return None,
+    };
+    let scope = session.scope("model id", 0);
+    let mut prg = scope.shared_prg(partner, 0).ok()?;
+    let mut bytes = [0u8; 8];
+    prg.fill(&mut bytes);
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Trains `settings.spec` in the clear with the plaintext twin, from `weights`, in the same
@@ -308,7 +367,7 @@ fn twin_accuracy<N: Number>(
 ///
 /// As [`PrivateNetwork::predict`].
 pub async fn evaluate(
-    session: &Session,
+    ctx: &(impl Context + ?Sized),
     network: &mut PrivateNetwork,
     data: &Private<P0, Dataset>,
     images: usize,
@@ -319,9 +378,9 @@ pub async fn evaluate(
     let mut predictions = Vec::with_capacity(images);
     let indices: Vec<usize> = (0..images).collect();
     for chunk in indices.chunks(batch) {
-        let (input, _) = share_batch(session, data, chunk).await?;
+        let (input, _) = share_batch(ctx, data, chunk).await?;
         let predicted = network
-            .predict::<P0>(session, &input, chunk.len())
+            .predict::<P0>(ctx, &input, chunk.len())
             .await?
             .into_inner();
         if let (Some(predicted), Some(data)) = (predicted, data.get()) {

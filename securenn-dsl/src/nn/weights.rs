@@ -11,8 +11,14 @@
 //!   every 13-bit fixed-point value of magnitude below 2^11 is exact in `F32`;
 //! - a **share file** ([`save_shares`], [`load_shares`]) holds one party's additive shares
 //!   as `U64` ring elements, with the momentum buffers (`layers.{i}.weight_velocity`,
-//!   `layers.{i}.bias_velocity`) so that training can go on from it, and the party's id in
-//!   the metadata. A share file alone is uniformly random: it reveals nothing of the model.
+//!   `layers.{i}.bias_velocity`) so that training can go on from it, and the party's id, the
+//!   model's identity and the steps trained in the metadata ([`ShareInfo`]); a training
+//!   checkpoint is a share file. A share file alone is uniformly random: it reveals nothing
+//!   of the model.
+//!
+//! Every file is written atomically: to a temporary file in the same directory, synced,
+//! renamed over the target, and the directory synced; a crash leaves the old file or the
+//! new one, never a mix.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,7 +100,30 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
-    renamed.map_err(io_error)
+    renamed.map_err(io_error)?;
+    // The rename itself is durable once the directory is synced.
+    #[cfg(unix)]
+    {
+        let directory = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::File::open(directory)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error)?;
+    }
+    Ok(())
+}
+
+/// What a share file records besides the shares: which model they belong to, and how far it
+/// was trained. Both are public.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareInfo {
+    /// An identifier that P0's and P1's files of one model share, so that shares of
+    /// different models are never combined (empty if unknown).
+    pub model_id: String,
+    /// Training steps done when the shares were saved.
+    pub iteration: u64,
 }
 
 fn serialize(
@@ -334,6 +363,7 @@ pub fn save_shares(
     spec: &NetworkSpec,
     role: Role,
     layers: &[Option<LayerShares>],
+    about: &ShareInfo,
 ) -> Result<()> {
     if role.is_helper() {
         return Err(Error::WrongRole {
@@ -384,6 +414,8 @@ pub fn save_shares(
     let views = views(path, &buffers, Dtype::U64)?;
     let mut info = metadata(SHARES_FORMAT, spec);
     info.insert("party".to_owned(), role.index().to_string());
+    info.insert("model_id".to_owned(), about.model_id.clone());
+    info.insert("iteration".to_owned(), about.iteration.to_string());
     serialize(path, views, info)
 }
 
@@ -398,7 +430,7 @@ pub fn load_shares(
     path: &Path,
     spec: &NetworkSpec,
     role: Role,
-) -> Result<Vec<Option<LayerShares>>> {
+) -> Result<(Vec<Option<LayerShares>>, ShareInfo)> {
     let bytes = read(path)?;
     let (tensors, info) = open(path, &bytes, SHARES_FORMAT, spec)?;
     let party = role.index().to_string();
@@ -432,12 +464,22 @@ pub fn load_shares(
             })
             .collect())
     };
-    per_layer(spec, |i, rows, outputs| {
+    let about = ShareInfo {
+        model_id: info.get("model_id").cloned().unwrap_or_default(),
+        iteration: match info.get("iteration") {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| {
+                weights_error(path, format!("the iteration {text:?} is not a number"))
+            })?,
+        },
+    };
+    let layers = per_layer(spec, |i, rows, outputs| {
         Ok(LayerShares {
             weights: ring(&format!("layers.{i}.weight"), &[rows, outputs])?,
             biases: ring(&format!("layers.{i}.bias"), &[outputs])?,
             weight_velocity: ring(&format!("layers.{i}.weight_velocity"), &[rows, outputs])?,
             bias_velocity: ring(&format!("layers.{i}.bias_velocity"), &[outputs])?,
         })
-    })
+    })?;
+    Ok((layers, about))
 }
