@@ -16,7 +16,7 @@ use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::mnist::{Dataset, Mnist, TEST_LEN};
 use securenn_dsl::nn::private::PrivateNetwork;
-use securenn_dsl::nn::train::{evaluate, twin_predictions};
+use securenn_dsl::nn::train::{evaluate_reporting, twin_predictions};
 use securenn_dsl::nn::twin::Number as _;
 use securenn_dsl::nn::twin::{LayerWeights, TrainConfig, Twin};
 use securenn_dsl::nn::weights::{LayerShares, load_model, load_shares};
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
+use crate::progress::ImageProgress;
 use crate::train::{MODEL_FILE, load_mnist, right_answers, shares_file};
 
 /// Arguments of `securenn infer`.
@@ -251,9 +252,18 @@ async fn infer_party(
     })?;
     session.reset_stats();
     let started = Instant::now();
-    let evaluation = evaluate(session, &mut network, &test, args.images, args.batch)
-        .await?
-        .into_inner();
+    let mut progress = ImageProgress::new(role == Role::P0 && !args.json, args.images);
+    let evaluation = evaluate_reporting(
+        session,
+        &mut network,
+        &test,
+        args.images,
+        args.batch,
+        |done| progress.done(done),
+    )
+    .await?
+    .into_inner();
+    progress.finish();
     Ok(PartyReport {
         role,
         seconds: started.elapsed().as_secs_f64(),

@@ -1,6 +1,7 @@
-//! The progress bar of a training run: steps, epoch, live loss and the time left, on
-//! stderr. Hidden with `--json`. When stderr is not a terminal (a log file), a plain line
-//! every 30 seconds replaces the bar; the end of each epoch is always a line of its own.
+//! The progress bars of long runs, on stderr: a training run's steps, epoch, live loss and
+//! time left, and private inference's images. Hidden with `--json`. When stderr is not a
+//! terminal (a log file), a plain line every 30 seconds replaces the bar; the end of each
+//! epoch is always a line of its own.
 
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,59 @@ impl StepProgress {
             } else {
                 self.bar.println(line);
             }
+        }
+    }
+
+    /// Removes the bar.
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The bar of private inference: images classified.
+#[derive(Debug)]
+pub(crate) struct ImageProgress {
+    bar: ProgressBar,
+    visible: bool,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl ImageProgress {
+    /// A bar over `images` images, drawn only if `visible`.
+    pub(crate) fn new(visible: bool, images: usize) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(images as u64),
+            if visible {
+                ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        let style = ProgressStyle::with_template(
+            "  {bar:32.cyan/blue} {pos}/{len} images  {elapsed_precise} elapsed, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(500));
+        ImageProgress {
+            bar,
+            visible,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    /// Records that `done` images are classified.
+    pub(crate) fn done(&mut self, done: usize) {
+        self.bar.set_position(done as u64);
+        let total = self.bar.length().unwrap_or(0);
+        if self.visible && self.bar.is_hidden() && self.last_line.elapsed() >= LINE_EVERY {
+            self.last_line = Instant::now();
+            let per_image = self.started.elapsed().as_secs_f64() / done.max(1) as f64;
+            let left = per_image * total.saturating_sub(done as u64) as f64;
+            eprintln!("  {done}/{total} images  {left:.0} s left");
         }
     }
 

@@ -122,6 +122,10 @@ fn killing_one_party_ends_the_others(victim: usize) {
         assert_eq!(status.code(), Some(1), "P{id}: {stderr}");
         assert!(!stderr.contains("panicked"), "P{id}: {stderr}");
         let last = stderr.lines().last().unwrap_or_default();
+        eprintln!(
+            "P{id}, {:.2} s after P{victim} was killed: {last}",
+            killed.elapsed().as_secs_f64()
+        );
         assert!(
             last.starts_with("error: ") && last.contains(&format!("P{victim}")),
             "P{id}, after P{victim} was killed ({steps} checkpoint files written): {last}"

@@ -386,13 +386,20 @@ mod stream {
                         })?,
                         None => read.await,
                     };
-                match read.map_err(|source| Error::Transport {
-                    local: self.local,
-                    peer: self.peer,
-                    source: Arc::new(source),
-                })? {
-                    0 => break,
-                    n => filled += n,
+                match read {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    // TLS reports a connection closed without its closing message so: frames
+                    // carry their lengths, so this is an end of stream like any other (a
+                    // truncated frame if inside one).
+                    Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(source) => {
+                        return Err(Error::Transport {
+                            local: self.local,
+                            peer: self.peer,
+                            source: Arc::new(source),
+                        });
+                    }
                 }
             }
             Ok(filled)

@@ -1,7 +1,9 @@
 //! A party's inbox: frames that have arrived, keyed by sender and tag, and the tasks waiting
 //! for them. The bytes waiting from each peer are capped, so a peer cannot make this party
 //! allocate without bound by sending frames nobody asks for; the tags of the latest frames
-//! consumed are remembered, so a replayed message is recognised.
+//! consumed (4,096 per sender) are remembered, so a replayed message is recognised; older
+//! replays are caught by the connection's sequence numbers or wait unclaimed until the
+//! receive timeout.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -373,6 +373,23 @@ pub async fn evaluate(
     images: usize,
     batch: usize,
 ) -> Result<Revealed<P0, Evaluation>> {
+    evaluate_reporting(ctx, network, data, images, batch, |_| {}).await
+}
+
+/// [`evaluate`], calling `done` with the number of images classified after every batch
+/// (for a progress bar).
+///
+/// # Errors
+///
+/// As [`PrivateNetwork::predict`].
+pub async fn evaluate_reporting(
+    ctx: &(impl Context + ?Sized),
+    network: &mut PrivateNetwork,
+    data: &Private<P0, Dataset>,
+    images: usize,
+    batch: usize,
+    mut done: impl FnMut(usize),
+) -> Result<Revealed<P0, Evaluation>> {
     let batch = batch.max(1);
     let mut right = 0;
     let mut predictions = Vec::with_capacity(images);
@@ -389,6 +406,7 @@ pub async fn evaluate(
                 predictions.push(p);
             }
         }
+        done(chunk.last().map_or(0, |&i| i + 1));
     }
     Ok(Revealed::new(data.get().map(|_| Evaluation {
         images,
