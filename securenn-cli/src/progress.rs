@@ -8,6 +8,24 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use securenn_dsl::nn::train::StepReport;
 
+/// A bar over `len` units drawn with `template` on stderr, or hidden unless `visible`.
+fn bar(visible: bool, len: usize, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(len as u64),
+        if visible {
+            ProgressDrawTarget::stderr_with_hz(4)
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
 /// The bar of one training run.
 #[derive(Debug)]
 pub(crate) struct StepProgress {
@@ -23,21 +41,11 @@ const LINE_EVERY: Duration = Duration::from_secs(30);
 impl StepProgress {
     /// A bar over `steps` steps, drawn only if `visible`.
     pub(crate) fn new(visible: bool, steps: usize) -> Self {
-        let bar = ProgressBar::with_draw_target(
-            Some(steps as u64),
-            if visible {
-                ProgressDrawTarget::stderr_with_hz(4)
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        let style = ProgressStyle::with_template(
+        let bar = bar(
+            visible,
+            steps,
             "  {bar:32.cyan/blue} {pos}/{len} steps  {msg}  {elapsed_precise} elapsed, {eta} left",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(500));
+        );
         StepProgress {
             bar,
             visible,
@@ -100,21 +108,11 @@ pub(crate) struct ImageProgress {
 impl ImageProgress {
     /// A bar over `images` images, drawn only if `visible`.
     pub(crate) fn new(visible: bool, images: usize) -> Self {
-        let bar = ProgressBar::with_draw_target(
-            Some(images as u64),
-            if visible {
-                ProgressDrawTarget::stderr_with_hz(4)
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        let style = ProgressStyle::with_template(
+        let bar = bar(
+            visible,
+            images,
             "  {bar:32.cyan/blue} {pos}/{len} images  {elapsed_precise} elapsed, {eta} left",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(500));
+        );
         ImageProgress {
             bar,
             visible,
