@@ -346,6 +346,32 @@ fn a_peer_cannot_make_a_party_buffer_without_bound() {
 }
 
 #[test]
+fn empty_frames_cannot_pile_up_without_bound_either() {
+    let config = SessionConfig {
+        max_pending_bytes: 64 << 10,
+        ..SessionConfig::default()
+    };
+    let [p0, _p1, _p2] = LocalTransport::triple(&config);
+    futures::executor::block_on(async {
+        // Each waiting frame costs its bookkeeping: a flood of empty frames nobody asked for
+        // is refused long before it could exhaust memory.
+        let mut refused = None;
+        for call in 1..10_000 {
+            if let Err(error) = p0.send(Role::P1, frame(call, Vec::new())).await {
+                refused = Some((call, error));
+                break;
+            }
+        }
+        let (call, error) = refused.expect("a flood of empty frames was accepted");
+        assert!(call < 1000, "{call} empty frames were buffered");
+        assert!(
+            matches!(error, Error::MailboxFull { peer: Role::P0, .. }),
+            "{error}"
+        );
+    });
+}
+
+#[test]
 fn a_replayed_frame_is_a_typed_error() {
     let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
     futures::executor::block_on(async {
@@ -1151,5 +1177,54 @@ fn stray_connections_during_start_up_are_dropped_and_the_real_peers_connect() {
             .await
             .unwrap();
         assert_eq!(p0.recv(Role::P1, first()).await.unwrap().payload, [3; 8]);
+    });
+}
+
+#[test]
+fn an_abort_that_blames_its_sender_or_receiver_is_malformed() {
+    let config = test_config();
+    for culprit in [Role::P1, Role::P0] {
+        runtime().block_on(async {
+            let (p0, mut fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+            let abort = WireFrame {
+                sequence: 0,
+                message: WireMessage::Abort { culprit },
+            };
+            fake_p1
+                .write_all(&encode_frame(&abort, Role::P1).unwrap())
+                .await
+                .unwrap();
+            let result = p0.recv(Role::P1, first()).await;
+            assert!(
+                matches!(result, Err(Error::MalformedFrame { peer: Role::P1, reason }) if reason.contains("abort")),
+                "an abort blaming {culprit}: {result:?}"
+            );
+        });
+    }
+}
+
+#[test]
+fn a_send_to_a_peer_that_stopped_reading_ends_when_it_falls_silent() {
+    // The fake P1 neither reads nor sends: once the socket buffers are full, P0's write
+    // would block forever; P1's silence ends it.
+    let config = SessionConfig {
+        peer_timeout: Duration::from_millis(500),
+        ..test_config()
+    };
+    runtime().block_on(async {
+        let (p0, _fake_p1, _fake_p2) = p0_with_fake_peers(&config).await;
+        let started = Instant::now();
+        let mut result = Ok(());
+        for call in 1..64 {
+            result = p0.send(Role::P1, frame(call, vec![0; 1 << 20])).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(Error::PeerSilent { peer: Role::P1, .. })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     });
 }

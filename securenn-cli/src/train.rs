@@ -128,7 +128,9 @@ pub(crate) struct Args {
     /// The directory holding the MNIST files (default: the vendored copy).
     #[arg(long)]
     mnist: Option<PathBuf>,
-    /// Seed of the initial weights and of the order of the examples (public).
+    /// Seed of the order of the examples (public), and with `--plaintext` of the initial
+    /// weights. In private training P1 draws the initial weights from its own randomness,
+    /// so that no other party knows them.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print exactly one JSON object, on the last line.
@@ -179,12 +181,31 @@ impl Args {
                     .map_or("nobody".to_owned(), |r| format!("{r:?}")),
             )
             .with("resume", self.resume.is_some());
+        let holders = holders.iter().filter(|r| !r.is_helper());
+        if let (None, Some(_), Some(dir)) = (&self.resume, self.checkpoint_every, self.save_dir()) {
+            for &role in holders.clone() {
+                if !list_checkpoints(dir, role)?.is_empty() {
+                    return Err(format!(
+                        "{}: holds {role}'s checkpoints of an earlier run; resume it with --resume, or save elsewhere",
+                        dir.join(CHECKPOINTS).display()
+                    )
+                    .into());
+                }
+            }
+        }
         if let Some(dir) = &self.resume {
-            for &role in holders.iter().filter(|r| !r.is_helper()) {
+            for &role in holders {
                 let held = list_checkpoints(dir, role)?;
                 if held.is_empty() {
                     return Err(format!(
                         "{}: {role} holds no checkpoint to resume from",
+                        dir.join(CHECKPOINTS).display()
+                    )
+                    .into());
+                }
+                if held.iter().any(|(_, id)| *id != held[0].1) {
+                    return Err(format!(
+                        "{}: {role} holds checkpoints of several runs; keep one run's",
                         dir.join(CHECKPOINTS).display()
                     )
                     .into());
@@ -252,6 +273,7 @@ fn write_checkpoint(
     role: Role,
     step: usize,
     model_id: &str,
+    run: &str,
 ) -> securenn_dsl::Result<()> {
     let Some(shares) = network.shares() else {
         return Ok(());
@@ -260,6 +282,7 @@ fn write_checkpoint(
     let about = ShareInfo {
         model_id: model_id.to_owned(),
         iteration: step as u64,
+        run: run.to_owned(),
     };
     save_shares(
         &checkpoint_path(dir, role, step, model_id),
@@ -269,10 +292,28 @@ fn write_checkpoint(
         &about,
     )?;
     let held = list_checkpoints(dir, role).unwrap_or_default();
-    for (old, id) in held.iter().rev().skip(CHECKPOINTS_KEPT) {
+    let this_run = held.iter().filter(|(_, id)| id == model_id);
+    for (old, id) in this_run.rev().skip(CHECKPOINTS_KEPT) {
         let _ = std::fs::remove_file(checkpoint_path(dir, role, *old, id));
     }
     Ok(())
+}
+
+/// The options that determine what training computes, recorded in share files: a run is
+/// resumed only with the options it was started with.
+fn run_options(settings: &TrainSettings) -> String {
+    let config = &settings.config;
+    format!(
+        "network {}, batch {}, learning rate 2^-{}, momentum {}, loss {:?}, seed {}",
+        settings.spec.name(),
+        config.batch(),
+        config.lr_shift,
+        config
+            .momentum_shift
+            .map_or("0".to_owned(), |k| format!("1 - 2^-{k}")),
+        config.loss,
+        settings.seed
+    )
 }
 
 /// The checkpoint to resume from: the latest step that P0 and P1 both hold, of one model,
@@ -456,15 +497,25 @@ pub(crate) fn create_dir(dir: &Path) -> securenn_dsl::Result<()> {
     })
 }
 
-/// The weights training starts from: `--init`'s model, or fresh ones from the seed.
+/// The weights training starts from: `--init`'s model, or fresh ones from `seed`.
 fn starting_weights(
     args: &Args,
     spec: &NetworkSpec,
+    seed: u64,
 ) -> securenn_dsl::Result<Vec<Option<LayerWeights>>> {
     match &args.init {
         Some(path) => load_model(path, spec),
-        None => Ok(initial_weights(spec, args.seed)),
+        None => Ok(initial_weights(spec, seed)),
     }
+}
+
+/// The seed of P1's initial weights in private training: drawn from P1's private key, so
+/// that no other party can compute them (the public `--seed` orders the examples).
+fn private_weight_seed(session: &Session) -> u64 {
+    let mut prg = session.scope("initial weights", 0).private_prg(0);
+    let mut bytes = [0u8; 8];
+    prg.fill(&mut bytes);
+    u64::from_le_bytes(bytes)
 }
 
 /// Checks, before a long run, that `--save` and `--plot` can be written.
@@ -503,6 +554,7 @@ async fn train_party(
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let quiet = args.json;
+    let run = run_options(settings);
     let mnist = match (role, loaded) {
         (Role::P0, Some(mnist)) => Some(mnist.clone()),
         (Role::P0, None) => Some(load_mnist(&mnist_dir(args))?),
@@ -515,7 +567,9 @@ async fn train_party(
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
     let (start, model_id) = match &args.resume {
         None => {
-            let owned = Private::<P1, _>::try_new(role, || starting_weights(args, &settings.spec))?;
+            let owned = Private::<P1, _>::try_new(role, || {
+                starting_weights(args, &settings.spec, private_weight_seed(session))
+            })?;
             (Some(owned), shared_model_id(session))
         }
         Some(_) => (None, None),
@@ -533,6 +587,15 @@ async fn train_party(
                     return Err(securenn_dsl::Error::Weights {
                         path,
                         problem: "the file does not hold the checkpoint its name says".into(),
+                    });
+                }
+                if about.run != run {
+                    return Err(securenn_dsl::Error::Weights {
+                        path,
+                        problem: format!(
+                            "written by a run with other options ({}); this run has {run}",
+                            about.run
+                        ),
                     });
                 }
                 Some(shares)
@@ -575,7 +638,7 @@ async fn train_party(
             }
             match checkpoints {
                 Some((every, dir)) if step.iteration % every == 0 => {
-                    write_checkpoint(dir, network, role, step.iteration, &model_id)
+                    write_checkpoint(dir, network, role, step.iteration, &model_id, &run)
                 }
                 _ => Ok(()),
             }
@@ -586,7 +649,7 @@ async fn train_party(
     let train_seconds = training.elapsed().as_secs_f64();
     let costs = network.costs().to_vec();
     let stats = session.stats();
-    let saved = save(session, &network, args, &model_id, settings.iterations()).await?;
+    let saved = save(session, &network, args, &model_id, settings).await?;
     let evaluation = if test_images > 0 {
         if role == Role::P0 && !quiet {
             eprintln!("  evaluating on {test_images} test images");
@@ -618,8 +681,9 @@ async fn save(
     network: &PrivateNetwork,
     args: &Args,
     model_id: &str,
-    steps: usize,
+    settings: &TrainSettings,
 ) -> securenn_dsl::Result<Vec<PathBuf>> {
+    let steps = settings.iterations();
     let Some(dir) = args.save_dir() else {
         return Ok(Vec::new());
     };
@@ -631,6 +695,7 @@ async fn save(
         let about = ShareInfo {
             model_id: model_id.to_owned(),
             iteration: steps as u64,
+            run: run_options(settings),
         };
         save_shares(&path, network.spec(), role, &shares, &about)?;
         saved.push(path);
@@ -789,7 +854,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
         );
     }
     let started = Instant::now();
-    let weights = starting_weights(args, &settings.spec)?;
+    let weights = starting_weights(args, &settings.spec, args.seed)?;
     let mut progress = StepProgress::new(!args.json, settings.iterations());
     let mut curve = Vec::new();
     let epoch_test = EPOCH_TEST_IMAGES.min(test_images);

@@ -28,6 +28,7 @@ struct Parties(Vec<Child>);
 impl Drop for Parties {
     fn drop(&mut self) {
         for child in &mut self.0 {
+            // SIGKILL ends a stopped process too.
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -66,12 +67,37 @@ fn random_pause() -> Duration {
     Duration::from_millis(u64::from(nanos % 800))
 }
 
+/// What happens to the victim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGKILL: the kernel closes its connections.
+    Kill,
+    /// SIGSTOP: it stays connected but says nothing, not even a heartbeat.
+    Stop,
+}
+
+/// Sends `signal` to process `pid` with `kill(1)`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
 /// Kills party `victim` a random moment into a training run of network A over a TLS
 /// cluster, and checks that the two others exit with code 1 within the default timeouts
 /// (10 s), with an error that names the victim and no panic.
 fn killing_one_party_ends_the_others(victim: usize) {
-    let scratch = Scratch::new(&format!("kill-{victim}"));
-    let config = keygen_cluster(&scratch, "connect_timeout_seconds = 30");
+    one_party_fails(victim, Fault::Kill, "", Duration::from_secs(10));
+}
+
+/// Inflicts `fault` on party `victim` a random moment into a training run of network A over
+/// a TLS cluster configured with `extra`, and checks that the two others exit with code 1
+/// within `limit`, with an error that names the victim and no panic.
+fn one_party_fails(victim: usize, fault: Fault, extra: &str, limit: Duration) {
+    let scratch = Scratch::new(&format!("{fault:?}-{victim}"));
+    let config = keygen_cluster(&scratch, &format!("connect_timeout_seconds = 30\n{extra}"));
     let save = scratch.0.join("run");
     let mut parties = Parties(spawn_cluster(
         &config,
@@ -94,9 +120,11 @@ fn killing_one_party_ends_the_others(victim: usize) {
         checkpoints(&save, 0) > 0
     });
     std::thread::sleep(random_pause());
-    parties.0[victim].kill().unwrap();
+    match fault {
+        Fault::Kill => signal(parties.0[victim].id(), "-KILL"),
+        Fault::Stop => signal(parties.0[victim].id(), "-STOP"),
+    }
     let killed = Instant::now();
-    parties.0[victim].wait().unwrap();
     let steps = std::fs::read_dir(save.join("checkpoints")).unwrap().count();
     for (id, child) in parties.0.iter_mut().enumerate() {
         if id == victim {
@@ -107,8 +135,8 @@ fn killing_one_party_ends_the_others(victim: usize) {
                 break status;
             }
             assert!(
-                killed.elapsed() < Duration::from_secs(10),
-                "P{id} still runs 10 s after P{victim} was killed"
+                killed.elapsed() < limit,
+                "P{id} still runs {limit:?} after P{victim} was hit ({fault:?})"
             );
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -123,12 +151,12 @@ fn killing_one_party_ends_the_others(victim: usize) {
         assert!(!stderr.contains("panicked"), "P{id}: {stderr}");
         let last = stderr.lines().last().unwrap_or_default();
         eprintln!(
-            "P{id}, {:.2} s after P{victim} was killed: {last}",
+            "P{id}, {:.2} s after P{victim} was hit ({fault:?}): {last}",
             killed.elapsed().as_secs_f64()
         );
         assert!(
             last.starts_with("error: ") && last.contains(&format!("P{victim}")),
-            "P{id}, after P{victim} was killed ({steps} checkpoint files written): {last}"
+            "P{id}, after P{victim} was hit ({fault:?}, {steps} checkpoint files written): {last}"
         );
     }
 }
@@ -146,6 +174,18 @@ fn killing_p1_during_training_ends_p0_and_p2_with_an_error_naming_p1() {
 #[test]
 fn killing_p2_during_training_ends_p0_and_p1_with_an_error_naming_p2() {
     killing_one_party_ends_the_others(2);
+}
+
+#[test]
+fn a_stopped_party_is_named_once_it_is_silent_for_the_configured_peer_timeout() {
+    // P2 stays connected but freezes (SIGSTOP): no message, no heartbeat. With
+    // peer_timeout_seconds = 2 the others give up after about 2 s.
+    one_party_fails(
+        2,
+        Fault::Stop,
+        "peer_timeout_seconds = 2",
+        Duration::from_secs(8),
+    );
 }
 
 /// Every tensor of a safetensors file, by name.
@@ -423,4 +463,107 @@ fn a_malformed_cluster_configuration_is_a_clear_error() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
     }
+}
+
+/// The tensors of `dir/model.safetensors` after `securenn train --iterations 1` with key seed
+/// `key_seed` and example seed 1.
+fn one_step_model(scratch: &Scratch, key_seed: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = scratch.path(&format!("keys-{key_seed}"));
+    json(&[
+        "train",
+        "--iterations",
+        "1",
+        "--test-images",
+        "0",
+        "--seed",
+        "1",
+        "--insecure-key-seed",
+        key_seed,
+        "--save",
+        &dir,
+        "--reveal-to",
+        "P1",
+        "--json",
+    ]);
+    tensors(&Path::new(&dir).join("model.safetensors"))
+}
+
+#[test]
+fn the_initial_weights_come_from_p1s_own_randomness_not_the_public_seed() {
+    // Same public seed, other keys: another model. If the public seed made the initial
+    // weights, P0 (which knows it, and the data) could train the same model in the clear.
+    let scratch = Scratch::new("private-init");
+    let (a, b) = (one_step_model(&scratch, "1"), one_step_model(&scratch, "2"));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().zip(&b).all(|((_, x), (_, y))| x != y));
+    assert_eq!(
+        a,
+        one_step_model(&scratch, "1"),
+        "the same keys, the same model"
+    );
+}
+
+#[test]
+fn checkpoints_of_another_run_or_other_options_are_refused() {
+    let scratch = Scratch::new("checkpoint-hygiene");
+    let dir = scratch.path("run");
+    fn train<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "train",
+            "--iterations",
+            "4",
+            "--test-images",
+            "0",
+            "--checkpoint-every",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+    json(&train(&["--save", &dir, "--json"]));
+    // A fresh run would mix its checkpoints with the earlier run's.
+    let stderr = failure(&train(&["--save", &dir]));
+    assert!(stderr.contains("earlier run"), "{stderr}");
+    // A resume with another learning rate is another run.
+    let stderr = failure(&train(&["--resume", &dir, "--lr", "0.25"]));
+    assert!(stderr.contains("other options"), "{stderr}");
+    // With the same options it goes on (here: from the last checkpoint, step 4 of 6).
+    let mut resume = train(&["--resume", &dir, "--json"]);
+    resume[2] = "6";
+    let summary = json(&resume);
+    assert_eq!(summary["first_step"], 4);
+    assert_eq!(summary["iterations"], 6);
+}
+
+#[test]
+#[ignore = "a soak run: 2,000 steps, about 5 minutes in release"]
+fn two_thousand_steps_of_network_a_hold_memory_flat() {
+    // cargo test --release -p securenn-cli --test faults -- --ignored two_thousand
+    let summary = json(&[
+        "train",
+        "--network",
+        "A",
+        "--epochs",
+        "5",
+        "--iterations",
+        "2000",
+        "--test-images",
+        "0",
+        "--json",
+    ]);
+    let samples: Vec<f64> = summary["memory_mb"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(samples.len(), 20, "{summary}");
+    // After the warm-up (the first 200 steps), resident memory stays within 32 MB and ends
+    // no higher than 16 MB above where it was.
+    let after = &samples[2..];
+    let (low, high) = after
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &m| (l.min(m), h.max(m)));
+    assert!(high - low < 32.0, "{samples:?}");
+    assert!(after[after.len() - 1] < after[0] + 16.0, "{samples:?}");
 }

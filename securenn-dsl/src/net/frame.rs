@@ -411,7 +411,8 @@ mod stream {
         ///
         /// [`Error::TruncatedFrame`] if the stream ends inside a frame, the header's errors
         /// ([`FrameHeader::decode`]), [`Error::OutOfSequence`] for a frame that is not the
-        /// next one, [`Error::PeerSilent`] after the idle timeout, or [`Error::Transport`]
+        /// next one, [`Error::MalformedFrame`] for an abort that blames its sender or
+        /// receiver, [`Error::PeerSilent`] after the idle timeout, or [`Error::Transport`]
         /// for an I/O error. A header whose length exceeds the maximum is refused before
         /// the payload buffer is allocated.
         pub async fn read<R: AsyncRead + Unpin>(
@@ -449,7 +450,17 @@ mod stream {
                 });
             }
             self.next_sequence += 1;
-            header.message(payload, peer).map(Some)
+            let message = header.message(payload, peer)?;
+            if let WireMessage::Abort { culprit } = message
+                && (culprit == peer || culprit == self.local)
+            {
+                // A party gives up on a third one: never on itself, never on the receiver.
+                return Err(Error::MalformedFrame {
+                    peer,
+                    reason: "an abort blames its sender or its receiver",
+                });
+            }
+            Ok(Some(message))
         }
     }
 

@@ -25,6 +25,10 @@ enum PeerGone {
     Failed(Error),
 }
 
+/// What a waiting frame costs beyond its payload (its key, header and map entry), counted
+/// against the cap: empty frames cannot pile up without bound either.
+const FRAME_OVERHEAD: usize = 128;
+
 /// How many consumed tags are remembered per sender, to recognise replays.
 const REMEMBERED_TAGS: usize = 1 << 12;
 
@@ -58,6 +62,10 @@ struct State {
     waiting: [usize; 3],
     consumed: [Consumed; 3],
     gone: [Option<PeerGone>; 3],
+    /// Tasks waiting for a peer to fail ([`Mailbox::failed`]), by the id of their future.
+    failure_waiters: HashMap<u64, (Role, Waker)>,
+    /// The id of the next [`Failed`] future.
+    next_failure_waiter: u64,
 }
 
 impl State {
@@ -66,6 +74,14 @@ impl State {
         if self.gone[peer.index()].is_none() {
             self.gone[peer.index()] = Some(reason);
         }
+        self.failure_waiters.retain(|_, (role, waker)| {
+            if *role == peer {
+                waker.wake_by_ref();
+                false
+            } else {
+                true
+            }
+        });
         self.waiters.retain(|&(from, _), waker| {
             if from == peer {
                 waker.wake_by_ref();
@@ -81,7 +97,8 @@ impl State {
 #[derive(Debug)]
 pub(crate) struct Mailbox {
     state: Mutex<State>,
-    /// The most payload bytes that may wait from one sender.
+    /// The most bytes (payloads, plus [`FRAME_OVERHEAD`] per frame) that may wait from one
+    /// sender.
     max_pending: usize,
 }
 
@@ -108,7 +125,7 @@ impl Mailbox {
     pub(crate) fn deliver(&self, from: Role, frame: Frame) -> Result<()> {
         let mut state = self.lock();
         let key = (from, frame.tag);
-        let pending = state.pending[from.index()] + frame.payload.len();
+        let pending = state.pending[from.index()] + frame.payload.len() + FRAME_OVERHEAD;
         let refusal = if pending > self.max_pending {
             Some(Error::MailboxFull {
                 peer: from,
@@ -172,6 +189,20 @@ impl Mailbox {
         }
     }
 
+    /// Resolves with the error that ended the connection with `peer`, once it fails (not
+    /// when it closes cleanly): a send to a peer that stopped reading races this, so that
+    /// it cannot block forever on a full socket.
+    pub(crate) fn failed(&self, peer: Role) -> Failed<'_> {
+        let mut state = self.lock();
+        let id = state.next_failure_waiter;
+        state.next_failure_waiter += 1;
+        Failed {
+            mailbox: self,
+            peer,
+            id,
+        }
+    }
+
     /// How many frames from `from` wait, received but not asked for.
     pub(crate) fn waiting_from(&self, from: Role) -> usize {
         self.lock().waiting[from.index()]
@@ -206,7 +237,7 @@ impl Future for Receive<'_> {
         let key = (self.from, self.tag);
         let mut state = self.mailbox.lock();
         if let Some(frame) = state.frames.remove(&key) {
-            state.pending[self.from.index()] -= frame.payload.len();
+            state.pending[self.from.index()] -= frame.payload.len() + FRAME_OVERHEAD;
             state.waiting[self.from.index()] -= 1;
             state.consumed[self.from.index()].insert(self.tag);
             drop(state);
@@ -236,5 +267,36 @@ impl Drop for Receive<'_> {
         if self.waiting {
             self.mailbox.lock().waiters.remove(&(self.from, self.tag));
         }
+    }
+}
+
+/// The future of [`Mailbox::failed`]. Dropping it withdraws its waker.
+#[derive(Debug)]
+pub(crate) struct Failed<'a> {
+    mailbox: &'a Mailbox,
+    peer: Role,
+    id: u64,
+}
+
+impl Future for Failed<'_> {
+    type Output = Error;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Error> {
+        let mut state = self.mailbox.lock();
+        if let Some(PeerGone::Failed(error)) = &state.gone[self.peer.index()] {
+            let error = error.clone();
+            state.failure_waiters.remove(&self.id);
+            return Poll::Ready(error);
+        }
+        state
+            .failure_waiters
+            .insert(self.id, (self.peer, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+impl Drop for Failed<'_> {
+    fn drop(&mut self) {
+        self.mailbox.lock().failure_waiters.remove(&self.id);
     }
 }

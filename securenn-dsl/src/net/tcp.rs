@@ -58,6 +58,9 @@ pub const HELLO_MAGIC: [u8; 8] = *b"SECURENN";
 /// The longest hello message accepted, in bytes.
 pub const MAX_HELLO_LEN: usize = 128;
 
+/// The most handshakes an acceptor runs at once; further connections are closed at once.
+const MAX_PENDING_HANDSHAKES: usize = 16;
+
 /// Pause between two connection attempts while a peer is not listening yet.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -572,15 +575,21 @@ async fn accept_peers(
             .unwrap_or(Role::P2);
         let outcome = tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, address)) if handshakes.len() >= MAX_PENDING_HANDSHAKES => {
+                    tracing::warn!(%role, %address, "too many connections at once; closed one");
+                    drop(stream);
+                    continue;
+                }
                 Ok((stream, _)) => {
                     handshakes.push(handshake(stream));
                     continue;
                 }
-                Err(source) => Err(Error::Transport {
-                    local: role,
-                    peer: missing,
-                    source: Arc::new(source),
-                }),
+                Err(error) => {
+                    // Out of descriptors, say: wait a little rather than spin.
+                    tracing::warn!(%role, %error, "cannot accept a connection");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
             },
             Some(done) = handshakes.next(), if !handshakes.is_empty() => match done {
                 Ok((stream, hello)) => admit(role, config, &connected, stream, &hello).await,
@@ -780,7 +789,12 @@ impl Transport for TcpTransport {
                 role: self.role,
                 reason: "a party cannot send a message to itself",
             })?;
-            let written = writer.lock().await.write(WireMessage::Data(frame)).await;
+            // A peer that stops reading (stopped, cut off) would block the write forever
+            // once the socket buffers are full: its reader reports it silent meanwhile.
+            let written = tokio::select! {
+                written = async { writer.lock().await.write(WireMessage::Data(frame)).await } => written,
+                error = self.mailbox.failed(to) => Err(error),
+            };
             match written {
                 Ok(()) => Ok(()),
                 Err(error) => Err(self.failed(error).await),

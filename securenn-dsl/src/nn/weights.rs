@@ -88,8 +88,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".partial-{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
+    // A temporary file left by a killed run is replaced, never written through: a new
+    // file (not a symlink planted there) gets mode 0600.
+    let _ = std::fs::remove_file(&temporary);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&temporary).and_then(|mut file| {
@@ -124,6 +127,9 @@ pub struct ShareInfo {
     pub model_id: String,
     /// Training steps done when the shares were saved.
     pub iteration: u64,
+    /// The training options the model was trained with (public, free text), so that a
+    /// run resumed with other options can be refused (empty if unknown).
+    pub run: String,
 }
 
 fn serialize(
@@ -416,6 +422,7 @@ pub fn save_shares(
     info.insert("party".to_owned(), role.index().to_string());
     info.insert("model_id".to_owned(), about.model_id.clone());
     info.insert("iteration".to_owned(), about.iteration.to_string());
+    info.insert("run".to_owned(), about.run.clone());
     serialize(path, views, info)
 }
 
@@ -466,6 +473,7 @@ pub fn load_shares(
     };
     let about = ShareInfo {
         model_id: info.get("model_id").cloned().unwrap_or_default(),
+        run: info.get("run").cloned().unwrap_or_default(),
         iteration: match info.get("iteration") {
             None => 0,
             Some(text) => text.parse().map_err(|_| {
