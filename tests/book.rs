@@ -1,0 +1,163 @@
+//! The book holds together: every relative link and image in `book/src` points at a file
+//! (and, with `#anchor` into another chapter, at a heading that makes that anchor), every
+//! `{{#include}}` names a file (and, with `:name`, an `ANCHOR: name` in it), and every
+//! chapter is listed in `SUMMARY.md`. `mdbook build` itself does not check links.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use std::path::{Path, PathBuf};
+
+/// The book's source folder.
+fn source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
+}
+
+/// Every Markdown file under `dir`.
+fn chapters(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(chapters(&path));
+        } else if path.extension().is_some_and(|e| e == "md") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The targets of the Markdown links and images in `text`: what follows `](` up to `)`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| rest[..end].trim())
+        })
+        .collect()
+}
+
+/// The paths of the `{{#include path}}` directives in `text`.
+fn includes(text: &str) -> Vec<&str> {
+    text.match_indices("{{#include ")
+        .filter_map(|(at, directive)| {
+            let rest = &text[at + directive.len()..];
+            rest.find("}}").map(|end| rest[..end].trim())
+        })
+        .collect()
+}
+
+/// The anchor mdBook makes of a heading: lower case, spaces to dashes, punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of the headings of a chapter.
+fn anchors(chapter: &str) -> Vec<String> {
+    chapter
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|heading| anchor(heading.trim_start_matches('#')))
+        .collect()
+}
+
+#[test]
+fn every_link_image_and_include_of_the_book_resolves() {
+    let mut broken = Vec::new();
+    for chapter in chapters(&source()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        let dir = chapter.parent().unwrap();
+        for target in link_targets(&text) {
+            if target.is_empty()
+                || target.starts_with("http://")
+                || target.starts_with("https://")
+                || target.starts_with("mailto:")
+            {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                chapter.clone()
+            } else {
+                dir.join(file)
+            };
+            if !linked.is_file() {
+                broken.push(format!("{}: link to {target}", chapter.display()));
+                continue;
+            }
+            if !fragment.is_empty() && linked.extension().is_some_and(|e| e == "md") {
+                let linked_text = std::fs::read_to_string(&linked).unwrap();
+                if !anchors(&linked_text).iter().any(|a| a == fragment) {
+                    broken.push(format!(
+                        "{}: link to {target}, a heading that does not exist",
+                        chapter.display()
+                    ));
+                }
+            }
+        }
+        for include in includes(&text) {
+            let (file, name) = include.split_once(':').unwrap_or((include, ""));
+            let included = dir.join(file);
+            match std::fs::read_to_string(&included) {
+                Err(_) => broken.push(format!("{}: include of {include}", chapter.display())),
+                Ok(content)
+                    if !name.is_empty() && !content.contains(&format!("ANCHOR: {name}")) =>
+                {
+                    broken.push(format!(
+                        "{}: include of {include}, an anchor that does not exist",
+                        chapter.display()
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "broken references:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn every_chapter_is_in_the_summary() {
+    let root = source();
+    let summary = std::fs::read_to_string(root.join("SUMMARY.md")).unwrap();
+    let listed = link_targets(&summary);
+    assert!(listed.len() >= 5, "{listed:?}");
+    for chapter in chapters(&root) {
+        let relative = chapter
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if relative == "SUMMARY.md" {
+            continue;
+        }
+        assert!(
+            listed.contains(&relative.as_str()),
+            "{relative} is not listed in SUMMARY.md"
+        );
+    }
+}
+
+#[test]
+fn the_checker_sees_a_broken_link() {
+    // A control: the helpers find what they must.
+    let text = "see [this](missing.md#part) and {{#include ../x.rs:main}}\n# A heading, here";
+    assert_eq!(link_targets(text), ["missing.md#part"]);
+    assert_eq!(includes(text), ["../x.rs:main"]);
+    assert_eq!(anchors(text), ["a-heading-here"]);
+}
