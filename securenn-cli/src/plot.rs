@@ -47,8 +47,12 @@ pub(crate) fn write_training_curve(
     network: &str,
     points: &[CurvePoint],
 ) -> Result<(), CliError> {
-    std::fs::write(path, svg(network, points))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+    write_svg(path, &svg(network, points))
+}
+
+/// Writes an SVG text to `path`.
+fn write_svg(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
 /// The SVG text of the curve.
@@ -75,15 +79,7 @@ pub(crate) fn svg(network: &str, points: &[CurvePoint]) -> String {
     let y_loss = |loss: f64| TOP + plot_h * (1.0 - loss / max_loss);
     let y_accuracy = |a: f64| TOP + plot_h * (1.0 - (a - low_accuracy) / (100.0 - low_accuracy));
 
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(
-        out,
-        r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
-    );
+    let mut out = open_svg(HEIGHT);
     let _ = writeln!(
         out,
         r#"<text x="{}" y="22" text-anchor="middle" font-size="15">Network {network}: private training on MNIST</text>"#,
@@ -203,4 +199,118 @@ mod tests {
         assert_eq!(text.matches("<circle").count(), 2);
         assert!(text.contains("95.00%") && text.contains("100.00%"));
     }
+}
+
+/// One layer's average cost per training step, for the cost chart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LayerBar {
+    /// The layer, as the network's spec names it.
+    pub(crate) name: String,
+    /// Megabytes sent by the three parties, forward and backward.
+    pub(crate) megabytes: (f64, f64),
+    /// Milliseconds at P0, forward and backward.
+    pub(crate) milliseconds: (f64, f64),
+}
+
+/// Draws the per-layer cost of a training step of `network` to `path`.
+///
+/// # Errors
+///
+/// If the file cannot be written.
+pub(crate) fn write_cost_chart(
+    path: &Path,
+    network: &str,
+    bars: &[LayerBar],
+) -> Result<(), CliError> {
+    write_svg(path, &cost_svg(network, bars))
+}
+
+/// The SVG text of the cost chart: per layer, a forward and a backward bar of megabytes,
+/// each labelled with its megabytes and milliseconds.
+pub(crate) fn cost_svg(network: &str, bars: &[LayerBar]) -> String {
+    const NAME_WIDTH: f64 = 250.0;
+    const ROW: f64 = 44.0;
+    const BAR: f64 = 16.0;
+    let height = TOP + BOTTOM + ROW * bars.len().max(1) as f64;
+    let plot_w = WIDTH - NAME_WIDTH - 150.0;
+    let largest = bars
+        .iter()
+        .map(|b| b.megabytes.0.max(b.megabytes.1))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let mut out = open_svg(height);
+    let _ = writeln!(
+        out,
+        r#"<title>Network {} in MPC: cost of one training step, per layer</title>"#,
+        escape(network)
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="14">Network {}: one training step, per layer (MB sent by the three parties; ms at P0)</text>"#,
+        WIDTH / 2.0,
+        escape(network)
+    );
+    for (i, bar) in bars.iter().enumerate() {
+        let top = TOP + ROW * i as f64;
+        let _ = writeln!(
+            out,
+            r#"<text x="8" y="{:.1}">{}</text>"#,
+            top + BAR + 4.0,
+            escape(&bar.name)
+        );
+        for (k, (megabytes, milliseconds, colour, pass)) in [
+            (bar.megabytes.0, bar.milliseconds.0, "#1f77b4", "forward"),
+            (bar.megabytes.1, bar.milliseconds.1, "#ff7f0e", "backward"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let y = top + BAR * k as f64 + 2.0 * k as f64;
+            let w = (megabytes / largest * plot_w).max(1.0);
+            let _ = writeln!(
+                out,
+                r#"<rect x="{NAME_WIDTH}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{colour}"><title>{pass}</title></rect>"#
+            );
+            let _ = writeln!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}">{megabytes:.2} MB, {milliseconds:.1} ms</text>"#,
+                NAME_WIDTH + w + 6.0,
+                y + BAR - 4.0
+            );
+        }
+    }
+    let legend = height - BOTTOM + 28.0;
+    let _ = writeln!(
+        out,
+        r##"<rect x="{NAME_WIDTH}" y="{:.1}" width="12" height="12" fill="#1f77b4"/><text x="{:.1}" y="{legend:.1}">forward</text><rect x="{:.1}" y="{:.1}" width="12" height="12" fill="#ff7f0e"/><text x="{:.1}" y="{legend:.1}">backward</text>"##,
+        legend - 10.0,
+        NAME_WIDTH + 18.0,
+        NAME_WIDTH + 100.0,
+        legend - 10.0,
+        NAME_WIDTH + 118.0
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The opening of an SVG of the plots' width and `height`, on a white background.
+fn open_svg(height: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<rect width="{WIDTH}" height="{height}" fill="white"/>"#
+    );
+    out
+}
+
+/// `text` with XML's special characters escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

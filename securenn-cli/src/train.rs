@@ -31,7 +31,7 @@ use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{peak_resident_mb, resident_mb};
-use crate::plot::{CurvePoint, write_training_curve};
+use crate::plot::{CurvePoint, LayerBar, write_cost_chart, write_training_curve};
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
@@ -113,6 +113,10 @@ pub(crate) struct Args {
     /// Draw the training curve (loss and accuracy per step) as SVG to this file.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Draw the cost of one training step per layer (megabytes and milliseconds, forward
+    /// and backward) as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    cost_chart: Option<PathBuf>,
     /// Start from this model (`.safetensors`, owned by P1) instead of fresh weights: to
     /// train on, e.g. with a smaller learning rate.
     #[arg(long, value_name = "FILE")]
@@ -523,8 +527,10 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
     if let Some(dir) = &args.save {
         create_dir(dir)?;
     }
-    if let Some(plot) = &args.plot {
-        let parent = plot
+    let charts = [(&args.plot, "--plot"), (&args.cost_chart, "--cost-chart")];
+    for (file, option) in charts {
+        let Some(file) = file else { continue };
+        let parent = file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
@@ -533,7 +539,7 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
                 path: parent.to_path_buf(),
                 source: std::sync::Arc::new(std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    "the directory for --plot does not exist",
+                    format!("the directory for {option} does not exist"),
                 )),
             });
         }
@@ -807,6 +813,21 @@ fn finish(
             eprintln!("training curve drawn to {}", path.display());
         }
     }
+    if let Some(path) = &args.cost_chart {
+        let steps = (iterations - reports[0].first_step).max(1) as f64;
+        let per_step: Vec<LayerBar> = layer_bars(&settings.spec, reports)
+            .into_iter()
+            .map(|bar| LayerBar {
+                megabytes: (bar.megabytes.0 / steps, bar.megabytes.1 / steps),
+                milliseconds: (bar.milliseconds.0 / steps, bar.milliseconds.1 / steps),
+                ..bar
+            })
+            .collect();
+        write_cost_chart(path, settings.spec.name(), &per_step)?;
+        if !args.json {
+            eprintln!("cost per layer drawn to {}", path.display());
+        }
+    }
     let mut summary = Summary::new(
         settings,
         seconds,
@@ -951,6 +972,33 @@ pub(crate) async fn run_as_party(
     print_summary(args, &summary, report.evaluation.map(|(n, _)| n))
 }
 
+/// Each layer's cost over the whole run: megabytes summed over the three parties, times
+/// at P0, forward and backward.
+fn layer_bars(spec: &NetworkSpec, reports: &[PartyReport; 3]) -> Vec<LayerBar> {
+    spec.layers()
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let megabytes = |backward: bool| -> f64 {
+                let bytes: u64 = reports
+                    .iter()
+                    .map(|r| {
+                        let (f, b) = r.costs.get(i).copied().unwrap_or_default();
+                        if backward { b.bytes_sent } else { f.bytes_sent }
+                    })
+                    .sum();
+                bytes as f64 / 1e6
+            };
+            let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
+            LayerBar {
+                name: layer.to_string(),
+                megabytes: (megabytes(false), megabytes(true)),
+                milliseconds: (f.time.as_secs_f64() * 1e3, b.time.as_secs_f64() * 1e3),
+            }
+        })
+        .collect()
+}
+
 /// Time, bytes and rounds per layer, forward and backward: times at P0, bytes summed over
 /// the three parties.
 fn print_layer_table(spec: &NetworkSpec, reports: &[PartyReport; 3]) {
@@ -958,25 +1006,16 @@ fn print_layer_table(spec: &NetworkSpec, reports: &[PartyReport; 3]) {
         "{:<40} {:>10} {:>12} {:>8} {:>10} {:>12} {:>8}",
         "layer", "fwd s", "fwd MB", "rounds", "bwd s", "bwd MB", "rounds"
     );
-    for (i, layer) in spec.layers().iter().enumerate() {
-        let bytes = |backward: bool| -> u64 {
-            reports
-                .iter()
-                .map(|r| {
-                    let (f, b) = r.costs.get(i).copied().unwrap_or_default();
-                    if backward { b.bytes_sent } else { f.bytes_sent }
-                })
-                .sum()
-        };
+    for (i, bar) in layer_bars(spec, reports).iter().enumerate() {
         let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
         eprintln!(
             "{:<40} {:>10.2} {:>12.1} {:>8} {:>10.2} {:>12.1} {:>8}",
-            layer.to_string(),
-            f.time.as_secs_f64(),
-            bytes(false) as f64 / 1e6,
+            bar.name,
+            bar.milliseconds.0 / 1e3,
+            bar.megabytes.0,
             f.rounds,
-            b.time.as_secs_f64(),
-            bytes(true) as f64 / 1e6,
+            bar.milliseconds.1 / 1e3,
+            bar.megabytes.1,
             b.rounds
         );
     }

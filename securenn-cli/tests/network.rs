@@ -61,6 +61,7 @@ fn saved_shares_and_the_revealed_model_infer_as_the_twin_does() {
     let scratch = Scratch::new("save");
     let dir = scratch.path("model");
     let plot = scratch.path("curve.svg");
+    let chart = scratch.path("cost.svg");
     let summary = json(&[
         "train",
         "--network",
@@ -75,6 +76,8 @@ fn saved_shares_and_the_revealed_model_infer_as_the_twin_does() {
         "P1",
         "--plot",
         &plot,
+        "--cost-chart",
+        &chart,
         "--json",
     ]);
     assert_eq!(summary["test_accuracy"], serde_json::Value::Null);
@@ -90,6 +93,25 @@ fn saved_shares_and_the_revealed_model_infer_as_the_twin_does() {
         svg.starts_with("<svg") && svg.contains("<polyline"),
         "{svg}"
     );
+    // The cost chart: a forward and a backward bar for every layer of A, named.
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    let spec = securenn_dsl::nn::NetworkSpec::by_name("A").unwrap();
+    assert_eq!(
+        svg.matches("<title>forward</title>").count(),
+        spec.layers().len()
+    );
+    assert_eq!(
+        svg.matches("<title>backward</title>").count(),
+        spec.layers().len()
+    );
+    for layer in spec.layers() {
+        let name = layer
+            .to_string()
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(svg.contains(&name), "{name} is not in the chart");
+    }
 
     // From the shares, and from the revealed model shared anew by P1: both classify as
     // the twin on the same model, and the same images alike.
