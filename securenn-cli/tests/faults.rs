@@ -44,15 +44,15 @@ fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// The checkpoints party `id` has written in `dir`.
+/// The checkpoints party `id` has written in `dir`: complete files only, not the temporary
+/// file of one being written.
 fn checkpoints(dir: &Path, id: usize) -> usize {
     std::fs::read_dir(dir.join("checkpoints")).map_or(0, |entries| {
         entries
             .filter_map(Result::ok)
             .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("party{id}-step"))
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(&format!("party{id}-step")) && name.ends_with(".safetensors")
             })
             .count()
     })
