@@ -571,17 +571,19 @@ async fn train_party(
     let missing = securenn_dsl::Error::Config("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
-    let (start, model_id) = match &args.resume {
-        None => {
-            let owned = Private::<P1, _>::try_new(role, || {
-                starting_weights(args, &settings.spec, private_weight_seed(session))
-            })?;
-            (Some(owned), shared_model_id(session))
-        }
-        Some(_) => (None, None),
+    // P1's fresh weights, unless resuming (`Start::Fresh` borrows them).
+    let fresh_weights = match &args.resume {
+        None => Some(Private::<P1, _>::try_new(role, || {
+            starting_weights(args, &settings.spec, private_weight_seed(session))
+        })?),
+        Some(_) => None,
     };
-    let (start, model_id, first_step) = match (start.as_ref(), &args.resume) {
-        (Some(owned), _) => (Start::Fresh(owned), model_id.unwrap_or_default(), 0),
+    let (start, model_id, first_step) = match (fresh_weights.as_ref(), &args.resume) {
+        (Some(owned), _) => (
+            Start::Fresh(owned),
+            shared_model_id(session).unwrap_or_default(),
+            0,
+        ),
         (None, Some(dir)) => {
             let (step, id) = resume_point(session, job)?;
             let shares = if role.is_helper() {
