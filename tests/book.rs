@@ -64,10 +64,25 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
-/// The anchors of the headings of a chapter.
-fn anchors(chapter: &str) -> Vec<String> {
+/// The lines of a chapter outside its fenced code blocks.
+fn prose(chapter: &str) -> Vec<&str> {
+    let mut inside = false;
     chapter
         .lines()
+        .filter(|line| {
+            if line.starts_with("```") {
+                inside = !inside;
+                return false;
+            }
+            !inside
+        })
+        .collect()
+}
+
+/// The anchors of the headings of a chapter.
+fn anchors(chapter: &str) -> Vec<String> {
+    prose(chapter)
+        .into_iter()
         .filter_map(|line| line.strip_prefix('#'))
         .map(|heading| anchor(heading.trim_start_matches('#')))
         .collect()
@@ -156,8 +171,86 @@ fn every_chapter_is_in_the_summary() {
 #[test]
 fn the_checker_sees_a_broken_link() {
     // A control: the helpers find what they must.
-    let text = "see [this](missing.md#part) and {{#include ../x.rs:main}}\n# A heading, here";
+    let text = "see [this](missing.md#part) and {{#include ../x.rs:main}}\n# A heading, here\n```sh\n# a comment\n```";
     assert_eq!(link_targets(text), ["missing.md#part"]);
     assert_eq!(includes(text), ["../x.rs:main"]);
     assert_eq!(anchors(text), ["a-heading-here"]);
+}
+
+/// The compile-fail cases under `tests/ui/`: (category, name) of each `NAME.stderr`.
+fn compile_fail_cases() -> Vec<(String, String)> {
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let mut cases = Vec::new();
+    for category in std::fs::read_dir(&ui).unwrap() {
+        let category = category.unwrap().path();
+        if !category.is_dir() {
+            continue;
+        }
+        for case in std::fs::read_dir(&category).unwrap() {
+            let case = case.unwrap().path();
+            if case.extension().is_some_and(|e| e == "stderr") {
+                cases.push((
+                    category.file_name().unwrap().to_string_lossy().into_owned(),
+                    case.file_stem().unwrap().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+    }
+    cases.sort();
+    cases
+}
+
+/// The entries of the error reference: each `#### `NAME.rs`` heading and the text up to
+/// the next heading.
+fn error_reference_entries(text: &str) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("#### ") {
+            entries.push((heading.trim_matches('`').to_owned(), String::new()));
+        } else if line.starts_with('#') && !line.starts_with("#!") {
+            entries.push((String::new(), String::new()));
+        } else if let Some((_, body)) = entries.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    entries.retain(|(heading, _)| !heading.is_empty());
+    entries
+}
+
+#[test]
+fn the_error_reference_has_one_entry_per_compile_fail_case_with_its_code_and_message() {
+    let text = std::fs::read_to_string(source().join("reference/errors.md")).unwrap();
+    let entries = error_reference_entries(&text);
+    let cases = compile_fail_cases();
+    assert!(
+        cases.len() >= 30,
+        "only {} compile-fail cases found",
+        cases.len()
+    );
+    for (category, name) in &cases {
+        let file = format!("{name}.rs");
+        let matching: Vec<_> = entries.iter().filter(|(h, _)| *h == file).collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "tests/ui/{category}/{file}: {} entries headed by its file name",
+            matching.len()
+        );
+        let body = &matching[0].1;
+        for included in [
+            format!("{{{{#include ../../../tests/ui/{category}/{name}.rs}}}}"),
+            format!("{{{{#include ../../../tests/ui/{category}/{name}.stderr}}}}"),
+        ] {
+            assert!(
+                body.contains(&included),
+                "the entry `{file}` does not show {included}"
+            );
+        }
+    }
+    assert_eq!(
+        entries.len(),
+        cases.len(),
+        "entries for cases that do not exist"
+    );
 }

@@ -13,6 +13,8 @@
 
 mod bench;
 mod bench_network;
+#[cfg(test)]
+mod book_commands;
 mod cluster;
 mod infer;
 mod memory;

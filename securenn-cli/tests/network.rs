@@ -31,6 +31,40 @@ fn check_train_summary(summary: &serde_json::Value, network: &str, iterations: u
     assert!((0.0..=1.0).contains(&accuracy), "{summary}");
 }
 
+/// The JSON summary shown in the book's training chapter has exactly the fields, and the
+/// types, that `securenn train --json` prints.
+fn the_books_summary_has_the_same_fields(summary: &serde_json::Value) {
+    let chapter = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/guide/training.md"),
+    )
+    .unwrap();
+    let block = chapter
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a JSON block in the training chapter");
+    let shown: serde_json::Value = serde_json::from_str(block).expect("the book's JSON parses");
+    let shape = |value: &serde_json::Value| -> Vec<(String, &'static str)> {
+        value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| {
+                let kind = match value {
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::Bool(_) => "bool",
+                    serde_json::Value::Object(_) => "object",
+                    serde_json::Value::Null => "null",
+                };
+                (key.clone(), kind)
+            })
+            .collect()
+    };
+    assert_eq!(shape(&shown), shape(summary), "the book's summary differs");
+}
+
 #[test]
 fn a_few_private_training_steps_run_over_three_processes_with_tls() {
     let summary = json(&[
@@ -49,6 +83,7 @@ fn a_few_private_training_steps_run_over_three_processes_with_tls() {
         "--json",
     ]);
     check_train_summary(&summary, "A", 3);
+    the_books_summary_has_the_same_fields(&summary);
     // Three steps already lift network A well above chance (10%).
     assert!(
         summary["test_accuracy"].as_f64().unwrap() > 0.2,
