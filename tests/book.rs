@@ -254,3 +254,60 @@ fn the_error_reference_has_one_entry_per_compile_fail_case_with_its_code_and_mes
         "entries for cases that do not exist"
     );
 }
+
+/// The fenced code blocks of a chapter: (info string, lines).
+fn code_blocks(chapter: &str) -> Vec<(String, Vec<String>)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in chapter.lines() {
+        match current.as_mut() {
+            None => {
+                if let Some(info) = line.strip_prefix("```") {
+                    current = Some((info.to_owned(), Vec::new()));
+                }
+            }
+            Some(_) if line == "```" => blocks.extend(current.take()),
+            Some((_, lines)) => lines.push(line.to_owned()),
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_code_block_of_the_book_is_of_a_tested_kind() {
+    // Rust code is included from an example (built and run by `.ci/run`) or a compile-fail
+    // case (checked by `tests/compiletest.rs`), never written into a chapter; shell
+    // commands and cluster configurations are checked by `securenn-cli`'s
+    // `book_commands` tests and the tutorial's by `.ci/book-commands`; JSON is checked
+    // against a real summary by `securenn-cli/tests/network.rs`; text is output.
+    let root = source();
+    let mut rust_blocks = 0;
+    for chapter in chapters(&root) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        let name = chapter.strip_prefix(&root).unwrap().display().to_string();
+        for (info, lines) in code_blocks(&text) {
+            match info.as_str() {
+                "sh" | "text" | "toml" | "json" => {}
+                "rust,ignore" => {
+                    rust_blocks += 1;
+                    let [line] = lines.as_slice() else {
+                        panic!(
+                            "{name}: a Rust block of {} lines; include it from an example instead",
+                            lines.len()
+                        );
+                    };
+                    let included = includes(line);
+                    let tested = included.len() == 1
+                        && (included[0].starts_with("../../../examples/")
+                            || included[0].starts_with("../../../tests/ui/"));
+                    assert!(
+                        tested,
+                        "{name}: `{line}` is not an example or a compile-fail case"
+                    );
+                }
+                other => panic!("{name}: a code block of kind `{other}`, which no test checks"),
+            }
+        }
+    }
+    assert!(rust_blocks >= 40, "only {rust_blocks} Rust blocks found");
+}
