@@ -1,4 +1,4 @@
-//! Chapter 1: share, compute on the shares, reveal to one party.
+//! The tutorial's "Share and reveal": share, compute on the shares, reveal to one party.
 //!
 //! P0 and P1 each hold a private vector of reals. They secret-share them (each share alone
 //! is uniformly random), compute the mean of the two on the shares with a `#[protocol]`

@@ -285,6 +285,17 @@ fn every_code_block_of_the_book_is_of_a_tested_kind() {
     for chapter in chapters(&root) {
         let text = std::fs::read_to_string(&chapter).unwrap();
         let name = chapter.strip_prefix(&root).unwrap().display().to_string();
+        // A fence that is indented (in a list item) or made of tildes would escape the
+        // checks below: the book has neither.
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            assert!(
+                !trimmed.starts_with("~~~")
+                    && (trimmed.len() == line.len() || !trimmed.starts_with("```")),
+                "{name}:{}: an indented or tilde code fence; start fences at the margin with ```",
+                number + 1
+            );
+        }
         for (info, lines) in code_blocks(&text) {
             match info.as_str() {
                 "sh" | "text" | "toml" | "json" => {}

@@ -5,7 +5,7 @@
 //! selection (SelectShare) on the shares, then a reveal to both of them. P2 helps and
 //! learns nothing.
 //!
-//! Run it with `cargo run -p securenn-examples --example 03_first_protocol`.
+//! Run it with `cargo run -p securenn-examples --example 02_first_protocol`.
 
 use securenn_dsl::prelude::*;
 use securenn_dsl::ring::fixed;

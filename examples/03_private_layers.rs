@@ -1,10 +1,10 @@
-//! Chapter 2: a private model written with the DSL.
+//! The tutorial's "A private layer": a private model written with the DSL.
 //!
 //! P1 owns a two-layer perceptron, P0 owns an input. Both secret-share what they own; the
 //! three parties evaluate the model on the shares with `#[protocol]` functions, and only
 //! P0 learns the prediction. The result is checked against the same model in plaintext.
 //!
-//! Run it with `cargo run -p securenn-examples --example 02_private_layers`.
+//! Run it with `cargo run -p securenn-examples --example 03_private_layers`.
 
 use securenn_dsl::prelude::*;
 use securenn_dsl::ring::fixed;
