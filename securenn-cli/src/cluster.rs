@@ -240,7 +240,7 @@ pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        eprintln!(
+        say!(
             "{role}: connecting to the cluster over {}",
             if identity.is_some() {
                 "TLS"

@@ -332,7 +332,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let model = plaintext_model(&source, &spec)?;
     let mnist = load_mnist(&mnist_dir(args))?;
     if !args.json {
-        eprintln!(
+        say!(
             "classifying {} test images privately with network {} in batches of {}, {}",
             args.images,
             spec.name(),
@@ -411,7 +411,7 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     let report = infer_party(&session, args, &spec, &source, None).await?;
     let Some(right) = report.right else {
         if !args.json {
-            eprintln!(
+            say!(
                 "{}: done, sent {:.1} MB",
                 report.role,
                 report.stats.total_sent() as f64 / 1e6

@@ -11,6 +11,15 @@
 //! securenn party --id N --config cluster.toml train|infer [options]
 //! ```
 
+/// Writes one line to stderr, like `eprintln!`, but in a single write: the three party
+/// processes of a cluster on one machine often share a terminal, and `eprintln!` writes a
+/// line in pieces, which then interleave mid-line.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_stderr_line(::std::format!($($arg)*))
+    };
+}
+
 mod bench;
 mod bench_network;
 #[cfg(test)]
@@ -75,10 +84,18 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("error: {error}");
+            say!("error: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `line` and a newline to stderr in one write (see `say!`). A failed write to
+/// stderr is ignored: there is nowhere left to report it.
+pub(crate) fn write_stderr_line(mut line: String) {
+    use std::io::Write as _;
+    line.push('\n');
+    let _ignored = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Logs go to stderr, filtered by `SECURENN_LOG` (default: warnings and errors). No log

@@ -57,9 +57,7 @@ impl PartyOptions {
     /// The session configuration of a party of this job (session id 0, default timeouts).
     pub(crate) fn config(&self, job: Job) -> SessionConfig {
         if self.insecure_key_seed.is_some() {
-            eprintln!(
-                "warning: --insecure-key-seed makes every key predictable; use it for tests only"
-            );
+            say!("warning: --insecure-key-seed makes every key predictable; use it for tests only");
         }
         SessionConfig {
             insecure_seed: self.insecure_key_seed,

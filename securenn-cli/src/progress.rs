@@ -68,9 +68,10 @@ impl StepProgress {
         if self.visible && self.bar.is_hidden() && self.last_line.elapsed() >= LINE_EVERY {
             self.last_line = Instant::now();
             let left = seconds_per_step * (step.iterations - step.iteration) as f64;
-            eprintln!(
+            say!(
                 "  step {}/{}  {message}  {left:.0} s left",
-                step.iteration, step.iterations
+                step.iteration,
+                step.iterations
             );
         }
         self.bar.set_message(message);
@@ -83,7 +84,7 @@ impl StepProgress {
             );
             // Not on a terminal the bar is hidden, and so is what it prints.
             if self.bar.is_hidden() {
-                eprintln!("{line}");
+                say!("{line}");
             } else {
                 self.bar.println(line);
             }
@@ -129,7 +130,7 @@ impl ImageProgress {
             self.last_line = Instant::now();
             let per_image = self.started.elapsed().as_secs_f64() / done.max(1) as f64;
             let left = per_image * total.saturating_sub(done as u64) as f64;
-            eprintln!("  {done}/{total} images  {left:.0} s left");
+            say!("  {done}/{total} images  {left:.0} s left");
         }
     }
 

@@ -611,7 +611,7 @@ async fn train_party(
             let network =
                 PrivateNetwork::from_shares(role, settings.spec.clone(), shares, settings.config)?;
             if role == Role::P0 && !quiet {
-                eprintln!("  resuming from the checkpoint after step {step}");
+                say!("  resuming from the checkpoint after step {step}");
             }
             (
                 Start::Resume {
@@ -660,7 +660,7 @@ async fn train_party(
     let saved = save(session, &network, args, &model_id, settings).await?;
     let evaluation = if test_images > 0 {
         if role == Role::P0 && !quiet {
-            eprintln!("  evaluating on {test_images} test images");
+            say!("  evaluating on {test_images} test images");
         }
         evaluate(session, &mut network, &test_data, test_images, 128)
             .await?
@@ -754,7 +754,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     // A missing data set is a clear error before any party starts.
     let mnist = load_mnist(&mnist_dir(args))?;
     if !args.json {
-        eprintln!(
+        say!(
             "training network {} ({} parameters) for {} steps of {} images, {}",
             settings.spec.name(),
             settings.spec.parameters(),
@@ -801,18 +801,18 @@ fn finish(
     let per_step = train_seconds / iterations.max(1) as f64;
     if !args.json {
         print_layer_table(&settings.spec, reports);
-        eprintln!(
+        say!(
             "trained in {train_seconds:.1} s ({per_step:.3} s per step, with the per-epoch checks), {:.1} MB sent in all; {seconds:.1} s with the final evaluation",
             cluster.total_bytes() as f64 / 1e6
         );
         for path in reports.iter().flat_map(|r| &r.saved) {
-            eprintln!("saved {}", path.display());
+            say!("saved {}", path.display());
         }
     }
     if let Some(path) = &args.plot {
         write_training_curve(path, settings.spec.name(), &reports[0].curve)?;
         if !args.json {
-            eprintln!("training curve drawn to {}", path.display());
+            say!("training curve drawn to {}", path.display());
         }
     }
     if let Some(path) = &args.cost_chart {
@@ -827,7 +827,7 @@ fn finish(
             .collect();
         write_cost_chart(path, settings.spec.name(), &per_step)?;
         if !args.json {
-            eprintln!("cost per layer drawn to {}", path.display());
+            say!("cost per layer drawn to {}", path.display());
         }
     }
     let mut summary = Summary::new(
@@ -843,7 +843,7 @@ fn finish(
     if !args.json
         && let Some(peak) = summary.peak_memory_mb
     {
-        eprintln!("peak resident memory of P0's process: {peak:.0} MB");
+        say!("peak resident memory of P0's process: {peak:.0} MB");
     }
     print_summary(args, &summary, reports[0].evaluation.map(|(n, _)| n))
 }
@@ -868,7 +868,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     let mnist = load_mnist(&mnist_dir(args))?;
     let test_images = args.test_images.min(TEST_LEN);
     if !args.json {
-        eprintln!(
+        say!(
             "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} images",
             settings.spec.name(),
             settings.spec.parameters(),
@@ -907,7 +907,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
         let path = dir.join(MODEL_FILE);
         save_model(&path, &settings.spec, &twin.weights())?;
         if !args.json {
-            eprintln!("saved {}", path.display());
+            say!("saved {}", path.display());
         }
     }
     if let Some(path) = &args.plot {
@@ -947,13 +947,13 @@ pub(crate) async fn run_as_party(
     let report = train_party(&session, args, &settings, None, job).await?;
     let role = report.role;
     if !args.json {
-        eprintln!(
+        say!(
             "{role}: trained in {:.1} s, sent {:.1} MB",
             report.train_seconds,
             report.stats.total_sent() as f64 / 1e6
         );
         for path in &report.saved {
-            eprintln!("{role}: saved {}", path.display());
+            say!("{role}: saved {}", path.display());
         }
     }
     if role != Role::P0 {
@@ -1004,13 +1004,19 @@ fn layer_bars(spec: &NetworkSpec, reports: &[PartyReport; 3]) -> Vec<LayerBar> {
 /// Time, bytes and rounds per layer, forward and backward: times at P0, bytes summed over
 /// the three parties.
 fn print_layer_table(spec: &NetworkSpec, reports: &[PartyReport; 3]) {
-    eprintln!(
+    say!(
         "{:<40} {:>10} {:>12} {:>8} {:>10} {:>12} {:>8}",
-        "layer", "fwd s", "fwd MB", "rounds", "bwd s", "bwd MB", "rounds"
+        "layer",
+        "fwd s",
+        "fwd MB",
+        "rounds",
+        "bwd s",
+        "bwd MB",
+        "rounds"
     );
     for (i, bar) in layer_bars(spec, reports).iter().enumerate() {
         let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
-        eprintln!(
+        say!(
             "{:<40} {:>10.2} {:>12.1} {:>8} {:>10.2} {:>12.1} {:>8}",
             bar.name,
             bar.milliseconds.0 / 1e3,
