@@ -35,6 +35,11 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The book's source folder.
+fn book_source() -> PathBuf {
+    workspace().join("book/src")
+}
+
 /// Every Markdown file under `dir`, sorted.
 fn chapters(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -50,30 +55,40 @@ fn chapters(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The blocks fenced with ```` ```INFO ```` in `text`: the number of each block's first
+/// line, and its lines.
+fn fenced_blocks<'a>(text: &'a str, info: &str) -> Vec<(usize, Vec<&'a str>)> {
+    let opening = format!("```{info}");
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, Vec<&str>)> = None;
+    for (index, line) in text.lines().enumerate() {
+        match current.as_mut() {
+            None if line == opening => current = Some((index + 2, Vec::new())),
+            None => {}
+            Some(_) if line == "```" => blocks.extend(current.take()),
+            Some((_, lines)) => lines.push(line),
+        }
+    }
+    blocks
+}
+
 /// The commands of the ```` ```sh ```` blocks of `text`, with their line numbers: lines
 /// joined at a trailing backslash, without comments, blank lines and a trailing `&`.
 fn shell_commands(text: &str) -> Vec<(usize, String)> {
     let mut commands = Vec::new();
-    let mut inside = false;
-    let mut pending: Option<(usize, String)> = None;
-    for (index, line) in text.lines().enumerate() {
-        if !inside {
-            inside = line == "```sh";
-            continue;
-        }
-        if line == "```" {
-            inside = false;
-            continue;
-        }
-        let (number, mut command) = pending.take().unwrap_or((index + 1, String::new()));
-        command.push_str(line.trim());
-        if let Some(joined) = command.strip_suffix('\\') {
-            pending = Some((number, format!("{} ", joined.trim_end())));
-            continue;
-        }
-        let command = command.trim().trim_end_matches('&').trim().to_owned();
-        if !command.is_empty() && !command.starts_with('#') {
-            commands.push((number, command));
+    for (first, lines) in fenced_blocks(text, "sh") {
+        let mut pending: Option<(usize, String)> = None;
+        for (offset, line) in lines.into_iter().enumerate() {
+            let (number, mut command) = pending.take().unwrap_or((first + offset, String::new()));
+            command.push_str(line.trim());
+            if let Some(joined) = command.strip_suffix('\\') {
+                pending = Some((number, format!("{} ", joined.trim_end())));
+                continue;
+            }
+            let command = command.trim().trim_end_matches('&').trim().to_owned();
+            if !command.is_empty() && !command.starts_with('#') {
+                commands.push((number, command));
+            }
         }
     }
     commands
@@ -259,7 +274,7 @@ fn parse_cli(words: &[String]) -> Result<(), String> {
 #[test]
 fn every_shell_command_of_the_book_is_one_the_workspace_understands() {
     let workspace = Workspace::load();
-    let book = workspace_root_book();
+    let book = book_source();
     let mut checked = 0;
     let mut broken = Vec::new();
     for chapter in chapters(&book) {
@@ -286,10 +301,6 @@ fn every_shell_command_of_the_book_is_one_the_workspace_understands() {
         checked >= 20,
         "only {checked} shell commands found in the book"
     );
-}
-
-fn workspace_root_book() -> PathBuf {
-    workspace().join("book/src")
 }
 
 #[test]
@@ -331,24 +342,6 @@ fn the_checker_refuses_what_does_not_exist() {
     }
 }
 
-/// The ```` ```toml ```` blocks of `text`, with the line each starts on.
-fn toml_blocks(text: &str) -> Vec<(usize, String)> {
-    let mut blocks = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (index, line) in text.lines().enumerate() {
-        match current.as_mut() {
-            None if line == "```toml" => current = Some((index + 2, String::new())),
-            None => {}
-            Some(_) if line == "```" => blocks.extend(current.take()),
-            Some((_, block)) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-        }
-    }
-    blocks
-}
-
 /// The value of `key = "value"` in a configuration.
 fn quoted_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
     config.lines().find_map(|line| {
@@ -359,11 +352,12 @@ fn quoted_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn every_cluster_configuration_in_the_book_is_what_keygen_writes() {
-    let book = workspace_root_book();
+    let book = book_source();
     let mut checked = 0;
     for chapter in chapters(&book) {
         let text = std::fs::read_to_string(&chapter).unwrap();
-        for (line, block) in toml_blocks(&text) {
+        for (line, lines) in fenced_blocks(&text, "toml") {
+            let block: String = lines.iter().map(|line| format!("{line}\n")).collect();
             let at = format!("{}:{line}", chapter.display());
             let p0 = quoted_value(&block, "p0").unwrap_or_else(|| panic!("{at}: no p0 address"));
             let p1 = quoted_value(&block, "p1").unwrap_or_else(|| panic!("{at}: no p1 address"));
