@@ -7,8 +7,9 @@
     reason = "a test fails loudly on an unexpected error"
 )]
 
+use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::private::PrivateNetwork;
-use securenn_dsl::nn::twin::{LayerWeights, Loss, Number, TrainConfig, Twin, initial_weights};
+use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::nn::{LayerSpec, NetworkSpec, ValueShape};
 use securenn_dsl::prelude::*;
 use securenn_dsl::session::run_local_with;

@@ -7,8 +7,9 @@
 )]
 
 use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::mnist::Mnist;
-use securenn_dsl::nn::twin::{Number, TrainConfig, Twin, encode_pixels, initial_weights};
+use securenn_dsl::nn::twin::{Number, Twin, encode_pixels};
 use securenn_dsl::ring::Z64;
 
 /// Trains `spec` for `steps` batches from the start of the training set and returns the

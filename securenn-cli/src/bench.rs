@@ -32,7 +32,8 @@ use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_
 pub(crate) enum BenchCommand {
     /// Time, count and check calls of one SecureNN protocol.
     Protocol(ProtocolArgs),
-    /// One private inference of a batch of MNIST images by network A, B, C or D (Table 7).
+    /// One private inference of a batch of MNIST images by network A, B, C or D (Table 7),
+    /// or by a network file.
     Network(crate::bench_network::NetworkArgs),
 }
 

@@ -14,11 +14,12 @@ use std::time::Instant;
 
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::config::{LayerWeights, TrainConfig};
 use securenn_dsl::nn::mnist::{Dataset, Mnist, TEST_LEN};
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{evaluate_reporting, twin_predictions};
 use securenn_dsl::nn::twin::Number as _;
-use securenn_dsl::nn::twin::{LayerWeights, TrainConfig, Twin};
+use securenn_dsl::nn::twin::Twin;
 use securenn_dsl::nn::weights::{LayerShares, load_model, load_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
@@ -34,7 +35,7 @@ use crate::train::{MODEL_FILE, load_mnist, right_answers, shares_file};
 /// Arguments of `securenn infer`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
-    /// The network: A, B, C or D.
+    /// The network: A, B, C or D (the paper's), or a network file (`.toml`).
     #[arg(long, default_value = "C")]
     network: String,
     /// A plaintext model (`.safetensors`, owned by P1), or a directory holding the parties'
@@ -77,6 +78,7 @@ fn job(args: &Args, spec: &NetworkSpec, source: &Source, roles: &[Role]) -> Resu
     let mut job = Job::new()
         .with("command", "infer")
         .with("network", spec.name())
+        .with("architecture", spec.digest())
         .with("images", args.images)
         .with("batch", args.batch)
         .with(
@@ -274,7 +276,9 @@ async fn infer_party(
 }
 
 fn check(args: &Args) -> Result<NetworkSpec, CliError> {
-    let spec = NetworkSpec::by_name(&args.network)?;
+    let spec = NetworkSpec::resolve(&args.network)?;
+    // Until the data path takes its shapes from the network, the data is MNIST.
+    securenn_dsl::nn::mnist::check_network(&spec)?;
     if args.images == 0 || args.images > TEST_LEN {
         return Err(format!("--images must be between 1 and {TEST_LEN}").into());
     }

@@ -18,12 +18,12 @@ use std::time::Instant;
 
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
 use securenn_dsl::nn::private::{LayerCost, PrivateNetwork};
 use securenn_dsl::nn::train::{
     Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
 };
-use securenn_dsl::nn::twin::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::weights::{ShareInfo, load_model, load_shares, save_model, save_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
@@ -71,7 +71,7 @@ pub(crate) enum Receiver {
 /// Arguments of `securenn train`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
-    /// The network: A, B, C or D.
+    /// The network: A, B, C or D (the paper's), or a network file (`.toml`).
     #[arg(long, default_value = "A")]
     network: String,
     /// Passes over the 60,000 training images.
@@ -172,6 +172,7 @@ impl Args {
         let mut job = Job::new()
             .with("command", "train")
             .with("network", settings.spec.name())
+            .with("architecture", settings.spec.digest())
             .with("batch", settings.config.batch())
             .with("learning rate", self.lr)
             .with("momentum", self.momentum)
@@ -429,7 +430,9 @@ fn power_of_two_shift(value: f64) -> Option<u32> {
 }
 
 fn settings(args: &Args) -> Result<TrainSettings, CliError> {
-    let spec = NetworkSpec::by_name(&args.network)?;
+    let spec = NetworkSpec::resolve(&args.network)?;
+    // Until the data path takes its shapes from the network, the data is MNIST.
+    securenn_dsl::nn::mnist::check_network(&spec)?;
     let batch_log2 = power_of_two_shift(1.0 / args.batch as f64)
         .filter(|_| args.batch.is_power_of_two() && args.batch <= 1 << 12)
         .ok_or("--batch must be a power of two up to 4096")?;

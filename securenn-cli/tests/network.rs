@@ -292,6 +292,87 @@ fn an_unknown_network_is_a_clear_error() {
     assert!(stderr.contains("unknown network"), "{stderr}");
 }
 
+/// The network file shipped in `examples/networks/small-cnn.toml`.
+fn small_cnn() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/networks/small-cnn.toml"
+    )
+    .to_owned()
+}
+
+#[test]
+fn a_network_from_a_file_trains_privately_and_infers_as_its_twin() {
+    let scratch = Scratch::new("network-file");
+    let dir = scratch.path("model");
+    let network = small_cnn();
+    let summary = json(&[
+        "train",
+        "--network",
+        &network,
+        "--iterations",
+        "4",
+        "--batch",
+        "32",
+        "--test-images",
+        "0",
+        "--save",
+        &dir,
+        "--json",
+    ]);
+    assert_eq!(summary["network"], "small-cnn");
+    assert_eq!(summary["iterations"], 4);
+    assert!(summary["bytes_total"].as_u64().unwrap() > 0, "{summary}");
+    let private = json(&[
+        "infer",
+        "--network",
+        &network,
+        "--weights",
+        &dir,
+        "--images",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(private["network"], "small-cnn");
+    assert!(private["agreement"].as_f64().unwrap() >= 0.98, "{private}");
+}
+
+#[test]
+fn a_wrong_network_file_is_one_clear_error_naming_the_layer() {
+    let scratch = Scratch::new("wrong-network-file");
+    let write = |name: &str, text: &str| {
+        let path = scratch.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let head = "name = \"x\"\ninput = { height = 28, width = 28, channels = 1 }\nclasses = 10\n";
+    let unflattened = write(
+        "unflattened.toml",
+        &format!("{head}[[layer]]\nkind = \"linear\"\noutputs = 10\n"),
+    );
+    let stderr = failure(&["train", "--network", &unflattened]);
+    assert!(
+        stderr.contains("unflattened.toml: layer 1 (linear) needs rows, but the layer before it gives 28×28×1 images"),
+        "{stderr}"
+    );
+    let tabular = write(
+        "tabular.toml",
+        "name = \"t\"\ninput = { features = 30 }\nclasses = 2\n[[layer]]\nkind = \"linear\"\noutputs = 2\n",
+    );
+    for command in ["train", "infer"] {
+        let stderr = failure(&[command, "--network", &tabular]);
+        assert!(
+            stderr
+                .contains("network t: takes 30 values per example, but MNIST gives 28×28×1 images"),
+            "{stderr}"
+        );
+    }
+    let missing = scratch.path("missing.toml");
+    let stderr = failure(&["bench", "network", &missing]);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
 #[test]
 fn weights_of_the_wrong_network_or_shape_are_a_clear_error() {
     let scratch = Scratch::new("weights");

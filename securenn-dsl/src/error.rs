@@ -284,6 +284,17 @@ pub enum Error {
         problem: String,
     },
 
+    /// A network description (a TOML network file, or a network asked for by name) does
+    /// not describe a network: not TOML, an unknown field or layer kind, or a layer whose
+    /// input does not fit it. The problem names the layer.
+    #[error("{source_name}: {problem}")]
+    Network {
+        /// The file, or the name asked for.
+        source_name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// A TLS certificate or key file is missing, unreadable or unusable.
     #[error("{path}: {problem}")]
     Certificate {

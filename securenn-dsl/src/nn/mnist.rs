@@ -14,6 +14,7 @@ use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DataProblem, Error, Result};
+use crate::nn::spec::{NetworkSpec, ValueShape};
 
 /// Image height and width in pixels.
 pub const SIDE: usize = 28;
@@ -81,6 +82,33 @@ impl core::fmt::Debug for Dataset {
             .field("len", &self.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Checks that `spec` takes MNIST's 28×28 grey images and gives one output per digit.
+///
+/// # Errors
+///
+/// [`Error::Network`] naming the network and what it takes or gives instead.
+pub fn check_network(spec: &NetworkSpec) -> Result<()> {
+    let image = ValueShape::Image {
+        height: SIDE,
+        width: SIDE,
+        channels: 1,
+    };
+    let problem = if spec.input() != image {
+        format!(
+            "takes {} per example, but MNIST gives 28×28×1 images",
+            spec.input()
+        )
+    } else if spec.output() != ValueShape::Row(10) {
+        format!("gives {}, but MNIST has 10 classes", spec.output())
+    } else {
+        return Ok(());
+    };
+    Err(Error::Network {
+        source_name: format!("network {}", spec.name()),
+        problem,
+    })
 }
 
 /// The MNIST training and test sets.

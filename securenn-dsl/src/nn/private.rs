@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use typenum::U0;
 
+use super::config::{LayerWeights, Loss, TrainConfig};
 use super::local::{
     add_rows, bits_to_fixed, col2im_shared, constant, im2col_shared, repeat_each, rescale, reshape,
     scatter_windows, shift, sum_rows, transpose,
 };
 use super::spec::{LayerSpec, NetworkSpec, ValueShape};
-use super::twin::{FRACTIONAL_BITS, LayerWeights, Loss, Number, TrainConfig};
+use super::twin::Number;
 use super::weights::LayerShares;
 use crate::dsl::{
     divide, dmaxpool, drelu, matmul, maxpool_with_argmax, relu, relu_with_derivative, share,
@@ -246,7 +247,7 @@ pub struct PrivateNetwork {
 
 impl PrivateNetwork {
     /// Secret-shares party `P`'s weights (one entry per layer, as
-    /// [`initial_weights`](super::twin::initial_weights) makes them) into a private
+    /// [`initial_weights`](super::config::initial_weights) makes them) into a private
     /// network. Every party calls it; only `P`'s `weights` hold values.
     ///
     /// # Errors
@@ -732,6 +733,3 @@ fn params(params: &[Option<SharedParams>], i: usize) -> Result<&SharedParams> {
         .and_then(Option::as_ref)
         .ok_or(Error::Config("a layer with weights has none"))
 }
-
-/// Keeps the fractional-bit constant in one place.
-const _: () = assert!(FRACTIONAL_BITS == 13);

@@ -157,21 +157,28 @@ impl ValueShape {
     }
 }
 
+impl fmt::Display for ValueShape {
+    /// `28×28×1 images` or `30 values`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            } => write!(f, "{height}×{width}×{channels} images"),
+            ValueShape::Row(n) => write!(f, "{n} values"),
+        }
+    }
+}
+
 /// A network: its input shape and its layers, with every layer's input shape checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkSpec {
-    name: &'static str,
+    name: String,
     input: ValueShape,
     layers: Vec<LayerSpec>,
     shapes: Vec<ValueShape>,
 }
-
-/// MNIST's input: 28×28 grey pixels.
-const MNIST: ValueShape = ValueShape::Image {
-    height: 28,
-    width: 28,
-    channels: 1,
-};
 
 impl NetworkSpec {
     /// Checks the layers against the input shape.
@@ -179,7 +186,7 @@ impl NetworkSpec {
     /// # Errors
     ///
     /// [`Error::InvalidShape`] naming the first layer whose input does not fit it.
-    pub fn new(name: &'static str, input: ValueShape, layers: Vec<LayerSpec>) -> Result<Self> {
+    pub fn new(name: impl Into<String>, input: ValueShape, layers: Vec<LayerSpec>) -> Result<Self> {
         let mut shapes = vec![input];
         let mut shape = input;
         for layer in &layers {
@@ -187,137 +194,69 @@ impl NetworkSpec {
             shapes.push(shape);
         }
         Ok(NetworkSpec {
-            name,
+            name: name.into(),
             input,
             layers,
             shapes,
         })
     }
 
-    /// Network A (SecureML): FC 784→128, ReLU, FC 128→128, ReLU, FC 128→10.
+    /// Network A (SecureML): FC 784→128, ReLU, FC 128→128, ReLU, FC 128→10
+    /// (`securenn-dsl/networks/A.toml`).
     pub fn a() -> Self {
-        use LayerSpec::{Flatten, Linear, Relu};
-        Self::paper(
-            "A",
-            vec![
-                Flatten,
-                Linear {
-                    inputs: 784,
-                    outputs: 128,
-                },
-                Relu,
-                Linear {
-                    inputs: 128,
-                    outputs: 128,
-                },
-                Relu,
-                Linear {
-                    inputs: 128,
-                    outputs: 10,
-                },
-            ],
-        )
+        Self::paper("A", include_str!("../../networks/A.toml"))
     }
 
     /// Network B (MiniONN): Conv 5×5 1→16, MaxPool, ReLU, Conv 5×5 16→16, MaxPool, ReLU,
-    /// FC 256→100, ReLU, FC 100→10.
+    /// FC 256→100, ReLU, FC 100→10 (`securenn-dsl/networks/B.toml`).
     pub fn b() -> Self {
-        Self::lenet_like("B", 16, 16, 100)
+        Self::paper("B", include_str!("../../networks/B.toml"))
     }
 
     /// Network C (LeNet): Conv 5×5 1→20, MaxPool, ReLU, Conv 5×5 20→50, MaxPool, ReLU,
-    /// FC 800→500, ReLU, FC 500→10.
+    /// FC 800→500, ReLU, FC 500→10 (`securenn-dsl/networks/C.toml`).
     pub fn c() -> Self {
-        Self::lenet_like("C", 20, 50, 500)
+        Self::paper("C", include_str!("../../networks/C.toml"))
     }
 
     /// Network D (Chameleon), as the paper describes it: Conv 5×5 stride 2 padding 2, 1→5
-    /// (980 values), ReLU, FC 980→100, ReLU, FC 100→10.
+    /// (980 values), ReLU, FC 980→100, ReLU, FC 100→10 (`securenn-dsl/networks/D.toml`).
     pub fn d() -> Self {
-        use LayerSpec::{Conv2d, Flatten, Linear, Relu};
-        Self::paper(
-            "D",
-            vec![
-                Conv2d {
-                    in_channels: 1,
-                    out_channels: 5,
-                    kernel: 5,
-                    stride: 2,
-                    padding: 2,
-                },
-                Relu,
-                Flatten,
-                Linear {
-                    inputs: 980,
-                    outputs: 100,
-                },
-                Relu,
-                Linear {
-                    inputs: 100,
-                    outputs: 10,
-                },
-            ],
-        )
+        Self::paper("D", include_str!("../../networks/D.toml"))
     }
 
     /// The network named `name` (`A`, `B`, `C` or `D`, either case).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for any other name.
+    /// [`Error::Network`] for any other name.
     pub fn by_name(name: &str) -> Result<Self> {
         match name.to_ascii_uppercase().as_str() {
             "A" => Ok(Self::a()),
             "B" => Ok(Self::b()),
             "C" => Ok(Self::c()),
             "D" => Ok(Self::d()),
-            _ => Err(Error::Config("unknown network; expected one of A, B, C, D")),
+            _ => Err(Error::Network {
+                source_name: name.to_owned(),
+                problem: "unknown network; expected one of A, B, C, D, or a network file \
+                          (`.toml`)"
+                    .to_owned(),
+            }),
         }
     }
 
-    fn lenet_like(name: &'static str, first: usize, second: usize, hidden: usize) -> Self {
-        use LayerSpec::{Conv2d, Flatten, Linear, MaxPool2d, Relu};
-        let conv = |in_channels, out_channels| Conv2d {
-            in_channels,
-            out_channels,
-            kernel: 5,
-            stride: 1,
-            padding: 0,
-        };
-        Self::paper(
-            name,
-            vec![
-                conv(1, first),
-                MaxPool2d { kernel: 2 },
-                Relu,
-                conv(first, second),
-                MaxPool2d { kernel: 2 },
-                Relu,
-                Flatten,
-                Linear {
-                    inputs: 16 * second,
-                    outputs: hidden,
-                },
-                Relu,
-                Linear {
-                    inputs: hidden,
-                    outputs: 10,
-                },
-            ],
-        )
-    }
-
-    /// One of the paper's networks, whose shapes are right by construction.
-    fn paper(name: &'static str, layers: Vec<LayerSpec>) -> Self {
-        match Self::new(name, MNIST, layers) {
+    /// One of the paper's networks, from the file shipped with the crate; a test reads
+    /// every one of them.
+    fn paper(name: &str, toml: &str) -> Self {
+        match Self::from_toml(toml, name) {
             Ok(spec) => spec,
             Err(error) => unreachable!("network {name} is well formed: {error}"),
         }
     }
 
     /// The network's name.
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The input's shape per example.
@@ -351,7 +290,7 @@ impl NetworkSpec {
 }
 
 /// The shape `layer` makes of `input`.
-fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
+pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
     let mismatch = |reason| Error::InvalidShape {
         operation: "network layer",
         shape: input.batch(1),
@@ -445,9 +384,20 @@ mod tests {
             }],
         );
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
-        let wrong = NetworkSpec::new("x", MNIST, vec![LayerSpec::MaxPool2d { kernel: 3 }]);
+        let mnist = ValueShape::Image {
+            height: 28,
+            width: 28,
+            channels: 1,
+        };
+        let wrong = NetworkSpec::new("x", mnist, vec![LayerSpec::MaxPool2d { kernel: 3 }]);
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
-        assert!(NetworkSpec::by_name("E").is_err());
-        assert_eq!(NetworkSpec::by_name("c").map(|s| s.name()).ok(), Some("C"));
+        assert!(matches!(
+            NetworkSpec::by_name("E"),
+            Err(Error::Network { .. })
+        ));
+        assert_eq!(
+            NetworkSpec::by_name("c").map(|s| s.name().to_owned()).ok(),
+            Some("C".to_owned())
+        );
     }
 }

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use typenum::U0;
 
+use super::config::{LayerWeights, TrainConfig};
 use super::mnist::Dataset;
 use super::private::PrivateNetwork;
 use super::spec::NetworkSpec;
-use super::twin::{LayerWeights, Number, TrainConfig, Twin, encode_pixels};
+use super::twin::{Number, Twin, encode_pixels};
 use crate::error::{Error, Result};
 use crate::party::{P0, P1, Private, Revealed};
 use crate::prg::Prg;

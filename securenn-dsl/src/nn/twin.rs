@@ -23,13 +23,12 @@ use core::fmt;
 use core::ops::AddAssign;
 
 use crate::error::{Error, Result};
+use crate::nn::config::{LayerWeights, Loss, TrainConfig};
 use crate::nn::spec::{LayerSpec, NetworkSpec, ValueShape};
 use crate::prg::Prg;
+use crate::ring::fixed::FRACTIONAL_BITS;
 use crate::ring::{Ring, Z64};
 use crate::tensor::{col2im, im2col, matmul_into};
-
-/// Fractional bits of the fixed-point encoding.
-pub const FRACTIONAL_BITS: u32 = 13;
 
 /// The numbers the twin computes with.
 pub trait Number:
@@ -199,86 +198,6 @@ impl Number for f32 {
     }
 }
 
-/// The loss whose gradient starts the backward pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Loss {
-    /// The squared hinge: δ = v where [v ≥ 0] ≠ y, v = u − y (the module docs).
-    #[default]
-    Hinge,
-    /// The paper's softmax substitute: δ = relu(u)/Σrelu(u) − y.
-    Asm,
-}
-
-/// How a network trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrainConfig {
-    /// log₂ of the batch size.
-    pub batch_log2: u32,
-    /// The learning rate is 2^−`lr_shift`.
-    pub lr_shift: u32,
-    /// The momentum is 1 − 2^−`momentum_shift`; `None` is plain SGD.
-    pub momentum_shift: Option<u32>,
-    /// The loss.
-    pub loss: Loss,
-}
-
-impl Default for TrainConfig {
-    /// Batch 128, learning rate 1/8, momentum 7/8, the squared hinge: 97.4% on network A
-    /// after 5 epochs in emulated fixed point.
-    fn default() -> Self {
-        TrainConfig {
-            batch_log2: 7,
-            lr_shift: 3,
-            momentum_shift: Some(3),
-            loss: Loss::Hinge,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// The batch size.
-    pub fn batch(&self) -> usize {
-        1 << self.batch_log2
-    }
-}
-
-/// The trained values of one layer: weights (`inputs × outputs`, or HWIO for a
-/// convolution, i.e. `patch × out_channels`) and biases, as decoded reals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerWeights {
-    /// Weights, row-major.
-    pub weights: Vec<f64>,
-    /// One bias per output (channel).
-    pub biases: Vec<f64>,
-}
-
-/// He-uniform initial weights, U(±√(6/fan_in)), and zero biases, from a seeded stream:
-/// they train in 13-bit fixed point. One entry per layer, `None` for layers without
-/// weights.
-pub fn initial_weights(spec: &NetworkSpec, seed: u64) -> Vec<Option<LayerWeights>> {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..].copy_from_slice(b"weights!");
-    let mut prg = Prg::from_stream_key(key);
-    spec.layers()
-        .iter()
-        .map(|layer| {
-            let (fan_in, outputs) = layer.parameter_shape()?;
-            let bound = (6.0 / fan_in as f64).sqrt();
-            let mut draws = vec![Z64::ZERO; fan_in * outputs];
-            Z64::fill_random(&mut prg, &mut draws);
-            let weights = draws
-                .iter()
-                .map(|d| (d.value() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 * bound - bound)
-                .collect();
-            Some(LayerWeights {
-                weights,
-                biases: vec![0.0; outputs],
-            })
-        })
-        .collect()
-}
-
 /// One layer's parameters and momentum in the twin.
 #[derive(Debug, Clone)]
 struct Params<N> {
@@ -319,7 +238,7 @@ struct Gradients<N> {
 
 impl<N: Number> Twin<N> {
     /// A twin of `spec` with the given weights (one entry per layer, as
-    /// [`initial_weights`] makes them) and training configuration; `seed` drives the
+    /// [`initial_weights`](super::config::initial_weights) makes them) and training configuration; `seed` drives the
     /// emulated rounding.
     ///
     /// # Errors

@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use super::config::LayerWeights;
 use super::spec::NetworkSpec;
-use super::twin::LayerWeights;
 use crate::error::{Error, Result};
 use crate::party::Role;
 use crate::ring::Z64;
@@ -219,7 +219,7 @@ fn tensor<'a>(
 }
 
 /// Saves a model in the clear: one entry per layer of `spec`, as
-/// [`initial_weights`](super::twin::initial_weights) makes them.
+/// [`initial_weights`](super::config::initial_weights) makes them.
 ///
 /// # Errors
 ///
