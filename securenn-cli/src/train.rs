@@ -19,8 +19,9 @@ use std::time::Instant;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
+use securenn_dsl::nn::costs::LayerCost;
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
-use securenn_dsl::nn::private::{LayerCost, PrivateNetwork};
+use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{
     Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
 };

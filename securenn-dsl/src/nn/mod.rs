@@ -1,14 +1,23 @@
 //! Neural networks: the architecture of a network ([`spec`]: the paper's networks A-D, or
-//! one read from a TOML file, [`network_file`]), how it trains ([`config`]), trained and
-//! evaluated on secret shares ([`private`], every layer written with the DSL; [`train`] on
-//! MNIST), and their plaintext twin ([`twin`]), which computes the same in the clear;
-//! [`weights`] saves and loads models and shares as safetensors.
+//! one read from a TOML file, [`network_file`]), how it trains ([`config`]), and one
+//! network program ([`network`]) written over a [`backend`]: on secret shares
+//! ([`shares`], every layer written with the DSL, `nn/layers/` one file per kind), in the
+//! clear ([`plain`]), with per-layer costs ([`costs`]). [`private`] is the private engine,
+//! [`twin`] its plaintext twin; [`train`] trains on MNIST; [`weights`] saves and loads
+//! models and shares as safetensors.
 
+pub mod backend;
 pub mod config;
+pub mod costs;
+mod layers;
 mod local;
 pub mod mnist;
+pub mod network;
 pub mod network_file;
+mod number;
+pub mod plain;
 pub mod private;
+pub mod shares;
 pub mod spec;
 pub mod train;
 pub mod twin;

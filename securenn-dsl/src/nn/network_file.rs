@@ -19,6 +19,10 @@
 //! kind = "relu"
 //!
 //! [[layer]]
+//! kind = "avg_pool2d"  # a public divisor: no comparison
+//! kernel = 2           # `stride` defaults to the kernel
+//!
+//! [[layer]]
 //! kind = "flatten"
 //!
 //! [[layer]]
@@ -83,6 +87,12 @@ enum LayerFile {
     Relu {},
     MaxPool2d {
         kernel: usize,
+    },
+    AvgPool2d {
+        kernel: usize,
+        /// The step between windows; the kernel if not given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
     },
     Flatten {},
 }
@@ -287,6 +297,10 @@ impl NetworkSpec {
                 },
                 LayerSpec::Relu => LayerFile::Relu {},
                 LayerSpec::MaxPool2d { kernel } => LayerFile::MaxPool2d { kernel },
+                LayerSpec::AvgPool2d { kernel, stride } => LayerFile::AvgPool2d {
+                    kernel,
+                    stride: Some(stride),
+                },
                 LayerSpec::Flatten => LayerFile::Flatten {},
             })
             .collect();
@@ -307,6 +321,7 @@ fn kind(layer: &LayerFile) -> &'static str {
         LayerFile::Conv2d { .. } => "conv2d",
         LayerFile::Relu {} => "relu",
         LayerFile::MaxPool2d { .. } => "max_pool2d",
+        LayerFile::AvgPool2d { .. } => "avg_pool2d",
         LayerFile::Flatten {} => "flatten",
     }
 }
@@ -359,6 +374,10 @@ fn resolve_layer(layer: LayerFile, input: ValueShape) -> core::result::Result<La
         }
         LayerFile::Relu {} => Ok(LayerSpec::Relu),
         LayerFile::MaxPool2d { kernel } => Ok(LayerSpec::MaxPool2d { kernel }),
+        LayerFile::AvgPool2d { kernel, stride } => Ok(LayerSpec::AvgPool2d {
+            kernel,
+            stride: stride.unwrap_or(kernel),
+        }),
         LayerFile::Flatten {} => Ok(LayerSpec::Flatten),
     }
 }

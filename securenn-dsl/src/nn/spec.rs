@@ -45,6 +45,14 @@ pub enum LayerSpec {
         /// Window height and width (and stride).
         kernel: usize,
     },
+    /// Average pooling over `kernel`×`kernel` windows moved by `stride` (which may
+    /// overlap): a public divisor, so no comparison.
+    AvgPool2d {
+        /// Window height and width.
+        kernel: usize,
+        /// The step between windows.
+        stride: usize,
+    },
     /// NHWC images to rows of `height·width·channels` values.
     Flatten,
 }
@@ -83,6 +91,9 @@ impl fmt::Display for LayerSpec {
             ),
             LayerSpec::Relu => f.write_str("ReLU"),
             LayerSpec::MaxPool2d { kernel } => write!(f, "MaxPool {kernel}×{kernel}"),
+            LayerSpec::AvgPool2d { kernel, stride } => {
+                write!(f, "AvgPool {kernel}×{kernel}, stride {stride}")
+            }
             LayerSpec::Flatten => f.write_str("Flatten"),
         }
     }
@@ -344,6 +355,23 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
         }),
         (LayerSpec::MaxPool2d { .. }, _) => Err(mismatch(
             "max pooling needs images whose sides are multiples of the kernel",
+        )),
+        (
+            LayerSpec::AvgPool2d { kernel, stride },
+            ValueShape::Image {
+                height,
+                width,
+                channels,
+            },
+        ) if kernel > 0 && stride > 0 && kernel <= height && kernel <= width => {
+            Ok(ValueShape::Image {
+                height: (height - kernel) / stride + 1,
+                width: (width - kernel) / stride + 1,
+                channels,
+            })
+        }
+        (LayerSpec::AvgPool2d { .. }, _) => Err(mismatch(
+            "average pooling needs images at least as large as its window",
         )),
         (LayerSpec::Flatten, shape) => Ok(ValueShape::Row(shape.len())),
     }

@@ -1,0 +1,215 @@
+//! Average pooling over NHWC images, over shares and in the clear: each window's sum
+//! divided by the window's size, a public divisor, so every step is local (no comparison,
+//! no message). The division is a truncation when the size is a power of two, else a
+//! multiplication by the encoded 1/size and a truncation; either way within one unit in
+//! the last place, as the private truncation is.
+//!
+//! Backward: each window's δ divided by the size, added to every position of the window.
+
+use core::ops::AddAssign;
+
+use crate::error::{Error, Result};
+use crate::nn::backend::Window;
+use crate::nn::local::shift;
+use crate::nn::number::{Number, Rounding};
+use crate::ring::Z64;
+use crate::ring::fixed::FRACTIONAL_BITS;
+use crate::share::Shared;
+use crate::tensor::{Shape, Tensor};
+
+/// The geometry of a pooling: the input's NHWC dimensions and the output's height and width.
+#[derive(Debug, Clone, Copy)]
+struct Pooling {
+    batch: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    out_height: usize,
+    out_width: usize,
+    window: Window,
+}
+
+impl Pooling {
+    fn new(input: &Shape, window: Window) -> Result<Pooling> {
+        let invalid = |reason| Error::InvalidShape {
+            operation: "average pooling",
+            shape: input.clone(),
+            reason,
+        };
+        let &[batch, height, width, channels] = input.dims() else {
+            return Err(invalid("average pooling needs NHWC images"));
+        };
+        let Window { kernel, stride } = window;
+        if kernel == 0 || stride == 0 || kernel > height || kernel > width {
+            return Err(invalid("the window does not fit the image"));
+        }
+        Ok(Pooling {
+            batch,
+            height,
+            width,
+            channels,
+            out_height: (height - kernel) / stride + 1,
+            out_width: (width - kernel) / stride + 1,
+            window,
+        })
+    }
+
+    fn output_shape(&self) -> Shape {
+        Shape::from([self.batch, self.out_height, self.out_width, self.channels])
+    }
+
+    fn divisor(&self) -> usize {
+        self.window.kernel * self.window.kernel
+    }
+
+    /// Calls `f(output index, input index)` for every position of every window.
+    fn for_each(&self, mut f: impl FnMut(usize, usize)) {
+        let Window { kernel, stride } = self.window;
+        let mut out = 0;
+        for b in 0..self.batch {
+            for oy in 0..self.out_height {
+                for ox in 0..self.out_width {
+                    for c in 0..self.channels {
+                        for ky in 0..kernel {
+                            for kx in 0..kernel {
+                                let y = oy * stride + ky;
+                                let x = ox * stride + kx;
+                                f(
+                                    out,
+                                    ((b * self.height + y) * self.width + x) * self.channels + c,
+                                );
+                            }
+                        }
+                        out += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The sum of each window.
+    fn sums<T: Copy + Default + AddAssign>(&self, x: &[T]) -> Vec<T> {
+        let mut sums = vec![T::default(); self.output_shape().numel()];
+        self.for_each(|o, i| sums[o] += x[i]);
+        sums
+    }
+
+    /// Each window's value added to every position of the window.
+    fn spread<T: Copy + Default + AddAssign>(&self, values: &[T]) -> Vec<T> {
+        let mut out = vec![T::default(); self.batch * self.height * self.width * self.channels];
+        self.for_each(|o, i| out[i] += values[o]);
+        out
+    }
+}
+
+/// Shares divided by the public `divisor`.
+fn divide_shared(x: &Shared<Z64>, divisor: usize) -> Shared<Z64> {
+    if divisor.is_power_of_two() {
+        return shift(x, divisor.trailing_zeros());
+    }
+    let factor = Z64::encode(1.0 / divisor as f64);
+    let data = x.data().iter().map(|&v| v * factor).collect();
+    shift(
+        &Shared::from_parts(x.role(), x.shape().clone(), data),
+        FRACTIONAL_BITS,
+    )
+}
+
+/// Values in the clear divided by the public `divisor`, as [`divide_shared`] divides.
+fn divide_plain<N: Number>(values: &mut [N], divisor: usize, rounding: &mut Rounding) {
+    if divisor.is_power_of_two() {
+        N::shift(values, divisor.trailing_zeros(), rounding);
+    } else {
+        N::scale_by(values, 1.0 / divisor as f64, rounding);
+    }
+}
+
+/// Average pooling of shares.
+pub(crate) fn forward_shared(x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
+    let pooling = Pooling::new(x.shape(), window)?;
+    let sums = if x.role().is_helper() {
+        Vec::new()
+    } else {
+        pooling.sums(x.data())
+    };
+    let sums = Shared::from_parts(x.role(), pooling.output_shape(), sums);
+    Ok(divide_shared(&sums, pooling.divisor()))
+}
+
+/// Average pooling's backward pass on shares, into the pooling's `input` shape.
+pub(crate) fn backward_shared(
+    delta: &Shared<Z64>,
+    input: &Shape,
+    window: Window,
+) -> Result<Shared<Z64>> {
+    let pooling = Pooling::new(input, window)?;
+    check_gradient(&pooling, delta.shape())?;
+    let divided = divide_shared(delta, pooling.divisor());
+    let data = if delta.role().is_helper() {
+        Vec::new()
+    } else {
+        pooling.spread(divided.data())
+    };
+    Ok(Shared::from_parts(delta.role(), input.clone(), data))
+}
+
+/// Average pooling in the clear.
+pub(crate) fn forward_plain<N: Number>(
+    x: &Tensor<N>,
+    window: Window,
+    rounding: &mut Rounding,
+) -> Result<Tensor<N>> {
+    let pooling = Pooling::new(x.shape(), window)?;
+    let mut sums = pooling.sums(x.data());
+    divide_plain(&mut sums, pooling.divisor(), rounding);
+    Tensor::from_vec(pooling.output_shape(), sums)
+}
+
+/// Average pooling's backward pass in the clear.
+pub(crate) fn backward_plain<N: Number>(
+    delta: &Tensor<N>,
+    input: &Shape,
+    window: Window,
+    rounding: &mut Rounding,
+) -> Result<Tensor<N>> {
+    let pooling = Pooling::new(input, window)?;
+    check_gradient(&pooling, delta.shape())?;
+    let mut divided = delta.data().to_vec();
+    divide_plain(&mut divided, pooling.divisor(), rounding);
+    Tensor::from_vec(input.clone(), pooling.spread(&divided))
+}
+
+fn check_gradient(pooling: &Pooling, delta: &Shape) -> Result<()> {
+    if delta.numel() == pooling.output_shape().numel() {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            operation: "average pooling backward",
+            left: delta.clone(),
+            right: pooling.output_shape(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_output_is_its_windows_mean_and_the_gradient_spreads_evenly() {
+        // A 3×3 image, 2×2 windows with stride 1 (overlapping), one channel.
+        let x = Tensor::from_vec([1, 3, 3, 1], (1..=9).map(|v| v as f32).collect()).unwrap();
+        let window = Window {
+            kernel: 2,
+            stride: 1,
+        };
+        let mut rounding = Rounding::from_seed(0);
+        let y = forward_plain(&x, window, &mut rounding).unwrap();
+        assert_eq!(y.shape().dims(), [1, 2, 2, 1]);
+        assert_eq!(y.data(), [3.0, 4.0, 6.0, 7.0]);
+        let delta = Tensor::from_vec([1, 2, 2, 1], vec![4.0f32; 4]).unwrap();
+        let dx = backward_plain(&delta, x.shape(), window, &mut rounding).unwrap();
+        // The centre is in all four windows, the corners in one.
+        assert_eq!(dx.data(), [1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+    }
+}

@@ -1,0 +1,157 @@
+//! The shares backend: every layer on secret shares with the protocols, each as its file in
+//! `nn/layers/` writes it. Values are [`Shared<Z64>`] at scale 13, labels
+//! one-hot shares at scale 0; the helper P2 holds no shares and takes part in every
+//! protocol.
+
+use typenum::U0;
+
+use super::backend::{Backend, Backward, Window};
+use super::config::Loss;
+use super::layers::{avg_pool, conv2d, linear, loss, max_pool, relu};
+use super::local::{reshape, shift};
+use crate::error::Result;
+use crate::net::Stats;
+use crate::ring::Z64;
+use crate::session::Context;
+use crate::share::{Bit, Shared};
+use crate::tensor::{Conv2dGeometry, Shape};
+
+/// The network's operations on shares, in the calls of `ctx`.
+#[derive(Debug)]
+pub struct Shares<'c, C: ?Sized> {
+    ctx: &'c C,
+}
+
+impl<'c, C: Context + ?Sized> Shares<'c, C> {
+    /// Runs the network's protocols in `ctx`.
+    pub fn new(ctx: &'c C) -> Self {
+        Shares { ctx }
+    }
+}
+
+impl<C: Context + ?Sized> Backend for Shares<'_, C> {
+    type Value = Shared<Z64>;
+    type Labels = Shared<Z64, U0>;
+    type Signs = Bit;
+    type Argmax = Shared<Z64, U0>;
+    type Classes = Shared<Z64, U0>;
+
+    fn shape<'v>(&self, value: &'v Shared<Z64>) -> &'v Shape {
+        value.shape()
+    }
+
+    fn reshape(&mut self, value: Shared<Z64>, shape: Shape) -> Result<Shared<Z64>> {
+        reshape(&value, shape)
+    }
+
+    fn add(&mut self, a: &Shared<Z64>, b: &Shared<Z64>) -> Result<Shared<Z64>> {
+        a.try_add(b)
+    }
+
+    fn sub(&mut self, a: &Shared<Z64>, b: &Shared<Z64>) -> Result<Shared<Z64>> {
+        a.try_sub(b)
+    }
+
+    fn shift(&mut self, x: &Shared<Z64>, bits: u32) -> Shared<Z64> {
+        shift(x, bits)
+    }
+
+    async fn linear(
+        &mut self,
+        x: &Shared<Z64>,
+        weights: &Shared<Z64>,
+        biases: &Shared<Z64>,
+    ) -> Result<Shared<Z64>> {
+        linear::forward(self.ctx, x, weights, biases).await
+    }
+
+    async fn linear_backward(
+        &mut self,
+        x: &Shared<Z64>,
+        delta: &Shared<Z64>,
+        weights: &Shared<Z64>,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<Shared<Z64>>> {
+        linear::backward(self.ctx, x, delta, weights, batch_log2, first).await
+    }
+
+    async fn conv2d(
+        &mut self,
+        x: &Shared<Z64>,
+        weights: &Shared<Z64>,
+        biases: &Shared<Z64>,
+        g: &Conv2dGeometry,
+    ) -> Result<Shared<Z64>> {
+        conv2d::forward(self.ctx, x, weights, biases, g).await
+    }
+
+    async fn conv2d_backward(
+        &mut self,
+        x: &Shared<Z64>,
+        delta: &Shared<Z64>,
+        weights: &Shared<Z64>,
+        g: &Conv2dGeometry,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<Shared<Z64>>> {
+        conv2d::backward(self.ctx, x, delta, weights, g, batch_log2, first).await
+    }
+
+    async fn relu(&mut self, x: &Shared<Z64>) -> Result<(Shared<Z64>, Bit)> {
+        relu::forward(self.ctx, x).await
+    }
+
+    async fn relu_backward(&mut self, delta: &Shared<Z64>, signs: &Bit) -> Result<Shared<Z64>> {
+        relu::backward(self.ctx, delta, signs).await
+    }
+
+    async fn max_pool(
+        &mut self,
+        x: &Shared<Z64>,
+        window: Window,
+    ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
+        max_pool::forward(self.ctx, x, window).await
+    }
+
+    async fn max_pool_backward(
+        &mut self,
+        delta: &Shared<Z64>,
+        argmax: &Shared<Z64, U0>,
+        input: &Shape,
+        window: Window,
+    ) -> Result<Shared<Z64>> {
+        max_pool::backward(self.ctx, delta, argmax, input, window.kernel).await
+    }
+
+    fn avg_pool(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
+        avg_pool::forward_shared(x, window)
+    }
+
+    fn avg_pool_backward(
+        &mut self,
+        delta: &Shared<Z64>,
+        input: &Shape,
+        window: Window,
+    ) -> Result<Shared<Z64>> {
+        avg_pool::backward_shared(delta, input, window)
+    }
+
+    async fn loss_gradient(
+        &mut self,
+        u: &Shared<Z64>,
+        labels: &Shared<Z64, U0>,
+        classes: usize,
+        loss: Loss,
+    ) -> Result<Shared<Z64>> {
+        loss::gradient_shared(self.ctx, u, labels, classes, loss).await
+    }
+
+    async fn argmax(&mut self, u: &Shared<Z64>, classes: usize) -> Result<Shared<Z64, U0>> {
+        loss::argmax_shared(self.ctx, u, classes).await
+    }
+
+    fn stats(&self) -> Option<Stats> {
+        Some(self.ctx.session().stats())
+    }
+}
