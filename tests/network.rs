@@ -237,6 +237,45 @@ fn convolution_pooling_and_flatten_match_the_twin() {
     compare(spec, config(2, Loss::Hinge), 2.0);
 }
 
+/// A convolution, then average pooling (a local, public division: by 4, a shift, or by 9,
+/// a multiplication by the encoded 1/9), then a linear layer.
+fn average_pooling_network(kernel: usize, stride: usize) -> NetworkSpec {
+    let conv = LayerSpec::Conv2d {
+        in_channels: 1,
+        out_channels: 2,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let pool = LayerSpec::AvgPool2d { kernel, stride };
+    let image = ValueShape::Image {
+        height: 6,
+        width: 6,
+        channels: 1,
+    };
+    let pooled = NetworkSpec::new("pool", image, vec![conv, pool, LayerSpec::Flatten]).unwrap();
+    let linear = LayerSpec::Linear {
+        inputs: pooled.output().len(),
+        outputs: 3,
+    };
+    NetworkSpec::new(
+        "average pooling",
+        image,
+        vec![conv, LayerSpec::Relu, pool, LayerSpec::Flatten, linear],
+    )
+    .unwrap()
+}
+
+#[test]
+fn average_pooling_matches_the_twin() {
+    compare(average_pooling_network(2, 2), config(2, Loss::Hinge), 2.0);
+}
+
+#[test]
+fn overlapping_average_pooling_by_nine_matches_the_twin() {
+    compare(average_pooling_network(3, 1), config(2, Loss::Hinge), 2.0);
+}
+
 #[test]
 fn a_strided_padded_convolution_matches_the_twin() {
     let spec = NetworkSpec::new(

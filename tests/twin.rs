@@ -9,7 +9,7 @@
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::mnist::Mnist;
-use securenn_dsl::nn::twin::{Number, Twin, encode_pixels};
+use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::ring::Z64;
 
 /// Trains `spec` for `steps` batches from the start of the training set and returns the
@@ -20,15 +20,17 @@ fn train_and_test<N: Number>(spec: NetworkSpec, steps: usize, test: usize) -> f6
     let batch = config.batch();
     let weights = initial_weights(&spec, 1);
     let mut twin = Twin::<N>::new(spec, &weights, config, 2).unwrap();
-    let pixels = 28 * 28;
     for step in 0..steps {
         let first = step * batch % (mnist.train.len() - batch);
-        let images = &mnist.train.images()[first * pixels..(first + batch) * pixels];
+        let indices: Vec<usize> = (first..first + batch).collect();
         let labels = &mnist.train.labels()[first..first + batch];
-        twin.train_step(&encode_pixels(images), labels).unwrap();
+        let inputs = mnist.train.encode::<N>(&indices).unwrap();
+        twin.train_step(&inputs, labels).unwrap();
     }
-    let images = &mnist.test.images()[..test * pixels];
-    let predicted = twin.predict(&encode_pixels::<N>(images), test).unwrap();
+    let indices: Vec<usize> = (0..test).collect();
+    let predicted = twin
+        .predict(&mnist.test.encode::<N>(&indices).unwrap(), test)
+        .unwrap();
     let right = predicted
         .iter()
         .zip(&mnist.test.labels()[..test])

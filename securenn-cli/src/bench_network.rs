@@ -11,10 +11,11 @@ use std::time::Instant;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{TrainConfig, initial_weights};
-use securenn_dsl::nn::mnist::{Dataset, Mnist};
+use securenn_dsl::nn::data::Dataset;
+use securenn_dsl::nn::mnist::Mnist;
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::share_batch;
-use securenn_dsl::nn::twin::{Number, Twin, encode_pixels};
+use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Session, run_local};
@@ -115,7 +116,7 @@ async fn program(
         PrivateNetwork::share_weights(session, spec.clone(), &owned, TrainConfig::default())
             .await?;
     let indices: Vec<usize> = (0..batch).collect();
-    let (images, _) = share_batch(session, &test, &indices).await?;
+    let (images, _) = share_batch(session, spec, &test, &indices).await?;
     let mut seconds = Vec::with_capacity(repeat);
     let mut stats = session.stats();
     let mut predicted = None;
@@ -132,9 +133,8 @@ async fn program(
     let outputs = reveal_to::<P0, _>(session, &outputs).await?.into_inner();
     let correct = match (outputs, predicted, test.get()) {
         (Some(outputs), Some(predicted), Some(test)) => {
-            let pixels = &test.images()[..batch * 28 * 28];
             let mut twin = Twin::<Z64>::new(spec.clone(), &weights, TrainConfig::default(), seed)?;
-            let expected = twin.forward(&encode_pixels(pixels), batch)?;
+            let expected = twin.forward(&test.encode(&indices)?, batch)?;
             let close = outputs
                 .data()
                 .iter()

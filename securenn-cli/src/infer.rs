@@ -15,7 +15,8 @@ use std::time::Instant;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{LayerWeights, TrainConfig};
-use securenn_dsl::nn::mnist::{Dataset, Mnist, TEST_LEN};
+use securenn_dsl::nn::data::Dataset;
+use securenn_dsl::nn::mnist::TEST_LEN;
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{evaluate_reporting, twin_predictions};
 use securenn_dsl::nn::twin::Number as _;
@@ -26,11 +27,12 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataArgs;
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
 use crate::progress::ImageProgress;
-use crate::train::{MODEL_FILE, load_mnist, right_answers, shares_file};
+use crate::train::{MODEL_FILE, right_answers, shares_file};
 
 /// Arguments of `securenn infer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,7 +45,7 @@ pub(crate) struct Args {
     /// Default: the model trained by the plaintext twin in `models/`.
     #[arg(long, value_name = "FILE|DIR")]
     weights: Option<PathBuf>,
-    /// How many test images to classify, from the first.
+    /// How many test examples to classify, from the first (at most the test set's).
     #[arg(long, default_value_t = TEST_LEN)]
     images: usize,
     /// Images per private inference.
@@ -53,9 +55,8 @@ pub(crate) struct Args {
     /// talk TLS.
     #[arg(long, value_enum, default_value_t = TransportKind::Local)]
     transport: TransportKind,
-    /// The directory holding the MNIST files (default: the vendored copy).
-    #[arg(long)]
-    mnist: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
@@ -220,10 +221,6 @@ fn plaintext_model(
     }
 }
 
-fn mnist_dir(args: &Args) -> PathBuf {
-    args.mnist.clone().unwrap_or_else(Mnist::default_dir)
-}
-
 /// One party's side: load what this party owns, make the private network, classify. P0
 /// takes the test images from `loaded` if the command has read them already.
 async fn infer_party(
@@ -248,21 +245,18 @@ async fn infer_party(
             PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
         }
     };
+    // Public: the command's own test set, or MNIST's (separate processes, a cluster).
+    let images = args.images.min(loaded.map_or(TEST_LEN, Dataset::len));
     let test = Private::<P0, _>::try_new(role, || match loaded {
         Some(test) => Ok(test.clone()),
-        None => Ok(load_mnist(&mnist_dir(args))?.test),
+        None => Ok(args.data.load_mnist()?.test),
     })?;
     session.reset_stats();
     let started = Instant::now();
-    let mut progress = ImageProgress::new(role == Role::P0 && !args.json, args.images);
-    let evaluation = evaluate_reporting(
-        session,
-        &mut network,
-        &test,
-        args.images,
-        args.batch,
-        |done| progress.done(done),
-    )
+    let mut progress = ImageProgress::new(role == Role::P0 && !args.json, images);
+    let evaluation = evaluate_reporting(session, &mut network, &test, images, args.batch, |done| {
+        progress.done(done)
+    })
     .await?
     .into_inner();
     progress.finish();
@@ -278,9 +272,8 @@ async fn infer_party(
 fn check(args: &Args) -> Result<NetworkSpec, CliError> {
     let spec = NetworkSpec::resolve(&args.network)?;
     // Until the data path takes its shapes from the network, the data is MNIST.
-    securenn_dsl::nn::mnist::check_network(&spec)?;
-    if args.images == 0 || args.images > TEST_LEN {
-        return Err(format!("--images must be between 1 and {TEST_LEN}").into());
+    if args.images == 0 {
+        return Err("--images must be at least 1".into());
     }
     if args.batch == 0 || args.batch > 4096 {
         return Err("--batch must be between 1 and 4096".into());
@@ -319,8 +312,8 @@ fn print_summary(args: &Args, summary: &Summary) -> Result<bool, CliError> {
 /// Runs `securenn infer`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let spec = check(args)?;
-    let source = source(args, &spec)?;
     if let Some(party) = args.child.party {
+        let source = source(args, &spec)?;
         let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
         let config = args.options.config(job(args, &spec, &source, &[role])?);
         run_child(
@@ -332,13 +325,21 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         )?;
         return Ok(true);
     }
-    // Bad weights or data are clear errors before any party starts.
+    // Bad data or weights are clear errors before any party starts.
+    let data = match args.transport {
+        TransportKind::Local => args.data.load_for(&spec)?,
+        TransportKind::Tcp => {
+            args.data.public_train_len()?;
+            args.data.load_for(&spec)?
+        }
+    };
+    let source = source(args, &spec)?;
     let model = plaintext_model(&source, &spec)?;
-    let mnist = load_mnist(&mnist_dir(args))?;
+    let images = args.images.min(data.test.len());
     if !args.json {
         say!(
-            "classifying {} test images privately with network {} in batches of {}, {}",
-            args.images,
+            "classifying {} test examples privately with network {} in batches of {}, {}",
+            images,
             spec.name(),
             args.batch,
             match args.transport {
@@ -355,7 +356,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
                 .options
                 .config(job(args, &spec, &source, &[Role::P0, Role::P1])?);
             run_local_with(&config, |session| {
-                let (spec, source, test) = (&spec, &source, &mnist.test);
+                let (spec, source, test) = (&spec, &source, &data.test);
                 async move { infer_party(&session, args, spec, source, Some(test)).await }
             })?
         }
@@ -369,8 +370,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         .clone()
         .ok_or("P0 reported no predictions")?;
     let mut twin = Twin::<Z64>::new(spec.clone(), &model, TrainConfig::default(), 0)?;
-    let expected = twin_predictions(&mut twin, &mnist.test, args.images, 500)?;
-    let right = right_answers(&predictions, mnist.test.labels());
+    let expected = twin_predictions(&mut twin, &data.test, images, 500)?;
+    let right = right_answers(&predictions, data.test.labels());
     let agreeing = predictions
         .iter()
         .zip(&expected)
@@ -380,12 +381,12 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         ClusterStats::from_parties(&[reports[0].stats, reports[1].stats, reports[2].stats]);
     let summary = Summary {
         network: spec.name().to_owned(),
-        images: args.images,
+        images,
         batch: args.batch,
         seconds: reports[0].seconds,
         bytes_total: cluster.total_bytes(),
-        accuracy: right as f64 / args.images as f64,
-        agreement: Some(agreeing as f64 / args.images as f64),
+        accuracy: right as f64 / images as f64,
+        agreement: Some(agreeing as f64 / images as f64),
     };
     print_summary(args, &summary)
 }
@@ -412,6 +413,8 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     if args.transport != TransportKind::Local {
         return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
     }
+    args.data.public_train_len()?;
+    let images = args.images.min(TEST_LEN);
     let report = infer_party(&session, args, &spec, &source, None).await?;
     let Some(right) = report.right else {
         if !args.json {
@@ -425,11 +428,11 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     };
     let summary = Summary {
         network: spec.name().to_owned(),
-        images: args.images,
+        images,
         batch: args.batch,
         seconds: report.seconds,
         bytes_total: report.stats.total_sent() + report.stats.total_received(),
-        accuracy: right as f64 / args.images as f64,
+        accuracy: right as f64 / images as f64,
         agreement: None,
     };
     print_summary(args, &summary)

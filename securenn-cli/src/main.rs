@@ -25,6 +25,7 @@ mod bench_network;
 #[cfg(test)]
 mod book_commands;
 mod cluster;
+mod data;
 mod infer;
 mod memory;
 mod plot;

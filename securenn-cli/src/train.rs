@@ -20,7 +20,8 @@ use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::costs::LayerCost;
-use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
+use securenn_dsl::nn::data::Splits;
+use securenn_dsl::nn::mnist::TEST_LEN;
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{
     Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
@@ -31,6 +32,7 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataArgs;
 use crate::memory::{peak_resident_mb, resident_mb};
 use crate::plot::{CurvePoint, LayerBar, write_cost_chart, write_training_curve};
 use crate::processes::{
@@ -130,9 +132,8 @@ pub(crate) struct Args {
     /// the options of the interrupted run; saves into DIR too unless `--save` says otherwise.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["init", "plaintext"])]
     resume: Option<PathBuf>,
-    /// The directory holding the MNIST files (default: the vendored copy).
-    #[arg(long)]
-    mnist: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Seed of the order of the examples (public), and with `--plaintext` of the initial
     /// weights. In private training P1 draws the initial weights from its own randomness,
     /// so that no other party knows them.
@@ -430,10 +431,9 @@ fn power_of_two_shift(value: f64) -> Option<u32> {
     (0u32..40).find(|&k| (value - 0.5f64.powi(k.cast_signed())).abs() < 1e-12)
 }
 
-fn settings(args: &Args) -> Result<TrainSettings, CliError> {
+/// The run's settings, for `train_len` training examples (public).
+fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
     let spec = NetworkSpec::resolve(&args.network)?;
-    // Until the data path takes its shapes from the network, the data is MNIST.
-    securenn_dsl::nn::mnist::check_network(&spec)?;
     let batch_log2 = power_of_two_shift(1.0 / args.batch as f64)
         .filter(|_| args.batch.is_power_of_two() && args.batch <= 1 << 12)
         .ok_or("--batch must be a power of two up to 4096")?;
@@ -469,23 +469,8 @@ fn settings(args: &Args) -> Result<TrainSettings, CliError> {
         epochs: args.epochs,
         max_iterations: args.iterations,
         seed: args.seed,
-        train_len: TRAIN_LEN,
+        train_len,
     })
-}
-
-fn mnist_dir(args: &Args) -> PathBuf {
-    args.mnist.clone().unwrap_or_else(Mnist::default_dir)
-}
-
-/// Loads MNIST and checks it has the standard number of images, which every party assumes.
-pub(crate) fn load_mnist(dir: &Path) -> securenn_dsl::Result<Mnist> {
-    let mnist = Mnist::load(dir)?;
-    if mnist.train.len() != TRAIN_LEN || mnist.test.len() != TEST_LEN {
-        return Err(securenn_dsl::Error::Config(
-            "MNIST must hold 60,000 training and 10,000 test images",
-        ));
-    }
-    Ok(mnist)
 }
 
 /// How many `predictions` equal their `labels`.
@@ -559,19 +544,22 @@ async fn train_party(
     session: &Session,
     args: &Args,
     settings: &TrainSettings,
-    loaded: Option<&Mnist>,
+    loaded: Option<&Splits>,
     job: &Job,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let quiet = args.json;
     let run = run_options(settings);
-    let mnist = match (role, loaded) {
-        (Role::P0, Some(mnist)) => Some(mnist.clone()),
-        (Role::P0, None) => Some(load_mnist(&mnist_dir(args))?),
+    let data = match (role, loaded) {
+        (Role::P0, Some(data)) => Some(data.clone()),
+        // A party of separate processes or of a cluster: MNIST (`public_train_len`).
+        (Role::P0, None) => Some(args.data.load_mnist()?),
         _ => None,
     };
-    let test_images = args.test_images.min(TEST_LEN);
-    let (train_set, test_set) = mnist.map(|m| (m.train, m.test)).unzip();
+    // Public: the command's own data set, or MNIST's test set.
+    let test_len = loaded.map_or(TEST_LEN, |d| d.test.len());
+    let test_images = args.test_images.min(test_len);
+    let (train_set, test_set) = data.map(|d| (d.train, d.test)).unzip();
     let missing = securenn_dsl::Error::Config("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
@@ -728,7 +716,20 @@ async fn save(
 
 /// Runs `securenn train`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
-    let settings = settings(args)?;
+    // The command reads the data itself when the three parties run here; a missing or bad
+    // data set is a clear error before any party starts.
+    let here =
+        args.child.party.is_none() && (args.plaintext || args.transport == TransportKind::Local);
+    let data = if here {
+        Some(args.data.load_for(&NetworkSpec::resolve(&args.network)?)?)
+    } else {
+        None
+    };
+    let train_len = match &data {
+        Some(data) => data.train.len(),
+        None => args.data.public_train_len()?,
+    };
+    let settings = settings(args, train_len)?;
     if args.checkpoint_every == Some(0) {
         return Err("--checkpoint-every must be at least 1".into());
     }
@@ -752,11 +753,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         return Ok(true);
     }
     check_outputs(args)?;
-    if args.plaintext {
-        return run_plaintext(args, &settings);
+    if let (true, Some(data)) = (args.plaintext, &data) {
+        return run_plaintext(args, &settings, data);
     }
-    // A missing data set is a clear error before any party starts.
-    let mnist = load_mnist(&mnist_dir(args))?;
     if !args.json {
         say!(
             "training network {} ({} parameters) for {} steps of {} images, {}",
@@ -778,8 +777,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             let job = args.job(&settings, &[Role::P0, Role::P1])?;
             let config = args.options.config(job.clone());
             run_local_with(&config, |session| {
-                let (settings, mnist, job) = (&settings, &mnist, &job);
-                async move { train_party(&session, args, settings, Some(mnist), job).await }
+                let (settings, data, job) = (&settings, data.as_ref(), &job);
+                async move { train_party(&session, args, settings, data, job).await }
             })?
         }
         TransportKind::Tcp => run_three_processes(
@@ -868,9 +867,8 @@ fn print_summary(args: &Args, summary: &Summary, images: Option<usize>) -> Resul
 }
 
 /// `--plaintext`: the twin trains in the clear, in 13-bit fixed point.
-fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError> {
-    let mnist = load_mnist(&mnist_dir(args))?;
-    let test_images = args.test_images.min(TEST_LEN);
+fn run_plaintext(args: &Args, settings: &TrainSettings, data: &Splits) -> Result<bool, CliError> {
+    let test_images = args.test_images.min(data.test.len());
     if !args.json {
         say!(
             "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} images",
@@ -888,8 +886,8 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     let mut twin = train_plaintext::<Z64>(
         settings,
         &weights,
-        &mnist.train,
-        Some((&mnist.test, epoch_test)),
+        &data.train,
+        Some((&data.test, epoch_test)),
         |step| {
             progress.step(step, epoch_test);
             curve.push(CurvePoint::from(step));
@@ -898,11 +896,8 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
     progress.finish();
     let train_seconds = started.elapsed().as_secs_f64();
     let evaluation = if test_images > 0 {
-        let predictions = twin_predictions(&mut twin, &mnist.test, test_images, 500)?;
-        Some((
-            test_images,
-            right_answers(&predictions, mnist.test.labels()),
-        ))
+        let predictions = twin_predictions(&mut twin, &data.test, test_images, 500)?;
+        Some((test_images, right_answers(&predictions, data.test.labels())))
     } else {
         None
     };
@@ -929,7 +924,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings) -> Result<bool, CliError
 
 /// The job party `role` of a cluster states for `securenn party ... train`.
 pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
-    args.job(&settings(args)?, &[role])
+    args.job(&settings(args, args.data.public_train_len()?)?, &[role])
 }
 
 /// Runs private training as one party of a cluster (`securenn party ... train`), connected
@@ -939,7 +934,7 @@ pub(crate) async fn run_as_party(
     args: &Args,
     job: &Job,
 ) -> Result<bool, CliError> {
-    let settings = settings(args)?;
+    let settings = settings(args, args.data.public_train_len()?)?;
     if args.plaintext {
         return Err("--plaintext trains in the clear, without parties: run `securenn train --plaintext` instead".into());
     }

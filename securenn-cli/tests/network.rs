@@ -363,7 +363,7 @@ fn a_wrong_network_file_is_one_clear_error_naming_the_layer() {
         let stderr = failure(&[command, "--network", &tabular]);
         assert!(
             stderr
-                .contains("network t: takes 30 values per example, but MNIST gives 28×28×1 images"),
+                .contains("network t: takes 30 values per example, but MNIST holds 28×28×1 images"),
             "{stderr}"
         );
     }

@@ -512,14 +512,47 @@ pub enum DataProblem {
     /// The checksum list does not name this file, or is malformed.
     #[error("no valid SHA-256 listed for {0} in SHA256SUMS")]
     NotListed(String),
-    /// A label is not a digit 0-9.
-    #[error("label {label} at index {index} is out of range 0-9")]
+    /// A label is not one of the data set's classes.
+    #[error("label {label} of example {index} is not a class (0 to {})", classes.saturating_sub(1))]
     LabelOutOfRange {
-        /// Index of the example.
+        /// Index of the example (from 0).
         index: usize,
         /// The label found.
-        label: u8,
+        label: u64,
+        /// The number of classes.
+        classes: usize,
     },
+    /// An input value is not a finite number.
+    #[error("value {position} of example {index} is not a finite number")]
+    NotFinite {
+        /// Index of the example (from 0).
+        index: usize,
+        /// Position of the value in the example (from 0).
+        position: usize,
+    },
+    /// An input value is too large for 13-bit fixed point with room for products.
+    #[error(
+        "value {position} of example {index} is beyond ±2^{limit_log2}, too large for fixed point"
+    )]
+    TooLarge {
+        /// Index of the example (from 0).
+        index: usize,
+        /// Position of the value in the example (from 0).
+        position: usize,
+        /// The largest magnitude accepted, as a power of two.
+        limit_log2: u32,
+    },
+    /// The examples do not have the shape the network takes.
+    #[error("examples of shape {found:?}, but {expected}")]
+    WrongShape {
+        /// The shape of one example as found.
+        found: Vec<usize>,
+        /// What was expected, described.
+        expected: String,
+    },
+    /// The file is not in the format its name says, or holds something unusable.
+    #[error("{0}")]
+    Malformed(String),
     /// Images and labels disagree on the number of examples.
     #[error("{images} images but {labels} labels")]
     CountMismatch {

@@ -2,7 +2,8 @@
 //!
 //! Each file is decompressed (never more than the largest valid size), its IDX header is
 //! checked (magic number, dimensions, length), its SHA-256 is compared with the one listed
-//! in `SHA256SUMS`, and labels are checked to be digits. Any problem is an
+//! in `SHA256SUMS`, and labels are checked to be digits; each split is a
+//! [`Dataset`] of bytes. Any problem is an
 //! [`Error::Data`] naming the file and saying what is wrong with it.
 
 use std::collections::HashMap;
@@ -14,12 +15,21 @@ use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DataProblem, Error, Result};
+use crate::nn::data::Dataset;
 use crate::nn::spec::{NetworkSpec, ValueShape};
 
 /// Image height and width in pixels.
 pub const SIDE: usize = 28;
 /// Pixels per image.
 pub const PIXELS: usize = SIDE * SIDE;
+/// The shape of one image.
+pub const IMAGE: ValueShape = ValueShape::Image {
+    height: SIDE,
+    width: SIDE,
+    channels: 1,
+};
+/// The ten digits.
+pub const CLASSES: usize = 10;
 /// Examples in the training set.
 pub const TRAIN_LEN: usize = 60_000;
 /// Examples in the test set.
@@ -33,69 +43,13 @@ const MAX_FILE_BYTES: u64 = 16 + (TRAIN_LEN * PIXELS) as u64;
 /// The environment variable that overrides where MNIST is looked for.
 pub const DATA_DIR_ENV: &str = "SECURENN_MNIST_DIR";
 
-/// Images and labels of one split (training or test).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Dataset {
-    images: Vec<u8>,
-    labels: Vec<u8>,
-}
-
-impl Dataset {
-    /// The number of examples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether there are no examples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// The 784 pixels (0-255, row-major) of image `index`, or `None` past the end.
-    pub fn image(&self, index: usize) -> Option<&[u8]> {
-        self.images.get(index * PIXELS..(index + 1) * PIXELS)
-    }
-
-    /// All pixels, image after image.
-    pub fn images(&self) -> &[u8] {
-        &self.images
-    }
-
-    /// All labels, digits 0-9.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
-    /// How many examples carry each label.
-    pub fn label_counts(&self) -> [usize; 10] {
-        let mut counts = [0; 10];
-        for &label in &self.labels {
-            counts[usize::from(label)] += 1;
-        }
-        counts
-    }
-}
-
-impl core::fmt::Debug for Dataset {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Dataset")
-            .field("len", &self.len())
-            .finish_non_exhaustive()
-    }
-}
-
 /// Checks that `spec` takes MNIST's 28×28 grey images and gives one output per digit.
 ///
 /// # Errors
 ///
 /// [`Error::Network`] naming the network and what it takes or gives instead.
 pub fn check_network(spec: &NetworkSpec) -> Result<()> {
-    let image = ValueShape::Image {
-        height: SIDE,
-        width: SIDE,
-        channels: 1,
-    };
-    let problem = if spec.input() != image {
+    let problem = if spec.input() != IMAGE {
         format!(
             "takes {} per example, but MNIST gives 28×28×1 images",
             spec.input()
@@ -123,7 +77,7 @@ pub fn check_network(spec: &NetworkSpec) -> Result<()> {
 /// assert_eq!(mnist.test.image(0).map(<[u8]>::len), Some(784));
 /// # Ok::<(), securenn_dsl::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mnist {
     /// The 60,000 training examples.
     pub train: Dataset,
@@ -152,18 +106,10 @@ impl Mnist {
         let sums = read_checksums(&dir.join("SHA256SUMS"))?;
         let split = |images: &str, labels: &str, len: usize| -> Result<Dataset> {
             let images = read_idx(dir, images, &sums, IMAGES_MAGIC, &[len, SIDE, SIDE])?;
-            let labels_name = labels;
+            let labels_path = dir.join(format!("{labels}.gz"));
             let labels = read_idx(dir, labels, &sums, LABELS_MAGIC, &[len])?;
-            if let Some(index) = labels.iter().position(|&l| l > 9) {
-                return Err(Error::data(
-                    dir.join(format!("{labels_name}.gz")),
-                    DataProblem::LabelOutOfRange {
-                        index,
-                        label: labels[index],
-                    },
-                ));
-            }
-            Ok(Dataset { images, labels })
+            Dataset::from_bytes(images, labels, IMAGE, CLASSES)
+                .map_err(|problem| Error::data(labels_path, problem))
         };
         Ok(Mnist {
             train: split(

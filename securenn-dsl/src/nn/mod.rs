@@ -3,12 +3,13 @@
 //! network program ([`network`]) written over a [`backend`]: on secret shares
 //! ([`shares`], every layer written with the DSL, `nn/layers/` one file per kind), in the
 //! clear ([`plain`]), with per-layer costs ([`costs`]). [`private`] is the private engine,
-//! [`twin`] its plaintext twin; [`train`] trains on MNIST; [`weights`] saves and loads
+//! [`twin`] its plaintext twin; [`data`] holds the examples ([`mnist`], CSV); [`train`] trains; [`weights`] saves and loads
 //! models and shares as safetensors.
 
 pub mod backend;
 pub mod config;
 pub mod costs;
+pub mod data;
 mod layers;
 mod local;
 pub mod mnist;

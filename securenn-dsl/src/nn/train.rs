@@ -1,5 +1,5 @@
-//! Private training and evaluation on MNIST: the data owner P0 secret-shares each batch of
-//! images and one-hot labels with fresh randomness; the model owner P1 shares the initial
+//! Private training and evaluation on a [`Dataset`]: the data owner P0 secret-shares each
+//! batch of examples and one-hot labels with fresh randomness; the model owner P1 shares the initial
 //! weights; the three parties train; P0 learns the running loss and the test accuracy, and
 //! nothing else is revealed unless the caller asks.
 
@@ -8,22 +8,17 @@ use std::time::{Duration, Instant};
 use typenum::U0;
 
 use super::config::{LayerWeights, TrainConfig};
-use super::mnist::Dataset;
+use super::data::Dataset;
 use super::private::PrivateNetwork;
 use super::spec::NetworkSpec;
-use super::twin::{Number, Twin, encode_pixels};
+use super::twin::{Number, Twin};
 use crate::error::{Error, Result};
 use crate::party::{P0, P1, Private, Revealed};
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
 use crate::session::{Context, Session};
 use crate::share::{Shared, share};
-use crate::tensor::{Shape, Tensor};
-
-/// Pixels per MNIST image.
-const PIXELS: usize = 28 * 28;
-/// MNIST's classes.
-const CLASSES: usize = 10;
+use crate::tensor::Tensor;
 
 /// What to train and for how long.
 #[derive(Debug, Clone)]
@@ -91,49 +86,47 @@ pub fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
     order
 }
 
-/// Shares a batch of P0's examples: the images (`[batch, 28, 28, 1]`, pixels/255 at scale
-/// 13) and the one-hot labels (`[batch, 10]`, scale 0).
+/// Shares a batch of P0's examples for `spec`: the inputs (the spec's input shape, at
+/// scale 13) and the one-hot labels (`[batch, classes]`, scale 0). The shapes come from
+/// the public spec, so every party knows them; P0 checks that its data fits.
 ///
 /// # Errors
 ///
-/// [`Error::Config`] at P0 if an index is past the end of its data, or the transport's
-/// errors.
+/// [`Error::Network`] at P0 if its data does not fit the spec, [`Error::Config`] at P0 if
+/// an index is past the end of its data, or the transport's errors.
 pub async fn share_batch(
     ctx: &(impl Context + ?Sized),
+    spec: &NetworkSpec,
     data: &Private<P0, Dataset>,
     indices: &[usize],
 ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
     let batch = indices.len();
+    let classes = spec.output().len();
+    let input_shape = spec.input().batch(batch);
     let role = ctx.session().role();
-    let images = Private::<P0, _>::try_new(role, || {
-        let data = data
-            .get()
-            .ok_or(Error::Config("the data owner holds no data"))?;
-        let mut values = Vec::with_capacity(batch * PIXELS);
-        for &i in indices {
-            let image = data.image(i).ok_or(Error::Config(
-                "an example index is past the end of the data",
-            ))?;
-            values.extend(image.iter().map(|&p| Z64::encode(f64::from(p) / 255.0)));
-        }
-        Tensor::from_vec([batch, 28, 28, 1], values)
+    let owned = || {
+        data.get()
+            .ok_or(Error::Config("the data owner holds no data"))
+    };
+    let inputs = Private::<P0, _>::try_new(role, || {
+        let data = owned()?;
+        data.check_network(spec, "the data")?;
+        Tensor::from_vec(input_shape.clone(), data.encode::<Z64>(indices)?)
     })?;
     let labels = Private::<P0, _>::try_new(role, || {
-        let data = data
-            .get()
-            .ok_or(Error::Config("the data owner holds no data"))?;
-        let mut one_hot = vec![Z64::ZERO; batch * CLASSES];
+        let data = owned()?;
+        let mut one_hot = vec![Z64::ZERO; batch * classes];
         for (row, &i) in indices.iter().enumerate() {
             let label = *data.labels().get(i).ok_or(Error::Config(
                 "an example index is past the end of the data",
             ))?;
-            one_hot[row * CLASSES + usize::from(label).min(CLASSES - 1)] = Z64::ONE;
+            one_hot[row * classes + usize::from(label)] = Z64::ONE;
         }
-        Tensor::from_vec([batch, CLASSES], one_hot)
+        Tensor::from_vec([batch, classes], one_hot)
     })?;
-    let images: Shared<Z64> = share(ctx, &images, [batch, 28, 28, 1]).await?;
-    let labels: Shared<Z64, U0> = share(ctx, &labels, [batch, CLASSES]).await?;
-    Ok((images, labels))
+    let inputs: Shared<Z64> = share(ctx, &inputs, input_shape).await?;
+    let labels: Shared<Z64, U0> = share(ctx, &labels, [batch, classes]).await?;
+    Ok((inputs, labels))
 }
 
 /// Where private training starts.
@@ -208,7 +201,7 @@ pub async fn train(
             .and_then(|(_, o)| o.get(position * batch..(position + 1) * batch))
             .ok_or(Error::Config("a batch is past the end of the data"))?;
         let step = session.scope("train step", done as u64);
-        let (images, labels) = share_batch(&step, data, indices).await?;
+        let (images, labels) = share_batch(&step, &settings.spec, data, indices).await?;
         let loss = network
             .train_step_with_loss(&step, &images, &labels)
             .await?;
@@ -271,6 +264,7 @@ pub fn train_plaintext<N: Number>(
     test: Option<(&Dataset, usize)>,
     mut report: impl FnMut(&StepReport),
 ) -> Result<Twin<N>> {
+    data.check_network(&settings.spec, "the data")?;
     let mut twin = Twin::<N>::new(
         settings.spec.clone(),
         weights,
@@ -281,7 +275,6 @@ pub fn train_plaintext<N: Number>(
     let iterations = settings.iterations();
     let start = Instant::now();
     let mut iteration = 0;
-    let mut images = Vec::with_capacity(batch * PIXELS);
     let mut labels = Vec::with_capacity(batch);
     'epochs: for epoch in 0..settings.epochs {
         let order = epoch_order(settings.seed, epoch, settings.train_len);
@@ -289,16 +282,13 @@ pub fn train_plaintext<N: Number>(
             if iteration == iterations {
                 break 'epochs;
             }
-            images.clear();
             labels.clear();
             for &i in indices {
-                let image = data.image(i).ok_or(Error::Config(
+                labels.push(*data.labels().get(i).ok_or(Error::Config(
                     "an example index is past the end of the data",
-                ))?;
-                images.extend_from_slice(image);
-                labels.push(data.labels()[i]);
+                ))?);
             }
-            twin.train_step(&encode_pixels(&images), &labels)?;
+            twin.train_step(&data.encode(indices)?, &labels)?;
             iteration += 1;
             let epoch_done =
                 iteration % settings.iterations_per_epoch().max(1) == 0 || iteration == iterations;
@@ -339,8 +329,8 @@ pub fn twin_predictions<N: Number>(
     let mut predictions = Vec::with_capacity(images);
     for first in (0..images).step_by(batch) {
         let n = batch.min(images - first);
-        let pixels = &data.images()[first * PIXELS..(first + n) * PIXELS];
-        predictions.extend(twin.predict(&encode_pixels::<N>(pixels), n)?);
+        let indices: Vec<usize> = (first..first + n).collect();
+        predictions.extend(twin.predict(&data.encode::<N>(&indices)?, n)?);
     }
     Ok(predictions)
 }
@@ -396,7 +386,7 @@ pub async fn evaluate_reporting(
     let mut predictions = Vec::with_capacity(images);
     let indices: Vec<usize> = (0..images).collect();
     for chunk in indices.chunks(batch) {
-        let (input, _) = share_batch(ctx, data, chunk).await?;
+        let (input, _) = share_batch(ctx, network.spec(), data, chunk).await?;
         let predicted = network
             .predict::<P0>(ctx, &input, chunk.len())
             .await?
@@ -436,9 +426,4 @@ impl Evaluation {
             self.right as f64 / self.images as f64
         }
     }
-}
-
-/// The shape of one batch of MNIST inputs.
-pub fn input_shape(batch: usize) -> Shape {
-    Shape::from([batch, 28, 28, 1])
 }
