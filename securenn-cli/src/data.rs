@@ -23,6 +23,12 @@ pub(crate) struct DataArgs {
     /// A CSV column that is neither a feature nor the label (repeat for more).
     #[arg(long, value_name = "NAME")]
     pub(crate) ignore_column: Vec<String>,
+    /// The share of a CSV table's rows held out for testing.
+    #[arg(long, default_value_t = 0.2, value_name = "FRACTION")]
+    pub(crate) test_fraction: f64,
+    /// The public seed of the CSV table's train/test split.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) split_seed: u64,
     /// The directory holding the MNIST files (default: the vendored copy), when there is
     /// no `--data`.
     #[arg(long, value_name = "DIR")]
@@ -39,6 +45,8 @@ impl DataArgs {
             Some("csv") => {
                 let options = CsvOptions {
                     ignore_columns: self.ignore_column.clone(),
+                    test_fraction: self.test_fraction,
+                    seed: self.split_seed,
                     ..CsvOptions::new(self.label_column.clone())
                 };
                 Ok(csv::load(path, &options)?)

@@ -57,6 +57,11 @@ impl CsvOptions {
 /// [`MAX_CLASSES`] classes.
 pub fn load(path: &Path, options: &CsvOptions) -> Result<Splits> {
     let bad = |problem: String| Error::data(path, DataProblem::Malformed(problem));
+    if !(0.0..1.0).contains(&options.test_fraction) {
+        return Err(Error::Config(
+            "the test fraction of a CSV table must be at least 0 and below 1",
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut text = String::new();
     file.take(MAX_FILE_BYTES + 1)
@@ -243,7 +248,7 @@ fn split(rows: usize, options: &CsvOptions) -> (Vec<usize>, Vec<usize>) {
         let j = usize::try_from(u64::from_le_bytes(bytes) % (i as u64 + 1)).unwrap_or(i);
         order.swap(i, j);
     }
-    let fraction = options.test_fraction.clamp(0.0, 1.0);
+    let fraction = options.test_fraction;
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

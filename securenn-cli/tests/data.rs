@@ -1,0 +1,202 @@
+//! `securenn train|infer --data FILE`: a small network trained privately on the vendored
+//! tabular data set is within three test rows of a float logistic regression on the same
+//! split, and classifies privately afterwards; every kind of defect in a data file is one
+//! clear error naming the file and the problem, never a panic.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Scratch, failure, json};
+use securenn_dsl::nn::data::Dataset;
+use securenn_dsl::nn::data::csv::{self, CsvOptions};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn wdbc() -> String {
+    repo("data/breast-cancer/wdbc.csv")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tabular() -> String {
+    repo("examples/networks/tabular.toml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Binary logistic regression in f64, fitted by full-batch gradient descent on the
+/// cross-entropy: the float baseline, independent of every line of securenn's training.
+fn logistic_regression(train: &Dataset) -> Vec<f64> {
+    let features = train.shape().len();
+    let rows: Vec<Vec<f64>> = (0..train.len())
+        .map(|i| train.example(i).unwrap())
+        .collect();
+    let mut weights = vec![0.0; features + 1];
+    for _ in 0..2_000 {
+        let mut gradient = vec![0.0; features + 1];
+        for (row, &label) in rows.iter().zip(train.labels()) {
+            let z = weights[features] + row.iter().zip(&weights).map(|(x, w)| x * w).sum::<f64>();
+            let error = 1.0 / (1.0 + (-z).exp()) - f64::from(label);
+            for (g, x) in gradient.iter_mut().zip(row) {
+                *g += error * x;
+            }
+            gradient[features] += error;
+        }
+        for (w, g) in weights.iter_mut().zip(&gradient) {
+            *w -= 0.5 * g / rows.len() as f64;
+        }
+    }
+    weights
+}
+
+fn accuracy_of(weights: &[f64], test: &Dataset) -> f64 {
+    let features = test.shape().len();
+    let right = (0..test.len())
+        .filter(|&i| {
+            let row = test.example(i).unwrap();
+            let z = weights[features] + row.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>();
+            u8::from(z > 0.0) == test.labels()[i]
+        })
+        .count();
+    right as f64 / test.len() as f64
+}
+
+#[test]
+fn a_private_mlp_on_the_tabular_set_is_within_three_rows_of_a_float_logistic_regression() {
+    let splits = csv::load(Path::new(&wdbc()), &CsvOptions::new("diagnosis")).unwrap();
+    assert_eq!(splits.class_names, ["benign", "malignant"]);
+    assert_eq!(splits.train.len() + splits.test.len(), 569);
+    let baseline = accuracy_of(&logistic_regression(&splits.train), &splits.test);
+
+    let scratch = Scratch::new("tabular");
+    let save = scratch.path("model");
+    let common = [
+        "--network",
+        &tabular(),
+        "--data",
+        &wdbc(),
+        "--label-column",
+        "diagnosis",
+        "--json",
+    ];
+    let trained = json(
+        &[
+            &[
+                "train", "--epochs", "60", "--batch", "64", "--lr", "0.015625", "--save", &save,
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let private = trained["test_accuracy"].as_f64().unwrap();
+    eprintln!(
+        "test rows {}: private MLP {private:.4}, float logistic regression {baseline:.4}",
+        splits.test.len()
+    );
+    // On this split the float regression misses 1 of the 114 test rows, the private
+    // network 2 to 3 (its training's truncations are random, so its runs differ): within
+    // three rows. Over ten splits (`--split-seed 0..9`) the two average 97.1% and 96.9%.
+    let row = 1.0 / splits.test.len() as f64;
+    assert!(
+        private >= baseline - 3.0 * row - 1e-9,
+        "private {private}, float {baseline}"
+    );
+
+    // The saved shares classify the test rows privately, as they did after training (up to
+    // a row whose score the inference's own truncations tip over).
+    let inferred = json(&[&["infer", "--weights", &save, "--batch", "32"][..], &common].concat());
+    assert_eq!(
+        inferred["images"].as_u64().unwrap(),
+        splits.test.len() as u64
+    );
+    let accuracy = inferred["accuracy"].as_f64().unwrap();
+    assert!((accuracy - private).abs() <= row + 1e-9, "{inferred}");
+}
+
+/// Writes `text` as a CSV file and returns the error `securenn train` gives for it.
+fn error_for(scratch: &Scratch, name: &str, text: &str, network: &str) -> String {
+    let path = scratch.path(name);
+    std::fs::write(&path, text).unwrap();
+    let stderr = failure(&[
+        "train",
+        "--network",
+        network,
+        "--data",
+        &path,
+        "--label-column",
+        "y",
+    ]);
+    assert!(stderr.contains(name), "the error names the file: {stderr}");
+    stderr
+}
+
+#[test]
+fn every_defect_of_a_csv_file_is_one_clear_error() {
+    let scratch = Scratch::new("csv-defects");
+    let network = scratch.path("net.toml");
+    std::fs::write(
+        &network,
+        "name = \"n\"\ninput = { features = 2 }\nclasses = 2\n\
+         [[layer]]\nkind = \"linear\"\noutputs = 2\n",
+    )
+    .unwrap();
+    let cases = [
+        ("empty.csv", "", "the file is empty"),
+        ("header.csv", "a,b,y\n", "a header but no rows"),
+        ("nolabel.csv", "a,b,c\n1,2,0\n", "no column `y`"),
+        (
+            "truncated.csv",
+            "a,b,y\n1,2,0\n3,1\n",
+            "line 3 has 2 fields, the header 3",
+        ),
+        (
+            "word.csv",
+            "a,b,y\n1,x,0\n",
+            "line 2, column `b`: `x` is not a number",
+        ),
+        (
+            "nan.csv",
+            "a,b,y\n1,2,0\nNaN,2,1\n",
+            "line 3, column `a`: `NaN` is not a finite number",
+        ),
+        (
+            "inf.csv",
+            "a,b,y\n1,inf,0\n",
+            "column `b`: `inf` is not a finite number",
+        ),
+        (
+            "classes.csv",
+            "a,b,y\n1,2,0\n2,1,1\n1,1,2\n2,2,0\n1,2,1\n",
+            "3 classes",
+        ),
+        ("shape.csv", "a,y\n1,0\n2,1\n1,1\n2,0\n1,1\n", "2 values"),
+    ];
+    for (name, text, problem) in cases {
+        let stderr = error_for(&scratch, name, text, &network);
+        assert!(stderr.contains(problem), "{name}: {stderr}");
+    }
+    let missing = failure(&[
+        "train",
+        "--network",
+        &network,
+        "--data",
+        &scratch.path("missing.csv"),
+    ]);
+    assert!(missing.contains("missing.csv"), "{missing}");
+    let unknown = failure(&[
+        "train",
+        "--network",
+        &network,
+        "--data",
+        &scratch.path("data.parquet"),
+    ]);
+    assert!(unknown.contains("data.parquet"), "{unknown}");
+}
