@@ -1,11 +1,12 @@
 //! Where the examples come from: `--data FILE`, the loader chosen by the file's extension
-//! (`.csv` for a table), or MNIST (`--mnist DIR`, default the vendored copy).
+//! (`.csv` for a table, `.npz` for numpy arrays), or MNIST (`--mnist DIR`, default the vendored copy).
 
 use std::path::{Path, PathBuf};
 
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::data::Splits;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
+use securenn_dsl::nn::data::npz;
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
 
 use crate::processes::CliError;
@@ -14,7 +15,8 @@ use crate::processes::CliError;
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct DataArgs {
     /// The data set, owned by P0: a CSV table (`.csv`: a header, one example a row), split
-    /// into training and test rows by a public seed. Default: MNIST.
+    /// into training and test rows by a public seed, or numpy arrays (`.npz`: `x_train`,
+    /// `y_train`, `x_test`, `y_test`, as `np.savez` writes them). Default: MNIST.
     #[arg(long, value_name = "FILE")]
     pub(crate) data: Option<PathBuf>,
     /// The CSV column holding the labels.
@@ -51,8 +53,9 @@ impl DataArgs {
                 };
                 Ok(csv::load(path, &options)?)
             }
+            Some("npz") => Ok(npz::load(path)?),
             _ => Err(format!(
-                "{}: a data file must be a CSV table (`.csv`); MNIST is read with --mnist DIR",
+                "{}: a data file must be a CSV table (`.csv`) or numpy arrays (`.npz`); MNIST is read with --mnist DIR",
                 path.display()
             )
             .into()),

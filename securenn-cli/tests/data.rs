@@ -13,8 +13,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Scratch, failure, json};
+use securenn_dsl::nn::ValueShape;
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
+use securenn_dsl::nn::data::npz;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -199,4 +201,109 @@ fn every_defect_of_a_csv_file_is_one_clear_error() {
         &scratch.path("data.parquet"),
     ]);
     assert!(unknown.contains("data.parquet"), "{unknown}");
+}
+
+/// The NPZ files of `tests/npz/make_npz.py`, written by numpy into `scratch`.
+fn npz_files(scratch: &Scratch) -> PathBuf {
+    let out = scratch.0.join("npz");
+    let script = repo("tests/npz/make_npz.py");
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "{} needs python3 with numpy: python3 -m pip install -r tests/requirements.txt",
+        script.display()
+    );
+    out
+}
+
+#[test]
+fn arrays_saved_by_numpy_train_privately_and_classify() {
+    let scratch = Scratch::new("npz");
+    let dir = npz_files(&scratch);
+    let bars = dir.join("bars.npz");
+    let splits = npz::load(&bars).unwrap();
+    assert_eq!((splits.train.len(), splits.test.len()), (512, 256));
+    assert_eq!(splits.class_names, ["0", "1", "2", "3"]);
+    // np.savez_compressed deflates the same arrays: the same data set.
+    assert_eq!(npz::load(&dir.join("bars-compressed.npz")).unwrap(), splits);
+    let rows = npz::load(&dir.join("rows.npz")).unwrap();
+    assert_eq!(rows.train.shape(), ValueShape::Row(6));
+    assert_eq!(rows.train.classes(), 2);
+
+    let save = scratch.path("model");
+    let common = [
+        "--network",
+        &repo("tests/npz/bars.toml").to_string_lossy().into_owned(),
+        "--data",
+        &bars.to_string_lossy().into_owned(),
+        "--batch",
+        "32",
+        "--json",
+    ]
+    .map(|s| s.to_owned());
+    let common: Vec<&str> = common.iter().map(String::as_str).collect();
+    let trained = json(
+        &[
+            &["train", "--epochs", "4", "--lr", "0.0625", "--save", &save][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let accuracy = trained["test_accuracy"].as_f64().unwrap();
+    eprintln!("bars: private test accuracy {accuracy:.4}");
+    assert!(accuracy >= 0.9, "{trained}");
+    let inferred = json(&[&["infer", "--weights", &save][..], &common].concat());
+    assert_eq!(inferred["images"], 256);
+    assert!(inferred["accuracy"].as_f64().unwrap() >= 0.9, "{inferred}");
+}
+
+#[test]
+fn every_defect_of_an_npz_file_is_one_clear_error() {
+    let scratch = Scratch::new("npz-defects");
+    let dir = npz_files(&scratch);
+    let network = repo("tests/npz/bars.toml").to_string_lossy().into_owned();
+    let cases = [
+        (
+            "nan.npz",
+            "x_train: value 17 of example 3 is not a finite number",
+        ),
+        (
+            "negative-label.npz",
+            "y_train: label -1 of example 5 is not a class",
+        ),
+        (
+            "huge-label.npz",
+            "y_test: label 300 of example 7 is not a class",
+        ),
+        ("float-labels.npz", "y_train: labels must be integers"),
+        (
+            "short-labels.npz",
+            "y_train: shape [500], but the labels of 512 examples",
+        ),
+        (
+            "test-shape.npz",
+            "x_test holds examples of shape [7, 8], x_train of [8, 8]",
+        ),
+        ("one-d.npz", "x_train: shape [32768]: examples must be"),
+        (
+            "big-endian.npz",
+            "x_train: element type `>f4` is big-endian",
+        ),
+        ("missing.npz", "no array `y_test`"),
+        ("truncated-array.npz", "x_test: truncated or padded"),
+        ("truncated-archive.npz", "not a ZIP archive"),
+        ("not-a-zip.npz", "not a ZIP archive"),
+    ];
+    for (name, problem) in cases {
+        let path = dir.join(name).to_string_lossy().into_owned();
+        let stderr = failure(&["train", "--network", &network, "--data", &path]);
+        assert!(
+            stderr.contains(&path),
+            "{name}: the error names the file: {stderr}"
+        );
+        assert!(stderr.contains(problem), "{name}: {stderr}");
+    }
 }

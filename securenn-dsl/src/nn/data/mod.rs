@@ -1,6 +1,7 @@
 //! Data sets: examples of one shape, each with a class label, as a network trains on them
 //! or classifies them, wherever they come from: MNIST's IDX files ([`mnist`](super::mnist)),
-//! a CSV table ([`csv`]), or arrays built in memory ([`Dataset::new`]).
+//! a CSV table ([`csv`]), arrays saved by numpy ([`npz`]), or arrays built in memory
+//! ([`Dataset::new`]).
 //!
 //! Every value is checked when a data set is made: a finite number, small enough for 13-bit
 //! fixed point with room for the products of a layer (|x| ≤ 2^[`MAX_INPUT_LOG2`]), one label
@@ -8,6 +9,9 @@
 //! as byte/255, so that MNIST's 60,000 images stay 47 MB.
 
 pub mod csv;
+mod npy;
+pub mod npz;
+mod zip;
 
 use crate::error::{DataProblem, Error, Result};
 use crate::nn::number::Number;
