@@ -15,7 +15,9 @@
 //! - any other program fails the test, so nothing in a shell block goes unchecked.
 //!
 //! Every ```` ```toml ```` block is a cluster configuration, and must be exactly what
-//! `securenn keygen` writes for the addresses it names.
+//! `securenn keygen` writes for the addresses it names, or a network file (it has
+//! `[[layer]]`s), and must be exactly the shipped `examples/networks/NAME.toml` without its
+//! comments.
 
 #![allow(
     clippy::unwrap_used,
@@ -182,6 +184,10 @@ impl Workspace {
 
     /// Checks one command; `Err` says what is wrong with it.
     fn check(&self, command: &str) -> Result<(), String> {
+        // A command whose failure the book shows: the command itself is checked.
+        let command = command
+            .strip_suffix("|| true")
+            .map_or(command, str::trim_end);
         let mut words = words(command);
         // Environment assignments before the program (`NAME=value cargo test ...`).
         while words.first().is_some_and(|w| {
@@ -199,6 +205,7 @@ impl Workspace {
                 [_, clone, url, ..] if clone == "clone" && *url == self.repository => Ok(()),
                 _ => Err(format!("only `git clone {}` is expected", self.repository)),
             },
+            "python3" => check_python(&words),
             "cd" | "wait" => Ok(()),
             other => Err(format!(
                 "`{other}` is not a command this test knows how to check"
@@ -261,6 +268,25 @@ impl Workspace {
                 "`cargo {other}` is not a command this test knows how to check"
             )),
         }
+    }
+}
+
+/// `python3 -m pip install [--quiet] -r FILE` or `python3 SCRIPT.py ARGS...`, with the file
+/// or the script in the workspace.
+fn check_python(words: &[String]) -> Result<(), String> {
+    let exists = |path: &str| workspace().join(path).is_file();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["python3", "-m", "pip", "install", rest @ ..] => match rest {
+            ["--quiet", "-r", file] | ["-r", file] if exists(file) => Ok(()),
+            _ => Err("pip is expected to install a requirements file of the workspace".to_owned()),
+        },
+        ["python3", script, ..]
+            if Path::new(script).extension().is_some_and(|e| e == "py") && exists(script) =>
+        {
+            Ok(())
+        }
+        _ => Err("python3 is expected to run a script of the workspace or pip".to_owned()),
     }
 }
 
@@ -358,6 +384,9 @@ fn every_cluster_configuration_in_the_book_is_what_keygen_writes() {
         let text = std::fs::read_to_string(&chapter).unwrap();
         for (line, lines) in fenced_blocks(&text, "toml") {
             let block: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            if is_network_file(&block) {
+                continue;
+            }
             let at = format!("{}:{line}", chapter.display());
             let p0 = quoted_value(&block, "p0").unwrap_or_else(|| panic!("{at}: no p0 address"));
             let p1 = quoted_value(&block, "p1").unwrap_or_else(|| panic!("{at}: no p1 address"));
@@ -390,4 +419,36 @@ fn every_cluster_configuration_in_the_book_is_what_keygen_writes() {
         checked >= 2,
         "only {checked} configurations found in the book"
     );
+}
+
+fn is_network_file(block: &str) -> bool {
+    block.lines().any(|line| line == "[[layer]]")
+}
+
+#[test]
+fn every_network_file_in_the_book_is_the_one_shipped() {
+    let mut checked = 0;
+    for chapter in chapters(&book_source()) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for (line, lines) in fenced_blocks(&text, "toml") {
+            let block: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            if !is_network_file(&block) {
+                continue;
+            }
+            let at = format!("{}:{line}", chapter.display());
+            let name = quoted_value(&block, "name").unwrap_or_else(|| panic!("{at}: no name"));
+            let path = workspace().join(format!("examples/networks/{name}.toml"));
+            let shipped = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{at}: {}: {e}", path.display()));
+            let uncommented: String = shipped
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            assert_eq!(block, uncommented, "{at}: not {}", path.display());
+            securenn_dsl::nn::NetworkSpec::load(&path).unwrap_or_else(|e| panic!("{at}: {e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no network file found in the book");
 }

@@ -234,17 +234,17 @@ fn arrays_saved_by_numpy_train_privately_and_classify() {
     assert_eq!(rows.train.classes(), 2);
 
     let save = scratch.path("model");
+    let network = repo("tests/npz/bars.toml").to_string_lossy().into_owned();
+    let data = bars.to_string_lossy().into_owned();
     let common = [
         "--network",
-        &repo("tests/npz/bars.toml").to_string_lossy().into_owned(),
+        &network,
         "--data",
-        &bars.to_string_lossy().into_owned(),
+        &data,
         "--batch",
         "32",
         "--json",
-    ]
-    .map(|s| s.to_owned());
-    let common: Vec<&str> = common.iter().map(String::as_str).collect();
+    ];
     let trained = json(
         &[
             &["train", "--epochs", "4", "--lr", "0.0625", "--save", &save][..],
