@@ -1,11 +1,13 @@
 //! The tutorial's "A private layer": a private model written with the DSL.
 //!
-//! P1 owns a two-layer perceptron, P0 owns an input. Both secret-share what they own; the
-//! three parties evaluate the model on the shares with `#[protocol]` functions, and only
-//! P0 learns the prediction. The result is checked against the same model in plaintext.
+//! P1 owns a two-layer perceptron, P0 owns a batch of 32 inputs. Both secret-share what
+//! they own; the three parties evaluate the model on the shares with `#[protocol]`
+//! functions, and only P0 learns the predictions. The result is checked against the same
+//! model in plaintext.
 //!
 //! Run it with `cargo run -p securenn-examples --example 03_private_layers`.
 
+use securenn_dsl::dsl::local::add_bias;
 use securenn_dsl::prelude::*;
 use securenn_dsl::ring::fixed;
 
@@ -17,11 +19,12 @@ struct Dense {
 }
 
 impl Dense {
-    /// x·W + b: the product has 26 fractional bits until it is truncated back to 13.
+    /// x·W + b for a batch of rows x: the product has 26 fractional bits until it is
+    /// truncated back to 13; the bias row is added to every row of the batch.
     #[protocol]
     fn forward(&self, x: &Shared<Z64>) -> Shared<Z64> {
         let product = truncate(matmul(x, &self.w));
-        product + &self.b
+        add_bias(&product, &self.b)?
     }
 }
 
@@ -51,6 +54,9 @@ fn two_heads(m: &Mlp, x: &Shared<Z64>) -> Shared<Z64> {
 /// The sizes: 4 inputs, 8 hidden units, 3 outputs.
 const SIZES: [usize; 3] = [4, 8, 3];
 
+/// The inputs P0 classifies at once.
+const BATCH: usize = 32;
+
 /// The model (P1's) and the input (P0's), in plaintext.
 struct Plaintext {
     w1: Vec<f64>,
@@ -70,11 +76,11 @@ fn plaintext() -> Plaintext {
             .map(|i| value(i + 5, 0.0625))
             .collect(),
         b2: (0..SIZES[2]).map(|i| value(i + 7, 0.03125)).collect(),
-        x: (0..SIZES[0]).map(|i| value(i + 11, 0.25)).collect(),
+        x: (0..BATCH * SIZES[0]).map(|i| value(i + 11, 0.25)).collect(),
     }
 }
 
-/// The same model, in floating point.
+/// The same model, in floating point, row by row.
 fn predict_in_the_clear(model: &Plaintext) -> Vec<f64> {
     let Plaintext { w1, b1, w2, b2, x } = model;
     let layer = |x: &[f64], w: &[f64], b: &[f64], n: usize| -> Vec<f64> {
@@ -88,11 +94,15 @@ fn predict_in_the_clear(model: &Plaintext) -> Vec<f64> {
             })
             .collect()
     };
-    let h: Vec<f64> = layer(x, w1, b1, SIZES[1])
-        .into_iter()
-        .map(|v| v.max(0.0))
-        .collect();
-    layer(&h, w2, b2, SIZES[2])
+    x.chunks(SIZES[0])
+        .flat_map(|x| {
+            let h: Vec<f64> = layer(x, w1, b1, SIZES[1])
+                .into_iter()
+                .map(|v| v.max(0.0))
+                .collect();
+            layer(&h, w2, b2, SIZES[2])
+        })
+        .collect()
 }
 
 fn main() -> Result<()> {
@@ -118,8 +128,9 @@ fn main() -> Result<()> {
                 fc1: dense(w1, b1, i, h).await?,
                 fc2: dense(w2, b2, h, o).await?,
             };
-            let input = Private::<P0, _>::try_new(role, || fixed::encode_tensor([1, i], x, 13))?;
-            let input: Shared<Z64> = share(&session, &input, [1, i]).await?;
+            let input =
+                Private::<P0, _>::try_new(role, || fixed::encode_tensor([BATCH, i], x, 13))?;
+            let input: Shared<Z64> = share(&session, &input, [BATCH, i]).await?;
 
             let prediction = mlp(&session, &model, &input).await?;
             let difference = two_heads(&session, &model, &input).await?;
@@ -140,8 +151,15 @@ fn main() -> Result<()> {
     );
     #[allow(clippy::print_stdout, reason = "an example shows its result")]
     {
-        println!("P0 learned the prediction {prediction:?}");
-        println!("plaintext model:          {expected:?}");
+        let first = |v: &[f64]| v.get(..SIZES[2]).unwrap_or_default().to_vec();
+        println!(
+            "P0 learned the predictions of {BATCH} inputs, the first {:?}",
+            first(&prediction)
+        );
+        println!(
+            "plaintext model:                          {:?}",
+            first(&expected)
+        );
         println!(
             "P1 learned {:?}, P2 learned {:?}",
             results[1].0, results[2].0

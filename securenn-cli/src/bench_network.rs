@@ -2,8 +2,10 @@
 //! images by network X, as in the paper's Table 7: the forward pass and the private argmax,
 //! timed and counted, then checked against the plaintext twin.
 //!
-//! P1 shares the weights (He-uniform from a public seed) and P0 the images; sharing is
-//! local and not timed. After the timed inference the outputs are revealed to P0 (only for
+//! P1 shares the weights (He-uniform from a public seed) and P0 the images: MNIST's test
+//! images for a network that takes them, random images (or rows) of the network's input
+//! shape for any other (CIFAR-10's VGG16, say: the time, the bytes and the rounds do not
+//! depend on the values). Sharing is local and not timed. After the timed inference the outputs are revealed to P0 (only for
 //! the check) and compared with the twin's.
 
 use std::time::Instant;
@@ -14,12 +16,12 @@ use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::mnist::Mnist;
 use securenn_dsl::nn::private::PrivateNetwork;
-use securenn_dsl::nn::train::share_batch;
 use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Session, run_local};
-use securenn_dsl::share::reveal_to;
+use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::processes::{ChildArgs, CliError, TransportKind, run_child, run_three_processes};
@@ -96,6 +98,11 @@ struct Summary {
     /// The paper's figure, for networks A-D.
     #[serde(skip_serializing_if = "Option::is_none")]
     paper_bytes: Option<u64>,
+    /// What was classified: MNIST's test images, or random examples.
+    inputs: &'static str,
+    /// The peak resident memory of this process (all three parties, with
+    /// `--transport local`), in MiB.
+    peak_memory_mb: Option<f64>,
     correct: bool,
 }
 
@@ -108,15 +115,23 @@ async fn program(
     seed: u64,
 ) -> securenn_dsl::Result<PartyRun> {
     let role = session.role();
-    let test: Private<P0, Dataset> =
-        Private::try_new(role, || Ok(Mnist::load(Mnist::default_dir())?.test))?;
+    let test: Private<P0, Dataset> = Private::try_new(role, || inputs(spec, batch, seed))?;
     let weights = initial_weights(spec, seed);
     let owned = Private::<P1, _>::new(role, || weights.clone());
     let mut network =
         PrivateNetwork::share_weights(session, spec.clone(), &owned, TrainConfig::default())
             .await?;
     let indices: Vec<usize> = (0..batch).collect();
-    let (images, _) = share_batch(session, spec, &test, &indices).await?;
+    // Shared directly, not with share_batch: the labels play no part here, and a network
+    // may have more outputs than a data set classes (VGG16's 1,000).
+    let input_shape = spec.input().batch(batch);
+    let images = Private::<P0, _>::try_new(role, || {
+        let test = test
+            .get()
+            .ok_or(securenn_dsl::Error::Config("P0 holds no inputs"))?;
+        Tensor::from_vec(input_shape.clone(), test.encode::<Z64>(&indices)?)
+    })?;
+    let images: Shared<Z64> = share(session, &images, input_shape).await?;
     let mut seconds = Vec::with_capacity(repeat);
     let mut stats = session.stats();
     let mut predicted = None;
@@ -164,6 +179,39 @@ async fn program(
     })
 }
 
+/// Whether the network takes MNIST's images.
+fn takes_mnist(spec: &NetworkSpec) -> bool {
+    securenn_dsl::nn::mnist::check_network(spec).is_ok()
+}
+
+/// The examples to classify: MNIST's test images if the network takes them, else `batch`
+/// random bytes-valued examples of the network's input shape from the public `seed`.
+fn inputs(spec: &NetworkSpec, batch: usize, seed: u64) -> securenn_dsl::Result<Dataset> {
+    if takes_mnist(spec) {
+        return Ok(Mnist::load(Mnist::default_dir())?.test);
+    }
+    // SplitMix64: public, reproducible, and independent of every key.
+    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let shape = spec.input();
+    // The labels are not used: any class count a data set may have.
+    let classes = spec.output().len().min(securenn_dsl::nn::data::MAX_CLASSES);
+    let bytes = (0..batch * shape.len())
+        .map(|_| next().to_le_bytes()[0])
+        .collect();
+    let labels = (0..batch)
+        .map(|_| u8::try_from(next() % classes as u64).unwrap_or(0))
+        .collect();
+    Dataset::from_bytes(bytes, labels, shape, classes)
+        .map_err(|problem| securenn_dsl::Error::data("random inputs", problem))
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -173,11 +221,10 @@ fn median(values: &[f64]) -> f64 {
 /// Runs `securenn bench network`.
 pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
     let spec = NetworkSpec::resolve(&args.name)?;
-    // Until the data path takes its shapes from the network, the data is MNIST.
-    securenn_dsl::nn::mnist::check_network(&spec)?;
     if args.batch == 0 || args.batch > 10_000 {
         return Err("--batch must be between 1 and 10,000 (the test images)".into());
     }
+
     let (batch, repeat, seed) = (args.batch, args.repeat, args.seed);
     if let Some(party) = args.child.party {
         let run = run_child(
@@ -189,7 +236,7 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         )?;
         return Ok(run.correct.unwrap_or(true));
     }
-    if args.transport == TransportKind::Local {
+    if args.transport == TransportKind::Local && takes_mnist(&spec) {
         // Load once here, so that a missing data set is a clear error before any party
         // starts.
         Mnist::load(Mnist::default_dir())?;
@@ -226,6 +273,12 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         bytes_total: cluster.total_bytes(),
         rounds: cluster.rounds,
         paper_bytes: paper_bytes(spec.name(), batch),
+        inputs: if takes_mnist(&spec) {
+            "MNIST"
+        } else {
+            "random"
+        },
+        peak_memory_mb: crate::memory::peak_resident_mb(),
         correct,
     };
     #[allow(clippy::print_stdout, reason = "the command's output")]
@@ -236,10 +289,15 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             .paper_bytes
             .map(|bytes| format!(" (paper {:.2} MB)", bytes as f64 / 1e6))
             .unwrap_or_default();
+        let memory = summary
+            .peak_memory_mb
+            .map(|mb| format!(", peak memory {mb:.0} MiB"))
+            .unwrap_or_default();
         println!(
-            "network {} batch {}: {:.2} ms (median of {}), {:.2} MB{paper}, {} rounds, {}",
+            "network {} batch {} ({} inputs): {:.2} ms (median of {}), {:.2} MB{paper}, {} rounds{memory}, {}",
             summary.network,
             batch,
+            summary.inputs,
             seconds * 1e3,
             runs[0].seconds.len(),
             summary.bytes_total as f64 / 1e6,

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::checkpoint::{Checkpoints, latest_common};
 use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::costs::LayerCost;
 use securenn_dsl::nn::data::Splits;
@@ -26,7 +27,7 @@ use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{
     Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
 };
-use securenn_dsl::nn::weights::{ShareInfo, load_model, load_shares, save_model, save_shares};
+use securenn_dsl::nn::weights::{ShareInfo, load_model, save_model, save_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
@@ -151,12 +152,6 @@ pub(crate) struct Args {
 /// Memory is sampled every this many steps.
 const MEMORY_EVERY: usize = 100;
 
-/// The folder of the checkpoints in a save directory.
-const CHECKPOINTS: &str = "checkpoints";
-
-/// How many checkpoints each party keeps: the latest may be newer than the other party's.
-const CHECKPOINTS_KEPT: usize = 2;
-
 impl Args {
     /// The options every party takes.
     pub(crate) fn options(&self) -> &PartyOptions {
@@ -191,10 +186,10 @@ impl Args {
         let holders = holders.iter().filter(|r| !r.is_helper());
         if let (None, Some(_), Some(dir)) = (&self.resume, self.checkpoint_every, self.save_dir()) {
             for &role in holders.clone() {
-                if !list_checkpoints(dir, role)?.is_empty() {
+                if !Checkpoints::in_dir(dir).list(role)?.is_empty() {
                     return Err(format!(
                         "{}: holds {role}'s checkpoints of an earlier run; resume it with --resume, or save elsewhere",
-                        dir.join(CHECKPOINTS).display()
+                        Checkpoints::in_dir(dir).folder().display()
                     )
                     .into());
                 }
@@ -202,18 +197,18 @@ impl Args {
         }
         if let Some(dir) = &self.resume {
             for &role in holders {
-                let held = list_checkpoints(dir, role)?;
+                let held = Checkpoints::in_dir(dir).list(role)?;
                 if held.is_empty() {
                     return Err(format!(
                         "{}: {role} holds no checkpoint to resume from",
-                        dir.join(CHECKPOINTS).display()
+                        Checkpoints::in_dir(dir).folder().display()
                     )
                     .into());
                 }
                 if held.iter().any(|(_, id)| *id != held[0].1) {
                     return Err(format!(
                         "{}: {role} holds checkpoints of several runs; keep one run's",
-                        dir.join(CHECKPOINTS).display()
+                        Checkpoints::in_dir(dir).folder().display()
                     )
                     .into());
                 }
@@ -231,79 +226,6 @@ impl Args {
 /// The job field in which `role` states the checkpoints it holds.
 fn checkpoints_field(role: Role) -> String {
     format!("{role} checkpoints")
-}
-
-/// The file of `role`'s checkpoint after `step` steps of model `model_id`.
-fn checkpoint_path(dir: &Path, role: Role, step: usize, model_id: &str) -> PathBuf {
-    dir.join(CHECKPOINTS).join(format!(
-        "party{}-step{step:08}-{model_id}.safetensors",
-        role.index()
-    ))
-}
-
-/// The checkpoints `role` holds in `dir`: (step, model id), oldest first.
-fn list_checkpoints(dir: &Path, role: Role) -> Result<Vec<(usize, String)>, CliError> {
-    let folder = dir.join(CHECKPOINTS);
-    let entries = match std::fs::read_dir(&folder) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", folder.display()).into()),
-    };
-    let prefix = format!("party{}-step", role.index());
-    let mut held = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name();
-        let Some(rest) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.strip_suffix(".safetensors"))
-        else {
-            continue;
-        };
-        if let Some((step, id)) = rest.split_once('-')
-            && let Ok(step) = step.parse::<usize>()
-            && !id.is_empty()
-            && id.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            held.push((step, id.to_owned()));
-        }
-    }
-    held.sort();
-    Ok(held)
-}
-
-/// Writes `role`'s checkpoint after `step` steps, then deletes all but the latest
-/// [`CHECKPOINTS_KEPT`].
-fn write_checkpoint(
-    dir: &Path,
-    network: &PrivateNetwork,
-    role: Role,
-    step: usize,
-    model_id: &str,
-    run: &str,
-) -> securenn_dsl::Result<()> {
-    let Some(shares) = network.shares() else {
-        return Ok(());
-    };
-    create_dir(&dir.join(CHECKPOINTS))?;
-    let about = ShareInfo {
-        model_id: model_id.to_owned(),
-        iteration: step as u64,
-        run: run.to_owned(),
-    };
-    save_shares(
-        &checkpoint_path(dir, role, step, model_id),
-        network.spec(),
-        role,
-        &shares,
-        &about,
-    )?;
-    let held = list_checkpoints(dir, role).unwrap_or_default();
-    let this_run = held.iter().filter(|(_, id)| id == model_id);
-    for (old, id) in this_run.rev().skip(CHECKPOINTS_KEPT) {
-        let _ = std::fs::remove_file(checkpoint_path(dir, role, *old, id));
-    }
-    Ok(())
 }
 
 /// The options that determine what training computes, recorded in share files: a run is
@@ -348,14 +270,9 @@ fn resume_point(session: &Session, own: &Job) -> securenn_dsl::Result<(usize, St
             })
             .collect()
     };
-    let (p0, p1) = (stated(Role::P0)?, stated(Role::P1)?);
-    p0.iter()
-        .filter(|c| p1.contains(c))
-        .max()
-        .cloned()
-        .ok_or(securenn_dsl::Error::Config(
-            "P0 and P1 hold no checkpoint of the same step of the same model",
-        ))
+    latest_common(&stated(Role::P0)?, &stated(Role::P1)?).ok_or(securenn_dsl::Error::Config(
+        "P0 and P1 hold no checkpoint of the same step of the same model",
+    ))
 }
 
 /// The JSON summary.
@@ -578,30 +495,14 @@ async fn train_party(
         ),
         (None, Some(dir)) => {
             let (step, id) = resume_point(session, job)?;
-            let shares = if role.is_helper() {
-                None
-            } else {
-                let path = checkpoint_path(dir, role, step, &id);
-                let (shares, about) = load_shares(&path, &settings.spec, role)?;
-                if about.iteration != step as u64 || about.model_id != id {
-                    return Err(securenn_dsl::Error::Weights {
-                        path,
-                        problem: "the file does not hold the checkpoint its name says".into(),
-                    });
-                }
-                if about.run != run {
-                    return Err(securenn_dsl::Error::Weights {
-                        path,
-                        problem: format!(
-                            "written by a run with other options ({}); this run has {run}",
-                            about.run
-                        ),
-                    });
-                }
-                Some(shares)
-            };
-            let network =
-                PrivateNetwork::from_shares(role, settings.spec.clone(), shares, settings.config)?;
+            let network = Checkpoints::in_dir(dir).load(
+                &settings.spec,
+                settings.config,
+                role,
+                step,
+                &id,
+                &run,
+            )?;
             if role == Role::P0 && !quiet {
                 say!("  resuming from the checkpoint after step {step}");
             }
@@ -638,7 +539,7 @@ async fn train_party(
             }
             match checkpoints {
                 Some((every, dir)) if step.iteration % every == 0 => {
-                    write_checkpoint(dir, network, role, step.iteration, &model_id, &run)
+                    Checkpoints::in_dir(dir).write(network, role, step.iteration, &model_id, &run)
                 }
                 _ => Ok(()),
             }

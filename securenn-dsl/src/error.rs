@@ -355,7 +355,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn data(path: impl Into<PathBuf>, problem: DataProblem) -> Self {
+    /// A data file's (or a data source's) problem: [`Error::Data`].
+    pub fn data(path: impl Into<PathBuf>, problem: DataProblem) -> Self {
         Error::Data {
             path: path.into(),
             problem,

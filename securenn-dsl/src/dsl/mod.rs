@@ -4,10 +4,13 @@
 //! - [`ops`]: the protocol operations (`relu`, `select`, `matmul`, `conv2d`, `maxpool`, ...),
 //!   taking the context first. Inside a `#[protocol]` function the macro passes it and
 //!   awaits the call.
+//! - [`local`]: local operations on shares (a bias over a batch, a transpose, a rescale, a
+//!   linear map), with no message: the pieces of a user's own layers.
 //! - [`operators`]: what `+`, `-`, `*`, `/` and the comparisons mean on shares.
 //! - [`rules`]: one trait per compile-time rule, each with the sentence rustc prints when
 //!   the rule is broken.
 
+pub mod local;
 pub mod operators;
 pub mod ops;
 pub mod rules;

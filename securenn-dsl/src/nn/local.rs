@@ -1,8 +1,8 @@
-//! Local steps on shares that the layers need: each party transforms its own share, with
-//! no message, because the transformation is linear (or, for truncation, SecureML's local
-//! truncation).
+//! Local steps on shares that the layers need beyond the public ones of
+//! [`dsl::local`](crate::dsl::local): each party transforms its own share, with no message,
+//! because the transformation is linear.
 
-use typenum::{U13, U26, Unsigned};
+use typenum::{U13, Unsigned};
 
 use crate::error::{Error, Result};
 use crate::party::Role;
@@ -10,91 +10,9 @@ use crate::ring::{Ring, Z64};
 use crate::share::Shared;
 use crate::tensor::{Conv2dGeometry, Shape, col2im, im2col};
 
-/// x / 2^bits, keeping the scale type: a division by a public power of two (the learning
-/// rate, the momentum, the batch size), by local truncation.
-pub(crate) fn shift<F: Unsigned>(x: &Shared<Z64, F>, bits: u32) -> Shared<Z64, F> {
-    let data = truncate_data(x.role(), x.data(), bits);
-    Shared::from_parts(x.role(), x.shape().clone(), data)
-}
-
-/// A product (scale 26) back to scale 13 and divided by 2^`extra`, by local truncation of
-/// 13 + `extra` bits.
-pub(crate) fn rescale(x: &Shared<Z64, U26>, extra: u32) -> Shared<Z64, U13> {
-    let data = truncate_data(x.role(), x.data(), 13 + extra);
-    Shared::from_parts(x.role(), x.shape().clone(), data)
-}
-
-/// SecureML's local truncation of one party's share: P0 shifts, P1 negates, shifts and
-/// negates.
-fn truncate_data(role: Role, data: &[Z64], bits: u32) -> Vec<Z64> {
-    match role {
-        Role::P0 => data.iter().map(|&a| a.arithmetic_shr(bits)).collect(),
-        Role::P1 => data.iter().map(|&a| -((-a).arithmetic_shr(bits))).collect(),
-        Role::P2 => Vec::new(),
-    }
-}
-
-/// x + b for every row of the matrix x (`rows × b.len()`), or every position of an NHWC
-/// tensor whose channels are b's.
-pub(crate) fn add_rows<F: Unsigned>(
-    x: &Shared<Z64, F>,
-    b: &Shared<Z64, F>,
-) -> Result<Shared<Z64, F>> {
-    let width = b.len();
-    if width == 0 || !x.len().is_multiple_of(width) {
-        return Err(Error::ShapeMismatch {
-            operation: "add a bias",
-            left: x.shape().clone(),
-            right: b.shape().clone(),
-        });
-    }
-    let mut data = x.data().to_vec();
-    if !x.role().is_helper() {
-        for row in data.chunks_exact_mut(width) {
-            for (v, &bias) in row.iter_mut().zip(b.data()) {
-                *v += bias;
-            }
-        }
-    }
-    Ok(Shared::from_parts(x.role(), x.shape().clone(), data))
-}
-
-/// The sum of the rows of a `rows × width` matrix: a `1 × width` row.
-pub(crate) fn sum_rows<F: Unsigned>(x: &Shared<Z64, F>, width: usize) -> Shared<Z64, F> {
-    let mut sum = vec![Z64::ZERO; if x.role().is_helper() { 0 } else { width }];
-    for row in x.data().chunks_exact(width.max(1)) {
-        for (s, &v) in sum.iter_mut().zip(row) {
-            *s += v;
-        }
-    }
-    Shared::from_parts(x.role(), Shape::from([1, width]), sum)
-}
-
-/// The transpose of a matrix.
-pub(crate) fn transpose<F: Unsigned>(x: &Shared<Z64, F>) -> Result<Shared<Z64, F>> {
-    let (rows, cols) = x.shape().as_matrix("transpose")?;
-    let data = if x.role().is_helper() {
-        Vec::new()
-    } else {
-        let mut out = vec![Z64::ZERO; rows * cols];
-        for (r, row) in x.data().chunks_exact(cols.max(1)).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                out[c * rows + r] = v;
-            }
-        }
-        out
-    };
-    Ok(Shared::from_parts(
-        x.role(),
-        Shape::from([cols, rows]),
-        data,
-    ))
-}
-
-/// A share under another shape with the same number of elements.
-pub(crate) fn reshape<F: Unsigned>(x: &Shared<Z64, F>, shape: Shape) -> Result<Shared<Z64, F>> {
-    x.clone().reshape(shape)
-}
+pub(crate) use crate::dsl::local::{
+    add_bias as add_rows, rescale, reshape, shift, sum_rows, transpose,
+};
 
 /// The im2col matrix of a shared NHWC input (linear, so local).
 pub(crate) fn im2col_shared<F: Unsigned>(

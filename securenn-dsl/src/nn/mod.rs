@@ -3,10 +3,12 @@
 //! network program ([`network`]) written over a [`backend`]: on secret shares
 //! ([`shares`], every layer written with the DSL, `nn/layers/` one file per kind), in the
 //! clear ([`plain`]), with per-layer costs ([`costs`]). [`private`] is the private engine,
-//! [`twin`] its plaintext twin; [`data`] holds the examples ([`mnist`], CSV); [`train`] trains; [`weights`] saves and loads
-//! models and shares as safetensors.
+//! [`twin`] its plaintext twin; [`data`] holds the examples ([`mnist`], CSV, NPZ);
+//! [`train`] trains; [`weights`] saves and loads models and shares as safetensors, and
+//! [`checkpoint`] writes and resumes from checkpoints of private training.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
 pub mod costs;
 pub mod data;

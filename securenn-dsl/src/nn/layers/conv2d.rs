@@ -56,7 +56,7 @@ pub(crate) fn backward(
     };
     let gradients = Gradients {
         weights: rescale(&weight_product, batch_log2),
-        biases: shift(&sum_rows(&delta_rows, out_channels), batch_log2),
+        biases: shift(&sum_rows(&delta_rows, out_channels)?, batch_log2),
     };
     let input_gradient = match input_product {
         Some(product) => Some(col2im_shared(&truncate(product), g)?),

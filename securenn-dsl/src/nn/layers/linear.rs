@@ -40,7 +40,7 @@ pub(crate) fn backward(
     let width = w.shape().dims().get(1).copied().unwrap_or(0);
     let gradients = Gradients {
         weights: rescale(&weight_product, batch_log2),
-        biases: shift(&sum_rows(delta, width), batch_log2),
+        biases: shift(&sum_rows(delta, width)?, batch_log2),
     };
     (gradients, input_product.map(truncate))
 }
