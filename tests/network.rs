@@ -119,15 +119,27 @@ fn twin_run(
     }
 }
 
-/// Runs both engines and compares them within `tolerance` units in the last place.
+/// Runs both engines from the initial weights and compares them within `tolerance` units
+/// in the last place.
 fn compare(spec: NetworkSpec, config: TrainConfig, tolerance: f64) {
+    let weights = initial_weights(&spec, 11);
+    compare_with(spec, &weights, config, tolerance);
+}
+
+/// Runs both engines from `weights` and compares them within `tolerance` units in the last
+/// place; the step must move the weights.
+fn compare_with(
+    spec: NetworkSpec,
+    weights: &[Option<LayerWeights>],
+    config: TrainConfig,
+    tolerance: f64,
+) {
     let batch = config.batch();
     let classes = spec.output().len();
-    let weights = initial_weights(&spec, 11);
     let x = inputs(batch * spec.input().len(), 12);
     let y = labels(batch, classes, 13);
-    let private = private_run(&spec, &weights, config, &x, &y);
-    let twin = twin_run(&spec, &weights, config, &x, &y);
+    let private = private_run(&spec, weights, config, &x, &y);
+    let twin = twin_run(&spec, weights, config, &x, &y);
     let worst = |a: &[f64], b: &[f64]| {
         assert_eq!(a.len(), b.len());
         a.iter()
@@ -154,7 +166,7 @@ fn compare(spec: NetworkSpec, config: TrainConfig, tolerance: f64) {
             "{} layer {i}: weights {w}, biases {b} ulp",
             spec.name()
         );
-        let initial = initial_weights(&spec, 11)[i].clone().unwrap();
+        let initial = weights[i].clone().unwrap();
         moved += worst(&t.weights, &initial.weights);
     }
     assert!(
@@ -228,7 +240,10 @@ fn convolution_pooling_and_flatten_match_the_twin() {
                 stride: 1,
                 padding: 1,
             },
-            LayerSpec::MaxPool2d { kernel: 2 },
+            LayerSpec::MaxPool2d {
+                kernel: 2,
+                stride: 2,
+            },
             LayerSpec::Relu,
             LayerSpec::Flatten,
         ],
@@ -299,6 +314,85 @@ fn a_strided_padded_convolution_matches_the_twin() {
     )
     .unwrap();
     compare(spec, config(2, Loss::Hinge), 2.0);
+}
+
+/// Overlapping max pooling (AlexNet's 3×3 windows with stride 2): the windows are gathered
+/// locally, pooled by Algorithm 9, and the gradients summed back where windows overlap.
+#[test]
+fn overlapping_max_pooling_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "overlapping",
+        ValueShape::Image {
+            height: 7,
+            width: 7,
+            channels: 2,
+        },
+        vec![
+            LayerSpec::Conv2d {
+                in_channels: 2,
+                out_channels: 3,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::MaxPool2d {
+                kernel: 3,
+                stride: 2,
+            },
+            LayerSpec::Relu,
+            LayerSpec::Flatten,
+        ],
+    )
+    .unwrap();
+    assert_eq!(spec.output(), ValueShape::Row(3 * 3 * 3));
+    compare(spec, config(2, Loss::Hinge), 2.0);
+}
+
+/// Batch normalisation applied as a secret per-channel affine map, after a ReLU (where it
+/// cannot fold), on images and on rows, trained as an affine layer.
+#[test]
+fn batch_normalisation_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "batch norm",
+        ValueShape::Image {
+            height: 4,
+            width: 4,
+            channels: 2,
+        },
+        vec![
+            LayerSpec::Conv2d {
+                in_channels: 2,
+                out_channels: 3,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::Relu,
+            LayerSpec::BatchNorm { channels: 3 },
+            LayerSpec::Flatten,
+        ],
+    )
+    .unwrap();
+    // Scales away from 1 and shifts away from 0, so that a wrong broadcast shows.
+    let mut weights = initial_weights(&spec, 11);
+    weights[2] = Some(LayerWeights {
+        weights: vec![1.5, -0.75, 0.5],
+        biases: vec![0.25, -0.5, 1.0],
+    });
+    compare_with(spec.clone(), &weights, config(2, Loss::Hinge), 2.0);
+    let rows = NetworkSpec::new(
+        "batch norm rows",
+        ValueShape::Row(12),
+        vec![
+            LayerSpec::BatchNorm { channels: 12 },
+            LayerSpec::Linear {
+                inputs: 12,
+                outputs: 4,
+            },
+        ],
+    )
+    .unwrap();
+    compare(rows, config(2, Loss::Hinge), 2.0);
 }
 
 #[test]
@@ -409,4 +503,71 @@ fn each_papers_network_trains_privately_as_its_twin_does() {
             spec.name()
         );
     }
+}
+
+/// Falcon's CIFAR-10 networks as the shipped network files describe them, against the
+/// shapes of Falcon's layer list (`selectNetwork` in its `src/secondary.cpp`).
+#[test]
+fn the_shipped_cifar_networks_have_falcons_shapes() {
+    let load = |name: &str| {
+        let path = format!(
+            "{}/../examples/networks/{name}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        NetworkSpec::load(path.as_ref()).unwrap()
+    };
+    let image = |height, channels| ValueShape::Image {
+        height,
+        width: height,
+        channels,
+    };
+    let alexnet = load("alexnet");
+    // Conv 11×11 stride 4 pad 9 → 11×11×96; MaxPool 3 stride 2 → 5×5×96; ReLU; BatchNorm;
+    // Conv 5×5 pad 1 → 3×3×256; MaxPool 3 stride 2 → 1×1×256; ReLU; BatchNorm.
+    let shapes: Vec<_> = (1..=8).map(|i| alexnet.shape_before(i).unwrap()).collect();
+    assert_eq!(
+        shapes,
+        [
+            image(11, 96),
+            image(5, 96),
+            image(5, 96),
+            image(5, 96),
+            image(3, 256),
+            image(1, 256),
+            image(1, 256),
+            image(1, 256),
+        ]
+    );
+    assert_eq!(alexnet.output(), ValueShape::Row(10));
+    let convolutions = [
+        (363, 96),
+        (2400, 256),
+        (2304, 384),
+        (3456, 384),
+        (3456, 256),
+    ];
+    let dense = [(256, 256), (256, 256), (256, 10)];
+    let weighted: usize = convolutions
+        .iter()
+        .chain(&dense)
+        .map(|(rows, outputs)| rows * outputs + outputs)
+        .sum();
+    // Each batch normalisation: a scale and a shift per channel.
+    assert_eq!(alexnet.parameters(), weighted + 2 * 96 + 2 * 256);
+
+    let vgg16 = load("vgg16");
+    let convolutions = vgg16
+        .layers()
+        .iter()
+        .filter(|l| matches!(l, LayerSpec::Conv2d { kernel: 3, .. }))
+        .count();
+    assert_eq!(convolutions, 13);
+    // Five blocks halve 32 to 1: 512 values into FC 512→4096→4096→1000.
+    let flatten = vgg16
+        .layers()
+        .iter()
+        .position(|l| *l == LayerSpec::Flatten)
+        .unwrap();
+    assert_eq!(vgg16.shape_before(flatten), Some(image(1, 512)));
+    assert_eq!(vgg16.output(), ValueShape::Row(1000));
 }

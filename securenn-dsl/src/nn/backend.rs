@@ -187,6 +187,27 @@ pub trait Backend {
         window: Window,
     ) -> Result<Self::Value>;
 
+    /// Batch normalisation with fixed statistics: trunc(x·scale) + shift, per channel
+    /// (the last dimension).
+    async fn batch_norm(
+        &mut self,
+        x: &Self::Value,
+        scale: &Self::Value,
+        shift: &Self::Value,
+    ) -> Result<Self::Value>;
+
+    /// Batch normalisation's backward pass, as an affine layer's: ∂scale = Σx·δ and
+    /// ∂shift = Σδ, each / 2^`batch_log2`, and, unless the layer is the `first`,
+    /// ∂x = trunc(δ·scale).
+    async fn batch_norm_backward(
+        &mut self,
+        x: &Self::Value,
+        delta: &Self::Value,
+        scale: &Self::Value,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<Self::Value>>;
+
     /// The loss's gradient δ with respect to the outputs `u` (`classes` per example).
     async fn loss_gradient(
         &mut self,

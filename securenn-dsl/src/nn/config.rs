@@ -3,7 +3,7 @@
 //!
 //! This module imports nothing of the backends: they import it.
 
-use crate::nn::spec::NetworkSpec;
+use crate::nn::spec::{LayerSpec, NetworkSpec};
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
 
@@ -86,6 +86,13 @@ pub fn initial_weights(spec: &NetworkSpec, seed: u64) -> Vec<Option<LayerWeights
         .iter()
         .map(|layer| {
             let (fan_in, outputs) = layer.parameter_shape()?;
+            if let LayerSpec::BatchNorm { channels } = *layer {
+                // The identity map until trained or loaded.
+                return Some(LayerWeights {
+                    weights: vec![1.0; channels],
+                    biases: vec![0.0; channels],
+                });
+            }
             let bound = (6.0 / fan_in as f64).sqrt();
             let mut draws = vec![Z64::ZERO; fan_in * outputs];
             Z64::fill_random(&mut prg, &mut draws);

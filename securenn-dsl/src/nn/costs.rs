@@ -200,6 +200,31 @@ impl<B: Backend> Backend for Costed<'_, B> {
         costed!(self, self.inner.avg_pool_backward(delta, input, window))
     }
 
+    async fn batch_norm(
+        &mut self,
+        x: &B::Value,
+        scale: &B::Value,
+        shift: &B::Value,
+    ) -> Result<B::Value> {
+        costed!(self, self.inner.batch_norm(x, scale, shift).await)
+    }
+
+    async fn batch_norm_backward(
+        &mut self,
+        x: &B::Value,
+        delta: &B::Value,
+        scale: &B::Value,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<B::Value>> {
+        costed!(
+            self,
+            self.inner
+                .batch_norm_backward(x, delta, scale, batch_log2, first)
+                .await
+        )
+    }
+
     async fn loss_gradient(
         &mut self,
         u: &B::Value,

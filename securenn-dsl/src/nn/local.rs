@@ -4,7 +4,7 @@
 
 use typenum::{U13, Unsigned};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::party::Role;
 use crate::ring::{Ring, Z64};
 use crate::share::Shared;
@@ -49,48 +49,6 @@ pub(crate) fn constant<F: Unsigned>(role: Role, shape: Shape, value: Z64) -> Sha
         Role::P2 => Vec::new(),
     };
     Shared::from_parts(role, shape, data)
-}
-
-/// The one-hot routing of max pooling's backward pass: `one_hot` holds, for each window
-/// of an NHWC output `[batch, oh, ow, channels]`, k² indicator shares in row-major window
-/// order; the result puts `delta·one_hot` at each window's input positions.
-pub(crate) fn scatter_windows<F: Unsigned>(
-    routed: &Shared<Z64, F>,
-    input: Shape,
-    kernel: usize,
-) -> Result<Shared<Z64, F>> {
-    let dims = input.dims();
-    let &[batch, height, width, channels] = dims else {
-        return Err(Error::InvalidShape {
-            operation: "max pooling backward",
-            shape: input.clone(),
-            reason: "max pooling needs NHWC images",
-        });
-    };
-    if routed.role().is_helper() {
-        return Ok(Shared::from_parts(routed.role(), input, Vec::new()));
-    }
-    let (oh, ow, n) = (height / kernel, width / kernel, kernel * kernel);
-    let mut out = vec![Z64::ZERO; input.numel()];
-    let data = routed.data();
-    let mut window = 0;
-    for b in 0..batch {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for c in 0..channels {
-                    for k in 0..n {
-                        let (ky, kx) = (k / kernel, k % kernel);
-                        let i = ((b * height + oy * kernel + ky) * width + ox * kernel + kx)
-                            * channels
-                            + c;
-                        out[i] = data[window * n + k];
-                    }
-                    window += 1;
-                }
-            }
-        }
-    }
-    Ok(Shared::from_parts(routed.role(), input, out))
 }
 
 /// Each value of `delta` repeated `n` times: the gradient of every window, next to the

@@ -26,4 +26,5 @@ pub mod train;
 pub mod twin;
 pub mod weights;
 
+pub use layers::batch_norm::{BatchNormStatistics, fold_batch_norms};
 pub use spec::{LayerSpec, NetworkSpec, ValueShape};

@@ -30,7 +30,7 @@ pub struct Params<V> {
 
 /// What a layer's forward pass keeps for its backward pass.
 enum Cache<B: Backend> {
-    /// The layer's input (Linear, Conv2d).
+    /// The layer's input (Linear, Conv2d, BatchNorm).
     Input(B::Value),
     /// ReLU's bits [x ≥ 0].
     Signs(B::Signs),
@@ -185,18 +185,19 @@ impl<V: Clone> Network<V> {
                     let (y, signs) = backend.relu(&x).await?;
                     (y, Cache::Signs(signs))
                 }
-                LayerSpec::MaxPool2d { kernel } => {
-                    let window = Window {
-                        kernel,
-                        stride: kernel,
-                    };
-                    let (y, argmax) = backend.max_pool(&x, window).await?;
+                LayerSpec::MaxPool2d { kernel, stride } => {
+                    let (y, argmax) = backend.max_pool(&x, Window { kernel, stride }).await?;
                     (y, Cache::Argmax(argmax))
                 }
                 LayerSpec::AvgPool2d { kernel, stride } => (
                     backend.avg_pool(&x, Window { kernel, stride })?,
                     Cache::None,
                 ),
+                LayerSpec::BatchNorm { .. } => {
+                    let p = self.layer_params(i)?;
+                    let y = backend.batch_norm(&x, &p.weights, &p.biases).await?;
+                    (y, Cache::Input(x))
+                }
                 LayerSpec::Flatten => {
                     let rows = ValueShape::Row(shape.len()).batch(batch);
                     (backend.reshape(x, rows)?, Cache::None)
@@ -285,14 +286,19 @@ impl<V: Clone> Network<V> {
                     gradients[i] = Some(grads);
                     dx
                 }
+                (LayerSpec::BatchNorm { .. }, Cache::Input(x)) => {
+                    let scale = &self.layer_params(i)?.weights;
+                    let (g, dx) = backend
+                        .batch_norm_backward(&x, &delta, scale, batch_log2, first)
+                        .await?;
+                    gradients[i] = Some(g);
+                    dx
+                }
                 (LayerSpec::Relu, Cache::Signs(signs)) => {
                     Some(backend.relu_backward(&delta, &signs).await?)
                 }
-                (LayerSpec::MaxPool2d { kernel }, Cache::Argmax(argmax)) => {
-                    let window = Window {
-                        kernel,
-                        stride: kernel,
-                    };
+                (LayerSpec::MaxPool2d { kernel, stride }, Cache::Argmax(argmax)) => {
+                    let window = Window { kernel, stride };
                     Some(
                         backend
                             .max_pool_backward(&delta, &argmax, &input, window)

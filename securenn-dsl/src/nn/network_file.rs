@@ -87,6 +87,9 @@ enum LayerFile {
     Relu {},
     MaxPool2d {
         kernel: usize,
+        /// The step between windows; the kernel if not given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
     },
     AvgPool2d {
         kernel: usize,
@@ -95,6 +98,10 @@ enum LayerFile {
         stride: Option<usize>,
     },
     Flatten {},
+    BatchNorm {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channels: Option<usize>,
+    },
 }
 
 fn one() -> usize {
@@ -296,12 +303,18 @@ impl NetworkSpec {
                     padding,
                 },
                 LayerSpec::Relu => LayerFile::Relu {},
-                LayerSpec::MaxPool2d { kernel } => LayerFile::MaxPool2d { kernel },
+                LayerSpec::MaxPool2d { kernel, stride } => LayerFile::MaxPool2d {
+                    kernel,
+                    stride: Some(stride),
+                },
                 LayerSpec::AvgPool2d { kernel, stride } => LayerFile::AvgPool2d {
                     kernel,
                     stride: Some(stride),
                 },
                 LayerSpec::Flatten => LayerFile::Flatten {},
+                LayerSpec::BatchNorm { channels } => LayerFile::BatchNorm {
+                    channels: Some(channels),
+                },
             })
             .collect();
         let file = NetworkFile {
@@ -323,6 +336,7 @@ fn kind(layer: &LayerFile) -> &'static str {
         LayerFile::MaxPool2d { .. } => "max_pool2d",
         LayerFile::AvgPool2d { .. } => "avg_pool2d",
         LayerFile::Flatten {} => "flatten",
+        LayerFile::BatchNorm { .. } => "batch_norm",
     }
 }
 
@@ -373,12 +387,27 @@ fn resolve_layer(layer: LayerFile, input: ValueShape) -> core::result::Result<La
             }
         }
         LayerFile::Relu {} => Ok(LayerSpec::Relu),
-        LayerFile::MaxPool2d { kernel } => Ok(LayerSpec::MaxPool2d { kernel }),
+        LayerFile::MaxPool2d { kernel, stride } => Ok(LayerSpec::MaxPool2d {
+            kernel,
+            stride: stride.unwrap_or(kernel),
+        }),
         LayerFile::AvgPool2d { kernel, stride } => Ok(LayerSpec::AvgPool2d {
             kernel,
             stride: stride.unwrap_or(kernel),
         }),
         LayerFile::Flatten {} => Ok(LayerSpec::Flatten),
+        LayerFile::BatchNorm { channels } => {
+            let given = match input {
+                ValueShape::Image { channels, .. } => channels,
+                ValueShape::Row(n) => n,
+            };
+            match channels {
+                Some(stated) if stated != given => Err(format!(
+                    "normalises {stated} channels, but the layer before it gives {input}"
+                )),
+                _ => Ok(LayerSpec::BatchNorm { channels: given }),
+            }
+        }
     }
 }
 
@@ -408,10 +437,16 @@ mod tests {
         let lenet = |first, second, hidden| {
             vec![
                 conv(1, first),
-                MaxPool2d { kernel: 2 },
+                MaxPool2d {
+                    kernel: 2,
+                    stride: 2,
+                },
                 Relu,
                 conv(first, second),
-                MaxPool2d { kernel: 2 },
+                MaxPool2d {
+                    kernel: 2,
+                    stride: 2,
+                },
                 Relu,
                 Flatten,
                 Linear {
@@ -525,9 +560,9 @@ mod tests {
                 "[[layer]]\nkind = \"conv2d\"\nout_channels = 2\nkernel = 9\n",
                 "layer 1 (conv2d) does not fit 8×8×1 images",
             ),
-            // Pooling windows that do not tile the image.
+            // A pooling window larger than the image.
             (
-                "[[layer]]\nkind = \"max_pool2d\"\nkernel = 3\n",
+                "[[layer]]\nkind = \"max_pool2d\"\nkernel = 9\n",
                 "layer 1 (max_pool2d) does not fit 8×8×1 images",
             ),
             // Outputs that are not the classes.

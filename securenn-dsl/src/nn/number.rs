@@ -25,6 +25,9 @@ pub trait Number:
     /// `self − other`.
     fn minus(self, other: Self) -> Self;
 
+    /// `self · other`, before rescaling: at twice the scale in fixed point.
+    fn times(self, other: Self) -> Self;
+
     /// Whether the value is at least 0.
     fn is_nonnegative(self) -> bool;
 
@@ -100,6 +103,10 @@ impl Number for Z64 {
         self.value() as i64 as f64 / f64::from(1u32 << FRACTIONAL_BITS)
     }
 
+    fn times(self, other: Z64) -> Z64 {
+        self * other
+    }
+
     fn minus(self, other: Z64) -> Z64 {
         self - other
     }
@@ -151,6 +158,10 @@ impl Number for f32 {
 
     fn decode(self) -> f64 {
         f64::from(self)
+    }
+
+    fn times(self, other: f32) -> f32 {
+        self * other
     }
 
     fn minus(self, other: f32) -> f32 {

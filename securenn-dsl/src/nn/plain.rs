@@ -8,7 +8,7 @@ use core::marker::PhantomData;
 
 use super::backend::{Backend, Backward, Window};
 use super::config::Loss;
-use super::layers::{avg_pool, conv2d, linear, loss, max_pool, relu};
+use super::layers::{avg_pool, batch_norm, conv2d, linear, loss, max_pool, relu};
 use super::number::{Number, Rounding};
 use crate::error::Result;
 use crate::tensor::{Conv2dGeometry, Shape, Tensor};
@@ -147,6 +147,26 @@ impl<N: Number> Backend for Plain<N> {
         window: Window,
     ) -> Result<Tensor<N>> {
         avg_pool::backward_plain(delta, input, window, &mut self.rounding)
+    }
+
+    async fn batch_norm(
+        &mut self,
+        x: &Tensor<N>,
+        scale: &Tensor<N>,
+        shift: &Tensor<N>,
+    ) -> Result<Tensor<N>> {
+        batch_norm::forward_plain(x, scale, shift, &mut self.rounding)
+    }
+
+    async fn batch_norm_backward(
+        &mut self,
+        x: &Tensor<N>,
+        delta: &Tensor<N>,
+        scale: &Tensor<N>,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<Tensor<N>>> {
+        batch_norm::backward_plain(x, delta, scale, batch_log2, first, &mut self.rounding)
     }
 
     async fn loss_gradient(

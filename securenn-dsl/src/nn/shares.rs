@@ -7,7 +7,7 @@ use typenum::U0;
 
 use super::backend::{Backend, Backward, Window};
 use super::config::Loss;
-use super::layers::{avg_pool, conv2d, linear, loss, max_pool, relu};
+use super::layers::{avg_pool, batch_norm, conv2d, linear, loss, max_pool, relu};
 use super::local::{reshape, shift};
 use crate::error::Result;
 use crate::net::Stats;
@@ -121,7 +121,7 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         input: &Shape,
         window: Window,
     ) -> Result<Shared<Z64>> {
-        max_pool::backward(self.ctx, delta, argmax, input, window.kernel).await
+        max_pool::backward(self.ctx, delta, argmax, input, window).await
     }
 
     fn avg_pool(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
@@ -135,6 +135,26 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         window: Window,
     ) -> Result<Shared<Z64>> {
         avg_pool::backward_shared(delta, input, window)
+    }
+
+    async fn batch_norm(
+        &mut self,
+        x: &Shared<Z64>,
+        scale: &Shared<Z64>,
+        shift: &Shared<Z64>,
+    ) -> Result<Shared<Z64>> {
+        batch_norm::forward(self.ctx, x, scale, shift).await
+    }
+
+    async fn batch_norm_backward(
+        &mut self,
+        x: &Shared<Z64>,
+        delta: &Shared<Z64>,
+        scale: &Shared<Z64>,
+        batch_log2: u32,
+        first: bool,
+    ) -> Result<Backward<Shared<Z64>>> {
+        batch_norm::backward(self.ctx, x, delta, scale, batch_log2, first).await
     }
 
     async fn loss_gradient(

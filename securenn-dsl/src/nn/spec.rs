@@ -40,10 +40,13 @@ pub enum LayerSpec {
     },
     /// max(x, 0), elementwise.
     Relu,
-    /// Max pooling over non-overlapping `kernel`×`kernel` windows.
+    /// Max pooling over `kernel`×`kernel` windows moved by `stride` (the paper's networks
+    /// tile the image with stride = kernel; AlexNet's windows overlap).
     MaxPool2d {
-        /// Window height and width (and stride).
+        /// Window height and width.
         kernel: usize,
+        /// The step between windows.
+        stride: usize,
     },
     /// Average pooling over `kernel`×`kernel` windows moved by `stride` (which may
     /// overlap): a public divisor, so no comparison.
@@ -55,6 +58,13 @@ pub enum LayerSpec {
     },
     /// NHWC images to rows of `height·width·channels` values.
     Flatten,
+    /// Batch normalisation with fixed statistics: a per-channel affine map
+    /// `x·scale + shift` on the last dimension (an image's channels, a row's features),
+    /// whose `scale` and `shift` are the layer's weights and biases.
+    BatchNorm {
+        /// Channels (or features).
+        channels: usize,
+    },
 }
 
 impl LayerSpec {
@@ -70,6 +80,7 @@ impl LayerSpec {
                 kernel,
                 ..
             } => Some((kernel * kernel * in_channels, out_channels)),
+            LayerSpec::BatchNorm { channels } => Some((1, channels)),
             _ => None,
         }
     }
@@ -90,11 +101,17 @@ impl fmt::Display for LayerSpec {
                 "Conv2d {kernel}×{kernel}, {in_channels}→{out_channels}, stride {stride}, padding {padding}"
             ),
             LayerSpec::Relu => f.write_str("ReLU"),
-            LayerSpec::MaxPool2d { kernel } => write!(f, "MaxPool {kernel}×{kernel}"),
+            LayerSpec::MaxPool2d { kernel, stride } if stride == kernel => {
+                write!(f, "MaxPool {kernel}×{kernel}")
+            }
+            LayerSpec::MaxPool2d { kernel, stride } => {
+                write!(f, "MaxPool {kernel}×{kernel}, stride {stride}")
+            }
             LayerSpec::AvgPool2d { kernel, stride } => {
                 write!(f, "AvgPool {kernel}×{kernel}, stride {stride}")
             }
             LayerSpec::Flatten => f.write_str("Flatten"),
+            LayerSpec::BatchNorm { channels } => write!(f, "BatchNorm {channels}"),
         }
     }
 }
@@ -342,22 +359,7 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
         )),
         (LayerSpec::Relu, shape) => Ok(shape),
         (
-            LayerSpec::MaxPool2d { kernel },
-            ValueShape::Image {
-                height,
-                width,
-                channels,
-            },
-        ) if kernel > 0 && height % kernel == 0 && width % kernel == 0 => Ok(ValueShape::Image {
-            height: height / kernel,
-            width: width / kernel,
-            channels,
-        }),
-        (LayerSpec::MaxPool2d { .. }, _) => Err(mismatch(
-            "max pooling needs images whose sides are multiples of the kernel",
-        )),
-        (
-            LayerSpec::AvgPool2d { kernel, stride },
+            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride },
             ValueShape::Image {
                 height,
                 width,
@@ -370,10 +372,26 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
                 channels,
             })
         }
-        (LayerSpec::AvgPool2d { .. }, _) => Err(mismatch(
-            "average pooling needs images at least as large as its window",
+        (LayerSpec::MaxPool2d { .. } | LayerSpec::AvgPool2d { .. }, _) => Err(mismatch(
+            "pooling needs images at least as large as its window",
         )),
         (LayerSpec::Flatten, shape) => Ok(ValueShape::Row(shape.len())),
+        (LayerSpec::BatchNorm { channels }, shape)
+            if channels > 0 && last_dim(shape) == channels =>
+        {
+            Ok(shape)
+        }
+        (LayerSpec::BatchNorm { .. }, _) => Err(mismatch(
+            "batch normalisation needs one scale per channel of its input",
+        )),
+    }
+}
+
+/// An image's channels, a row's length.
+fn last_dim(shape: ValueShape) -> usize {
+    match shape {
+        ValueShape::Image { channels, .. } => channels,
+        ValueShape::Row(n) => n,
     }
 }
 
@@ -417,7 +435,14 @@ mod tests {
             width: 28,
             channels: 1,
         };
-        let wrong = NetworkSpec::new("x", mnist, vec![LayerSpec::MaxPool2d { kernel: 3 }]);
+        let wrong = NetworkSpec::new(
+            "x",
+            mnist,
+            vec![LayerSpec::MaxPool2d {
+                kernel: 29,
+                stride: 1,
+            }],
+        );
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
         assert!(matches!(
             NetworkSpec::by_name("E"),

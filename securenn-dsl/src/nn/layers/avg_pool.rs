@@ -6,10 +6,9 @@
 //!
 //! Backward: each window's δ divided by the size, added to every position of the window.
 
-use core::ops::AddAssign;
-
 use crate::error::{Error, Result};
 use crate::nn::backend::Window;
+use crate::nn::layers::window::Pooling;
 use crate::nn::local::shift;
 use crate::nn::number::{Number, Rounding};
 use crate::ring::Z64;
@@ -17,90 +16,7 @@ use crate::ring::fixed::FRACTIONAL_BITS;
 use crate::share::Shared;
 use crate::tensor::{Shape, Tensor};
 
-/// The geometry of a pooling: the input's NHWC dimensions and the output's height and width.
-#[derive(Debug, Clone, Copy)]
-struct Pooling {
-    batch: usize,
-    height: usize,
-    width: usize,
-    channels: usize,
-    out_height: usize,
-    out_width: usize,
-    window: Window,
-}
-
-impl Pooling {
-    fn new(input: &Shape, window: Window) -> Result<Pooling> {
-        let invalid = |reason| Error::InvalidShape {
-            operation: "average pooling",
-            shape: input.clone(),
-            reason,
-        };
-        let &[batch, height, width, channels] = input.dims() else {
-            return Err(invalid("average pooling needs NHWC images"));
-        };
-        let Window { kernel, stride } = window;
-        if kernel == 0 || stride == 0 || kernel > height || kernel > width {
-            return Err(invalid("the window does not fit the image"));
-        }
-        Ok(Pooling {
-            batch,
-            height,
-            width,
-            channels,
-            out_height: (height - kernel) / stride + 1,
-            out_width: (width - kernel) / stride + 1,
-            window,
-        })
-    }
-
-    fn output_shape(&self) -> Shape {
-        Shape::from([self.batch, self.out_height, self.out_width, self.channels])
-    }
-
-    fn divisor(&self) -> usize {
-        self.window.kernel * self.window.kernel
-    }
-
-    /// Calls `f(output index, input index)` for every position of every window.
-    fn for_each(&self, mut f: impl FnMut(usize, usize)) {
-        let Window { kernel, stride } = self.window;
-        let mut out = 0;
-        for b in 0..self.batch {
-            for oy in 0..self.out_height {
-                for ox in 0..self.out_width {
-                    for c in 0..self.channels {
-                        for ky in 0..kernel {
-                            for kx in 0..kernel {
-                                let y = oy * stride + ky;
-                                let x = ox * stride + kx;
-                                f(
-                                    out,
-                                    ((b * self.height + y) * self.width + x) * self.channels + c,
-                                );
-                            }
-                        }
-                        out += 1;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The sum of each window.
-    fn sums<T: Copy + Default + AddAssign>(&self, x: &[T]) -> Vec<T> {
-        let mut sums = vec![T::default(); self.output_shape().numel()];
-        self.for_each(|o, i| sums[o] += x[i]);
-        sums
-    }
-
-    /// Each window's value added to every position of the window.
-    fn spread<T: Copy + Default + AddAssign>(&self, values: &[T]) -> Vec<T> {
-        let mut out = vec![T::default(); self.batch * self.height * self.width * self.channels];
-        self.for_each(|o, i| out[i] += values[o]);
-        out
-    }
-}
+const OPERATION: &str = "average pooling";
 
 /// Shares divided by the public `divisor`.
 fn divide_shared(x: &Shared<Z64>, divisor: usize) -> Shared<Z64> {
@@ -126,14 +42,14 @@ fn divide_plain<N: Number>(values: &mut [N], divisor: usize, rounding: &mut Roun
 
 /// Average pooling of shares.
 pub(crate) fn forward_shared(x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
-    let pooling = Pooling::new(x.shape(), window)?;
+    let pooling = Pooling::new(OPERATION, x.shape(), window)?;
     let sums = if x.role().is_helper() {
         Vec::new()
     } else {
         pooling.sums(x.data())
     };
     let sums = Shared::from_parts(x.role(), pooling.output_shape(), sums);
-    Ok(divide_shared(&sums, pooling.divisor()))
+    Ok(divide_shared(&sums, pooling.window_len()))
 }
 
 /// Average pooling's backward pass on shares, into the pooling's `input` shape.
@@ -142,9 +58,9 @@ pub(crate) fn backward_shared(
     input: &Shape,
     window: Window,
 ) -> Result<Shared<Z64>> {
-    let pooling = Pooling::new(input, window)?;
+    let pooling = Pooling::new(OPERATION, input, window)?;
     check_gradient(&pooling, delta.shape())?;
-    let divided = divide_shared(delta, pooling.divisor());
+    let divided = divide_shared(delta, pooling.window_len());
     let data = if delta.role().is_helper() {
         Vec::new()
     } else {
@@ -159,9 +75,9 @@ pub(crate) fn forward_plain<N: Number>(
     window: Window,
     rounding: &mut Rounding,
 ) -> Result<Tensor<N>> {
-    let pooling = Pooling::new(x.shape(), window)?;
+    let pooling = Pooling::new(OPERATION, x.shape(), window)?;
     let mut sums = pooling.sums(x.data());
-    divide_plain(&mut sums, pooling.divisor(), rounding);
+    divide_plain(&mut sums, pooling.window_len(), rounding);
     Tensor::from_vec(pooling.output_shape(), sums)
 }
 
@@ -172,10 +88,10 @@ pub(crate) fn backward_plain<N: Number>(
     window: Window,
     rounding: &mut Rounding,
 ) -> Result<Tensor<N>> {
-    let pooling = Pooling::new(input, window)?;
+    let pooling = Pooling::new(OPERATION, input, window)?;
     check_gradient(&pooling, delta.shape())?;
     let mut divided = delta.data().to_vec();
-    divide_plain(&mut divided, pooling.divisor(), rounding);
+    divide_plain(&mut divided, pooling.window_len(), rounding);
     Tensor::from_vec(input.clone(), pooling.spread(&divided))
 }
 

@@ -1,13 +1,22 @@
 //! Max pooling over NHWC images, over shares and in the clear: each window's maximum and
 //! argmax (the earliest among equals, in row-major window order); backward, δ routed to
-//! each window's argmax. Windows do not overlap (the stride is the kernel).
+//! each window's argmax.
+//!
+//! Algorithm 9 of the paper pools windows that tile the image. Windows that overlap
+//! (AlexNet's 3×3 with stride 2) or leave a remainder are first gathered, locally, into an
+//! image that they tile ([`Pooling::gather`]): the protocol then runs unchanged, with as
+//! many comparisons as the windows hold. Backward, the routed gradients are added back
+//! into the input's positions, summing where windows overlap. A window of a size that is
+//! not a power of two (3×3) routes through DMaxpool's next power of two (16): the index
+//! is the same, the extra positions stay zero.
 
 use typenum::U0;
 
 use crate::dsl::{dmaxpool, maxpool_with_argmax};
 use crate::error::{Error, Result};
 use crate::nn::backend::Window;
-use crate::nn::local::{repeat_each, scatter_windows};
+use crate::nn::layers::window::Pooling;
+use crate::nn::local::repeat_each;
 use crate::nn::number::Number;
 use crate::protocol;
 use crate::ring::Z64;
@@ -15,57 +24,61 @@ use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::{Shape, Tensor};
 
-/// The window's kernel, if the windows do not overlap.
-fn kernel_of(window: Window, shape: &Shape) -> Result<usize> {
-    if window.stride != window.kernel || window.kernel == 0 {
-        return Err(Error::InvalidShape {
-            operation: "max pooling",
-            shape: shape.clone(),
-            reason: "max pooling needs non-overlapping windows (stride = kernel)",
-        });
-    }
-    Ok(window.kernel)
-}
-
-/// The NHWC dimensions of `shape`.
-fn nhwc(shape: &Shape) -> Result<[usize; 4]> {
-    match *shape.dims() {
-        [batch, height, width, channels] => Ok([batch, height, width, channels]),
-        _ => Err(Error::InvalidShape {
-            operation: "max pooling",
-            shape: shape.clone(),
-            reason: "max pooling needs NHWC images",
-        }),
-    }
-}
+const OPERATION: &str = "max pooling";
 
 /// Max pooling and the argmax of each window, over shares (Algorithm 9 of the paper).
 ///
 /// # Errors
 ///
-/// [`Error::InvalidShape`] for overlapping windows, or the transport's errors.
+/// [`Error::InvalidShape`] for a window that does not fit, or the transport's errors.
 pub(crate) async fn forward(
     ctx: &(impl Context + ?Sized),
     x: &Shared<Z64>,
     window: Window,
 ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
-    let kernel = kernel_of(window, x.shape())?;
-    let pooled = maxpool_with_argmax(ctx, x, kernel).await?;
-    Ok((pooled.max, pooled.argmax))
+    let pooling = Pooling::new(OPERATION, x.shape(), window)?;
+    if pooling.tiles() {
+        let pooled = maxpool_with_argmax(ctx, x, window.kernel).await?;
+        return Ok((pooled.max, pooled.argmax));
+    }
+    let gathered = local(x, pooling.gathered_shape(), |data| pooling.gather(data));
+    let pooled = maxpool_with_argmax(ctx, &gathered, window.kernel).await?;
+    let out = pooling.output_shape();
+    Ok((
+        pooled.max.reshape(out.clone())?,
+        pooled.argmax.reshape(out)?,
+    ))
 }
 
-/// δ routed to each window's argmax.
+/// δ routed to each window's argmax, into the pooling's `input` shape.
 #[protocol(crate = crate, name = "maxpool backward")]
 pub(crate) fn backward(
     delta: &Shared<Z64>,
     argmax: &Shared<Z64, U0>,
     input: &Shape,
-    kernel: usize,
+    window: Window,
 ) -> Shared<Z64> {
-    let n = kernel * kernel;
+    let pooling = Pooling::new(OPERATION, input, window)?;
+    // DMaxpool's one-hot vectors have a power-of-two length; a 3×3 window's index (0..9)
+    // is one of 16 positions, and the last 7 are never set.
+    let n = pooling.window_len().next_power_of_two();
     let one_hot = dmaxpool(argmax, n);
     let routed = repeat_each(delta, n) * &one_hot;
-    scatter_windows(&routed, input.clone(), kernel)?
+    local(&routed, input.clone(), |data| pooling.scatter_add(data, n))
+}
+
+/// A local, linear move of each party's share into `shape` (the helper holds none).
+fn local<F: typenum::Unsigned>(
+    x: &Shared<Z64, F>,
+    shape: Shape,
+    move_data: impl FnOnce(&[Z64]) -> Vec<Z64>,
+) -> Shared<Z64, F> {
+    let data = if x.role().is_helper() {
+        Vec::new()
+    } else {
+        move_data(x.data())
+    };
+    Shared::from_parts(x.role(), shape, data)
 }
 
 /// Max pooling in the clear: the maxima and the flat input index of each.
@@ -73,39 +86,22 @@ pub(crate) fn forward_plain<N: Number>(
     x: &Tensor<N>,
     window: Window,
 ) -> Result<(Tensor<N>, Vec<usize>)> {
-    let kernel = kernel_of(window, x.shape())?;
-    let [batch, height, width, channels] = nhwc(x.shape())?;
-    let (oh, ow) = (height / kernel, width / kernel);
+    let pooling = Pooling::new(OPERATION, x.shape(), window)?;
+    let windows = pooling.output_shape().numel();
     let x = x.data();
-    let mut out = Vec::with_capacity(batch * oh * ow * channels);
-    let mut positions = Vec::with_capacity(out.capacity());
-    for b in 0..batch {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for c in 0..channels {
-                    let index = |ky: usize, kx: usize| {
-                        ((b * height + oy * kernel + ky) * width + ox * kernel + kx) * channels + c
-                    };
-                    let mut best = index(0, 0);
-                    for ky in 0..kernel {
-                        for kx in 0..kernel {
-                            let i = index(ky, kx);
-                            if x[i] != x[best] && x[i].minus(x[best]).is_nonnegative() {
-                                best = i;
-                            }
-                        }
-                    }
-                    out.push(x[best]);
-                    positions.push(best);
-                }
-            }
+    let mut positions = vec![usize::MAX; windows];
+    pooling.for_each(|w, _, i| {
+        let best = &mut positions[w];
+        if *best == usize::MAX || (x[i] != x[*best] && x[i].minus(x[*best]).is_nonnegative()) {
+            *best = i;
         }
-    }
-    let pooled = Tensor::from_vec([batch, oh, ow, channels], out)?;
+    });
+    let out = positions.iter().map(|&p| x[p]).collect();
+    let pooled = Tensor::from_vec(pooling.output_shape(), out)?;
     Ok((pooled, positions))
 }
 
-/// Max pooling's backward pass in the clear.
+/// Max pooling's backward pass in the clear: each δ added at its window's argmax.
 pub(crate) fn backward_plain<N: Number>(
     delta: &Tensor<N>,
     argmax: &[usize],
@@ -120,7 +116,7 @@ pub(crate) fn backward_plain<N: Number>(
         });
     }
     for (&position, &d) in argmax.iter().zip(delta.data()) {
-        dx[position] = d;
+        dx[position] += d;
     }
     Tensor::from_vec(input.clone(), dx)
 }

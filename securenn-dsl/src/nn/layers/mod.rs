@@ -4,8 +4,10 @@
 //! here and one method per backend.
 
 pub(crate) mod avg_pool;
+pub(crate) mod batch_norm;
 pub(crate) mod conv2d;
 pub(crate) mod linear;
 pub(crate) mod loss;
 pub(crate) mod max_pool;
 pub(crate) mod relu;
+pub(crate) mod window;
