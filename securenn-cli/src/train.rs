@@ -87,6 +87,9 @@ pub(crate) struct Args {
     /// Learning rate: a power of two (folded into the truncation).
     #[arg(long, default_value_t = 0.125)]
     lr: f64,
+    /// Halve the learning rate after every N epochs (a step schedule; default: constant)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    lr_halving_epochs: Option<usize>,
     /// Momentum: 0 (plain SGD) or 1 − 2^−k (0.5, 0.75, 0.875, ...).
     #[arg(long, default_value_t = 0.875)]
     momentum: f64,
@@ -172,6 +175,11 @@ impl Args {
             .with("architecture", settings.spec.digest())
             .with("batch", settings.config.batch())
             .with("learning rate", self.lr)
+            .with(
+                "learning rate halved every",
+                self.lr_halving_epochs
+                    .map_or("never".to_owned(), |k| format!("{k} epochs")),
+            )
             .with("momentum", self.momentum)
             .with("loss", format!("{:?}", self.loss))
             .with("steps", settings.iterations())
@@ -387,6 +395,7 @@ fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
         max_iterations: args.iterations,
         seed: args.seed,
         train_len,
+        lr_halving_epochs: args.lr_halving_epochs,
     })
 }
 

@@ -99,6 +99,11 @@ impl<V: Clone> Network<V> {
         &self.config
     }
 
+    /// Sets the learning rate to 2^−`lr_shift` for the steps that follow (a schedule).
+    pub fn set_lr_shift(&mut self, lr_shift: u32) {
+        self.config.lr_shift = lr_shift;
+    }
+
     /// The parameters, one entry per layer.
     pub fn params(&self) -> &[Option<Params<V>>] {
         &self.params

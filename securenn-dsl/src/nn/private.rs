@@ -185,6 +185,11 @@ impl PrivateNetwork {
         self.network.config()
     }
 
+    /// Sets the learning rate to 2^−`lr_shift` for the steps that follow (a schedule).
+    pub fn set_lr_shift(&mut self, lr_shift: u32) {
+        self.network.set_lr_shift(lr_shift);
+    }
+
     /// Forward and backward cost of each layer at this party, accumulated since the
     /// network was made.
     pub fn costs(&self) -> &[(LayerCost, LayerCost)] {

@@ -35,12 +35,26 @@ pub struct TrainSettings {
     pub seed: u64,
     /// The number of training examples (public).
     pub train_len: usize,
+    /// Halve the learning rate after every this many epochs (`None`: a constant rate).
+    pub lr_halving_epochs: Option<usize>,
 }
 
 impl TrainSettings {
     /// Steps per epoch (the last partial batch is dropped).
     pub fn iterations_per_epoch(&self) -> usize {
         self.train_len / self.config.batch()
+    }
+
+    /// The learning rate's shift in `epoch` (from 0): `config.lr_shift`, plus one for
+    /// every `lr_halving_epochs` epochs done.
+    pub fn lr_shift_at(&self, epoch: usize) -> u32 {
+        let halvings = self
+            .lr_halving_epochs
+            .filter(|&k| k > 0)
+            .map_or(0, |k| epoch / k);
+        self.config
+            .lr_shift
+            .saturating_add(u32::try_from(halvings).unwrap_or(u32::MAX))
     }
 
     /// Steps in all.
@@ -200,6 +214,7 @@ pub async fn train(
             .as_ref()
             .and_then(|(_, o)| o.get(position * batch..(position + 1) * batch))
             .ok_or(Error::Config("a batch is past the end of the data"))?;
+        network.set_lr_shift(settings.lr_shift_at(epoch));
         let step = session.scope("train step", done as u64);
         let (images, labels) = share_batch(&step, &settings.spec, data, indices).await?;
         let loss = network
@@ -278,6 +293,7 @@ pub fn train_plaintext<N: Number>(
     let mut labels = Vec::with_capacity(batch);
     'epochs: for epoch in 0..settings.epochs {
         let order = epoch_order(settings.seed, epoch, settings.train_len);
+        twin.set_lr_shift(settings.lr_shift_at(epoch));
         for indices in order.chunks_exact(batch) {
             if iteration == iterations {
                 break 'epochs;
@@ -425,5 +441,28 @@ impl Evaluation {
         } else {
             self.right as f64 / self.images as f64
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_learning_rate_halves_every_k_epochs() {
+        let mut settings = TrainSettings {
+            spec: NetworkSpec::a(),
+            config: TrainConfig::default(),
+            epochs: 10,
+            max_iterations: None,
+            seed: 0,
+            train_len: 1024,
+            lr_halving_epochs: None,
+        };
+        let base = settings.config.lr_shift;
+        assert_eq!(settings.lr_shift_at(9), base, "a constant rate");
+        settings.lr_halving_epochs = Some(3);
+        let shifts: Vec<u32> = (0..7).map(|e| settings.lr_shift_at(e) - base).collect();
+        assert_eq!(shifts, [0, 0, 0, 1, 1, 1, 2]);
     }
 }

@@ -82,6 +82,11 @@ impl<N: Number> Twin<N> {
         self.network.spec()
     }
 
+    /// Sets the learning rate to 2^−`lr_shift` for the steps that follow (a schedule).
+    pub fn set_lr_shift(&mut self, lr_shift: u32) {
+        self.network.set_lr_shift(lr_shift);
+    }
+
     /// The current weights, decoded.
     pub fn weights(&self) -> Vec<Option<LayerWeights>> {
         let decode = |t: &Tensor<N>| t.data().iter().map(|v| v.decode()).collect();
