@@ -35,6 +35,39 @@ pub(crate) struct DataArgs {
     /// no `--data`.
     #[arg(long, value_name = "DIR")]
     pub(crate) mnist: Option<PathBuf>,
+    /// The number of training examples in P0's data set, for a party that does not hold
+    /// it (P1 and P2 of a cluster): public, as MNIST's 60,000 are. P0 checks it against
+    /// its file; the parties agree on it before anything secret is sent.
+    #[arg(long, value_name = "N", requires = "test_examples")]
+    pub(crate) examples: Option<usize>,
+    /// The number of test examples in P0's data set, for a party that does not hold it.
+    #[arg(long, value_name = "N", requires = "examples")]
+    pub(crate) test_examples: Option<usize>,
+}
+
+/// The public sizes of the data set: what every party knows without the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sizes {
+    /// Training examples.
+    pub(crate) train: usize,
+    /// Test examples.
+    pub(crate) test: usize,
+}
+
+impl Sizes {
+    /// The sizes of a data set in hand.
+    pub(crate) fn of(splits: &Splits) -> Sizes {
+        Sizes {
+            train: splits.train.len(),
+            test: splits.test.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Sizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} training and {} test examples", self.train, self.test)
+    }
 }
 
 impl DataArgs {
@@ -86,18 +119,55 @@ impl DataArgs {
         Ok(splits)
     }
 
-    /// The number of training examples, known to every party without the data: MNIST's, or
-    /// an error for a data file (whose size only its owner knows).
-    pub(crate) fn public_train_len(&self) -> Result<usize, CliError> {
+    /// The data set's public sizes: `--examples`/`--test-examples` if given (a party that
+    /// does not hold the data), MNIST's without `--data`, else counted in the file (the
+    /// party that holds it).
+    pub(crate) fn public_sizes(&self) -> Result<Sizes, CliError> {
+        if let (Some(train), Some(test)) = (self.examples, self.test_examples) {
+            return Ok(Sizes { train, test });
+        }
         match &self.data {
-            None => Ok(TRAIN_LEN),
-            Some(path) => Err(format!(
-                "{}: --data runs the three parties in this process (--transport local); \
-                 separate processes or a cluster train on MNIST",
+            None => Ok(Sizes {
+                train: TRAIN_LEN,
+                test: TEST_LEN,
+            }),
+            Some(path) if !path.exists() => Err(format!(
+                "{}: not found; a party that does not hold P0's data set gives its public \
+                 sizes instead, with --examples N --test-examples M",
                 path.display()
             )
             .into()),
+            Some(_) => Ok(Sizes::of(&self.load()?)),
         }
+    }
+
+    /// P0's side in separate processes or a cluster: reads the data set, checks that `spec`
+    /// takes its examples and that it has the `sizes` the parties agreed on.
+    pub(crate) fn load_agreed(&self, spec: &NetworkSpec, sizes: Sizes) -> Result<Splits, CliError> {
+        let splits = self.load_for(spec)?;
+        if Sizes::of(&splits) != sizes {
+            return Err(format!(
+                "{}: holds {}, but the parties agreed on {sizes} (--examples, --test-examples)",
+                self.name(),
+                Sizes::of(&splits)
+            )
+            .into());
+        }
+        Ok(splits)
+    }
+
+    /// The arguments that tell a party without the data set its public `sizes`, unless the
+    /// command gave them.
+    pub(crate) fn sizes_arguments(&self, sizes: Sizes) -> Vec<String> {
+        if self.examples.is_some() {
+            return Vec::new();
+        }
+        vec![
+            "--examples".to_owned(),
+            sizes.train.to_string(),
+            "--test-examples".to_owned(),
+            sizes.test.to_string(),
+        ]
     }
 }
 

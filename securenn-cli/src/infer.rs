@@ -27,7 +27,7 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataArgs;
+use crate::data::{DataArgs, Sizes};
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
@@ -75,11 +75,18 @@ impl Args {
 
 /// The job party `role` states: what the three must agree on, and at P0 and P1 the
 /// identity of the model their shares belong to (the helper holds none, so states none).
-fn job(args: &Args, spec: &NetworkSpec, source: &Source, roles: &[Role]) -> Result<Job, CliError> {
+fn job(
+    args: &Args,
+    spec: &NetworkSpec,
+    source: &Source,
+    sizes: Sizes,
+    roles: &[Role],
+) -> Result<Job, CliError> {
     let mut job = Job::new()
         .with("command", "infer")
         .with("network", spec.name())
         .with("architecture", spec.digest())
+        .with("data", sizes.to_string())
         .with("images", args.images)
         .with("batch", args.batch)
         .with(
@@ -104,7 +111,13 @@ fn job(args: &Args, spec: &NetworkSpec, source: &Source, roles: &[Role]) -> Resu
 /// The job party `role` of a cluster states for `securenn party ... infer`.
 pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
     let spec = check(args)?;
-    job(args, &spec, &party_source(args)?, &[role])
+    job(
+        args,
+        &spec,
+        &party_source(args)?,
+        args.data.public_sizes()?,
+        &[role],
+    )
 }
 
 /// The JSON summary.
@@ -228,6 +241,7 @@ async fn infer_party(
     args: &Args,
     spec: &NetworkSpec,
     source: &Source,
+    sizes: Sizes,
     loaded: Option<&Dataset>,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
@@ -245,11 +259,12 @@ async fn infer_party(
             PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
         }
     };
-    // Public: the command's own test set, or MNIST's (separate processes, a cluster).
-    let images = args.images.min(loaded.map_or(TEST_LEN, Dataset::len));
-    let test = Private::<P0, _>::try_new(role, || match loaded {
-        Some(test) => Ok(test.clone()),
-        None => Ok(args.data.load_mnist()?.test),
+    // Public: the size of the test set, which only P0 holds (read before the session).
+    let images = args.images.min(sizes.test);
+    let test = Private::<P0, _>::try_new(role, || {
+        loaded
+            .cloned()
+            .ok_or(securenn_dsl::Error::Config("the data owner holds no data"))
     })?;
     session.reset_stats();
     let started = Instant::now();
@@ -315,24 +330,26 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     if let Some(party) = args.child.party {
         let source = source(args, &spec)?;
         let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
-        let config = args.options.config(job(args, &spec, &source, &[role])?);
+        let sizes = args.data.public_sizes()?;
+        let config = args
+            .options
+            .config(job(args, &spec, &source, sizes, &[role])?);
+        let test = owned_test_set(args, &spec, sizes, role)?;
         run_child(
             &args.child,
             party,
             args.options.insecure,
             config,
-            async |session| Ok(infer_party(&session, args, &spec, &source, None).await?),
+            async |session| {
+                let test = test.as_ref();
+                Ok(infer_party(&session, args, &spec, &source, sizes, test).await?)
+            },
         )?;
         return Ok(true);
     }
     // Bad data or weights are clear errors before any party starts.
-    let data = match args.transport {
-        TransportKind::Local => args.data.load_for(&spec)?,
-        TransportKind::Tcp => {
-            args.data.public_train_len()?;
-            args.data.load_for(&spec)?
-        }
-    };
+    let data = args.data.load_for(&spec)?;
+    let sizes = Sizes::of(&data);
     let source = source(args, &spec)?;
     let model = plaintext_model(&source, &spec)?;
     let images = args.images.min(data.test.len());
@@ -352,18 +369,19 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     }
     let reports: [PartyReport; 3] = match args.transport {
         TransportKind::Local => {
-            let config = args
-                .options
-                .config(job(args, &spec, &source, &[Role::P0, Role::P1])?);
+            let config =
+                args.options
+                    .config(job(args, &spec, &source, sizes, &[Role::P0, Role::P1])?);
             run_local_with(&config, |session| {
                 let (spec, source, test) = (&spec, &source, &data.test);
-                async move { infer_party(&session, args, spec, source, Some(test)).await }
+                async move { infer_party(&session, args, spec, source, sizes, Some(test)).await }
             })?
         }
-        TransportKind::Tcp => run_three_processes(
-            &std::env::args_os().skip(1).collect::<Vec<_>>(),
-            args.options.insecure,
-        )?,
+        TransportKind::Tcp => {
+            let mut forwarded: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            forwarded.extend(args.data.sizes_arguments(sizes).into_iter().map(Into::into));
+            run_three_processes(&forwarded, args.options.insecure)?
+        }
     };
     let predictions = reports[0]
         .predictions
@@ -404,6 +422,20 @@ fn party_source(args: &Args) -> Result<Source, CliError> {
     }
 }
 
+/// The test set, at P0 of separate processes or of a cluster: read and checked against
+/// the public sizes before the session starts. Nothing at the other parties.
+fn owned_test_set(
+    args: &Args,
+    spec: &NetworkSpec,
+    sizes: Sizes,
+    role: Role,
+) -> Result<Option<Dataset>, CliError> {
+    match role {
+        Role::P0 => Ok(Some(args.data.load_agreed(spec, sizes)?.test)),
+        _ => Ok(None),
+    }
+}
+
 /// Runs private inference as one party of a cluster (`securenn party ... infer`); P0
 /// prints the accuracy. The agreement with the twin is not computed: no party holds the
 /// model in the clear.
@@ -413,9 +445,10 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
     if args.transport != TransportKind::Local {
         return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
     }
-    args.data.public_train_len()?;
-    let images = args.images.min(TEST_LEN);
-    let report = infer_party(&session, args, &spec, &source, None).await?;
+    let sizes = args.data.public_sizes()?;
+    let images = args.images.min(sizes.test);
+    let test = owned_test_set(args, &spec, sizes, session.role())?;
+    let report = infer_party(&session, args, &spec, &source, sizes, test.as_ref()).await?;
     let Some(right) = report.right else {
         if !args.json {
             say!(

@@ -22,7 +22,6 @@ use securenn_dsl::nn::checkpoint::{Checkpoints, latest_common};
 use securenn_dsl::nn::config::{LayerWeights, Loss, TrainConfig, initial_weights};
 use securenn_dsl::nn::costs::LayerCost;
 use securenn_dsl::nn::data::Splits;
-use securenn_dsl::nn::mnist::TEST_LEN;
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{
     Start, TrainSettings, evaluate, shared_model_id, train, train_plaintext, twin_predictions,
@@ -33,7 +32,7 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataArgs;
+use crate::data::{DataArgs, Sizes};
 use crate::memory::{peak_resident_mb, resident_mb};
 use crate::plot::{CurvePoint, LayerBar, write_cost_chart, write_training_curve};
 use crate::processes::{
@@ -88,8 +87,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 0.125)]
     lr: f64,
     /// Halve the learning rate after every N epochs (a step schedule; default: constant)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
-    lr_halving_epochs: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    lr_halving_epochs: Option<u64>,
     /// Momentum: 0 (plain SGD) or 1 − 2^−k (0.5, 0.75, 0.875, ...).
     #[arg(long, default_value_t = 0.875)]
     momentum: f64,
@@ -168,7 +167,12 @@ impl Args {
 
     /// The job the parties must agree on; the checkpoints of the parties in `holders` are
     /// stated too when resuming (each party states its own; in one process, both).
-    pub(crate) fn job(&self, settings: &TrainSettings, holders: &[Role]) -> Result<Job, CliError> {
+    pub(crate) fn job(
+        &self,
+        settings: &TrainSettings,
+        sizes: Sizes,
+        holders: &[Role],
+    ) -> Result<Job, CliError> {
         let mut job = Job::new()
             .with("command", "train")
             .with("network", settings.spec.name())
@@ -183,6 +187,7 @@ impl Args {
             .with("momentum", self.momentum)
             .with("loss", format!("{:?}", self.loss))
             .with("steps", settings.iterations())
+            .with("data", sizes.to_string())
             .with("seed", self.seed)
             .with("test images", self.test_images)
             .with(
@@ -240,8 +245,11 @@ fn checkpoints_field(role: Role) -> String {
 /// resumed only with the options it was started with.
 fn run_options(settings: &TrainSettings) -> String {
     let config = &settings.config;
+    let schedule = settings.lr_halving_epochs.map_or(String::new(), |k| {
+        format!(", learning rate halved every {k} epochs")
+    });
     format!(
-        "network {}, batch {}, learning rate 2^-{}, momentum {}, loss {:?}, seed {}",
+        "network {}, batch {}, learning rate 2^-{}, momentum {}, loss {:?}, seed {}{schedule}",
         settings.spec.name(),
         config.batch(),
         config.lr_shift,
@@ -395,7 +403,9 @@ fn settings(args: &Args, train_len: usize) -> Result<TrainSettings, CliError> {
         max_iterations: args.iterations,
         seed: args.seed,
         train_len,
-        lr_halving_epochs: args.lr_halving_epochs,
+        lr_halving_epochs: args
+            .lr_halving_epochs
+            .map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
     })
 }
 
@@ -462,29 +472,26 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
     Ok(())
 }
 
-/// One party's side of private training: P0 loads the data (or takes `loaded`, read once
-/// by the command in the one-process mode), P1 makes the initial weights (or each party
-/// loads its checkpoint), the three train, checkpoint, save, and evaluate. `job` is the
-/// job this party stated.
+/// One party's side of private training: P0 takes the data set, `loaded` (read before the
+/// session started, checked against the public `sizes`), P1 makes the initial weights (or
+/// each party loads its checkpoint), the three train, checkpoint, save, and evaluate.
+/// `job` is the job this party stated.
 async fn train_party(
     session: &Session,
     args: &Args,
     settings: &TrainSettings,
+    sizes: Sizes,
     loaded: Option<&Splits>,
     job: &Job,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let quiet = args.json;
     let run = run_options(settings);
-    let data = match (role, loaded) {
-        (Role::P0, Some(data)) => Some(data.clone()),
-        // A party of separate processes or of a cluster: MNIST (`public_train_len`).
-        (Role::P0, None) => Some(args.data.load_mnist()?),
+    let data = match role {
+        Role::P0 => loaded.cloned(),
         _ => None,
     };
-    // Public: the command's own data set, or MNIST's test set.
-    let test_len = loaded.map_or(TEST_LEN, |d| d.test.len());
-    let test_images = args.test_images.min(test_len);
+    let test_images = args.test_images.min(sizes.test);
     let (train_set, test_set) = data.map(|d| (d.train, d.test)).unzip();
     let missing = securenn_dsl::Error::Config("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
@@ -635,11 +642,11 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     } else {
         None
     };
-    let train_len = match &data {
-        Some(data) => data.train.len(),
-        None => args.data.public_train_len()?,
+    let sizes = match &data {
+        Some(data) => Sizes::of(data),
+        None => args.data.public_sizes()?,
     };
-    let settings = settings(args, train_len)?;
+    let settings = settings(args, sizes.train)?;
     if args.checkpoint_every == Some(0) {
         return Err("--checkpoint-every must be at least 1".into());
     }
@@ -651,14 +658,18 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     }
     if let Some(party) = args.child.party {
         let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
-        let job = args.job(&settings, &[role])?;
+        let job = args.job(&settings, sizes, &[role])?;
         let config = args.options.config(job.clone());
+        let data = owned_data(args, &settings, sizes, role)?;
         run_child(
             &args.child,
             party,
             args.options.insecure,
             config,
-            async |session| Ok(train_party(&session, args, &settings, None, &job).await?),
+            async |session| {
+                let data = data.as_ref();
+                Ok(train_party(&session, args, &settings, sizes, data, &job).await?)
+            },
         )?;
         return Ok(true);
     }
@@ -684,17 +695,18 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     let started = Instant::now();
     let reports: [PartyReport; 3] = match args.transport {
         TransportKind::Local => {
-            let job = args.job(&settings, &[Role::P0, Role::P1])?;
+            let job = args.job(&settings, sizes, &[Role::P0, Role::P1])?;
             let config = args.options.config(job.clone());
             run_local_with(&config, |session| {
                 let (settings, data, job) = (&settings, data.as_ref(), &job);
-                async move { train_party(&session, args, settings, data, job).await }
+                async move { train_party(&session, args, settings, sizes, data, job).await }
             })?
         }
-        TransportKind::Tcp => run_three_processes(
-            &std::env::args_os().skip(1).collect::<Vec<_>>(),
-            args.options.insecure,
-        )?,
+        TransportKind::Tcp => {
+            let mut forwarded: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            forwarded.extend(args.data.sizes_arguments(sizes).into_iter().map(Into::into));
+            run_three_processes(&forwarded, args.options.insecure)?
+        }
     };
     let seconds = started.elapsed().as_secs_f64();
     finish(args, &settings, &reports, seconds)
@@ -832,9 +844,24 @@ fn run_plaintext(args: &Args, settings: &TrainSettings, data: &Splits) -> Result
     print_summary(args, &summary, evaluation.map(|(n, _)| n))
 }
 
+/// The data set, at P0 of separate processes or of a cluster: read and checked against the
+/// public sizes before the session starts. Nothing at the other parties.
+fn owned_data(
+    args: &Args,
+    settings: &TrainSettings,
+    sizes: Sizes,
+    role: Role,
+) -> Result<Option<Splits>, CliError> {
+    match role {
+        Role::P0 => Ok(Some(args.data.load_agreed(&settings.spec, sizes)?)),
+        _ => Ok(None),
+    }
+}
+
 /// The job party `role` of a cluster states for `securenn party ... train`.
 pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
-    args.job(&settings(args, args.data.public_train_len()?)?, &[role])
+    let sizes = args.data.public_sizes()?;
+    args.job(&settings(args, sizes.train)?, sizes, &[role])
 }
 
 /// Runs private training as one party of a cluster (`securenn party ... train`), connected
@@ -844,7 +871,8 @@ pub(crate) async fn run_as_party(
     args: &Args,
     job: &Job,
 ) -> Result<bool, CliError> {
-    let settings = settings(args, args.data.public_train_len()?)?;
+    let sizes = args.data.public_sizes()?;
+    let settings = settings(args, sizes.train)?;
     if args.plaintext {
         return Err("--plaintext trains in the clear, without parties: run `securenn train --plaintext` instead".into());
     }
@@ -853,7 +881,8 @@ pub(crate) async fn run_as_party(
     }
     check_outputs(args)?;
     let started = Instant::now();
-    let report = train_party(&session, args, &settings, None, job).await?;
+    let data = owned_data(args, &settings, sizes, session.role())?;
+    let report = train_party(&session, args, &settings, sizes, data.as_ref(), job).await?;
     let role = report.role;
     if !args.json {
         say!(

@@ -12,7 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Scratch, failure, json};
+use common::{Scratch, failure, json, keygen_cluster, last_json};
 use securenn_dsl::nn::ValueShape;
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
@@ -124,6 +124,85 @@ fn a_private_mlp_on_the_tabular_set_is_within_three_rows_of_a_float_logistic_reg
 }
 
 /// Writes `text` as a CSV file and returns the error `securenn train` gives for it.
+/// The tabular set over three processes: from one command (`--transport tcp`, TLS), and
+/// as a cluster where only P0 holds the file and P1 and P2 are told its public sizes; a
+/// party told the wrong sizes is refused before anything secret is sent.
+#[test]
+fn a_data_file_trains_over_processes_and_in_a_cluster_where_only_p0_holds_it() {
+    let scratch = Scratch::new("tabular-processes");
+    let network = tabular();
+    let common = [
+        "--network",
+        network.as_str(),
+        "--label-column",
+        "diagnosis",
+        "--iterations",
+        "2",
+        "--json",
+    ];
+    let data = wdbc();
+    let trained = json(
+        &[
+            &["train", "--data", data.as_str(), "--transport", "tcp"][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert_eq!(trained["iterations"], 2, "{trained}");
+
+    let splits = csv::load(Path::new(&data), &CsvOptions::new("diagnosis")).unwrap();
+    let (train, test) = (
+        splits.train.len().to_string(),
+        splits.test.len().to_string(),
+    );
+    let config = keygen_cluster(&scratch, "connect_timeout_seconds = 30");
+    let run = |examples: &str| -> Vec<std::process::Output> {
+        let children: Vec<_> = (0..3)
+            .map(|id| {
+                let own: Vec<&str> = if id == 0 {
+                    vec!["--data", data.as_str()]
+                } else {
+                    vec!["--examples", examples, "--test-examples", test.as_str()]
+                };
+                std::process::Command::new(env!("CARGO_BIN_EXE_securenn"))
+                    .args(["party", "--id", &id.to_string(), "--config"])
+                    .arg(&config)
+                    .arg("train")
+                    .args(&own)
+                    .args(common)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    };
+    let outputs = run(&train);
+    for (id, output) in outputs.iter().enumerate() {
+        assert!(
+            output.status.success(),
+            "party {id}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let summary = last_json(&outputs[0]);
+    assert_eq!(summary["iterations"], 2, "{summary}");
+    assert!(summary["test_accuracy"].as_f64().is_some(), "{summary}");
+
+    let wrong = (splits.train.len() + 1).to_string();
+    let outputs = run(&wrong);
+    assert!(outputs.iter().all(|o| !o.status.success()));
+    let stderr = String::from_utf8_lossy(&outputs[0].stderr);
+    assert!(
+        stderr.contains("disagree on the job") && stderr.contains("data"),
+        "{stderr}"
+    );
+}
+
 fn error_for(scratch: &Scratch, name: &str, text: &str, network: &str) -> String {
     let path = scratch.path(name);
     std::fs::write(&path, text).unwrap();

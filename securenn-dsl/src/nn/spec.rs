@@ -317,6 +317,10 @@ impl NetworkSpec {
     }
 }
 
+/// The largest max-pooling window side: its backward pass (DMaxpool) routes at most 64
+/// positions.
+const MAX_POOL_KERNEL: usize = 8;
+
 /// The shape `layer` makes of `input`.
 pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<ValueShape> {
     let mismatch = |reason| Error::InvalidShape {
@@ -358,6 +362,9 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
             "a convolution needs images with its input channels",
         )),
         (LayerSpec::Relu, shape) => Ok(shape),
+        (LayerSpec::MaxPool2d { kernel, .. }, _) if kernel > MAX_POOL_KERNEL => Err(mismatch(
+            "max pooling windows are at most 8×8 (DMaxpool routes at most 64 positions)",
+        )),
         (
             LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride },
             ValueShape::Image {
@@ -444,6 +451,15 @@ mod tests {
             }],
         );
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
+        // A 9×9 window fits the image, but DMaxpool routes at most 64 positions.
+        let wide = vec![LayerSpec::MaxPool2d {
+            kernel: 9,
+            stride: 9,
+        }];
+        assert!(matches!(
+            NetworkSpec::new("x", mnist, wide),
+            Err(Error::InvalidShape { .. })
+        ));
         assert!(matches!(
             NetworkSpec::by_name("E"),
             Err(Error::Network { .. })

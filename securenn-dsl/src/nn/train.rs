@@ -20,6 +20,10 @@ use crate::session::{Context, Session};
 use crate::share::{Shared, share};
 use crate::tensor::Tensor;
 
+/// The largest learning-rate shift a schedule reaches: updates are truncated by at most
+/// 2^−40, well inside the ring's 64 bits.
+pub const MAX_LR_SHIFT: u32 = 40;
+
 /// What to train and for how long.
 #[derive(Debug, Clone)]
 pub struct TrainSettings {
@@ -46,7 +50,8 @@ impl TrainSettings {
     }
 
     /// The learning rate's shift in `epoch` (from 0): `config.lr_shift`, plus one for
-    /// every `lr_halving_epochs` epochs done.
+    /// every `lr_halving_epochs` epochs done, at most [`MAX_LR_SHIFT`] (a rate of 2^−40 is
+    /// below the fixed point's resolution: the weights no longer move).
     pub fn lr_shift_at(&self, epoch: usize) -> u32 {
         let halvings = self
             .lr_halving_epochs
@@ -55,6 +60,7 @@ impl TrainSettings {
         self.config
             .lr_shift
             .saturating_add(u32::try_from(halvings).unwrap_or(u32::MAX))
+            .min(MAX_LR_SHIFT.max(self.config.lr_shift))
     }
 
     /// Steps in all.
@@ -464,5 +470,11 @@ mod tests {
         settings.lr_halving_epochs = Some(3);
         let shifts: Vec<u32> = (0..7).map(|e| settings.lr_shift_at(e) - base).collect();
         assert_eq!(shifts, [0, 0, 0, 1, 1, 1, 2]);
+        settings.lr_halving_epochs = Some(1);
+        assert_eq!(
+            settings.lr_shift_at(1000),
+            MAX_LR_SHIFT,
+            "never past the ring"
+        );
     }
 }

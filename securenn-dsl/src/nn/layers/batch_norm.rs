@@ -5,13 +5,16 @@
 //! feature.
 //!
 //! Two ways to run it:
+//! - **applied**, as a `batch_norm` layer of a network: `scale` and `shift` are the layer's
+//!   parameters, kept secret like every weight, and the product `x·scale` is one Beaver
+//!   multiplication (one round, one truncation). This is the only way where the
+//!   normalisation follows a ReLU (AlexNet's). Backward, the same map trains as an affine
+//!   layer: ∂scale = Σ x·δ, ∂shift = Σ δ, ∂x = trunc(δ·scale).
 //! - **folded** ([`fold_batch_norms`]): directly after a linear layer or a convolution, the
-//!   map folds into that layer's weights and biases when the model is loaded, in the clear
-//!   at the model's owner, and costs nothing at inference;
-//! - **applied**, anywhere else (AlexNet's normalisation follows a ReLU): `scale` and
-//!   `shift` are the layer's parameters, kept secret like every weight, and the product
-//!   `x·scale` is one Beaver multiplication (one round, one truncation). Backward, the same
-//!   map trains as an affine layer: ∂scale = Σ x·δ, ∂shift = Σ δ, ∂x = trunc(δ·scale).
+//!   model's owner folds the map into that layer's weights and biases, in the clear, before
+//!   sharing the model, and gets a network without the layer, which costs nothing at
+//!   inference. The library does not fold on its own: the parties must agree on the folded
+//!   network, so the owner folds and ships that network (as a model importer does).
 
 use crate::dsl::local::map_linear;
 use crate::dsl::truncate;
@@ -63,6 +66,15 @@ impl BatchNormStatistics {
         }
         let mut weights = Vec::with_capacity(channels);
         let mut biases = Vec::with_capacity(channels);
+        let finite = [&self.gamma, &self.beta, &self.mean]
+            .iter()
+            .all(|v| v.iter().all(|x| x.is_finite()));
+        if !finite {
+            return Err(Error::Network {
+                source_name: "batch normalisation".to_owned(),
+                problem: "γ, β and the mean must be finite numbers".to_owned(),
+            });
+        }
         for c in 0..channels {
             let spread = self.variance[c] + self.epsilon;
             if !(spread > 0.0 && spread.is_finite()) {

@@ -12,6 +12,7 @@
 
 use typenum::U0;
 
+use crate::dsl::local::map_linear;
 use crate::dsl::{dmaxpool, maxpool_with_argmax};
 use crate::error::{Error, Result};
 use crate::nn::backend::Window;
@@ -41,7 +42,7 @@ pub(crate) async fn forward(
         let pooled = maxpool_with_argmax(ctx, x, window.kernel).await?;
         return Ok((pooled.max, pooled.argmax));
     }
-    let gathered = local(x, pooling.gathered_shape(), |data| pooling.gather(data));
+    let gathered = map_linear(x, pooling.gathered_shape(), |data| pooling.gather(data))?;
     let pooled = maxpool_with_argmax(ctx, &gathered, window.kernel).await?;
     let out = pooling.output_shape();
     Ok((
@@ -59,26 +60,48 @@ pub(crate) fn backward(
     window: Window,
 ) -> Shared<Z64> {
     let pooling = Pooling::new(OPERATION, input, window)?;
-    // DMaxpool's one-hot vectors have a power-of-two length; a 3×3 window's index (0..9)
-    // is one of 16 positions, and the last 7 are never set.
-    let n = pooling.window_len().next_power_of_two();
-    let one_hot = dmaxpool(argmax, n);
-    let routed = repeat_each(delta, n) * &one_hot;
-    local(&routed, input.clone(), |data| pooling.scatter_add(data, n))
+    check_gradient(&pooling, delta.shape())?;
+    // DMaxpool's one-hot vectors have a power-of-two length: a 3×3 window's index (0..9)
+    // is one of 16 positions, of which the last 7 are never set and are dropped (locally)
+    // before the product.
+    let k2 = pooling.window_len();
+    let padded = k2.next_power_of_two();
+    let one_hot = dmaxpool(argmax, padded);
+    let one_hot = keep_positions(&one_hot, padded, k2)?;
+    let routed = repeat_each(delta, k2) * &one_hot;
+    map_linear(&routed, input.clone(), |data| pooling.scatter_add(data, k2))?
 }
 
-/// A local, linear move of each party's share into `shape` (the helper holds none).
-fn local<F: typenum::Unsigned>(
-    x: &Shared<Z64, F>,
-    shape: Shape,
-    move_data: impl FnOnce(&[Z64]) -> Vec<Z64>,
-) -> Shared<Z64, F> {
-    let data = if x.role().is_helper() {
-        Vec::new()
+/// The first `kept` of every `stride` values, in a shape ending in `kept`.
+fn keep_positions(
+    one_hot: &Shared<Z64, U0>,
+    stride: usize,
+    kept: usize,
+) -> Result<Shared<Z64, U0>> {
+    if stride == kept {
+        return Ok(one_hot.clone());
+    }
+    let mut dims = one_hot.shape().dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = kept;
+    }
+    map_linear(one_hot, Shape::from(dims), |data| {
+        data.chunks_exact(stride)
+            .flat_map(|window| window[..kept].iter().copied())
+            .collect()
+    })
+}
+
+fn check_gradient(pooling: &Pooling, delta: &Shape) -> Result<()> {
+    if *delta == pooling.output_shape() {
+        Ok(())
     } else {
-        move_data(x.data())
-    };
-    Shared::from_parts(x.role(), shape, data)
+        Err(Error::ShapeMismatch {
+            operation: "max pooling backward",
+            left: delta.clone(),
+            right: pooling.output_shape(),
+        })
+    }
 }
 
 /// Max pooling in the clear: the maxima and the flat input index of each.

@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::nn::backend::Window;
 use crate::tensor::Shape;
 
+/// The most values the windows of one pooling may hold in all.
+const MAX_GATHERED: usize = 1 << 30;
+
 /// A pooling of an NHWC input: its dimensions and the output's height and width.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pooling {
@@ -41,13 +44,25 @@ impl Pooling {
         if kernel == 0 || stride == 0 || kernel > height || kernel > width {
             return Err(invalid("the window does not fit the image"));
         }
+        // Overlapping windows hold each value up to (kernel / stride)² times: bound what a
+        // gather allocates.
+        let (out_height, out_width) = (
+            (height - kernel) / stride + 1,
+            (width - kernel) / stride + 1,
+        );
+        let gathered = [batch, out_height, out_width, channels, kernel, kernel]
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        if gathered.is_none_or(|n| n > MAX_GATHERED) {
+            return Err(invalid("the windows hold more than 2^30 values in all"));
+        }
         Ok(Pooling {
             batch,
             height,
             width,
             channels,
-            out_height: (height - kernel) / stride + 1,
-            out_width: (width - kernel) / stride + 1,
+            out_height,
+            out_width,
             window,
         })
     }
@@ -177,5 +192,22 @@ mod tests {
         let ones = vec![1u32; 16];
         assert_eq!(pooling.scatter_add(&ones, 4), [1, 2, 1, 2, 4, 2, 1, 2, 1]);
         assert!(!pooling.tiles());
+    }
+
+    #[test]
+    fn windows_that_would_hold_too_many_values_are_refused() {
+        let huge = Shape::from([1, 1 << 16, 1 << 16, 1]);
+        let overlapping = Window {
+            kernel: 4,
+            stride: 1,
+        };
+        assert!(Pooling::new("test", &huge, overlapping).is_err());
+        let tiling = Window {
+            kernel: 4,
+            stride: 4,
+        };
+        assert!(Pooling::new("test", &huge, tiling).is_err(), "2^32 values");
+        let fine = Shape::from([2, 64, 64, 3]);
+        assert!(Pooling::new("test", &fine, overlapping).is_ok());
     }
 }
