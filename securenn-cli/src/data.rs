@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::data::Splits;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
 use securenn_dsl::nn::data::npz;
 use securenn_dsl::nn::mnist::{Mnist, TEST_LEN, TRAIN_LEN};
+use securenn_dsl::nn::{NetworkSpec, ValueShape};
 
 use crate::processes::CliError;
 
@@ -43,6 +43,15 @@ pub(crate) struct DataArgs {
     /// The number of test examples in P0's data set, for a party that does not hold it.
     #[arg(long, value_name = "N", requires = "examples")]
     pub(crate) test_examples: Option<usize>,
+}
+
+/// What the examples a network takes are called in messages: images, or rows of a table
+/// (plural, singular).
+pub(crate) fn examples_noun(spec: &NetworkSpec) -> (&'static str, &'static str) {
+    match spec.input() {
+        ValueShape::Image { .. } => ("images", "image"),
+        ValueShape::Row(_) => ("rows", "row"),
+    }
 }
 
 /// The public sizes of the data set: what every party knows without the data.

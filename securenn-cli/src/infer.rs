@@ -27,7 +27,7 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataArgs, Sizes};
+use crate::data::{DataArgs, Sizes, examples_noun};
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
@@ -268,7 +268,11 @@ async fn infer_party(
     })?;
     session.reset_stats();
     let started = Instant::now();
-    let mut progress = ImageProgress::new(role == Role::P0 && !args.json, images);
+    let mut progress = ImageProgress::new(
+        role == Role::P0 && !args.json,
+        images,
+        examples_noun(spec).0,
+    );
     let evaluation = evaluate_reporting(session, &mut network, &test, images, args.batch, |done| {
         progress.done(done)
     })
@@ -297,7 +301,7 @@ fn check(args: &Args) -> Result<NetworkSpec, CliError> {
 }
 
 /// Prints the summary: one JSON object with `--json`, else a sentence.
-fn print_summary(args: &Args, summary: &Summary) -> Result<bool, CliError> {
+fn print_summary(args: &Args, spec: &NetworkSpec, summary: &Summary) -> Result<bool, CliError> {
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
@@ -313,11 +317,13 @@ fn print_summary(args: &Args, summary: &Summary) -> Result<bool, CliError> {
     });
     writeln!(
         out,
-        "network {}: {} images in {:.1} s ({:.1} ms per image), {:.1} MB; accuracy {:.2}%{agreement}",
+        "network {}: {} {} in {:.1} s ({:.1} ms per {}), {:.1} MB; accuracy {:.2}%{agreement}",
         summary.network,
         summary.images,
+        examples_noun(spec).0,
         summary.seconds,
         summary.seconds * 1e3 / summary.images.max(1) as f64,
+        examples_noun(spec).1,
         summary.bytes_total as f64 / 1e6,
         summary.accuracy * 100.0,
     )?;
@@ -406,7 +412,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         accuracy: right as f64 / images as f64,
         agreement: Some(agreeing as f64 / images as f64),
     };
-    print_summary(args, &summary)
+    print_summary(args, &spec, &summary)
 }
 
 /// The weights of a party of a cluster. Each party holds only its own files, so the kind of
@@ -468,5 +474,5 @@ pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, 
         accuracy: right as f64 / images as f64,
         agreement: None,
     };
-    print_summary(args, &summary)
+    print_summary(args, &spec, &summary)
 }

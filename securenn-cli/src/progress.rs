@@ -31,6 +31,8 @@ fn bar(visible: bool, len: usize, template: &str) -> ProgressBar {
 pub(crate) struct StepProgress {
     bar: ProgressBar,
     visible: bool,
+    /// What the examples are called: images, rows.
+    examples: &'static str,
     /// When the last plain line was printed, off a terminal.
     last_line: Instant,
 }
@@ -39,8 +41,9 @@ pub(crate) struct StepProgress {
 const LINE_EVERY: Duration = Duration::from_secs(30);
 
 impl StepProgress {
-    /// A bar over `steps` steps, drawn only if `visible`.
-    pub(crate) fn new(visible: bool, steps: usize) -> Self {
+    /// A bar over `steps` steps, drawn only if `visible`; the test accuracy is reported on
+    /// `examples` (images, rows).
+    pub(crate) fn new(visible: bool, steps: usize, examples: &'static str) -> Self {
         let bar = bar(
             visible,
             steps,
@@ -49,6 +52,7 @@ impl StepProgress {
         StepProgress {
             bar,
             visible,
+            examples,
             last_line: Instant::now(),
         }
     }
@@ -77,10 +81,11 @@ impl StepProgress {
         self.bar.set_message(message);
         if let (Some(accuracy), true) = (step.accuracy, self.visible) {
             let line = format!(
-                "  epoch {} done after {} steps: accuracy {:.2}% on the first {test_images} test images",
+                "  epoch {} done after {} steps: accuracy {:.2}% on the first {test_images} test {}",
                 step.epoch,
                 step.iteration,
-                accuracy * 100.0
+                accuracy * 100.0,
+                self.examples
             );
             // Not on a terminal the bar is hidden, and so is what it prints.
             if self.bar.is_hidden() {
@@ -102,21 +107,23 @@ impl StepProgress {
 pub(crate) struct ImageProgress {
     bar: ProgressBar,
     visible: bool,
+    examples: &'static str,
     started: Instant,
     last_line: Instant,
 }
 
 impl ImageProgress {
-    /// A bar over `images` images, drawn only if `visible`.
-    pub(crate) fn new(visible: bool, images: usize) -> Self {
-        let bar = bar(
-            visible,
-            images,
-            "  {bar:32.cyan/blue} {pos}/{len} images  {elapsed_precise} elapsed, {eta} left",
+    /// A bar over `images` examples (called `examples`: images, rows), drawn only if
+    /// `visible`.
+    pub(crate) fn new(visible: bool, images: usize, examples: &'static str) -> Self {
+        let template = format!(
+            "  {{bar:32.cyan/blue}} {{pos}}/{{len}} {examples}  {{elapsed_precise}} elapsed, {{eta}} left"
         );
+        let bar = bar(visible, images, &template);
         ImageProgress {
             bar,
             visible,
+            examples,
             started: Instant::now(),
             last_line: Instant::now(),
         }
@@ -130,7 +137,7 @@ impl ImageProgress {
             self.last_line = Instant::now();
             let per_image = self.started.elapsed().as_secs_f64() / done.max(1) as f64;
             let left = per_image * total.saturating_sub(done as u64) as f64;
-            say!("  {done}/{total} images  {left:.0} s left");
+            say!("  {done}/{total} {}  {left:.0} s left", self.examples);
         }
     }
 

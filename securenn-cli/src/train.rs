@@ -32,7 +32,7 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Job, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataArgs, Sizes};
+use crate::data::{DataArgs, Sizes, examples_noun};
 use crate::memory::{peak_resident_mb, resident_mb};
 use crate::plot::{CurvePoint, LayerBar, write_cost_chart, write_training_curve};
 use crate::processes::{
@@ -533,7 +533,9 @@ async fn train_party(
         }
         (None, None) => return Err(securenn_dsl::Error::Config("no start for training")),
     };
-    let mut progress = StepProgress::new(role == Role::P0 && !quiet, settings.iterations());
+    let (examples, _) = examples_noun(&settings.spec);
+    let mut progress =
+        StepProgress::new(role == Role::P0 && !quiet, settings.iterations(), examples);
     let mut curve = Vec::new();
     let mut memory_mb = Vec::new();
     let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
@@ -569,7 +571,7 @@ async fn train_party(
     let saved = save(session, &network, args, &model_id, settings).await?;
     let evaluation = if test_images > 0 {
         if role == Role::P0 && !quiet {
-            say!("  evaluating on {test_images} test images");
+            say!("  evaluating on {test_images} test {examples}");
         }
         evaluate(session, &mut network, &test_data, test_images, 128)
             .await?
@@ -679,11 +681,12 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     }
     if !args.json {
         say!(
-            "training network {} ({} parameters) for {} steps of {} images, {}",
+            "training network {} ({} parameters) for {} steps of {} {}, {}",
             settings.spec.name(),
             settings.spec.parameters(),
             settings.iterations(),
             settings.config.batch(),
+            examples_noun(&settings.spec).0,
             match args.transport {
                 TransportKind::Local => "three parties in this process",
                 TransportKind::Tcp if args.options.insecure =>
@@ -770,19 +773,30 @@ fn finish(
     {
         say!("peak resident memory of P0's process: {peak:.0} MB");
     }
-    print_summary(args, &summary, reports[0].evaluation.map(|(n, _)| n))
+    print_summary(
+        args,
+        &settings.spec,
+        &summary,
+        reports[0].evaluation.map(|(n, _)| n),
+    )
 }
 
-fn print_summary(args: &Args, summary: &Summary, images: Option<usize>) -> Result<bool, CliError> {
+fn print_summary(
+    args: &Args,
+    spec: &NetworkSpec,
+    summary: &Summary,
+    images: Option<usize>,
+) -> Result<bool, CliError> {
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(summary)?)?;
     } else if let (Some(accuracy), Some(images)) = (summary.test_accuracy, images) {
         writeln!(
             out,
-            "network {}: test accuracy {:.2}% on {images} images",
+            "network {}: test accuracy {:.2}% on {images} {}",
             summary.network,
             accuracy * 100.0,
+            examples_noun(spec).0,
         )?;
     }
     Ok(true)
@@ -793,16 +807,21 @@ fn run_plaintext(args: &Args, settings: &TrainSettings, data: &Splits) -> Result
     let test_images = args.test_images.min(data.test.len());
     if !args.json {
         say!(
-            "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} images",
+            "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} {}",
             settings.spec.name(),
             settings.spec.parameters(),
             settings.iterations(),
-            settings.config.batch()
+            settings.config.batch(),
+            examples_noun(&settings.spec).0
         );
     }
     let started = Instant::now();
     let weights = starting_weights(args, &settings.spec, args.seed)?;
-    let mut progress = StepProgress::new(!args.json, settings.iterations());
+    let mut progress = StepProgress::new(
+        !args.json,
+        settings.iterations(),
+        examples_noun(&settings.spec).0,
+    );
     let mut curve = Vec::new();
     let epoch_test = EPOCH_TEST_IMAGES.min(test_images);
     let mut twin = train_plaintext::<Z64>(
@@ -841,7 +860,7 @@ fn run_plaintext(args: &Args, settings: &TrainSettings, data: &Splits) -> Result
         0,
         evaluation,
     );
-    print_summary(args, &summary, evaluation.map(|(n, _)| n))
+    print_summary(args, &settings.spec, &summary, evaluation.map(|(n, _)| n))
 }
 
 /// The data set, at P0 of separate processes or of a cluster: read and checked against the
@@ -909,7 +928,12 @@ pub(crate) async fn run_as_party(
     );
     summary.first_step = report.first_step;
     summary.memory_mb = report.memory_mb;
-    print_summary(args, &summary, report.evaluation.map(|(n, _)| n))
+    print_summary(
+        args,
+        &settings.spec,
+        &summary,
+        report.evaluation.map(|(n, _)| n),
+    )
 }
 
 /// Each layer's cost over the whole run: megabytes summed over the three parties, times
