@@ -100,3 +100,41 @@ fn bad_dimensions_are_a_clear_error() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("m,n,v"));
 }
+
+/// `securenn bench network`: one private inference checked against the plaintext twin, on
+/// MNIST for the paper's networks (within the paper's bytes) and on random inputs for a
+/// network file of other shapes (Falcon's AlexNet: overlapping max pooling, batch
+/// normalisation), with its cost and peak memory.
+#[test]
+fn a_network_benchmark_agrees_with_the_twin() {
+    let run = |network: &str| -> serde_json::Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
+            .args(["bench", "network", network, "--batch", "1", "--repeat", "1"])
+            .arg("--json")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{network}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    let a = run("A");
+    assert_eq!(a["correct"], true, "{a}");
+    assert_eq!(a["inputs"], "MNIST", "{a}");
+    assert!(a["bytes_total"].as_u64().unwrap() <= a["paper_bytes"].as_u64().unwrap());
+
+    let alexnet = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/networks/alexnet.toml"
+    );
+    let summary = run(alexnet);
+    assert_eq!(summary["correct"], true, "{summary}");
+    assert_eq!(summary["inputs"], "random", "{summary}");
+    assert!(summary.get("paper_bytes").is_none(), "{summary}");
+    assert!(summary["rounds"].as_u64().unwrap() > 0);
+    assert!(summary["bytes_total"].as_u64().unwrap() > 0);
+    assert!(summary["peak_memory_mb"].as_f64().unwrap() > 0.0);
+}
