@@ -11,6 +11,7 @@
 
 use securenn_dsl::net::ClusterStats;
 use securenn_dsl::party::{Common, P0, P1, Private};
+use securenn_dsl::protocol::cost::{self, Costs};
 use securenn_dsl::protocol::{
     Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
     private_compare, relu, select_share, share_convert,
@@ -45,15 +46,10 @@ where
     cluster
 }
 
-/// Asserts bytes and rounds: at most the paper's, and exactly ours.
-fn check(
-    name: &str,
-    stats: &ClusterStats,
-    paper_bytes: u64,
-    ours: u64,
-    paper_rounds: u64,
-    our_rounds: u64,
-) {
+/// Asserts bytes and rounds: at most the paper's, and exactly ours (`protocol::cost`).
+fn check(name: &str, stats: &ClusterStats, costs: Costs) {
+    let (paper_bytes, ours) = (costs.paper.bytes, costs.ours.bytes);
+    let (paper_rounds, our_rounds) = (costs.paper.rounds, costs.ours.rounds);
     let bytes = stats.total_bytes();
     eprintln!(
         "{name}: {bytes} bytes (paper {paper_bytes}), {} rounds (paper {paper_rounds})",
@@ -87,8 +83,10 @@ fn matmul_costs_at_most_16_mn_plus_nv_plus_8_mv() {
         let y = public_tensor::<Z64>(2, n * v).reshape([n, v]).unwrap();
         let stats = traffic(&x, &y, async |s, a, b| matmul(s, a, b).await.map(drop));
         let (m, n, v) = (m as u64, n as u64, v as u64);
-        let formula = 16 * (m * n + n * v) + 8 * m * v;
-        check("matmul", &stats, formula, formula, 2, 1);
+        // 16(mn + nv) + 8mv bytes, as the paper's formula.
+        let costs = cost::matmul(m, n, v);
+        assert_eq!(costs.ours.bytes, 16 * (m * n + n * v) + 8 * m * v);
+        check("matmul", &stats, costs);
     }
 }
 
@@ -104,11 +102,8 @@ fn conv2d_costs_the_papers_formula() {
     let stats = traffic(&x, &w, async |s, a, b| {
         conv2d(s, a, b, 1, 0).await.map(drop)
     });
-    let (m, f, i, o, s) = (24u64, 5, 1, 20, 28 * 28);
-    let formula = (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8;
-    // The masked input (s elements) is opened instead of its im2col matrix (m²f²i).
-    let ours = (2 * s + 2 * f * f * o * i + m * m * o) * 8;
-    check("conv2d", &stats, formula, ours, 2, 1);
+    // The masked input (28² elements) is opened instead of its im2col matrix (24²·5²).
+    check("conv2d", &stats, cost::conv2d(28, 5, 1, 20));
 }
 
 #[test]
@@ -117,7 +112,7 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
     let stats = traffic(&x, &y, async |s, a, b| {
         mul_elementwise(s, a, b).await.map(drop)
     });
-    check("mul_elementwise", &stats, 40 * N, 40 * N, 2, 1);
+    check("mul_elementwise", &stats, cost::mul_elementwise(N));
 
     let stats = run_local(|session| {
         let (x, y) = (x.clone(), y.clone());
@@ -137,10 +132,7 @@ fn elementwise_product_and_select_share_cost_40_bytes_per_element() {
     check(
         "select_share",
         &ClusterStats::from_parties(&stats),
-        40 * N,
-        40 * N,
-        2,
-        1,
+        cost::select_share(N),
     );
 }
 
@@ -163,10 +155,7 @@ fn private_compare_costs_128_bytes_per_comparison() {
     check(
         "private_compare",
         &ClusterStats::from_parties(&stats),
-        128 * N,
-        128 * N,
-        1,
-        1,
+        cost::private_compare(N),
     );
 }
 
@@ -174,7 +163,7 @@ fn private_compare_costs_128_bytes_per_comparison() {
 fn share_convert_costs_224_bytes_against_the_papers_304() {
     let x = vector(LEN, 7);
     let stats = traffic(&x, &x, async |s, a, _| share_convert(s, a).await.map(drop));
-    check("share_convert", &stats, 304 * N, 224 * N, 4, 4);
+    check("share_convert", &stats, cost::share_convert(N));
 }
 
 #[test]
@@ -194,10 +183,7 @@ fn compute_msb_costs_272_bytes_against_the_papers_360() {
     check(
         "compute_msb",
         &ClusterStats::from_parties(&stats),
-        360 * N,
-        272 * N,
-        5,
-        5,
+        cost::compute_msb(N),
     );
 }
 
@@ -205,14 +191,14 @@ fn compute_msb_costs_272_bytes_against_the_papers_360() {
 fn drelu_costs_496_bytes_against_the_papers_664() {
     let x = vector(LEN, 8);
     let stats = traffic(&x, &x, async |s, a, _| drelu(s, a).await.map(drop));
-    check("drelu", &stats, 664 * N, 496 * N, 8, 8);
+    check("drelu", &stats, cost::drelu(N));
 }
 
 #[test]
 fn relu_costs_536_bytes_against_the_papers_704() {
     let x = vector(LEN, 9);
     let stats = traffic(&x, &x, async |s, a, _| relu(s, a).await.map(drop));
-    check("relu", &stats, 704 * N, 536 * N, 10, 9);
+    check("relu", &stats, cost::relu(N));
 }
 
 #[test]
@@ -226,34 +212,19 @@ fn division_costs_536_per_quotient_bit_against_the_papers_704_times_13() {
     let stats = traffic(&signed_tensor(&x), &signed_tensor(&y), async |s, a, b| {
         division(s, a, b).await.map(drop)
     });
-    let n = n as u64;
-    check(
-        "division",
-        &stats,
-        704 * 13 * n,
-        536 * 14 * n,
-        10 * 13,
-        9 * 14,
-    );
+    check("division", &stats, cost::division(n as u64));
 }
 
 #[test]
 fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
-    for (k, n_rounds_paper, our_rounds) in [(2usize, 9 * 3, 9 * 2), (3, 9 * 8, 9 * 4)] {
+    for k in [2usize, 3] {
         let (h, w, c) = (6 * k, 4 * k, 5);
         let x = vector(h * w * c, 11).reshape([1, h, w, c]).unwrap();
         let stats = traffic(&x, &x, async |s, a, _| {
             maxpool(s, a, Pool2d { kernel: k }).await.map(drop)
         });
-        let comparisons = ((h / k) * (w / k) * c * (k * k - 1)) as u64;
-        check(
-            "maxpool",
-            &stats,
-            744 * comparisons,
-            576 * comparisons,
-            n_rounds_paper,
-            our_rounds,
-        );
+        let windows = ((h / k) * (w / k) * c) as u64;
+        check("maxpool", &stats, cost::maxpool(windows, k as u64));
     }
 }
 
@@ -274,15 +245,7 @@ fn dmaxpool_costs_8n_plus_2_bytes_per_window_against_the_papers_16_n_plus_1() {
             )?;
             dmaxpool(s, &a, n).await.map(drop)
         });
-        let (n, windows) = (n as u64, windows as u64);
-        check(
-            "dmaxpool",
-            &stats,
-            16 * (n + 1) * windows,
-            (8 * n + 2) * windows,
-            2,
-            2,
-        );
+        check("dmaxpool", &stats, cost::dmaxpool(windows as u64, n as u64));
     }
 }
 
@@ -293,7 +256,7 @@ fn truncation_costs_nothing() {
         let _ = securenn_dsl::protocol::truncate::<typenum::U5, _>(a);
         Ok(())
     });
-    check("truncate", &stats, 0, 0, 0, 0);
+    check("truncate", &stats, cost::truncate());
 }
 
 #[test]
@@ -309,5 +272,17 @@ fn independent_calls_run_side_by_side_share_rounds() {
         assert_eq!(ra.value.len() + rb.value.len(), 2 * LEN);
         Ok(())
     });
-    check("two relus", &stats, 2 * 704 * N, 2 * 536 * N, 10, 9);
+    // The bytes of two ReLUs of N values each, the rounds of one.
+    let (one, both) = (cost::relu(N), cost::relu(2 * N));
+    let side_by_side = Costs {
+        paper: cost::Cost {
+            bytes: both.paper.bytes,
+            rounds: one.paper.rounds,
+        },
+        ours: cost::Cost {
+            bytes: both.ours.bytes,
+            rounds: one.ours.rounds,
+        },
+    };
+    check("two relus", &stats, side_by_side);
 }

@@ -13,6 +13,7 @@ use securenn_dsl::cluster::LocalCluster;
 use securenn_dsl::net::CallId;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{Common, P0, P1, Private, Role};
+use securenn_dsl::protocol::cost;
 use securenn_dsl::protocol::{
     Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, private_compare, relu,
     select_share, share_convert, truncate,
@@ -168,27 +169,26 @@ impl Workload {
         })
     }
 
-    /// The paper's communication for this call, in bytes (Table 1/2, log p = 8).
+    /// The paper's communication for this call, in bytes (Table 1/2, log p = 8), from
+    /// [`protocol::cost`](securenn_dsl::protocol::cost).
     fn paper_bytes(&self) -> u64 {
         let n = self.size as u64;
         let d: Vec<u64> = self.dims.iter().map(|&d| d as u64).collect();
-        match self.name {
-            ProtocolName::Matmul => 16 * (d[0] * d[1] + d[1] * d[2]) + 8 * d[0] * d[2],
-            ProtocolName::Conv => {
-                let (m, f, i, o) = (d[0] - d[1] + 1, d[1], d[2], d[3]);
-                (2 * m * m * f * f * i + 2 * f * f * o * i + m * m * o) * 8
-            }
-            ProtocolName::Truncate => 0,
-            ProtocolName::SelectShare => 40 * n,
-            ProtocolName::PrivateCompare => 128 * n,
-            ProtocolName::ShareConvert => 304 * n,
-            ProtocolName::ComputeMsb => 360 * n,
-            ProtocolName::Drelu => 664 * n,
-            ProtocolName::Relu => 704 * n,
-            ProtocolName::Division => 704 * 13 * n,
-            ProtocolName::Maxpool => 744 * self.windows() * (d[3] * d[3] - 1),
-            ProtocolName::Dmaxpool => 16 * (d[3] * d[3] + 1) * self.windows(),
-        }
+        let costs = match self.name {
+            ProtocolName::Matmul => cost::matmul(d[0], d[1], d[2]),
+            ProtocolName::Conv => cost::conv2d(d[0], d[1], d[2], d[3]),
+            ProtocolName::Truncate => cost::truncate(),
+            ProtocolName::SelectShare => cost::select_share(n),
+            ProtocolName::PrivateCompare => cost::private_compare(n),
+            ProtocolName::ShareConvert => cost::share_convert(n),
+            ProtocolName::ComputeMsb => cost::compute_msb(n),
+            ProtocolName::Drelu => cost::drelu(n),
+            ProtocolName::Relu => cost::relu(n),
+            ProtocolName::Division => cost::division(n),
+            ProtocolName::Maxpool => cost::maxpool(self.windows(), d[3]),
+            ProtocolName::Dmaxpool => cost::dmaxpool(self.windows(), d[3] * d[3]),
+        };
+        costs.paper.bytes
     }
 
     fn windows(&self) -> u64 {

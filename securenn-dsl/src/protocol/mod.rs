@@ -35,6 +35,7 @@
 
 mod compute_msb;
 mod conv2d;
+pub mod cost;
 mod division;
 mod dmaxpool;
 mod drelu;
