@@ -11,6 +11,10 @@
 //! goes on from the latest step both hold. Each step's randomness depends on its number
 //! alone, so with the same keys a resumed run ends with exactly the weights of an
 //! uninterrupted one.
+//!
+//! The command's parts: the arguments, the job and the run (here), one party's training
+//! (`party`), checkpoints and resuming (`resume`), what is printed at the end (`report`)
+//! and the plaintext twin's run (`plaintext`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,16 @@ use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
 use crate::progress::StepProgress;
+
+mod party;
+mod plaintext;
+mod report;
+mod resume;
+
+use party::*;
+use plaintext::*;
+use report::*;
+use resume::*;
 
 /// Test images evaluated at the end of every epoch, for the progress report.
 const EPOCH_TEST_IMAGES: usize = 1000;
@@ -236,61 +250,6 @@ impl Args {
     }
 }
 
-/// The job field in which `role` states the checkpoints it holds.
-fn checkpoints_field(role: Role) -> String {
-    format!("{role} checkpoints")
-}
-
-/// The options that determine what training computes, recorded in share files: a run is
-/// resumed only with the options it was started with.
-fn run_options(settings: &TrainSettings) -> String {
-    let config = &settings.config;
-    let schedule = settings.lr_halving_epochs.map_or(String::new(), |k| {
-        format!(", learning rate halved every {k} epochs")
-    });
-    format!(
-        "network {}, batch {}, learning rate 2^-{}, momentum {}, loss {:?}, seed {}{schedule}",
-        settings.spec.name(),
-        config.batch(),
-        config.lr_shift,
-        config
-            .momentum_shift
-            .map_or("0".to_owned(), |k| format!("1 - 2^-{k}")),
-        config.loss,
-        settings.seed
-    )
-}
-
-/// The checkpoint to resume from: the latest step that P0 and P1 both hold, of one model,
-/// as they stated in their jobs (`own` is this party's job).
-fn resume_point(session: &Session, own: &Job) -> securenn_dsl::Result<(usize, String)> {
-    let stated = |role: Role| -> securenn_dsl::Result<Vec<(usize, String)>> {
-        let job = if session.role() == role {
-            Some(own)
-        } else {
-            session.peer_job(role)
-        };
-        let listed = job.and_then(|j| j.get(&checkpoints_field(role))).ok_or(
-            securenn_dsl::Error::Config(
-                "P0 or P1 stated no checkpoints: is --resume given to every party?",
-            ),
-        )?;
-        listed
-            .split(',')
-            .map(|item| {
-                item.split_once(':')
-                    .and_then(|(step, id)| Some((step.parse().ok()?, id.to_owned())))
-                    .ok_or(securenn_dsl::Error::Config(
-                        "P0 or P1 stated a malformed list of checkpoints",
-                    ))
-            })
-            .collect()
-    };
-    latest_common(&stated(Role::P0)?, &stated(Role::P1)?).ok_or(securenn_dsl::Error::Config(
-        "P0 and P1 hold no checkpoint of the same step of the same model",
-    ))
-}
-
 /// The JSON summary.
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -426,27 +385,6 @@ pub(crate) fn create_dir(dir: &Path) -> securenn_dsl::Result<()> {
     })
 }
 
-/// The weights training starts from: `--init`'s model, or fresh ones from `seed`.
-fn starting_weights(
-    args: &Args,
-    spec: &NetworkSpec,
-    seed: u64,
-) -> securenn_dsl::Result<Vec<Option<LayerWeights>>> {
-    match &args.init {
-        Some(path) => load_model(path, spec),
-        None => Ok(initial_weights(spec, seed)),
-    }
-}
-
-/// The seed of P1's initial weights in private training: drawn from P1's private key, so
-/// that no other party can compute them (the public `--seed` orders the examples).
-fn private_weight_seed(session: &Session) -> u64 {
-    let mut prg = session.scope("initial weights", 0).private_prg(0);
-    let mut bytes = [0u8; 8];
-    prg.fill(&mut bytes);
-    u64::from_le_bytes(bytes)
-}
-
 /// Checks, before a long run, that `--save` and `--plot` can be written.
 fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
     if let Some(dir) = &args.save {
@@ -470,167 +408,6 @@ fn check_outputs(args: &Args) -> securenn_dsl::Result<()> {
         }
     }
     Ok(())
-}
-
-/// One party's side of private training: P0 takes the data set, `loaded` (read before the
-/// session started, checked against the public `sizes`), P1 makes the initial weights (or
-/// each party loads its checkpoint), the three train, checkpoint, save, and evaluate.
-/// `job` is the job this party stated.
-async fn train_party(
-    session: &Session,
-    args: &Args,
-    settings: &TrainSettings,
-    sizes: Sizes,
-    loaded: Option<&Splits>,
-    job: &Job,
-) -> securenn_dsl::Result<PartyReport> {
-    let role = session.role();
-    let quiet = args.json;
-    let run = run_options(settings);
-    let data = match role {
-        Role::P0 => loaded.cloned(),
-        _ => None,
-    };
-    let test_images = args.test_images.min(sizes.test);
-    let (train_set, test_set) = data.map(|d| (d.train, d.test)).unzip();
-    let missing = securenn_dsl::Error::Config("the data owner holds no data");
-    let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
-    let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
-    // P1's fresh weights, unless resuming (`Start::Fresh` borrows them).
-    let fresh_weights = match &args.resume {
-        None => Some(Private::<P1, _>::try_new(role, || {
-            starting_weights(args, &settings.spec, private_weight_seed(session))
-        })?),
-        Some(_) => None,
-    };
-    let (start, model_id, first_step) = match (fresh_weights.as_ref(), &args.resume) {
-        (Some(owned), _) => (
-            Start::Fresh(owned),
-            shared_model_id(session).unwrap_or_default(),
-            0,
-        ),
-        (None, Some(dir)) => {
-            let (step, id) = resume_point(session, job)?;
-            let network = Checkpoints::in_dir(dir).load(
-                &settings.spec,
-                settings.config,
-                role,
-                step,
-                &id,
-                &run,
-            )?;
-            if role == Role::P0 && !quiet {
-                say!("  resuming from the checkpoint after step {step}");
-            }
-            (
-                Start::Resume {
-                    network,
-                    iteration: step,
-                },
-                id,
-                step,
-            )
-        }
-        (None, None) => return Err(securenn_dsl::Error::Config("no start for training")),
-    };
-    let (examples, _) = examples_noun(&settings.spec);
-    let mut progress =
-        StepProgress::new(role == Role::P0 && !quiet, settings.iterations(), examples);
-    let mut curve = Vec::new();
-    let mut memory_mb = Vec::new();
-    let during = Some((&test_data, EPOCH_TEST_IMAGES.min(test_images)));
-    let checkpoints = args.checkpoint_every.zip(args.save_dir());
-    let training = Instant::now();
-    let mut network = train(
-        session,
-        settings,
-        start,
-        &train_data,
-        during,
-        |step, network| {
-            progress.step(step, EPOCH_TEST_IMAGES.min(test_images));
-            curve.push(CurvePoint::from(step));
-            if step.iteration % MEMORY_EVERY == 0
-                && let Some(resident) = resident_mb()
-            {
-                memory_mb.push((step.iteration, resident));
-            }
-            match checkpoints {
-                Some((every, dir)) if step.iteration % every == 0 => {
-                    Checkpoints::in_dir(dir).write(network, role, step.iteration, &model_id, &run)
-                }
-                _ => Ok(()),
-            }
-        },
-    )
-    .await?;
-    progress.finish();
-    let train_seconds = training.elapsed().as_secs_f64();
-    let costs = network.costs().to_vec();
-    let stats = session.stats();
-    let saved = save(session, &network, args, &model_id, settings).await?;
-    let evaluation = if test_images > 0 {
-        if role == Role::P0 && !quiet {
-            say!("  evaluating on {test_images} test {examples}");
-        }
-        evaluate(session, &mut network, &test_data, test_images, 128)
-            .await?
-            .into_inner()
-            .map(|e| (e.images, e.right))
-    } else {
-        None
-    };
-    Ok(PartyReport {
-        role,
-        evaluation,
-        costs,
-        stats,
-        train_seconds,
-        curve: if role == Role::P0 { curve } else { Vec::new() },
-        saved,
-        first_step,
-        memory_mb,
-        peak_memory_mb: peak_resident_mb(),
-    })
-}
-
-/// Saves this party's shares, and the model at the party it is revealed to.
-async fn save(
-    session: &Session,
-    network: &PrivateNetwork,
-    args: &Args,
-    model_id: &str,
-    settings: &TrainSettings,
-) -> securenn_dsl::Result<Vec<PathBuf>> {
-    let steps = settings.iterations();
-    let Some(dir) = args.save_dir() else {
-        return Ok(Vec::new());
-    };
-    let role = session.role();
-    let mut saved = Vec::new();
-    if let Some(shares) = network.shares() {
-        create_dir(dir)?;
-        let path = dir.join(shares_file(role));
-        let about = ShareInfo {
-            model_id: model_id.to_owned(),
-            iteration: steps as u64,
-            run: run_options(settings),
-        };
-        save_shares(&path, network.spec(), role, &shares, &about)?;
-        saved.push(path);
-    }
-    let revealed = match args.reveal_to {
-        None => None,
-        Some(Receiver::P0) => network.reveal_weights::<P0>(session).await?.into_inner(),
-        Some(Receiver::P1) => network.reveal_weights::<P1>(session).await?.into_inner(),
-    };
-    if let Some(model) = revealed {
-        create_dir(dir)?;
-        let path = dir.join(MODEL_FILE);
-        save_model(&path, network.spec(), &model)?;
-        saved.push(path);
-    }
-    Ok(saved)
 }
 
 /// Runs `securenn train`.
@@ -715,168 +492,6 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     finish(args, &settings, &reports, seconds)
 }
 
-/// Prints the table, the summary and the plot from the three parties' reports.
-fn finish(
-    args: &Args,
-    settings: &TrainSettings,
-    reports: &[PartyReport; 3],
-    seconds: f64,
-) -> Result<bool, CliError> {
-    let cluster =
-        ClusterStats::from_parties(&[reports[0].stats, reports[1].stats, reports[2].stats]);
-    let iterations = settings.iterations();
-    let train_seconds = reports[0].train_seconds;
-    let per_step = train_seconds / iterations.max(1) as f64;
-    if !args.json {
-        print_layer_table(&settings.spec, reports);
-        say!(
-            "trained in {train_seconds:.1} s ({per_step:.3} s per step, with the per-epoch checks), {:.1} MB sent in all; {seconds:.1} s with the final evaluation",
-            cluster.total_bytes() as f64 / 1e6
-        );
-        for path in reports.iter().flat_map(|r| &r.saved) {
-            say!("saved {}", path.display());
-        }
-    }
-    if let Some(path) = &args.plot {
-        write_training_curve(path, settings.spec.name(), &reports[0].curve)?;
-        if !args.json {
-            say!("training curve drawn to {}", path.display());
-        }
-    }
-    if let Some(path) = &args.cost_chart {
-        let steps = (iterations - reports[0].first_step).max(1) as f64;
-        let per_step: Vec<LayerBar> = layer_bars(&settings.spec, reports)
-            .into_iter()
-            .map(|bar| LayerBar {
-                megabytes: (bar.megabytes.0 / steps, bar.megabytes.1 / steps),
-                milliseconds: (bar.milliseconds.0 / steps, bar.milliseconds.1 / steps),
-                ..bar
-            })
-            .collect();
-        write_cost_chart(path, settings.spec.name(), &per_step)?;
-        if !args.json {
-            say!("cost per layer drawn to {}", path.display());
-        }
-    }
-    let mut summary = Summary::new(
-        settings,
-        seconds,
-        train_seconds,
-        cluster.total_bytes(),
-        reports[0].evaluation,
-    );
-    summary.first_step = reports[0].first_step;
-    summary.memory_mb.clone_from(&reports[0].memory_mb);
-    summary.peak_memory_mb = reports[0].peak_memory_mb;
-    if !args.json
-        && let Some(peak) = summary.peak_memory_mb
-    {
-        say!("peak resident memory of P0's process: {peak:.0} MB");
-    }
-    print_summary(
-        args,
-        &settings.spec,
-        &summary,
-        reports[0].evaluation.map(|(n, _)| n),
-    )
-}
-
-fn print_summary(
-    args: &Args,
-    spec: &NetworkSpec,
-    summary: &Summary,
-    images: Option<usize>,
-) -> Result<bool, CliError> {
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string(summary)?)?;
-    } else if let (Some(accuracy), Some(images)) = (summary.test_accuracy, images) {
-        writeln!(
-            out,
-            "network {}: test accuracy {:.2}% on {images} {}",
-            summary.network,
-            accuracy * 100.0,
-            examples_noun(spec).0,
-        )?;
-    }
-    Ok(true)
-}
-
-/// `--plaintext`: the twin trains in the clear, in 13-bit fixed point.
-fn run_plaintext(args: &Args, settings: &TrainSettings, data: &Splits) -> Result<bool, CliError> {
-    let test_images = args.test_images.min(data.test.len());
-    if !args.json {
-        say!(
-            "training network {} ({} parameters) in the clear (the plaintext twin, 13-bit fixed point) for {} steps of {} {}",
-            settings.spec.name(),
-            settings.spec.parameters(),
-            settings.iterations(),
-            settings.config.batch(),
-            examples_noun(&settings.spec).0
-        );
-    }
-    let started = Instant::now();
-    let weights = starting_weights(args, &settings.spec, args.seed)?;
-    let mut progress = StepProgress::new(
-        !args.json,
-        settings.iterations(),
-        examples_noun(&settings.spec).0,
-    );
-    let mut curve = Vec::new();
-    let epoch_test = EPOCH_TEST_IMAGES.min(test_images);
-    let mut twin = train_plaintext::<Z64>(
-        settings,
-        &weights,
-        &data.train,
-        Some((&data.test, epoch_test)),
-        |step| {
-            progress.step(step, epoch_test);
-            curve.push(CurvePoint::from(step));
-        },
-    )?;
-    progress.finish();
-    let train_seconds = started.elapsed().as_secs_f64();
-    let evaluation = if test_images > 0 {
-        let predictions = twin_predictions(&mut twin, &data.test, test_images, 500)?;
-        Some((test_images, right_answers(&predictions, data.test.labels())))
-    } else {
-        None
-    };
-    if let Some(dir) = &args.save {
-        create_dir(dir)?;
-        let path = dir.join(MODEL_FILE);
-        save_model(&path, &settings.spec, &twin.weights())?;
-        if !args.json {
-            say!("saved {}", path.display());
-        }
-    }
-    if let Some(path) = &args.plot {
-        write_training_curve(path, settings.spec.name(), &curve)?;
-    }
-    let summary = Summary::new(
-        settings,
-        started.elapsed().as_secs_f64(),
-        train_seconds,
-        0,
-        evaluation,
-    );
-    print_summary(args, &settings.spec, &summary, evaluation.map(|(n, _)| n))
-}
-
-/// The data set, at P0 of separate processes or of a cluster: read and checked against the
-/// public sizes before the session starts. Nothing at the other parties.
-fn owned_data(
-    args: &Args,
-    settings: &TrainSettings,
-    sizes: Sizes,
-    role: Role,
-) -> Result<Option<Splits>, CliError> {
-    match role {
-        Role::P0 => Ok(Some(args.data.load_agreed(&settings.spec, sizes)?)),
-        _ => Ok(None),
-    }
-}
-
 /// The job party `role` of a cluster states for `securenn party ... train`.
 pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
     let sizes = args.data.public_sizes()?;
@@ -934,59 +549,4 @@ pub(crate) async fn run_as_party(
         &summary,
         report.evaluation.map(|(n, _)| n),
     )
-}
-
-/// Each layer's cost over the whole run: megabytes summed over the three parties, times
-/// at P0, forward and backward.
-fn layer_bars(spec: &NetworkSpec, reports: &[PartyReport; 3]) -> Vec<LayerBar> {
-    spec.layers()
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            let megabytes = |backward: bool| -> f64 {
-                let bytes: u64 = reports
-                    .iter()
-                    .map(|r| {
-                        let (f, b) = r.costs.get(i).copied().unwrap_or_default();
-                        if backward { b.bytes_sent } else { f.bytes_sent }
-                    })
-                    .sum();
-                bytes as f64 / 1e6
-            };
-            let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
-            LayerBar {
-                name: layer.to_string(),
-                megabytes: (megabytes(false), megabytes(true)),
-                milliseconds: (f.time.as_secs_f64() * 1e3, b.time.as_secs_f64() * 1e3),
-            }
-        })
-        .collect()
-}
-
-/// Time, bytes and rounds per layer, forward and backward: times at P0, bytes summed over
-/// the three parties.
-fn print_layer_table(spec: &NetworkSpec, reports: &[PartyReport; 3]) {
-    say!(
-        "{:<40} {:>10} {:>12} {:>8} {:>10} {:>12} {:>8}",
-        "layer",
-        "fwd s",
-        "fwd MB",
-        "rounds",
-        "bwd s",
-        "bwd MB",
-        "rounds"
-    );
-    for (i, bar) in layer_bars(spec, reports).iter().enumerate() {
-        let (f, b) = reports[0].costs.get(i).copied().unwrap_or_default();
-        say!(
-            "{:<40} {:>10.2} {:>12.1} {:>8} {:>10.2} {:>12.1} {:>8}",
-            bar.name,
-            bar.milliseconds.0 / 1e3,
-            bar.megabytes.0,
-            f.rounds,
-            bar.milliseconds.1 / 1e3,
-            bar.megabytes.1,
-            b.rounds
-        );
-    }
 }
