@@ -1,5 +1,5 @@
-//! `securenn train`: private training of one of the paper's networks on MNIST, then private
-//! evaluation on the test images.
+//! `securenn train`: private training of a network (one of the paper's, or one from a
+//! network file) on MNIST or the user's data, then private evaluation on the test set.
 //!
 //! P0 owns the data and secret-shares each batch; P1 owns the initial weights; P2 helps.
 //! P0 learns the running loss and the test accuracy, nothing else, unless `--reveal-to`
