@@ -43,6 +43,10 @@ pub(crate) struct DataArgs {
     /// The number of test examples in P0's data set, for a party that does not hold it.
     #[arg(long, value_name = "N", requires = "examples")]
     pub(crate) test_examples: Option<usize>,
+    /// The data set, when it was read to count its examples: the next [`DataArgs::load`]
+    /// takes it instead of reading the file again.
+    #[arg(skip)]
+    counted: std::sync::Arc<std::sync::Mutex<Option<Splits>>>,
 }
 
 /// What the examples a network takes are called in messages: images, or rows of a table
@@ -80,8 +84,23 @@ impl std::fmt::Display for Sizes {
 }
 
 impl DataArgs {
-    /// Reads the data set.
+    /// Reads the data set, or takes it if [`DataArgs::public_sizes`] read it.
     pub(crate) fn load(&self) -> Result<Splits, CliError> {
+        match self.counted_splits().take() {
+            Some(splits) => Ok(splits),
+            None => self.read(),
+        }
+    }
+
+    /// The data set kept by [`DataArgs::public_sizes`], if any.
+    fn counted_splits(&self) -> std::sync::MutexGuard<'_, Option<Splits>> {
+        self.counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the data set from its file.
+    fn read(&self) -> Result<Splits, CliError> {
         let Some(path) = &self.data else {
             return Ok(self.load_mnist()?);
         };
@@ -146,7 +165,12 @@ impl DataArgs {
                 path.display()
             )
             .into()),
-            Some(_) => Ok(Sizes::of(&self.load()?)),
+            Some(_) => {
+                let splits = self.load()?;
+                let sizes = Sizes::of(&splits);
+                *self.counted_splits() = Some(splits);
+                Ok(sizes)
+            }
         }
     }
 

@@ -155,6 +155,15 @@ impl ValueShape {
         }
     }
 
+    /// The last dimension: an image's channels, a row's length (what a per-channel layer
+    /// such as batch normalisation scales).
+    pub fn last_dim(&self) -> usize {
+        match *self {
+            ValueShape::Image { channels, .. } => channels,
+            ValueShape::Row(n) => n,
+        }
+    }
+
     /// Values per example.
     pub fn len(&self) -> usize {
         match *self {
@@ -384,21 +393,13 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
         )),
         (LayerSpec::Flatten, shape) => Ok(ValueShape::Row(shape.len())),
         (LayerSpec::BatchNorm { channels }, shape)
-            if channels > 0 && last_dim(shape) == channels =>
+            if channels > 0 && shape.last_dim() == channels =>
         {
             Ok(shape)
         }
         (LayerSpec::BatchNorm { .. }, _) => Err(mismatch(
             "batch normalisation needs one scale per channel of its input",
         )),
-    }
-}
-
-/// An image's channels, a row's length.
-fn last_dim(shape: ValueShape) -> usize {
-    match shape {
-        ValueShape::Image { channels, .. } => channels,
-        ValueShape::Row(n) => n,
     }
 }
 

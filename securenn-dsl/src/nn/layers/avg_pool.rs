@@ -6,7 +6,7 @@
 //!
 //! Backward: each window's δ divided by the size, added to every position of the window.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::nn::backend::Window;
 use crate::nn::layers::window::Pooling;
 use crate::nn::local::shift;
@@ -59,7 +59,7 @@ pub(crate) fn backward_shared(
     window: Window,
 ) -> Result<Shared<Z64>> {
     let pooling = Pooling::new(OPERATION, input, window)?;
-    check_gradient(&pooling, delta.shape())?;
+    pooling.check_gradient("average pooling backward", delta.shape())?;
     let divided = divide_shared(delta, pooling.window_len());
     let data = if delta.role().is_helper() {
         Vec::new()
@@ -89,22 +89,10 @@ pub(crate) fn backward_plain<N: Number>(
     rounding: &mut Rounding,
 ) -> Result<Tensor<N>> {
     let pooling = Pooling::new(OPERATION, input, window)?;
-    check_gradient(&pooling, delta.shape())?;
+    pooling.check_gradient("average pooling backward", delta.shape())?;
     let mut divided = delta.data().to_vec();
     divide_plain(&mut divided, pooling.window_len(), rounding);
     Tensor::from_vec(input.clone(), pooling.spread(&divided))
-}
-
-fn check_gradient(pooling: &Pooling, delta: &Shape) -> Result<()> {
-    if delta.numel() == pooling.output_shape().numel() {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            operation: "average pooling backward",
-            left: delta.clone(),
-            right: pooling.output_shape(),
-        })
-    }
 }
 
 #[cfg(test)]

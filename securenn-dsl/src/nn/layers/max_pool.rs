@@ -60,7 +60,7 @@ pub(crate) fn backward(
     window: Window,
 ) -> Shared<Z64> {
     let pooling = Pooling::new(OPERATION, input, window)?;
-    check_gradient(&pooling, delta.shape())?;
+    pooling.check_gradient("max pooling backward", delta.shape())?;
     // DMaxpool's one-hot vectors have a power-of-two length: a 3×3 window's index (0..9)
     // is one of 16 positions, of which the last 7 are never set and are dropped (locally)
     // before the product.
@@ -90,18 +90,6 @@ fn keep_positions(
             .flat_map(|window| window[..kept].iter().copied())
             .collect()
     })
-}
-
-fn check_gradient(pooling: &Pooling, delta: &Shape) -> Result<()> {
-    if *delta == pooling.output_shape() {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            operation: "max pooling backward",
-            left: delta.clone(),
-            right: pooling.output_shape(),
-        })
-    }
 }
 
 /// Max pooling in the clear: the maxima and the flat input index of each.

@@ -77,6 +77,23 @@ impl Pooling {
         Shape::from([self.batch, self.out_height, self.out_width, self.channels])
     }
 
+    /// Checks that a gradient `delta` has one value per window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] naming `operation` if it does not.
+    pub(crate) fn check_gradient(&self, operation: &'static str, delta: &Shape) -> Result<()> {
+        if delta.numel() == self.output_shape().numel() {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                operation,
+                left: delta.clone(),
+                right: self.output_shape(),
+            })
+        }
+    }
+
     /// Values per window: kernel².
     pub(crate) fn window_len(&self) -> usize {
         self.window.kernel * self.window.kernel

@@ -397,10 +397,7 @@ fn resolve_layer(layer: LayerFile, input: ValueShape) -> core::result::Result<La
         }),
         LayerFile::Flatten {} => Ok(LayerSpec::Flatten),
         LayerFile::BatchNorm { channels } => {
-            let given = match input {
-                ValueShape::Image { channels, .. } => channels,
-                ValueShape::Row(n) => n,
-            };
+            let given = input.last_dim();
             match channels {
                 Some(stated) if stated != given => Err(format!(
                     "normalises {stated} channels, but the layer before it gives {input}"
