@@ -60,9 +60,9 @@ enum Command {
     /// Time, count and check protocol calls.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Train one of the paper's networks privately on MNIST, then evaluate it.
+    /// Train a network privately (the paper's on MNIST, or a network and data of your own), then evaluate it.
     Train(train::Args),
-    /// Classify MNIST test images privately with a trained network.
+    /// Classify test examples privately with a trained network (MNIST's, or a data file's).
     Infer(infer::Args),
     /// Make a cluster's CA, each party's certificate and key, and a sample cluster.toml.
     Keygen(cluster::KeygenArgs),

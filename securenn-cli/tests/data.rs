@@ -1,7 +1,8 @@
 //! `securenn train|infer --data FILE`: a small network trained privately on the vendored
-//! tabular data set is within three test rows of a float logistic regression on the same
-//! split, and classifies privately afterwards; every kind of defect in a data file is one
-//! clear error naming the file and the problem, never a panic.
+//! Ionosphere table reaches at least a float logistic regression on the same split (and
+//! ties it on the breast-cancer table, where a line separates the classes), and classifies
+//! privately afterwards; every kind of defect in a data file is one clear error naming the
+//! file and the problem, never a panic.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +18,7 @@ use securenn_dsl::nn::ValueShape;
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
 use securenn_dsl::nn::data::npz;
+use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -24,6 +26,18 @@ fn repo(path: &str) -> PathBuf {
 
 fn wdbc() -> String {
     repo("data/breast-cancer/wdbc.csv")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn breast_cancer_network() -> String {
+    repo("examples/networks/breast-cancer.toml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn ionosphere() -> String {
+    repo("data/ionosphere/ionosphere.csv")
         .to_string_lossy()
         .into_owned()
 }
@@ -71,85 +85,103 @@ fn accuracy_of(weights: &[f64], test: &Dataset) -> f64 {
     right as f64 / test.len() as f64
 }
 
+/// Trains `network` privately on the CSV `data` (60 epochs of 32 or 64 rows) and saves
+/// the shares; returns the training summary.
+fn train_privately(network: &str, data: &str, label: &str, batch: &str, save: &str) -> Value {
+    json(&[
+        "train",
+        "--network",
+        network,
+        "--data",
+        data,
+        "--label-column",
+        label,
+        "--epochs",
+        "60",
+        "--batch",
+        batch,
+        "--lr",
+        "0.015625",
+        "--save",
+        save,
+        "--json",
+    ])
+}
+
 #[test]
-fn a_private_mlp_on_the_tabular_set_is_within_three_rows_of_a_float_logistic_regression() {
-    let splits = csv::load(Path::new(&wdbc()), &CsvOptions::new("diagnosis")).unwrap();
-    assert_eq!(splits.class_names, ["benign", "malignant"]);
-    assert_eq!(splits.train.len() + splits.test.len(), 569);
+fn a_private_mlp_on_the_ionosphere_table_reaches_a_float_logistic_regression() {
+    let data = ionosphere();
+    let splits = csv::load(Path::new(&data), &CsvOptions::new("radar_return")).unwrap();
+    assert_eq!(splits.class_names, ["bad", "good"]);
+    assert_eq!(splits.train.len() + splits.test.len(), 351);
     let baseline = accuracy_of(&logistic_regression(&splits.train), &splits.test);
 
     let scratch = Scratch::new("tabular");
     let save = scratch.path("model");
-    let common = [
-        "--network",
-        &tabular(),
-        "--data",
-        &wdbc(),
-        "--label-column",
-        "diagnosis",
-        "--json",
-    ];
-    let trained = json(
-        &[
-            &[
-                "train",
-                "--epochs",
-                "60",
-                "--batch",
-                "64",
-                "--lr",
-                "0.015625",
-                "--save",
-                &save,
-                "--insecure-key-seed",
-                "1",
-            ][..],
-            &common,
-        ]
-        .concat(),
-    );
+    let network = tabular();
+    let trained = train_privately(&network, &data, "radar_return", "32", &save);
     let private = trained["test_accuracy"].as_f64().unwrap();
     eprintln!(
         "test rows {}: private MLP {private:.4}, float logistic regression {baseline:.4}",
         splits.test.len()
     );
-    // On this split the float regression misses 1 of the 114 test rows. The private
-    // network's runs differ with the parties' keys (its initial weights and its
-    // truncations are random): 2 to 5 rows in runs with fresh keys, so the test fixes the
-    // keys (`--insecure-key-seed 1`: 2 rows) to be a repeatable check rather than a draw.
-    // Over twenty splits the two are tied (the tutorial's "Your own network and data").
-    let row = 1.0 / splits.test.len() as f64;
-    assert!(
-        private >= baseline - 3.0 * row - 1e-9,
-        "private {private}, float {baseline}"
-    );
+    // The keys are fresh: the network's initial weights and its truncations differ from
+    // one run to the next. On this split the regression gets 63 of the 70 test rows; ten
+    // private runs got 65 to 69.
+    assert!(private >= baseline, "private {private}, float {baseline}");
 
     // The saved shares classify the test rows privately, as they did after training (up to
     // a row whose score the inference's own truncations tip over).
-    let inferred = json(
-        &[
-            &[
-                "infer",
-                "--weights",
-                &save,
-                "--batch",
-                "32",
-                "--insecure-key-seed",
-                "1",
-            ][..],
-            &common,
-        ]
-        .concat(),
-    );
+    let inferred = json(&[
+        "infer",
+        "--network",
+        &network,
+        "--data",
+        &data,
+        "--label-column",
+        "radar_return",
+        "--weights",
+        &save,
+        "--batch",
+        "32",
+        "--json",
+    ]);
     assert_eq!(
         inferred["images"].as_u64().unwrap(),
         splits.test.len() as u64
     );
     let accuracy = inferred["accuracy"].as_f64().unwrap();
+    let row = 1.0 / splits.test.len() as f64;
     assert!((accuracy - private).abs() <= row + 1e-9, "{inferred}");
+    assert_eq!(inferred["agreement"].as_f64(), Some(1.0), "{inferred}");
 }
 
-/// Writes `text` as a CSV file and returns the error `securenn train` gives for it.
+/// On the breast-cancer table a line separates the classes about as well as anything: the
+/// private network and the float regression are tied there (over twenty splits 96.5% to
+/// 96.9% against 97.0%), so the law is "within three rows", not "at least".
+#[test]
+fn a_private_mlp_on_the_breast_cancer_table_is_within_three_rows_of_a_float_regression() {
+    let data = wdbc();
+    let splits = csv::load(Path::new(&data), &CsvOptions::new("diagnosis")).unwrap();
+    assert_eq!(splits.class_names, ["benign", "malignant"]);
+    assert_eq!(splits.train.len() + splits.test.len(), 569);
+    let baseline = accuracy_of(&logistic_regression(&splits.train), &splits.test);
+    let scratch = Scratch::new("breast-cancer");
+    let trained = train_privately(
+        &breast_cancer_network(),
+        &data,
+        "diagnosis",
+        "64",
+        &scratch.path("model"),
+    );
+    let private = trained["test_accuracy"].as_f64().unwrap();
+    let row = 1.0 / splits.test.len() as f64;
+    assert!(
+        private >= baseline - 3.0 * row - 1e-9,
+        "private {private}, float {baseline}"
+    );
+}
+
 /// The tabular set over three processes: from one command (`--transport tcp`, TLS), and
 /// as a cluster where only P0 holds the file and P1 and P2 are told its public sizes; a
 /// party told the wrong sizes is refused before anything secret is sent.
@@ -161,12 +193,12 @@ fn a_data_file_trains_over_processes_and_in_a_cluster_where_only_p0_holds_it() {
         "--network",
         network.as_str(),
         "--label-column",
-        "diagnosis",
+        "radar_return",
         "--iterations",
         "2",
         "--json",
     ];
-    let data = wdbc();
+    let data = ionosphere();
     let trained = json(
         &[
             &["train", "--data", data.as_str(), "--transport", "tcp"][..],
@@ -176,7 +208,7 @@ fn a_data_file_trains_over_processes_and_in_a_cluster_where_only_p0_holds_it() {
     );
     assert_eq!(trained["iterations"], 2, "{trained}");
 
-    let splits = csv::load(Path::new(&data), &CsvOptions::new("diagnosis")).unwrap();
+    let splits = csv::load(Path::new(&data), &CsvOptions::new("radar_return")).unwrap();
     let (train, test) = (
         splits.train.len().to_string(),
         splits.test.len().to_string(),
@@ -229,6 +261,7 @@ fn a_data_file_trains_over_processes_and_in_a_cluster_where_only_p0_holds_it() {
     );
 }
 
+/// Writes `text` as a CSV file and returns the error `securenn train` gives for it.
 fn error_for(scratch: &Scratch, name: &str, text: &str, network: &str) -> String {
     let path = scratch.path(name);
     std::fs::write(&path, text).unwrap();

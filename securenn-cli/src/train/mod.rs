@@ -91,7 +91,7 @@ pub(crate) struct Args {
     /// The network: A, B, C or D (the paper's), or a network file (`.toml`).
     #[arg(long, default_value = "A")]
     network: String,
-    /// Passes over the 60,000 training images.
+    /// Passes over the training set (MNIST's 60,000 images, or the data file's training rows).
     #[arg(long, default_value_t = 1)]
     epochs: usize,
     /// Examples per step: a power of two.
@@ -112,7 +112,7 @@ pub(crate) struct Args {
     /// Stop after this many steps.
     #[arg(long)]
     iterations: Option<usize>,
-    /// Test images to evaluate on afterwards (0 to skip).
+    /// Test examples to evaluate on afterwards, at most the test set (0 to skip).
     #[arg(long, default_value_t = 10_000)]
     test_images: usize,
     /// Where the parties run: three threads here, or three processes on 127.0.0.1 that
