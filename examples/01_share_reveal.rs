@@ -7,7 +7,7 @@
 //! Run it with `cargo run -p securenn-examples --example 01_share_reveal`.
 
 use securenn_dsl::prelude::*;
-use securenn_dsl::ring::fixed;
+use securenn_dsl::tensor::fixed;
 
 // ANCHOR: mean
 /// (a + b) · ½: additions are local, and so is the product with a public constant; the
@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     if close {
         Ok(())
     } else {
-        Err(Error::Config(
+        Err(Error::Internal(
             "the revealed mean differs from the plaintext mean",
         ))
     }

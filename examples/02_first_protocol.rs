@@ -8,7 +8,7 @@
 //! Run it with `cargo run -p securenn-examples --example 02_first_protocol`.
 
 use securenn_dsl::prelude::*;
-use securenn_dsl::ring::fixed;
+use securenn_dsl::tensor::fixed;
 
 // ANCHOR: larger
 /// The larger of `a` and `b`, element by element. `a >= b` is a secret `Bit` that no party
@@ -67,7 +67,7 @@ fn main() -> Result<()> {
     if exact && nothing_else && helper_learned_nothing {
         Ok(())
     } else {
-        Err(Error::Config(
+        Err(Error::Internal(
             "the revealed maxima differ from the plaintext maxima",
         ))
     }

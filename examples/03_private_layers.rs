@@ -9,7 +9,7 @@
 
 use securenn_dsl::dsl::local::add_bias;
 use securenn_dsl::prelude::*;
-use securenn_dsl::ring::fixed;
+use securenn_dsl::tensor::fixed;
 
 // ANCHOR: layers
 /// A fully connected layer whose weights and bias are secret-shared.
@@ -176,7 +176,7 @@ fn main() -> Result<()> {
     if close && heads_agree && results[1].0.is_none() && results[2].0.is_none() {
         Ok(())
     } else {
-        Err(Error::Config(
+        Err(Error::Internal(
             "the private prediction differs from the plaintext model",
         ))
     }

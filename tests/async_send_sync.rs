@@ -3,6 +3,7 @@
 //! here rather than a user's multi-threaded runtime. Everything here is checked at compile
 //! time: the test binary builds only if the laws hold.
 
+use securenn_dsl::net::NetConfig;
 use securenn_dsl::net::local::LocalTransport;
 use securenn_dsl::prelude::*;
 use securenn_dsl::prg::Prg;
@@ -43,9 +44,9 @@ fn protocol_futures_are_send(session: &Session, x: &Shared<Z64>, input: &Private
     let call = session.call("check");
     send(&call.send(Role::P1, 0, &[Z64::ONE]));
     send(&call.recv::<Z64>(Role::P1, 0, 1));
-    let [p0, _, _] = LocalTransport::triple(&SessionConfig {
+    let [p0, _, _] = LocalTransport::triple(&NetConfig {
         max_frame_len: 64,
-        ..SessionConfig::default()
+        ..NetConfig::default()
     });
     send(&Session::start(p0, &SessionConfig::default()));
     let prg: Option<Prg> = None;

@@ -373,8 +373,8 @@ fn arithmetic_equals_its_plaintext_definition() {
         .enumerate()
         .map(|(i, &x)| x + (i % 5) as f64 * 0.75)
         .collect();
-    let x = securenn_dsl::ring::fixed::encode_tensor([n], &xs, 13).unwrap();
-    let y = securenn_dsl::ring::fixed::encode_tensor([n], &ys, 13).unwrap();
+    let x = securenn_dsl::tensor::fixed::encode_tensor([n], &xs, 13).unwrap();
+    let y = securenn_dsl::tensor::fixed::encode_tensor([n], &ys, 13).unwrap();
     let out = run(&x, &y, async |s, a, b| {
         let c = Public::encode([n], &vec![1.5; n])?;
         let half = Public::encode([n], &vec![0.5; n])?;
@@ -391,7 +391,7 @@ fn arithmetic_equals_its_plaintext_definition() {
     let (scaled, ratio) = (part(0), part(1));
     let ulp = 1.0 / 8192.0;
     for i in 0..n {
-        let decode = |v: Z64| securenn_dsl::ring::fixed::decode(v, 13);
+        let decode = |v: Z64| securenn_dsl::tensor::fixed::decode(v, 13);
         let expected = (xs[i] * ys[i] - 1.5) * 0.5;
         assert!(
             (decode(scaled[i]) - expected).abs() <= 4.0 * ulp,

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use securenn_dsl::Result;
+use securenn_dsl::dsl::share;
 use securenn_dsl::net::local::LocalTransport;
 use securenn_dsl::net::{Frame, Tag, Transport};
 use securenn_dsl::party::{Common, P0, Private, Role};
@@ -43,7 +44,7 @@ use securenn_dsl::protocol::{
 use securenn_dsl::ring::bits::decompose;
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Session, SessionConfig, run_with_transports};
-use securenn_dsl::share::{Shared, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use securenn_tests::public_elements;
 use typenum::{U0, U5};
@@ -142,7 +143,7 @@ where
             ..SessionConfig::default()
         };
         let armed: [Arc<AtomicBool>; 3] = Default::default();
-        let transports = LocalTransport::triple(&config).map(|inner| {
+        let transports = LocalTransport::triple(&config.net).map(|inner| {
             let role = inner.role();
             Recording {
                 run,

@@ -70,7 +70,7 @@ pub async fn tcp_sessions(
     let start = |role: Role, listener| {
         let config = config.clone();
         tokio::spawn(async move {
-            let transport = TcpTransport::connect(role, listener, &addresses, &config).await?;
+            let transport = TcpTransport::connect(role, listener, &addresses, &config.net).await?;
             Session::start(transport, &config).await
         })
     };
@@ -84,12 +84,12 @@ pub async fn tcp_sessions(
         sessions.push(
             handle
                 .await
-                .map_err(|_| securenn_dsl::Error::Config("a party's task panicked"))??,
+                .map_err(|_| securenn_dsl::Error::PartyThread { what: "panicked" })??,
         );
     }
     sessions
         .try_into()
-        .map_err(|_| securenn_dsl::Error::Config("expected three sessions"))
+        .map_err(|_| securenn_dsl::Error::Internal("expected three sessions"))
 }
 
 /// What a protocol run gave: the result revealed to P0, and the traffic of the protocol
@@ -124,8 +124,8 @@ where
         ) -> securenn_dsl::Result<securenn_dsl::share::Shared<R, G>>
         + Sync,
 {
+    use securenn_dsl::dsl::{reveal_to, share};
     use securenn_dsl::party::{P0, P1, Private};
-    use securenn_dsl::share::{reveal_to, share};
 
     let op = &op;
     let results = securenn_dsl::session::run_local(|session| async move {

@@ -30,13 +30,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::future::BoxFuture;
 use securenn_dsl::Result;
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::net::local::LocalTransport;
 use securenn_dsl::net::{Frame, Tag, Transport};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::protocol::{Pool2d, compute_msb, dmaxpool, matmul, maxpool, relu, share_convert};
 use securenn_dsl::ring::{Ring, Z64};
 use securenn_dsl::session::{Session, SessionConfig, run_with_transports};
-use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::{Shape, Tensor};
 use securenn_tests::{public_elements, tcp_sessions};
 use tracing::Instrument;
@@ -377,7 +378,7 @@ fn no_log_line_of_an_in_memory_run_shows_a_secret_or_a_share() {
         ..SessionConfig::default()
     };
     let frames = Arc::new(Mutex::new(Vec::new()));
-    let transports = LocalTransport::triple(&config).map(|inner| Tap {
+    let transports = LocalTransport::triple(&config.net).map(|inner| Tap {
         inner,
         frames: Arc::clone(&frames),
     });

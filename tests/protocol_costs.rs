@@ -9,6 +9,7 @@
     reason = "a test fails loudly on an unexpected error"
 )]
 
+use securenn_dsl::dsl::share;
 use securenn_dsl::net::ClusterStats;
 use securenn_dsl::party::{Common, P0, P1, Private};
 use securenn_dsl::protocol::cost::{self, Costs};
@@ -18,7 +19,7 @@ use securenn_dsl::protocol::{
 };
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Context, Session, run_local};
-use securenn_dsl::share::{Shared, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use securenn_tests::{public_signed, public_tensor, signed_tensor};
 use typenum::{U0, U13};

@@ -8,6 +8,7 @@
 )]
 
 use proptest::prelude::*;
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::party::{Common, P0, P1, Private};
 use securenn_dsl::protocol::{
     Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
@@ -16,7 +17,7 @@ use securenn_dsl::protocol::{
 use securenn_dsl::ring::bits::decompose;
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::run_local;
-use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use securenn_tests::{
     binary_op, public_elements, public_signed, public_tensor, signed_tensor, unary_op,

@@ -8,10 +8,11 @@
 )]
 
 use proptest::prelude::*;
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::party::{OutputParty, P0, P1, Private, Role};
 use securenn_dsl::ring::{Ring, Z2, Z64, ZOdd, Zp};
 use securenn_dsl::session::run_local;
-use securenn_dsl::share::{Public, Shared, reveal_to, share};
+use securenn_dsl::share::{Public, Shared};
 use securenn_dsl::tensor::Tensor;
 use securenn_tests::{only_at, public_tensor};
 use typenum::{U0, U13, U26};

@@ -9,14 +9,16 @@
 
 use std::time::{Duration, Instant};
 
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::error::{HandshakeFailure, PeerDescription};
+use securenn_dsl::net::NetConfig;
 use securenn_dsl::net::tcp::TcpTransport;
 use securenn_dsl::net::tls::{ClusterCredentials, TlsIdentity};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::protocol::relu;
 use securenn_dsl::ring::{Ring, Z64};
 use securenn_dsl::session::{Session, SessionConfig};
-use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use securenn_dsl::{Error, Result};
 use securenn_tests::public_elements;
@@ -24,9 +26,12 @@ use tokio::net::TcpListener;
 
 fn config() -> SessionConfig {
     SessionConfig {
-        session_id: 7,
-        connect_timeout: Duration::from_secs(5),
-        recv_timeout: Duration::from_secs(5),
+        net: NetConfig {
+            session_id: 7,
+            connect_timeout: Duration::from_secs(5),
+            recv_timeout: Duration::from_secs(5),
+            ..NetConfig::default()
+        },
         ..SessionConfig::default()
     }
 }
@@ -81,7 +86,8 @@ async fn run_tls(identities: [TlsIdentity; 3]) -> [Result<Option<Vec<Z64>>>; 3] 
         let config = config.clone();
         handles.push(tokio::spawn(async move {
             let transport =
-                TcpTransport::connect_tls(role, listener, &addresses, &config, &identity).await?;
+                TcpTransport::connect_tls(role, listener, &addresses, &config.net, &identity)
+                    .await?;
             let session = Session::start(transport, &config).await?;
             relu_of_sum(session).await
         }));

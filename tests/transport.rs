@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use securenn_dsl::error::{ClaimedRole, HandshakeFailure, PeerDescription};
+use securenn_dsl::net::NetConfig;
 use securenn_dsl::net::frame::{
     FrameHeader, FrameKind, FrameReader, HEADER_LEN, WireFrame, WireMessage, decode_frame,
     encode_frame,
@@ -254,20 +255,20 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
         let call = session.call("wait");
         match session.role() {
             // P0 fails before sending anything...
-            Role::P0 => Err(Error::Config("P0 gives up")),
+            Role::P0 => Err(Error::Internal("P0 gives up")),
             // ...while P1 and P2 wait for a message from it.
             _ => call.recv::<Z64>(Role::P0, 0, 1).await.map(|_| ()),
         }
     });
     assert!(
-        matches!(result, Err(Error::Config("P0 gives up"))),
+        matches!(result, Err(Error::Internal("P0 gives up"))),
         "{result:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // Each waiting party itself saw a typed `PeerClosed` naming P0.
     let results: Vec<Result<()>> = {
-        let [t0, t1, t2] = LocalTransport::triple(&SessionConfig::default());
+        let [t0, t1, t2] = LocalTransport::triple(&NetConfig::default());
         let tag = first();
         drop(t0);
         futures::executor::block_on(async {
@@ -287,29 +288,30 @@ fn a_party_that_fails_ends_the_others_with_its_error_not_a_hang() {
 
 #[test]
 fn a_message_that_never_comes_times_out_in_memory_too() {
-    let config = SessionConfig {
+    let config = NetConfig {
         recv_timeout: Duration::from_millis(200),
-        ..SessionConfig::default()
+        ..NetConfig::default()
     };
     let started = Instant::now();
     // Both parties stay alive, each waiting for a step the other never sends.
-    let result = securenn_dsl::session::run_local_with(&config, |session| async move {
-        let call = session.call("mismatch");
-        match session.role() {
-            Role::P0 => call.recv::<Z64>(Role::P1, 1, 1).await.map(drop),
-            Role::P1 => call.recv::<Z64>(Role::P0, 1, 1).await.map(drop),
-            Role::P2 => Ok(()),
-        }
-    });
+    let result =
+        securenn_dsl::session::run_local_with(&session_config(config), |session| async move {
+            let call = session.call("mismatch");
+            match session.role() {
+                Role::P0 => call.recv::<Z64>(Role::P1, 1, 1).await.map(drop),
+                Role::P1 => call.recv::<Z64>(Role::P0, 1, 1).await.map(drop),
+                Role::P2 => Ok(()),
+            }
+        });
     assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
 fn a_peer_cannot_make_a_party_buffer_without_bound() {
-    let config = SessionConfig {
+    let config = NetConfig {
         max_pending_bytes: 1000,
-        ..SessionConfig::default()
+        ..NetConfig::default()
     };
     let [p0, p1, _p2] = LocalTransport::triple(&config);
     futures::executor::block_on(async {
@@ -347,9 +349,9 @@ fn a_peer_cannot_make_a_party_buffer_without_bound() {
 
 #[test]
 fn empty_frames_cannot_pile_up_without_bound_either() {
-    let config = SessionConfig {
+    let config = NetConfig {
         max_pending_bytes: 64 << 10,
-        ..SessionConfig::default()
+        ..NetConfig::default()
     };
     let [p0, _p1, _p2] = LocalTransport::triple(&config);
     futures::executor::block_on(async {
@@ -373,7 +375,7 @@ fn empty_frames_cannot_pile_up_without_bound_either() {
 
 #[test]
 fn a_replayed_frame_is_a_typed_error() {
-    let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
+    let [p0, p1, _p2] = LocalTransport::triple(&NetConfig::default());
     futures::executor::block_on(async {
         p0.send(Role::P1, frame(5, vec![1; 8])).await.unwrap();
         let replay = p0.send(Role::P1, frame(5, vec![1; 8])).await;
@@ -401,9 +403,9 @@ fn a_replayed_frame_is_a_typed_error() {
 
 #[test]
 fn oversized_frames_are_refused_at_the_sender() {
-    let [p0, _p1, _p2] = LocalTransport::triple(&SessionConfig {
+    let [p0, _p1, _p2] = LocalTransport::triple(&NetConfig {
         max_frame_len: 64,
-        ..SessionConfig::default()
+        ..NetConfig::default()
     });
     let result = futures::executor::block_on(p0.send(Role::P1, frame(1, vec![0; 65])));
     assert!(
@@ -421,11 +423,11 @@ fn oversized_frames_are_refused_at_the_sender() {
 
 #[test]
 fn long_messages_are_split_into_frames_below_the_limit() {
-    let config = SessionConfig {
+    let config = NetConfig {
         max_frame_len: 1000,
-        ..SessionConfig::default()
+        ..NetConfig::default()
     };
-    let sessions = futures::executor::block_on(local_sessions(&config)).unwrap();
+    let sessions = futures::executor::block_on(local_sessions(&session_config(config))).unwrap();
     let values = public_elements::<Z64>(9, 1001);
     futures::executor::block_on(async {
         sessions[0].reset_stats();
@@ -470,22 +472,17 @@ fn a_message_of_the_wrong_length_or_ring_is_a_typed_error() {
 
 // ---- TCP: failing peers, wrong handshakes, silence ------------------------------------
 
-fn test_config() -> SessionConfig {
-    SessionConfig {
+fn test_config() -> NetConfig {
+    NetConfig {
         session_id: 77,
         connect_timeout: Duration::from_secs(5),
         recv_timeout: Duration::from_secs(5),
-        ..SessionConfig::default()
+        ..NetConfig::default()
     }
 }
 
 /// A fake party: dials `address` and runs the dialer's side of the handshake as `from`.
-async fn fake_dialer(
-    address: SocketAddr,
-    from: Role,
-    to: Role,
-    config: &SessionConfig,
-) -> TcpStream {
+async fn fake_dialer(address: SocketAddr, from: Role, to: Role, config: &NetConfig) -> TcpStream {
     let mut stream = TcpStream::connect(address).await.unwrap();
     Hello::new(from, to, config)
         .write_to(&mut stream, PeerDescription::Party(to))
@@ -499,7 +496,7 @@ async fn fake_dialer(
 
 /// Starts P0 on a fresh port of 127.0.0.1; returns the address and P0's connecting task.
 async fn spawn_p0(
-    config: &SessionConfig,
+    config: &NetConfig,
 ) -> (SocketAddr, tokio::task::JoinHandle<Result<TcpTransport>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -517,7 +514,7 @@ async fn spawn_p0(
 }
 
 /// P0's transport with fake P1 and P2 (returned as raw streams).
-async fn p0_with_fake_peers(config: &SessionConfig) -> (TcpTransport, TcpStream, TcpStream) {
+async fn p0_with_fake_peers(config: &NetConfig) -> (TcpTransport, TcpStream, TcpStream) {
     let (address, p0) = spawn_p0(config).await;
     let fake_p1 = fake_dialer(address, Role::P1, Role::P0, config).await;
     let fake_p2 = fake_dialer(address, Role::P2, Role::P0, config).await;
@@ -593,7 +590,7 @@ fn a_peer_that_closes_between_messages_is_peer_closed() {
 
 #[test]
 fn a_silent_peer_times_out_with_a_typed_error() {
-    let config = SessionConfig {
+    let config = NetConfig {
         recv_timeout: Duration::from_millis(300),
         ..test_config()
     };
@@ -611,11 +608,11 @@ fn a_silent_peer_times_out_with_a_typed_error() {
 
 /// Starts P0 on a fresh listener and lets `client` talk to it; returns P0's outcome.
 async fn p0_facing(
-    config: &SessionConfig,
+    config: &NetConfig,
     client: impl AsyncFnOnce(SocketAddr),
 ) -> Result<TcpTransport> {
     // P0 keeps waiting for its real peers until the connect timeout: keep it short.
-    let (address, p0) = spawn_p0(&SessionConfig {
+    let (address, p0) = spawn_p0(&NetConfig {
         connect_timeout: Duration::from_secs(1),
         ..config.clone()
     })
@@ -752,7 +749,7 @@ fn a_handshake_for_another_session_or_version_or_protocol_is_refused() {
     let config = test_config();
     runtime().block_on(async {
         let result = p0_facing(&config, async |address| {
-            let other = SessionConfig {
+            let other = NetConfig {
                 session_id: 78,
                 ..config.clone()
             };
@@ -811,7 +808,7 @@ fn a_handshake_for_another_session_or_version_or_protocol_is_refused() {
 
 #[test]
 fn an_unreachable_peer_is_a_typed_error_after_the_connect_timeout() {
-    let config = SessionConfig {
+    let config = NetConfig {
         connect_timeout: Duration::from_millis(500),
         ..test_config()
     };
@@ -913,7 +910,7 @@ fn a_consumed_tag_sent_again_is_a_replay() {
 
 #[test]
 fn a_frame_for_the_wrong_protocol_step_is_an_unexpected_message() {
-    let config = SessionConfig {
+    let config = NetConfig {
         recv_timeout: Duration::from_millis(300),
         ..test_config()
     };
@@ -980,7 +977,7 @@ fn random_bytes_after_the_handshake_end_the_connection_with_a_typed_error() {
 
 #[test]
 fn a_peer_silent_past_the_peer_timeout_is_named() {
-    let config = SessionConfig {
+    let config = NetConfig {
         peer_timeout: Duration::from_millis(400),
         recv_timeout: Duration::from_secs(30),
         ..test_config()
@@ -1002,12 +999,12 @@ fn a_peer_silent_past_the_peer_timeout_is_named() {
 fn heartbeats_keep_a_peer_that_computes_long_alive() {
     // Each party's heartbeat task runs while its protocol code computes (here: sleeps) for
     // four peer timeouts before answering.
-    let config = SessionConfig {
+    let config = NetConfig {
         peer_timeout: Duration::from_millis(300),
         ..test_config()
     };
     runtime().block_on(async {
-        let [s0, s1, _s2] = tcp_sessions(&config).await.unwrap();
+        let [s0, s1, _s2] = tcp_sessions(&session_config(config)).await.unwrap();
         let (sent, received) = tokio::join!(
             async {
                 tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -1055,7 +1052,7 @@ fn a_party_that_loses_a_peer_tells_the_third_one() {
     // and P0, which never talks to P2 here, learns from P1 that P2 is gone.
     let config = test_config();
     runtime().block_on(async {
-        let [s0, s1, s2] = tcp_sessions(&config).await.unwrap();
+        let [s0, s1, s2] = tcp_sessions(&session_config(config)).await.unwrap();
         drop(s2);
         let (c0, c1) = (s0.call("wait"), s1.call("wait"));
         // P0 waits on P1; P1 waits on P2, which is gone.
@@ -1085,7 +1082,7 @@ fn a_party_that_loses_a_peer_tells_the_third_one() {
 /// Starts three in-memory sessions, each with its own job.
 fn start_with_jobs(jobs: [Job; 3]) -> [Result<Session>; 3] {
     let base = SessionConfig::default();
-    let transports = LocalTransport::triple(&base);
+    let transports = LocalTransport::triple(&base.net);
     let configs = jobs.map(|job| SessionConfig {
         job,
         ..base.clone()
@@ -1160,7 +1157,7 @@ fn stray_connections_during_start_up_are_dropped_and_the_real_peers_connect() {
         let mut junk = TcpStream::connect(address).await.unwrap();
         junk.write_all(&[0xff; 64]).await.unwrap();
         let _silent = TcpStream::connect(address).await.unwrap();
-        let other_session = SessionConfig {
+        let other_session = NetConfig {
             session_id: 5,
             ..config.clone()
         };
@@ -1207,7 +1204,7 @@ fn an_abort_that_blames_its_sender_or_receiver_is_malformed() {
 fn a_send_to_a_peer_that_stopped_reading_ends_when_it_falls_silent() {
     // The fake P1 neither reads nor sends: once the socket buffers are full, P0's write
     // would block forever; P1's silence ends it.
-    let config = SessionConfig {
+    let config = NetConfig {
         peer_timeout: Duration::from_millis(500),
         ..test_config()
     };
@@ -1227,4 +1224,12 @@ fn a_send_to_a_peer_that_stopped_reading_ends_when_it_falls_silent() {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
     });
+}
+
+/// A session's settings around these transport settings.
+fn session_config(net: NetConfig) -> SessionConfig {
+    SessionConfig {
+        net,
+        ..SessionConfig::default()
+    }
 }

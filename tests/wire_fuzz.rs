@@ -31,9 +31,9 @@ use securenn_dsl::net::frame::{
     FrameReader, HEADER_LEN, MAGIC, WireFrame, WireMessage, decode_frame, encode_frame,
 };
 use securenn_dsl::net::tcp::{HELLO_MAGIC, Hello};
-use securenn_dsl::net::{CallId, Frame, Tag};
+use securenn_dsl::net::{CallId, Frame, NetConfig, Tag};
 use securenn_dsl::party::Role;
-use securenn_dsl::session::{Job, SessionConfig};
+use securenn_dsl::session::Job;
 
 /// The largest payload the harness allows a frame.
 const MAX_LEN: usize = 256;
@@ -254,7 +254,7 @@ proptest! {
         batch in any::<u16>(),
         change in mutation(),
     ) {
-        let config = SessionConfig { session_id, ..SessionConfig::default() };
+        let config = NetConfig { session_id, ..NetConfig::default() };
         let mut hello = Hello::new(Role::P1, Role::P0, &config);
         hello.from = from;
         hello.to = to;

@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{TrainConfig, initial_weights};
@@ -20,7 +21,7 @@ use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
 use securenn_dsl::session::{Session, run_local};
-use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +129,7 @@ async fn program(
     let images = Private::<P0, _>::try_new(role, || {
         let test = test
             .get()
-            .ok_or(securenn_dsl::Error::Config("P0 holds no inputs"))?;
+            .ok_or(securenn_dsl::Error::Internal("P0 holds no inputs"))?;
         Tensor::from_vec(input_shape.clone(), test.encode::<Z64>(&indices)?)
     })?;
     let images: Shared<Z64> = share(session, &images, input_shape).await?;

@@ -32,6 +32,7 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use securenn_dsl::net::NetConfig;
 use securenn_dsl::net::tls::{ClusterCredentials, TlsIdentity};
 use securenn_dsl::party::Role;
 use securenn_dsl::session::SessionConfig;
@@ -185,7 +186,7 @@ pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
         Some(s) => Ok(Duration::from_secs(s)),
         None => Ok(default),
     };
-    let defaults = SessionConfig::default();
+    let defaults = NetConfig::default();
     let connect_timeout = seconds(
         file.connect_timeout_seconds,
         "connect_timeout_seconds",
@@ -228,12 +229,16 @@ pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
         PartyJob::Train(job) => (train::party_job(job, role)?, job.options()),
         PartyJob::Infer(job) => (infer::party_job(job, role)?, job.options()),
     };
+    let config = options.config(job.clone());
     let config = SessionConfig {
-        session_id: file.session_id,
-        connect_timeout,
-        recv_timeout,
-        peer_timeout,
-        ..options.config(job.clone())
+        net: NetConfig {
+            session_id: file.session_id,
+            connect_timeout,
+            recv_timeout,
+            peer_timeout,
+            ..config.net
+        },
+        ..config
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -208,7 +208,7 @@ impl DataArgs {
 pub(crate) fn load_mnist(dir: &Path) -> securenn_dsl::Result<Mnist> {
     let mnist = Mnist::load(dir)?;
     if mnist.train.len() != TRAIN_LEN || mnist.test.len() != TEST_LEN {
-        return Err(securenn_dsl::Error::Config(
+        return Err(securenn_dsl::Error::Internal(
             "MNIST must hold 60,000 training and 10,000 test images",
         ));
     }

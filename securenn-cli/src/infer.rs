@@ -262,9 +262,9 @@ async fn infer_party(
     // Public: the size of the test set, which only P0 holds (read before the session).
     let images = args.images.min(sizes.test);
     let test = Private::<P0, _>::try_new(role, || {
-        loaded
-            .cloned()
-            .ok_or(securenn_dsl::Error::Config("the data owner holds no data"))
+        loaded.cloned().ok_or(securenn_dsl::Error::Internal(
+            "the data owner holds no data",
+        ))
     })?;
     session.reset_stats();
     let started = Instant::now();

@@ -128,9 +128,9 @@ pub(crate) async fn connect_session(
 ) -> securenn_dsl::Result<Session> {
     let transport = match identity {
         Some(identity) => {
-            TcpTransport::connect_tls(role, listener, addresses, config, identity).await?
+            TcpTransport::connect_tls(role, listener, addresses, &config.net, identity).await?
         }
-        None => TcpTransport::connect(role, listener, addresses, config).await?,
+        None => TcpTransport::connect(role, listener, addresses, &config.net).await?,
     };
     Session::start(transport, config).await
 }
@@ -244,10 +244,8 @@ where
             return Err("a party needs TLS credentials, or --insecure for plain TCP".into());
         }
     };
-    let config = SessionConfig {
-        session_id: child.session_id,
-        ..config
-    };
+    let mut config = config;
+    config.net.session_id = child.session_id;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -7,14 +7,16 @@
 
 use std::time::Instant;
 
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::net::CallId;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::prg::{Key, Prg, StreamId};
-use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp, fixed};
+use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Session, run_local};
-use securenn_dsl::share::{Public, Shared, reveal_to, share};
+use securenn_dsl::share::{Public, Shared};
 use securenn_dsl::tensor::Tensor;
+use securenn_dsl::tensor::fixed;
 use serde::{Deserialize, Serialize};
 use typenum::{U0, U13};
 

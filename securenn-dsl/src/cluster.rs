@@ -1,6 +1,10 @@
 //! [`LocalCluster`]: the three parties on three long-lived threads of this process, each
 //! with its own [`Session`], running one job after another. Benchmarks and the CLI use it
 //! to time protocol calls without paying for session start-up each time.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `nn`, `dsl`,
+//! `protocol`, `session`, `net`, `prg`, `share`, `tensor`, `ring`, `error`, `party`,
+//! `shape` and `tag`.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,13 +47,13 @@ impl LocalCluster {
     ///
     /// # Errors
     ///
-    /// Whatever session start returns (key agreement), or [`Error::Config`] if a thread
+    /// Whatever session start returns (key agreement), or [`Error::PartyThread`] if a thread
     /// cannot be spawned.
     pub fn start(config: &SessionConfig) -> Result<LocalCluster> {
         let mut jobs = Vec::new();
         let mut threads = Vec::new();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
-        for transport in LocalTransport::triple(config) {
+        for transport in LocalTransport::triple(&config.net) {
             let (job_tx, job_rx) = mpsc::channel::<Job>();
             let ready = ready_tx.clone();
             let config = config.clone();
@@ -72,15 +76,17 @@ impl LocalCluster {
                         job(&session);
                     }
                 })
-                .map_err(|_| Error::Config("cannot spawn a party's thread"))?;
+                .map_err(|_| Error::PartyThread {
+                    what: "cannot be spawned",
+                })?;
             jobs.push(job_tx);
             threads.push(thread);
         }
         drop(ready_tx);
         for _ in Role::ALL {
-            ready_rx
-                .recv()
-                .map_err(|_| Error::Config("a party's thread ended during start-up"))??;
+            ready_rx.recv().map_err(|_| Error::PartyThread {
+                what: "ended during start-up",
+            })??;
         }
         Ok(LocalCluster {
             jobs,
@@ -118,19 +124,19 @@ impl LocalCluster {
                 let _ = results.send((index, result));
             });
             jobs.send(task)
-                .map_err(|_| Error::Config("a party's thread has ended"))?;
+                .map_err(|_| Error::PartyThread { what: "has ended" })?;
         }
         drop(result_tx);
         let mut results: [Option<Result<T>>; 3] = [None, None, None];
         for _ in Role::ALL {
-            let (index, result) = result_rx
-                .recv()
-                .map_err(|_| Error::Config("a party's thread ended during a job"))?;
+            let (index, result) = result_rx.recv().map_err(|_| Error::PartyThread {
+                what: "ended during a job (did it panic?)",
+            })?;
             results[index] = Some(result);
         }
         let results: Vec<Result<T>> = results
             .into_iter()
-            .map(|r| r.unwrap_or(Err(Error::Config("a party returned no result"))))
+            .map(|r| r.unwrap_or(Err(Error::Internal("a party returned no result"))))
             .collect();
         let root = results
             .iter()
@@ -145,7 +151,7 @@ impl LocalCluster {
         let values: Vec<T> = results.into_iter().filter_map(Result::ok).collect();
         values
             .try_into()
-            .map_err(|_| Error::Config("expected three results"))
+            .map_err(|_| Error::Internal("three parties gave other than three results"))
     }
 }
 

@@ -52,7 +52,9 @@ pub mod prg;
 pub mod protocol;
 pub mod ring;
 pub mod session;
+pub mod shape;
 pub mod share;
+pub mod tag;
 pub mod tensor;
 
 #[doc(hidden)]

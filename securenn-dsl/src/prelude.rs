@@ -3,6 +3,10 @@
 //! The attribute [`protocol`](macro@crate::protocol), the DSL's operations
 //! ([`relu`], [`select`], [`matmul`], ...), the party, ring, share and tensor types, and
 //! [`run_local`].
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `nn`, `dsl`,
+//! `protocol`, `session`, `net`, `prg`, `share`, `tensor`, `ring`, `error`, `party`,
+//! `shape` and `tag`.
 
 pub use crate::dsl::{
     compute_msb, conv2d, deal, divide, dmaxpool, drelu, matmul, maxpool, maxpool_with_argmax,

@@ -69,7 +69,7 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// use securenn_dsl::prelude::*;
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 ///
 /// /// max(x, y) elementwise, then ReLU.
 /// #[protocol]

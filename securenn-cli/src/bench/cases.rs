@@ -252,7 +252,7 @@ pub(super) async fn pooling(session: &Session, w: &Workload) -> securenn_dsl::Re
         let a = signed_inputs(seed, 0, n, 1 << 40);
         let x: Shared<Z64> =
             input_from::<P0, _, _>(session, a.clone(), &Shape::from([1, h, wd, c])).await?;
-        let (max, argmax) = plain_maxpool(&a, h, wd, c, k);
+        let (max, argmax) = plain_maxpool(&a, h, wd, c, k).await?;
         if w.name == ProtocolName::Maxpool {
             let pool = Pool2d { kernel: k };
             let (out, seconds, stats) =

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 use securenn_dsl::cluster::LocalCluster;
+use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::net::CallId;
 use securenn_dsl::net::{ClusterStats, Stats};
 use securenn_dsl::party::{Common, P0, P1, Private, Role};
@@ -21,7 +22,7 @@ use securenn_dsl::protocol::{
 use securenn_dsl::ring::bits::decompose;
 use securenn_dsl::ring::{Ring, Z2, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Session, SessionConfig};
-use securenn_dsl::share::{Shared, reveal_to, share};
+use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::{Conv2dGeometry, Shape, Tensor, im2col, matmul_into};
 use serde::{Deserialize, Serialize};
 use typenum::{U0, U13, U26};

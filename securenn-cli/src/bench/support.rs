@@ -79,7 +79,7 @@ pub(super) async fn timed<T>(
     }
     match last {
         Some((out, stats)) => Ok((out, seconds, stats)),
-        None => Err(securenn_dsl::Error::Config("at least one call")),
+        None => Err(securenn_dsl::Error::Internal("a timing of no calls")),
     }
 }
 
@@ -102,29 +102,30 @@ pub(super) async fn check<F: typenum::Unsigned>(
     }))
 }
 
-/// Plaintext max pooling of an H×W×C image: maxima and earliest argmax, NHWC.
-pub(super) fn plain_maxpool(
+/// Max pooling of an H×W×C image in the clear, as the plaintext twin computes it (the
+/// network's reference, `nn::plain::Plain`): the maxima and each window's argmax as a
+/// position in the window (row-major), NHWC.
+pub(super) async fn plain_maxpool(
     values: &[Z64],
     h: usize,
     w: usize,
     c: usize,
     k: usize,
-) -> (Vec<Z64>, Vec<Z64>) {
-    let (mut max, mut argmax) = (Vec::new(), Vec::new());
-    for oy in 0..h / k {
-        for ox in 0..w / k {
-            for ch in 0..c {
-                let mut best = (i64::MIN, 0u64);
-                for p in 0..k * k {
-                    let v = values[((oy * k + p / k) * w + ox * k + p % k) * c + ch].as_i64();
-                    if v > best.0 {
-                        best = (v, p as u64);
-                    }
-                }
-                max.push(Z64::from_i64(best.0));
-                argmax.push(Z64::new(best.1));
-            }
-        }
-    }
-    (max, argmax)
+) -> securenn_dsl::Result<(Vec<Z64>, Vec<Z64>)> {
+    use securenn_dsl::nn::backend::{Backend, Window};
+    use securenn_dsl::nn::plain::Plain;
+    let image = Tensor::from_vec([1, h, w, c], values.to_vec())?;
+    let window = Window {
+        kernel: k,
+        stride: k,
+    };
+    let (max, inputs) = Plain::<Z64>::new(0).max_pool(&image, window).await?;
+    let argmax = inputs
+        .iter()
+        .map(|&input| {
+            let (y, x) = (input / c / w, input / c % w);
+            Z64::new(((y % k) * k + x % k) as u64)
+        })
+        .collect();
+    Ok((max.into_data(), argmax))
 }

@@ -45,7 +45,7 @@ pub(super) async fn train_party(
     };
     let test_images = args.test_images.min(sizes.test);
     let (train_set, test_set) = data.map(|d| (d.train, d.test)).unzip();
-    let missing = securenn_dsl::Error::Config("the data owner holds no data");
+    let missing = securenn_dsl::Error::Internal("the data owner holds no data");
     let train_data = Private::<P0, _>::try_new(role, || train_set.ok_or(missing.clone()))?;
     let test_data = Private::<P0, _>::try_new(role, || test_set.ok_or(missing))?;
     // P1's fresh weights, unless resuming (`Start::Fresh` borrows them).
@@ -83,7 +83,7 @@ pub(super) async fn train_party(
                 step,
             )
         }
-        (None, None) => return Err(securenn_dsl::Error::Config("no start for training")),
+        (None, None) => return Err(securenn_dsl::Error::Internal("no start for training")),
     };
     let (examples, _) = examples_noun(&settings.spec);
     let mut progress =

@@ -1,5 +1,8 @@
 //! Checkpoints of a run: the options they record, and the step P0 and P1 resume from.
 
+use securenn_dsl::Error;
+use securenn_dsl::error::ResumeProblem;
+
 use super::*;
 
 /// The job field in which `role` states the checkpoints it holds.
@@ -36,23 +39,24 @@ pub(super) fn resume_point(session: &Session, own: &Job) -> securenn_dsl::Result
         } else {
             session.peer_job(role)
         };
-        let listed = job.and_then(|j| j.get(&checkpoints_field(role))).ok_or(
-            securenn_dsl::Error::Config(
-                "P0 or P1 stated no checkpoints: is --resume given to every party?",
-            ),
-        )?;
+        let listed = job
+            .and_then(|j| j.get(&checkpoints_field(role)))
+            .ok_or(Error::Resume(ResumeProblem::NotStated { party: role }))?;
         listed
             .split(',')
             .map(|item| {
                 item.split_once(':')
                     .and_then(|(step, id)| Some((step.parse().ok()?, id.to_owned())))
-                    .ok_or(securenn_dsl::Error::Config(
-                        "P0 or P1 stated a malformed list of checkpoints",
-                    ))
+                    .ok_or(Error::Resume(ResumeProblem::MalformedList { party: role }))
             })
             .collect()
     };
-    latest_common(&stated(Role::P0)?, &stated(Role::P1)?).ok_or(securenn_dsl::Error::Config(
-        "P0 and P1 hold no checkpoint of the same step of the same model",
-    ))
+    let (p0, p1) = (stated(Role::P0)?, stated(Role::P1)?);
+    let steps = |list: &[(usize, String)]| list.iter().map(|&(step, _)| step).collect();
+    latest_common(&p0, &p1).ok_or_else(|| {
+        Error::Resume(ResumeProblem::NoCommonCheckpoint {
+            p0: steps(&p0),
+            p1: steps(&p1),
+        })
+    })
 }

@@ -10,6 +10,8 @@ use crate::party::{P2, Party};
 use crate::ring::{Ring, Z64, ZOdd, Zp};
 use crate::share::{Bit, Public, Shared};
 
+pub use crate::party::SameParty;
+
 /// `Self` is the ring `R`: two shares over different rings cannot be combined.
 #[diagnostic::on_unimplemented(
     message = "cannot mix shares over `{R}` and `{Self}`",
@@ -181,15 +183,6 @@ impl ProductScale for U26 {
         x.truncate::<U13>()
     }
 }
-
-/// Party `Self` is party `P`: one party's private values exist only in that party's code.
-#[diagnostic::on_unimplemented(
-    message = "a value private to `{Self}` cannot be used in `{P}`'s code",
-    label = "this value exists only at `{Self}`",
-    note = "each party's private values stay at that party; to compute on values of two parties, share both with `share(x)`"
-)]
-pub trait SameParty<P: Party>: Party {}
-impl<P: Party> SameParty<P> for P {}
 
 /// The helper: the only party that may run a helper-only step such as dealing correlated
 /// randomness.

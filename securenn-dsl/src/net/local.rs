@@ -5,7 +5,7 @@
 //! is dropped (its task finished or failed), its peers' pending and future receives from
 //! it end with [`PeerClosed`](crate::Error::PeerClosed) instead of hanging; a message that
 //! never comes ends the receive with [`Timeout`](crate::Error::Timeout) after
-//! [`SessionConfig::recv_timeout`]. Neither needs an async runtime: the timeout comes from
+//! [`NetConfig::recv_timeout`]. Neither needs an async runtime: the timeout comes from
 //! a small timer thread.
 
 use std::sync::Arc;
@@ -17,8 +17,8 @@ use super::mailbox::Mailbox;
 use super::timer::Delay;
 use super::{Frame, Tag, Transport};
 use crate::error::{Error, Result};
+use crate::net::NetConfig;
 use crate::party::Role;
-use crate::session::SessionConfig;
 
 /// One party's endpoint of the in-memory transport. Make the three with
 /// [`LocalTransport::triple`].
@@ -29,9 +29,9 @@ use crate::session::SessionConfig;
 /// use securenn_dsl::net::local::LocalTransport;
 /// use securenn_dsl::net::{CallId, Frame, Tag, Transport};
 /// use securenn_dsl::party::Role;
-/// use securenn_dsl::session::SessionConfig;
+/// use securenn_dsl::net::NetConfig;
 ///
-/// let [p0, p1, _p2] = LocalTransport::triple(&SessionConfig::default());
+/// let [p0, p1, _p2] = LocalTransport::triple(&NetConfig::default());
 /// let tag = Tag { call: CallId::ROOT.child(1), step: 0, chunk: 0 };
 /// futures::executor::block_on(async {
 ///     p0.send(Role::P1, Frame { tag, round: 1, payload: vec![1, 2, 3] }).await?;
@@ -52,7 +52,7 @@ pub struct LocalTransport {
 impl LocalTransport {
     /// The three connected endpoints, for P0, P1 and P2 in that order, with the frame
     /// size, pending-bytes cap and receive timeout of `config`.
-    pub fn triple(config: &SessionConfig) -> [LocalTransport; 3] {
+    pub fn triple(config: &NetConfig) -> [LocalTransport; 3] {
         let mailbox = || Mailbox::new(config.max_pending_bytes);
         let mailboxes = Arc::new([mailbox(), mailbox(), mailbox()]);
         Role::ALL.map(|role| LocalTransport {

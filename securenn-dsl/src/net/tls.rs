@@ -321,8 +321,8 @@ impl TlsContext {
         peer: Role,
         stream: TcpStream,
     ) -> Result<TlsStream<TcpStream>> {
-        let name =
-            ServerName::try_from(party_name(peer)).map_err(|_| Error::Config("bad party name"))?;
+        let name = ServerName::try_from(party_name(peer))
+            .map_err(|_| Error::Internal("a party name that is not a DNS name"))?;
         self.connector
             .connect(name, stream)
             .await
@@ -355,8 +355,8 @@ pub(crate) fn check_peer_certificate(stream: &TlsStream<TcpStream>, claimed: Rol
         .ok_or_else(|| refused("the peer presented no certificate"))?;
     let parsed = rustls::server::ParsedCertificate::try_from(certificate)
         .map_err(|e| refused(&format!("its certificate does not parse: {e}")))?;
-    let name =
-        ServerName::try_from(party_name(claimed)).map_err(|_| Error::Config("bad party name"))?;
+    let name = ServerName::try_from(party_name(claimed))
+        .map_err(|_| Error::Internal("a party name that is not a DNS name"))?;
     rustls::client::verify_server_name(&parsed, &name).map_err(|_| {
         refused(&format!(
             "its certificate is not issued to {} ({claimed}), the party its hello claims to be",

@@ -6,6 +6,9 @@
 //! [`twin`] its plaintext twin; [`data`] holds the examples ([`mnist`], CSV, NPZ);
 //! [`train`] trains; [`weights`] saves and loads models and shares as safetensors, and
 //! [`checkpoint`] writes and resumes from checkpoints of private training.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `dsl`, `protocol`,
+//! `session`, `net`, `prg`, `share`, `tensor`, `ring`, `error`, `party`, `shape` and `tag`.
 
 pub mod backend;
 pub mod checkpoint;

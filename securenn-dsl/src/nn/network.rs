@@ -113,7 +113,7 @@ impl<V: Clone> Network<V> {
         self.params
             .get(i)
             .and_then(Option::as_ref)
-            .ok_or(Error::Config("a layer with weights has none"))
+            .ok_or(Error::Internal("a layer with weights has none"))
     }
 
     fn shape_before(&self, i: usize) -> ValueShape {
@@ -314,7 +314,7 @@ impl<V: Clone> Network<V> {
                     Some(backend.avg_pool_backward(&delta, &input, Window { kernel, stride })?)
                 }
                 (LayerSpec::Flatten, Cache::None) => Some(backend.reshape(delta, input)?),
-                _ => return Err(Error::Config("a layer's cache does not match the layer")),
+                _ => return Err(Error::Internal("a layer's cache does not match the layer")),
             };
             match next {
                 Some(next) => delta = next,

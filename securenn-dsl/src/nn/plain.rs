@@ -189,14 +189,14 @@ impl<N: Number> Backend for Plain<N> {
 ///
 /// # Errors
 ///
-/// The future's error, or [`Error::Config`](crate::Error::Config) if it waited (which the
+/// The future's error, or [`Error::Internal`](crate::Error::Internal) if it waited (which the
 /// cleartext backend never does).
 pub(crate) fn ready<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     let mut future = core::pin::pin!(future);
     let mut context = core::task::Context::from_waker(core::task::Waker::noop());
     match future.as_mut().poll(&mut context) {
         core::task::Poll::Ready(result) => result,
-        core::task::Poll::Pending => Err(crate::Error::Config(
+        core::task::Poll::Pending => Err(crate::Error::Internal(
             "a cleartext computation waited, which it never should",
         )),
     }

@@ -63,13 +63,14 @@ impl PrivateNetwork {
             };
             let layer_weights = |f: fn(&LayerWeights) -> &[f64], shape: [usize; 2]| {
                 Private::<P, Tensor<Z64>>::try_new(ctx.session().role(), || {
-                    let all = weights
-                        .get()
-                        .ok_or(Error::Config("the owner holds no weights"))?;
+                    let all = weights.get().ok_or(Error::NotHeld {
+                        owner: P::ROLE,
+                        what: "weights",
+                    })?;
                     let w = all
                         .get(i)
                         .and_then(Option::as_ref)
-                        .ok_or(Error::Config("a layer with weights has none"))?;
+                        .ok_or(Error::MissingWeights { layer: i })?;
                     encode(f(w), shape)
                 })
             };
@@ -255,7 +256,7 @@ impl PrivateNetwork {
                 vec![total]
             },
         );
-        let total = crate::share::reveal_to::<crate::party::P0, _>(ctx, &total).await?;
+        let total = crate::dsl::reveal_to::<crate::party::P0, _>(ctx, &total).await?;
         let batch = self.config().batch() as f64;
         Ok(Revealed::new(total.into_inner().map(|t| {
             let squares = t.data()[0].value() as i64 as f64 / (1u64 << 26) as f64;
@@ -294,7 +295,7 @@ impl PrivateNetwork {
             let mut backend = Costed::new(Shares::new(&call), &mut self.costs);
             self.network.predict(&mut backend, input, batch).await?
         };
-        let revealed = crate::share::reveal_to::<P, _>(ctx, &classes).await?;
+        let revealed = crate::dsl::reveal_to::<P, _>(ctx, &classes).await?;
         Ok(Revealed::new(revealed.into_inner().map(|t| {
             t.data()
                 .iter()
@@ -318,10 +319,10 @@ impl PrivateNetwork {
                 layers.push(None);
                 continue;
             };
-            let weights = crate::share::reveal_to::<P, _>(ctx, &p.weights)
+            let weights = crate::dsl::reveal_to::<P, _>(ctx, &p.weights)
                 .await?
                 .into_inner();
-            let biases = crate::share::reveal_to::<P, _>(ctx, &p.biases)
+            let biases = crate::dsl::reveal_to::<P, _>(ctx, &p.biases)
                 .await?
                 .into_inner();
             layers.push(weights.zip(biases).map(|(w, b)| LayerWeights {

@@ -137,7 +137,7 @@ impl ValueShape {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a row, which is not an image.
+    /// [`Error::InvalidShape`] for a row, which is not an image.
     pub fn conv_geometry(
         self,
         batch: usize,
@@ -151,7 +151,11 @@ impl ValueShape {
                 width,
                 channels,
             } => Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding),
-            ValueShape::Row(_) => Err(Error::Config("a convolution needs images")),
+            ValueShape::Row(features) => Err(Error::InvalidShape {
+                operation: "conv2d",
+                shape: Shape::from([batch, features]),
+                reason: "a convolution needs images, not rows",
+            }),
         }
     }
 

@@ -12,12 +12,13 @@ use super::data::Dataset;
 use super::private::PrivateNetwork;
 use super::spec::NetworkSpec;
 use super::twin::{Number, Twin};
-use crate::error::{Error, Result};
-use crate::party::{P0, P1, Private, Revealed};
+use crate::dsl::share;
+use crate::error::{Error, Result, ResumeProblem};
+use crate::party::{P0, P1, Private, Revealed, Role};
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
 use crate::session::{Context, Session};
-use crate::share::{Shared, share};
+use crate::share::Shared;
 use crate::tensor::Tensor;
 
 /// The largest learning-rate shift a schedule reaches: updates are truncated by at most
@@ -112,8 +113,9 @@ pub fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
 ///
 /// # Errors
 ///
-/// [`Error::Network`] at P0 if its data does not fit the spec, [`Error::Config`] at P0 if
-/// an index is past the end of its data, or the transport's errors.
+/// [`Error::Network`] at P0 if its data does not fit the spec, [`Error::NotHeld`] if P0's
+/// data was made for another party, [`Error::ExampleOutOfRange`] at P0 if an index is past
+/// the end of its data, or the transport's errors.
 pub async fn share_batch(
     ctx: &(impl Context + ?Sized),
     spec: &NetworkSpec,
@@ -125,8 +127,10 @@ pub async fn share_batch(
     let input_shape = spec.input().batch(batch);
     let role = ctx.session().role();
     let owned = || {
-        data.get()
-            .ok_or(Error::Config("the data owner holds no data"))
+        data.get().ok_or(Error::NotHeld {
+            owner: Role::P0,
+            what: "data",
+        })
     };
     let inputs = Private::<P0, _>::try_new(role, || {
         let data = owned()?;
@@ -137,9 +141,10 @@ pub async fn share_batch(
         let data = owned()?;
         let mut one_hot = vec![Z64::ZERO; batch * classes];
         for (row, &i) in indices.iter().enumerate() {
-            let label = *data.labels().get(i).ok_or(Error::Config(
-                "an example index is past the end of the data",
-            ))?;
+            let label = *data.labels().get(i).ok_or(Error::ExampleOutOfRange {
+                index: i,
+                len: data.len(),
+            })?;
             one_hot[row * classes + usize::from(label)] = Z64::ONE;
         }
         Tensor::from_vec([batch, classes], one_hot)
@@ -176,7 +181,7 @@ pub enum Start<'a> {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidShape`] if the weights do not fit the network, [`Error::Config`] if the
+/// [`Error::InvalidShape`] if the weights do not fit the network, [`Error::Resume`] if the
 /// start is past the last step, `report`'s errors, or the transport's errors.
 pub async fn train(
     session: &Session,
@@ -204,9 +209,10 @@ pub async fn train(
     let iterations = settings.iterations();
     let per_epoch = settings.iterations_per_epoch().max(1);
     if first > iterations {
-        return Err(Error::Config(
-            "the checkpoint is past the last step of this run",
-        ));
+        return Err(Error::Resume(ResumeProblem::PastLastStep {
+            step: first,
+            steps: iterations,
+        }));
     }
     let start_time = Instant::now();
     let mut order: Option<(usize, Vec<usize>)> = None;
@@ -219,7 +225,7 @@ pub async fn train(
         let indices = order
             .as_ref()
             .and_then(|(_, o)| o.get(position * batch..(position + 1) * batch))
-            .ok_or(Error::Config("a batch is past the end of the data"))?;
+            .ok_or(Error::Internal("a batch is past the end of the data"))?;
         network.set_lr_shift(settings.lr_shift_at(epoch));
         let step = session.scope("train step", done as u64);
         let (images, labels) = share_batch(&step, &settings.spec, data, indices).await?;
@@ -257,9 +263,9 @@ pub async fn train(
 /// models are never combined.
 pub fn shared_model_id(session: &Session) -> Option<String> {
     let partner = match session.role() {
-        crate::party::Role::P0 => crate::party::Role::P1,
-        crate::party::Role::P1 => crate::party::Role::P0,
-        crate::party::Role::P2 => return None,
+        Role::P0 => Role::P1,
+        Role::P1 => Role::P0,
+        Role::P2 => return None,
     };
     let scope = session.scope("model id", 0);
     let mut prg = scope.shared_prg(partner, 0).ok()?;
@@ -306,9 +312,10 @@ pub fn train_plaintext<N: Number>(
             }
             labels.clear();
             for &i in indices {
-                labels.push(*data.labels().get(i).ok_or(Error::Config(
-                    "an example index is past the end of the data",
-                ))?);
+                labels.push(*data.labels().get(i).ok_or(Error::ExampleOutOfRange {
+                    index: i,
+                    len: data.len(),
+                })?);
             }
             twin.train_step(&data.encode(indices)?, &labels)?;
             iteration += 1;
@@ -337,7 +344,7 @@ pub fn train_plaintext<N: Number>(
 ///
 /// # Errors
 ///
-/// [`Error::Config`] if `data` holds fewer examples.
+/// [`Error::ExampleOutOfRange`] if `data` holds fewer examples.
 pub fn twin_predictions<N: Number>(
     twin: &mut Twin<N>,
     data: &Dataset,
@@ -345,7 +352,10 @@ pub fn twin_predictions<N: Number>(
     batch: usize,
 ) -> Result<Vec<usize>> {
     if images > data.len() {
-        return Err(Error::Config("more images asked for than the data holds"));
+        return Err(Error::ExampleOutOfRange {
+            index: images - 1,
+            len: data.len(),
+        });
     }
     let batch = batch.max(1);
     let mut predictions = Vec::with_capacity(images);

@@ -37,19 +37,21 @@ impl<N: Number> Twin<N> {
         seed: u64,
     ) -> Result<Self> {
         if weights.len() != spec.layers().len() {
-            return Err(Error::Config("one weights entry per layer is needed"));
+            return Err(Error::WeightEntries {
+                layers: spec.layers().len(),
+                entries: weights.len(),
+            });
         }
         let params = spec
             .layers()
             .iter()
             .zip(weights)
-            .map(|(layer, w)| {
+            .enumerate()
+            .map(|(i, (layer, w))| {
                 let Some((rows, outputs)) = layer.parameter_shape() else {
                     return Ok(None);
                 };
-                let w = w
-                    .as_ref()
-                    .ok_or(Error::Config("a layer with weights has none"))?;
+                let w = w.as_ref().ok_or(Error::MissingWeights { layer: i })?;
                 if w.weights.len() != rows * outputs || w.biases.len() != outputs {
                     return Err(Error::InvalidShape {
                         operation: "twin weights",
@@ -143,9 +145,11 @@ impl<N: Number> Twin<N> {
     pub fn train_step(&mut self, input: &[N], labels: &[u8]) -> Result<usize> {
         let batch = self.network.config().batch();
         if labels.len() != batch {
-            return Err(Error::Config(
-                "one label per example of the batch is needed",
-            ));
+            return Err(Error::InvalidShape {
+                operation: "twin train step",
+                shape: Shape::from([labels.len()]),
+                reason: "one label per example of the batch is needed",
+            });
         }
         let input = self.input(input, batch)?;
         let step = ready(self.network.train_step(&mut self.backend, &input, labels))?;
@@ -173,6 +177,41 @@ mod tests {
     use super::*;
     use crate::nn::config::Loss;
     use crate::nn::spec::{LayerSpec, ValueShape};
+
+    #[test]
+    fn weights_that_do_not_fit_the_layers_are_typed_errors() {
+        let spec = NetworkSpec::new(
+            "two",
+            ValueShape::Row(3),
+            vec![
+                LayerSpec::Linear {
+                    inputs: 3,
+                    outputs: 2,
+                },
+                LayerSpec::Relu,
+            ],
+        )
+        .unwrap();
+        let config = TrainConfig::default();
+        let error = Twin::<f32>::new(spec.clone(), &[None], config, 0).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::WeightEntries {
+                layers: 2,
+                entries: 1
+            }
+        ));
+        assert_eq!(
+            error.to_string(),
+            "1 weights entries for a network of 2 layers: one per layer is needed"
+        );
+        let error = Twin::<f32>::new(spec, &[None, None], config, 0).unwrap_err();
+        assert!(matches!(error, Error::MissingWeights { layer: 0 }));
+        assert_eq!(
+            error.to_string(),
+            "layer 1 has weights, but none were given for it"
+        );
+    }
 
     #[test]
     fn weight_gradients_match_finite_differences_in_f32() {

@@ -5,6 +5,9 @@
 //! let the compiler check who may do what: only an [`InputParty`] can provide an input,
 //! only an [`OutputParty`] can receive a revealed value, and a [`Private<P, T>`] value
 //! exists only at party `P`.
+//!
+//! Its layer (the book's "Architecture" page): the bottom; it imports nothing from the
+//! crate.
 
 mod private;
 
@@ -157,3 +160,12 @@ impl InputParty for P1 {}
 pub trait OutputParty: Party {}
 impl OutputParty for P0 {}
 impl OutputParty for P1 {}
+
+/// Party `Self` is party `P`: one party's private values exist only in that party's code.
+#[diagnostic::on_unimplemented(
+    message = "a value private to `{Self}` cannot be used in `{P}`'s code",
+    label = "this value exists only at `{Self}`",
+    note = "each party's private values stay at that party; to compute on values of two parties, share both with `share(x)`"
+)]
+pub trait SameParty<P: Party>: Party {}
+impl<P: Party> SameParty<P> for P {}

@@ -4,8 +4,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use super::{Party, Role};
-use crate::dsl::rules::SameParty;
+use super::{Party, Role, SameParty};
 
 /// A value that only party `P` holds, such as its plaintext input.
 ///
@@ -124,7 +123,7 @@ impl<P: Party, T> fmt::Debug for Private<P, T> {
 
 /// A value revealed to party `P` only: `Some` at `P`, `None` at the other parties.
 ///
-/// Returned by [`reveal_to`](crate::share::reveal_to). Its `Debug` output never shows the
+/// Returned by [`reveal_to`](crate::dsl::reveal_to). Its `Debug` output never shows the
 /// value.
 pub struct Revealed<P: Party, T> {
     value: Option<T>,

@@ -11,6 +11,9 @@
 //!
 //! `Prg` implements the `rand_core` traits (`TryRng<Error = Infallible>`, hence `Rng`, and
 //! `TryCryptoRng`), so rings and distributions can draw from it.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `share`, `tensor`,
+//! `ring`, `error`, `party`, `shape` and `tag`.
 
 use core::convert::Infallible;
 use core::fmt;
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::net::CallId;
+use crate::tag::CallId;
 
 mod keys;
 

@@ -36,7 +36,7 @@ use crate::tensor::check_same_shape;
 /// ```
 /// use securenn_dsl::prelude::*;
 /// use securenn_dsl::protocol::division;
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 ///
 /// let [q, _, _] = run_local(|session| async move {
 ///     let role = session.role();
@@ -62,9 +62,10 @@ pub async fn division<C: Context + ?Sized, F: Unsigned>(
     check_same_shape("division", x.shape(), y.shape())?;
     let f = F::U32;
     if f >= 62 {
-        return Err(crate::error::Error::Config(
-            "division needs fewer than 62 fractional bits (2^f·y must stay below 2^62)",
-        ));
+        return Err(crate::error::Error::InvalidArgument {
+            name: "fractional bits",
+            problem: format!("division needs fewer than 62 (2^f·y must stay below 2^62), not {f}"),
+        });
     }
     let role = session.role();
     let scaled_x: Vec<Z64> = x.data().iter().map(|&v| v * Z64::new(1 << f)).collect();

@@ -28,7 +28,7 @@ use crate::share::{Bit, Shared};
 /// ```
 /// use securenn_dsl::prelude::*;
 /// use securenn_dsl::protocol::drelu;
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 ///
 /// let [signs, _, _] = run_local(|session| async move {
 ///     let role = session.role();

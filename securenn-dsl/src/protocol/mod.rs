@@ -32,6 +32,9 @@
 //! Every protocol opens its own [`Call`], so its random streams and
 //! message tags are its own; P0 and P1 draw their common randomness (masks, comparison
 //! bits, PrivateCompare's s_i and permutations) from their pairwise key, fresh per call.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `session`, `net`,
+//! `prg`, `share`, `tensor`, `ring`, `error`, `party`, `shape` and `tag`.
 
 mod compute_msb;
 mod conv2d;

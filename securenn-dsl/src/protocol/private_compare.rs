@@ -63,7 +63,8 @@ const STEP_D: u16 = 0;
 /// use securenn_dsl::ring::bits::decompose;
 /// use securenn_dsl::ring::Zp;
 /// use securenn_dsl::session::run_local;
-/// use securenn_dsl::share::{Shared, share};
+/// use securenn_dsl::dsl::share;
+/// use securenn_dsl::share::Shared;
 /// use securenn_dsl::tensor::Tensor;
 ///
 /// // Is 9 > 5? Is 9 > 9? P2 learns the answers, masked by β = 0 here.

@@ -33,7 +33,7 @@ pub struct Relu<F: Unsigned> {
 /// ```
 /// use securenn_dsl::prelude::*;
 /// use securenn_dsl::protocol::relu;
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 ///
 /// let [out, _, _] = run_local(|session| async move {
 ///     let role = session.role();

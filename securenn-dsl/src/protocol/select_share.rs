@@ -27,7 +27,7 @@ use crate::tensor::check_same_shape;
 /// ```
 /// use securenn_dsl::prelude::*;
 /// use securenn_dsl::protocol::{drelu, select_share};
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 ///
 /// let [picked, _, _] = run_local(|session| async move {
 ///     let role = session.role();

@@ -192,9 +192,9 @@ async fn helper(call: &Call<'_>, n: usize) -> Result<Vec<ZOdd>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsl::{reveal_to, share};
     use crate::party::{P0, Private};
     use crate::session::run_local;
-    use crate::share::{reveal_to, share};
     use crate::tensor::Tensor;
     use typenum::U0;
 

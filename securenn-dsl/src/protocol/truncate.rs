@@ -20,7 +20,7 @@ use crate::share::Shared;
 /// ```
 /// use securenn_dsl::prelude::*;
 /// use securenn_dsl::protocol::{mul_elementwise, truncate};
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 /// use typenum::{U13, U26};
 ///
 /// let [y, _, _] = run_local(|session| async move {

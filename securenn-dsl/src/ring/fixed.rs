@@ -6,12 +6,14 @@
 //! zero), so decoding an encoding is within half an ulp (2^−f−1) of the original, negatives
 //! included. Values must satisfy |x| < 2^(63−f); SecureNN's comparisons further need
 //! |x| < 2^(62−f) (see DReLU).
+//!
+//! Scalars only: the encoding of whole tensors is [`tensor::fixed`](crate::tensor::fixed),
+//! which re-exports this module.
 
 use typenum::{U13, Unsigned};
 
 use super::Z64;
 use crate::error::{Error, Result};
-use crate::tensor::{Shape, Tensor};
 
 /// The default number of fractional bits, ℓ_D = 13.
 pub const FRACTIONAL_BITS: u32 = 13;
@@ -77,43 +79,6 @@ pub fn encode_all<F: Unsigned>(xs: &[f64]) -> Result<Vec<Z64>> {
 /// Decodes every element of `xs` with `F` fractional bits.
 pub fn decode_all<F: Unsigned>(xs: &[Z64]) -> Vec<f64> {
     xs.iter().map(|&x| decode(x, F::U32)).collect()
-}
-
-/// A tensor of reals encoded with `fractional_bits` fractional bits.
-///
-/// # Errors
-///
-/// [`Error::FixedPointOverflow`] if a value cannot be encoded, [`Error::InvalidShape`] if
-/// `values` does not fit `shape`.
-///
-/// # Examples
-///
-/// ```
-/// use securenn_dsl::ring::fixed::{decode_tensor, encode_tensor};
-///
-/// let t = encode_tensor([2], &[0.25, -3.0], 13)?;
-/// assert_eq!(decode_tensor(&t, 13), [0.25, -3.0]);
-/// # Ok::<(), securenn_dsl::Error>(())
-/// ```
-pub fn encode_tensor(
-    shape: impl Into<Shape>,
-    values: &[f64],
-    fractional_bits: u32,
-) -> Result<Tensor<Z64>> {
-    let data = values
-        .iter()
-        .map(|&x| encode(x, fractional_bits))
-        .collect::<Result<Vec<_>>>()?;
-    Tensor::from_vec(shape, data)
-}
-
-/// The reals a fixed-point tensor encodes, row-major.
-pub fn decode_tensor(tensor: &Tensor<Z64>, fractional_bits: u32) -> Vec<f64> {
-    tensor
-        .data()
-        .iter()
-        .map(|&x| decode(x, fractional_bits))
-        .collect()
 }
 
 /// 2^bits as an `f64` (exact).

@@ -10,6 +10,9 @@
 //! Each ring is a distinct type, so `Shared<Z64>` and `Shared<Zp>` cannot be mixed by
 //! accident. Elements travel as raw little-endian bytes ([`Ring::WireLen`] bytes each); a
 //! received byte string that is not a canonical element is rejected.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `error`, `party`,
+//! `shape` and `tag`.
 
 pub mod bits;
 pub mod fixed;

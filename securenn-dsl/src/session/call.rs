@@ -169,8 +169,12 @@ impl Call<'_> {
     }
 
     fn tag(&self, step: u16, chunk: usize) -> Result<Tag> {
-        let chunk = u16::try_from(chunk).map_err(|_| {
-            Error::Config("a message needs more than 65536 frames; raise max_frame_len")
+        let chunk = u16::try_from(chunk).map_err(|_| Error::InvalidArgument {
+            name: "max_frame_len",
+            problem: format!(
+                "{} bytes a frame splits a message into more than 65536 frames; raise it",
+                self.session.transport.max_frame_len()
+            ),
         })?;
         Ok(Tag {
             call: self.id,

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::net::{CallId, Frame, Tag, Transport};
 use crate::party::Role;
 
-use super::{Session, WIRE_VERSION};
+use super::Session;
+use crate::net::WIRE_VERSION;
 
 /// The public parameters of a job (network, batch size, model, ...), as named fields.
 ///
@@ -83,9 +84,12 @@ impl Job {
     /// The job's bytes on the wire.
     fn encode(&self) -> Result<Vec<u8>> {
         let bytes = postcard::to_stdvec(self)
-            .map_err(|_| Error::Config("the job description cannot be encoded"))?;
+            .map_err(|_| Error::Internal("the job description cannot be encoded"))?;
         if bytes.len() > MAX_JOB_LEN {
-            return Err(Error::Config("the job description is over 16 KiB"));
+            return Err(Error::JobTooLarge {
+                len: bytes.len(),
+                max: MAX_JOB_LEN,
+            });
         }
         Ok(bytes)
     }

@@ -53,7 +53,7 @@ where
     Fut: Future<Output = Result<T>>,
     T: Send,
 {
-    run_with_transports(LocalTransport::triple(config), config, party)
+    run_with_transports(LocalTransport::triple(&config.net), config, party)
 }
 
 /// [`run_local`] over transports of the caller's choice (one per role, in role order): for
@@ -111,7 +111,7 @@ fn collect_results<T>(results: Vec<Result<T>>) -> Result<[T; 3]> {
     let values: Vec<T> = results.into_iter().filter_map(Result::ok).collect();
     values
         .try_into()
-        .map_err(|_| Error::Config("run_local expects exactly three parties"))
+        .map_err(|_| Error::Internal("run_local expects exactly three parties"))
 }
 
 /// Starts the three sessions of an in-memory cluster on the current task, for code that
@@ -121,7 +121,7 @@ fn collect_results<T>(results: Vec<Result<T>>) -> Result<[T; 3]> {
 ///
 /// As [`Session::start`].
 pub async fn local_sessions(config: &SessionConfig) -> Result<[Session; 3]> {
-    let [t0, t1, t2] = LocalTransport::triple(config);
+    let [t0, t1, t2] = LocalTransport::triple(&config.net);
     let (s0, s1, s2) = futures::try_join!(
         Session::start(t0, config),
         Session::start(t1, config),

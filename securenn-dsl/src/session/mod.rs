@@ -14,6 +14,9 @@
 //! The module is split by job: [`config`](SessionConfig) (the settings), `job` (the public
 //! parameters the parties agree on first), `keys` (key agreement), `call` (protocol calls,
 //! their randomness and messages) and `local` (three parties in one process).
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `net`, `prg`,
+//! `share`, `tensor`, `ring`, `error`, `party`, `shape` and `tag`.
 
 mod call;
 mod config;
@@ -22,7 +25,7 @@ mod keys;
 mod local;
 
 pub use call::Call;
-pub use config::{SessionConfig, WIRE_VERSION};
+pub use config::SessionConfig;
 pub use job::{Job, MAX_JOB_LEN};
 pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
 

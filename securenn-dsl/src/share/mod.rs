@@ -1,6 +1,7 @@
 //! Shares: [`Shared<R, F>`], one party's additive share of a whole tensor over ring `R` with
-//! `F` fractional bits; [`Public<R, F>`], a tensor every party knows; input sharing
-//! ([`share`]), reveal to a named party ([`reveal_to`]) and the local operations.
+//! `F` fractional bits; [`Public<R, F>`], a tensor every party knows; and the local
+//! operations. Input sharing and reveal, which talk, are the DSL's
+//! ([`share`](crate::dsl::share), [`reveal_to`](crate::dsl::reveal_to)).
 //!
 //! A secret tensor x over Z_2^64 is held as ⟨x⟩₀ at P0 and ⟨x⟩₁ at P1 with
 //! ⟨x⟩₀ + ⟨x⟩₁ = x (mod 2^64); each share alone is uniformly random. The helper P2 holds
@@ -11,15 +12,14 @@
 //! fixed-point scale is part of the type: a product of scales `F` and `G` has scale
 //! `F + G` until it is [truncated](Shared::truncate), and adding values of different
 //! scales does not compile.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `tensor`, `ring`,
+//! `error`, `party`, `shape` and `tag`.
 
 mod bit;
-mod input;
-mod reveal;
 mod truncate;
 
 pub use bit::Bit;
-pub use input::{share, split_for_holders};
-pub use reveal::reveal_to;
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -29,8 +29,8 @@ use typenum::{Sum, U13, Unsigned};
 
 use crate::error::{Error, Result};
 use crate::party::Role;
-use crate::ring::fixed;
 use crate::ring::{Ring, Z64};
+use crate::tensor::fixed;
 use crate::tensor::{Shape, Tensor, check_same_shape};
 
 /// One party's additive share of a secret tensor over ring `R`, with `F` fractional bits
@@ -43,9 +43,10 @@ use crate::tensor::{Shape, Tensor, check_same_shape};
 /// ```
 /// use securenn_dsl::party::{P0, P1, Private};
 /// use securenn_dsl::ring::Z64;
-/// use securenn_dsl::ring::fixed;
+/// use securenn_dsl::tensor::fixed;
 /// use securenn_dsl::session::run_local;
-/// use securenn_dsl::share::{Shared, reveal_to, share};
+/// use securenn_dsl::dsl::{reveal_to, share};
+/// use securenn_dsl::share::Shared;
 ///
 /// let [at_p0, _, _] = run_local(|session| async move {
 ///     let role = session.role();

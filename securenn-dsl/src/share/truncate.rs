@@ -25,9 +25,10 @@ impl<F: Unsigned> Shared<Z64, F> {
     ///
     /// ```
     /// use securenn_dsl::party::{P0, Private};
-    /// use securenn_dsl::ring::fixed;
+    /// use securenn_dsl::tensor::fixed;
     /// use securenn_dsl::session::run_local;
-    /// use securenn_dsl::share::{Public, Shared, reveal_to, share};
+    /// use securenn_dsl::dsl::{reveal_to, share};
+    /// use securenn_dsl::share::{Public, Shared};
     /// use typenum::{U13, U26};
     ///
     /// let [at_p0, _, _] = run_local(|session| async move {

@@ -5,69 +5,32 @@
 //! [`Ring`]; arithmetic on them is elementwise and wrapping, as the ring says.
 //! Activations are laid out NHWC (batch, height, width, channels), so that a convolution is
 //! [`im2col`] followed by one [`matmul`](Tensor::matmul) whose output is again NHWC.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `ring`, `error`,
+//! `party`, `shape` and `tag`.
 
+pub mod fixed;
 mod im2col;
 mod matmul;
 
 pub use im2col::{Conv2dGeometry, col2im, im2col};
 pub use matmul::{matmul_into, matmul_naive};
 
-use core::fmt;
-
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ring::Ring;
-
-/// The dimensions of a tensor, outermost first.
-///
-/// # Examples
-///
-/// ```
-/// use securenn_dsl::tensor::Shape;
-///
-/// let shape = Shape::from([2, 3, 4]);
-/// assert_eq!(shape.numel(), 24);
-/// assert_eq!(shape.to_string(), "[2, 3, 4]");
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub struct Shape(Vec<usize>);
+pub use crate::shape::Shape;
 
 impl Shape {
-    /// A shape with these dimensions.
-    pub fn new(dims: impl Into<Vec<usize>>) -> Self {
-        Shape(dims.into())
-    }
-
-    /// The dimensions.
-    pub fn dims(&self) -> &[usize] {
-        &self.0
-    }
-
-    /// The number of dimensions.
-    pub fn rank(&self) -> usize {
-        self.0.len()
-    }
-
-    /// The number of elements: the product of the dimensions (1 for a scalar), saturating
-    /// at `usize::MAX` (see [`Shape::checked_numel`]).
-    pub fn numel(&self) -> usize {
-        self.checked_numel().unwrap_or(usize::MAX)
-    }
-
-    /// The number of elements, or `None` if the product overflows `usize`.
-    pub fn checked_numel(&self) -> Option<usize> {
-        self.0.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
-    }
-
     /// `(rows, cols)` of a rank-2 shape.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidShape`] if the rank is not 2.
     pub fn as_matrix(&self, operation: &'static str) -> Result<(usize, usize)> {
-        match self.0.as_slice() {
+        match self.dims() {
             &[rows, cols] => Ok((rows, cols)),
             _ => Err(Error::InvalidShape {
                 operation,
@@ -75,43 +38,6 @@ impl Shape {
                 reason: "expected a matrix (rank 2)",
             }),
         }
-    }
-}
-
-impl fmt::Debug for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
-    }
-}
-
-impl<const N: usize> From<[usize; N]> for Shape {
-    fn from(dims: [usize; N]) -> Self {
-        Shape(dims.to_vec())
-    }
-}
-
-impl From<&[usize]> for Shape {
-    fn from(dims: &[usize]) -> Self {
-        Shape(dims.to_vec())
-    }
-}
-
-impl From<Vec<usize>> for Shape {
-    fn from(dims: Vec<usize>) -> Self {
-        Shape(dims)
     }
 }
 

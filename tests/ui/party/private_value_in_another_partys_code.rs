@@ -5,7 +5,7 @@ use securenn_dsl::prelude::*;
 fn combine(weights: Private<P0, Vec<f64>>, labels: Private<P1, Vec<f64>>, n: usize) -> Shared<Z64> {
     let scaled = weights.zip(labels).try_map(|(w, l)| {
         let values: Vec<f64> = w.iter().zip(&l).map(|(a, b)| a * b).collect();
-        securenn_dsl::ring::fixed::encode_tensor([n], &values, 13)
+        securenn_dsl::tensor::fixed::encode_tensor([n], &values, 13)
     })?;
     share(&scaled, [n])
 }

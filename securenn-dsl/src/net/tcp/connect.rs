@@ -15,7 +15,7 @@ use super::*;
 pub(super) async fn accept_peers(
     role: Role,
     listener: &TcpListener,
-    config: &SessionConfig,
+    config: &NetConfig,
     tls: Option<&TlsContext>,
 ) -> Result<Vec<(Role, PeerStream)>> {
     use futures::StreamExt as _;
@@ -92,7 +92,7 @@ pub(super) async fn accept_peers(
 /// Checks an accepted connection's hello and certificate; answers with this party's hello.
 pub(super) async fn admit(
     role: Role,
-    config: &SessionConfig,
+    config: &NetConfig,
     connected: &[(Role, PeerStream)],
     mut stream: PeerStream,
     hello: &Hello,
@@ -139,7 +139,7 @@ pub(super) async fn dial_peer(
     role: Role,
     peer: Role,
     address: SocketAddr,
-    config: &SessionConfig,
+    config: &NetConfig,
     tls: Option<&TlsContext>,
 ) -> Result<PeerStream> {
     let described = PeerDescription::Party(peer);

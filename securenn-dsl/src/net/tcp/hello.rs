@@ -3,7 +3,7 @@
 use super::*;
 
 /// The protocol version spoken on the wire; parties of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = crate::session::WIRE_VERSION;
+pub const PROTOCOL_VERSION: u32 = crate::net::WIRE_VERSION;
 
 /// The first field of every [`Hello`].
 pub const HELLO_MAGIC: [u8; 8] = *b"SECURENN";
@@ -37,7 +37,7 @@ pub struct Hello {
 
 impl Hello {
     /// The hello `from` sends to `to` under `config`.
-    pub fn new(from: Role, to: Role, config: &SessionConfig) -> Hello {
+    pub fn new(from: Role, to: Role, config: &NetConfig) -> Hello {
         Hello {
             magic: HELLO_MAGIC,
             version: PROTOCOL_VERSION,
@@ -123,7 +123,7 @@ impl Hello {
     pub(super) fn check(
         &self,
         local: Role,
-        config: &SessionConfig,
+        config: &NetConfig,
         peer: PeerDescription,
     ) -> Result<ClaimedRole> {
         let failure = |reason| Error::Handshake { peer, reason };

@@ -16,10 +16,10 @@
 //! Failures end every party, and name the party at fault:
 //! - a peer that disconnects ends every pending receive from it with [`Error::PeerClosed`]
 //!   (between frames), [`Error::TruncatedFrame`] (inside one) or [`Error::Transport`];
-//! - each party sends a heartbeat every quarter of [`SessionConfig::peer_timeout`] from a
+//! - each party sends a heartbeat every quarter of [`NetConfig::peer_timeout`] from a
 //!   task of its own, so a peer that sends nothing at all for that long (stopped, or cut
 //!   off) is [`Error::PeerSilent`], however long a protocol step computes;
-//! - a receive that waits longer than [`SessionConfig::recv_timeout`] is
+//! - a receive that waits longer than [`NetConfig::recv_timeout`] is
 //!   [`Error::Timeout`], or [`Error::UnexpectedMessage`] if the peer sent other messages;
 //! - a party that gives up because of a peer tells the third party first (an abort frame
 //!   naming the peer), so the third party reports [`Error::PeerLost`] naming the same peer,
@@ -43,11 +43,11 @@ use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
 
 use crate::error::{ClaimedRole, Error, HandshakeFailure, PeerDescription, Result};
+use crate::net::NetConfig;
 use crate::net::frame::{FrameReader, FrameWriter, WireMessage};
 use crate::net::mailbox::Mailbox;
 use crate::net::{Frame, Tag, Transport};
 use crate::party::Role;
-use crate::session::SessionConfig;
 
 mod connect;
 mod hello;
@@ -90,14 +90,14 @@ impl TcpTransport {
     /// # Errors
     ///
     /// [`Error::Handshake`] if a peer cannot be reached within
-    /// [`SessionConfig::connect_timeout`], does not answer the handshake in time, or fails
-    /// its checks; [`Error::Config`] if an address is missing; [`Error::Bind`] if the
+    /// [`NetConfig::connect_timeout`], does not answer the handshake in time, or fails
+    /// its checks; [`Error::MissingAddress`] if an address is missing; [`Error::Bind`] if the
     /// listening address cannot be bound.
     pub async fn connect(
         role: Role,
         listener: Option<TcpListener>,
         addresses: &[Option<SocketAddr>; 3],
-        config: &SessionConfig,
+        config: &NetConfig,
     ) -> Result<TcpTransport> {
         Self::connect_with(role, listener, addresses, config, None).await
     }
@@ -110,20 +110,21 @@ impl TcpTransport {
     ///
     /// As [`TcpTransport::connect`]; [`Error::Handshake`] with
     /// [`HandshakeFailure::Tls`] if the TLS handshake or the certificate check fails;
-    /// [`Error::Certificate`] if the credentials are unusable; [`Error::Config`] if the
-    /// identity belongs to another party.
+    /// [`Error::Certificate`] if the credentials are unusable; [`Error::InvalidArgument`] if
+    /// the identity belongs to another party.
     #[cfg(feature = "tls")]
     pub async fn connect_tls(
         role: Role,
         listener: Option<TcpListener>,
         addresses: &[Option<SocketAddr>; 3],
-        config: &SessionConfig,
+        config: &NetConfig,
         identity: &crate::net::tls::TlsIdentity,
     ) -> Result<TcpTransport> {
         if identity.role() != role {
-            return Err(Error::Config(
-                "the TLS identity belongs to another party than the one connecting",
-            ));
+            return Err(Error::InvalidArgument {
+                name: "TLS identity",
+                problem: format!("it is {}'s, but {role} is connecting", identity.role()),
+            });
         }
         let tls = identity.context()?;
         Self::connect_with(role, listener, addresses, config, Some(&tls)).await
@@ -133,7 +134,7 @@ impl TcpTransport {
         role: Role,
         listener: Option<TcpListener>,
         addresses: &[Option<SocketAddr>; 3],
-        config: &SessionConfig,
+        config: &NetConfig,
         tls: Option<&TlsContext>,
     ) -> Result<TcpTransport> {
         let accepting = async {
@@ -143,8 +144,8 @@ impl TcpTransport {
             let listener = match listener {
                 Some(listener) => listener,
                 None => {
-                    let address = addresses[role.index()]
-                        .ok_or(Error::Config("this party's listening address is missing"))?;
+                    let address =
+                        addresses[role.index()].ok_or(Error::MissingAddress { party: role })?;
                     TcpListener::bind(address)
                         .await
                         .map_err(|source| Error::Bind {
@@ -160,7 +161,7 @@ impl TcpTransport {
             let mut streams = Vec::new();
             for &peer in dialed_by(role) {
                 let address =
-                    addresses[peer.index()].ok_or(Error::Config("a peer's address is missing"))?;
+                    addresses[peer.index()].ok_or(Error::MissingAddress { party: peer })?;
                 streams.push((peer, dial_peer(role, peer, address, config, tls).await?));
             }
             Ok::<_, Error>(streams)

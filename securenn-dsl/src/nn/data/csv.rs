@@ -58,9 +58,10 @@ impl CsvOptions {
 pub fn load(path: &Path, options: &CsvOptions) -> Result<Splits> {
     let bad = |problem: String| Error::data(path, DataProblem::Malformed(problem));
     if !(0.0..1.0).contains(&options.test_fraction) {
-        return Err(Error::Config(
-            "the test fraction of a CSV table must be at least 0 and below 1",
-        ));
+        return Err(Error::InvalidArgument {
+            name: "test fraction",
+            problem: format!("{} is not at least 0 and below 1", options.test_fraction),
+        });
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut text = String::new();

@@ -165,12 +165,15 @@ impl Dataset {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] if an index is past the end.
+    /// [`Error::ExampleOutOfRange`] if an index is past the end.
     pub fn encode<N: Number>(&self, indices: &[usize]) -> Result<Vec<N>> {
         let len = self.shape.len();
         let mut out = Vec::with_capacity(indices.len() * len);
-        let past_end = || Error::Config("an example index is past the end of the data");
         for &i in indices {
+            let past_end = || Error::ExampleOutOfRange {
+                index: i,
+                len: self.len(),
+            };
             let range = i * len..(i + 1) * len;
             match &self.inputs {
                 Inputs::Bytes(bytes) => out.extend(
@@ -273,6 +276,21 @@ impl core::fmt::Debug for Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_past_the_end_is_a_typed_error() {
+        let data = Dataset::new(vec![0.0; 4], vec![0, 1], ValueShape::Row(2), 2).unwrap();
+        assert_eq!(data.encode::<f32>(&[1]).unwrap(), [0.0, 0.0]);
+        let error = data.encode::<f32>(&[0, 2]).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::ExampleOutOfRange { index: 2, len: 2 }
+        ));
+        assert_eq!(
+            error.to_string(),
+            "example 2 is past the end of the data (2 examples)"
+        );
+    }
 
     #[test]
     fn every_kind_of_bad_example_is_refused_by_name() {

@@ -4,15 +4,24 @@
 //! parties involved, the protocol step, the sizes), never a bare `String`, so that callers
 //! can match on what went wrong and messages stay precise. No variant ever carries a secret
 //! value or a share.
+//!
+//! Its layer (the book's "Architecture" page): it may import only from `party`, `shape` and
+//! `tag`.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::net::Tag;
+mod data;
+mod peer;
+
+pub use data::{DataProblem, ResumeProblem};
+pub use peer::{ClaimedRole, HandshakeFailure, PeerDescription};
+
 use crate::party::Role;
-use crate::tensor::Shape;
+use crate::shape::Shape;
+use crate::tag::Tag;
 
 /// `Result<T, securenn_dsl::Error>`.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -68,7 +77,7 @@ pub enum Error {
         peer: Role,
         /// The announced length.
         len: u64,
-        /// The configured maximum ([`SessionConfig::max_frame_len`](crate::session::SessionConfig::max_frame_len)).
+        /// The configured maximum ([`NetConfig::max_frame_len`](crate::net::NetConfig::max_frame_len)).
         max: usize,
     },
 
@@ -91,7 +100,7 @@ pub enum Error {
     },
 
     /// A peer sent more bytes than may wait unreceived
-    /// ([`SessionConfig::max_pending_bytes`](crate::session::SessionConfig::max_pending_bytes)).
+    /// ([`NetConfig::max_pending_bytes`](crate::net::NetConfig::max_pending_bytes)).
     #[error("{peer} sent more than {limit} bytes that no protocol step has asked for")]
     MailboxFull {
         /// The peer.
@@ -136,7 +145,7 @@ pub enum Error {
     },
 
     /// A peer sent nothing at all, not even a heartbeat, for the configured time
-    /// ([`SessionConfig::peer_timeout`](crate::session::SessionConfig::peer_timeout)): it is
+    /// ([`NetConfig::peer_timeout`](crate::net::NetConfig::peer_timeout)): it is
     /// stopped, or the network between the two is.
     #[error("{peer} sent nothing, not even a heartbeat, for {after:?}: it or the network is down")]
     PeerSilent {
@@ -314,9 +323,79 @@ pub enum Error {
         source: Arc<io::Error>,
     },
 
-    /// A configuration value is invalid.
-    #[error("invalid configuration: {0}")]
-    Config(&'static str),
+    /// An argument of a public function, or a setting, is outside its range.
+    #[error("invalid {name}: {problem}")]
+    InvalidArgument {
+        /// The argument or setting.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// No address was given for a party that must be dialled or listened on.
+    #[error("{party}'s address is missing")]
+    MissingAddress {
+        /// The party without an address.
+        party: Role,
+    },
+
+    /// An example index is past the end of a data set.
+    #[error("example {index} is past the end of the data ({len} examples)")]
+    ExampleOutOfRange {
+        /// The index asked for, from 0.
+        index: usize,
+        /// The number of examples.
+        len: usize,
+    },
+
+    /// A network's weights are not one entry per layer.
+    #[error("{entries} weights entries for a network of {layers} layers: one per layer is needed")]
+    WeightEntries {
+        /// The network's layers.
+        layers: usize,
+        /// The entries given.
+        entries: usize,
+    },
+
+    /// A layer that has weights was given none.
+    #[error("layer {} has weights, but none were given for it", layer + 1)]
+    MissingWeights {
+        /// The layer, from 0 (the message counts from 1).
+        layer: usize,
+    },
+
+    /// A party's own private value is empty: it was made for another party.
+    #[error("{owner} holds no {what}: its private value was made for another party")]
+    NotHeld {
+        /// The party that should hold the value.
+        owner: Role,
+        /// What the value is.
+        what: &'static str,
+    },
+
+    /// The job description is too long to send to the peers.
+    #[error("the job description is {len} bytes, over the maximum of {max} bytes")]
+    JobTooLarge {
+        /// Its encoded length.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+
+    /// Training cannot resume from the checkpoints at hand.
+    #[error("cannot resume: {0}")]
+    Resume(ResumeProblem),
+
+    /// One of three parties run as threads of this process could not start, or stopped.
+    #[error("a local party's thread {what}")]
+    PartyThread {
+        /// What happened to it.
+        what: &'static str,
+    },
+
+    /// A check that never fails in correct code failed: a bug in securenn, to be reported.
+    #[error("internal error (a bug in securenn): {0}")]
+    Internal(&'static str),
 }
 
 impl Error {
@@ -362,204 +441,4 @@ impl Error {
             problem,
         }
     }
-}
-
-/// Who the other end of a failed handshake was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerDescription {
-    /// A known party.
-    Party(Role),
-    /// A connection that has not identified itself as a valid party.
-    Unknown,
-}
-
-impl core::fmt::Display for PeerDescription {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            PeerDescription::Party(role) => role.fmt(f),
-            PeerDescription::Unknown => f.write_str("an unidentified peer"),
-        }
-    }
-}
-
-/// Why a connection handshake failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandshakeFailure {
-    /// The first bytes are not a securenn hello.
-    #[error("the peer did not send a securenn hello")]
-    NotSecurenn,
-    /// The peer speaks another protocol version.
-    #[error("protocol version {theirs} does not match ours ({ours})")]
-    Version {
-        /// Our version.
-        ours: u32,
-        /// Theirs.
-        theirs: u32,
-    },
-    /// The peer belongs to another session.
-    #[error("the peer belongs to another session")]
-    SessionId,
-    /// The peer uses another maximum frame size, so long messages would be split differently.
-    #[error("maximum frame size {theirs} does not match ours ({ours})")]
-    MaxFrame {
-        /// Our maximum frame size.
-        ours: u64,
-        /// Theirs.
-        theirs: u64,
-    },
-    /// The peer claims an identity this party does not expect on this connection.
-    #[error("the peer claims to be {claimed} but {expected}")]
-    WrongParty {
-        /// The claimed role, as sent (may be out of range).
-        claimed: ClaimedRole,
-        /// What was expected instead.
-        expected: &'static str,
-    },
-    /// The connection ended, or failed, during the handshake.
-    #[error("the connection ended during the handshake")]
-    Disconnected,
-    /// The hello message is malformed.
-    #[error("malformed hello message")]
-    Malformed,
-    /// The peer did not complete the handshake in time.
-    #[error("the peer did not complete the handshake within {0:?}")]
-    Timeout(Duration),
-    /// The TLS handshake failed, or the peer's certificate does not name the party it
-    /// claims to be.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// No connection to the peer could be established in time.
-    #[error("could not connect within {0:?}")]
-    Connect(Duration),
-    /// The peer was started for another job: the parties disagree on `field`.
-    #[error("the parties disagree on the job: {field} is {theirs} there but {ours} here")]
-    Job {
-        /// The parameter they disagree on.
-        field: String,
-        /// Its value at this party.
-        ours: String,
-        /// Its value at the peer.
-        theirs: String,
-    },
-}
-
-/// A role as claimed by a remote peer: a valid party, or a raw out-of-range index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimedRole {
-    /// A valid role.
-    Valid(Role),
-    /// An index that names no party.
-    Invalid(u8),
-}
-
-impl core::fmt::Display for ClaimedRole {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ClaimedRole::Valid(role) => role.fmt(f),
-            ClaimedRole::Invalid(index) => write!(f, "party #{index}, which does not exist"),
-        }
-    }
-}
-
-/// What is wrong with a data file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DataProblem {
-    /// The file does not exist.
-    #[error("file not found")]
-    Missing,
-    /// The gzip stream is corrupt.
-    #[error("corrupt gzip stream")]
-    CorruptGzip,
-    /// The file ends before the data its header announces.
-    #[error("truncated: the header announces {expected} bytes, the file holds {actual}")]
-    Truncated {
-        /// Bytes announced.
-        expected: u64,
-        /// Bytes present.
-        actual: u64,
-    },
-    /// The file holds more bytes than its header announces.
-    #[error("{extra} trailing bytes after the data the header announces")]
-    TrailingBytes {
-        /// Extra bytes.
-        extra: u64,
-    },
-    /// The IDX magic number is not the expected one.
-    #[error("bad magic number {found:#010x}, expected {expected:#010x}")]
-    BadMagic {
-        /// Found.
-        found: u32,
-        /// Expected.
-        expected: u32,
-    },
-    /// The dimensions in the header are not the expected ones.
-    #[error("unexpected dimensions {found:?}, expected {expected}")]
-    BadDimensions {
-        /// Found.
-        found: Vec<u32>,
-        /// Expected, described.
-        expected: &'static str,
-    },
-    /// The SHA-256 of the uncompressed content is not the one listed in SHA256SUMS.
-    #[error("SHA-256 mismatch: expected {expected}, found {found}")]
-    Checksum {
-        /// Listed.
-        expected: String,
-        /// Computed.
-        found: String,
-    },
-    /// The checksum list does not name this file, or is malformed.
-    #[error("no valid SHA-256 listed for {0} in SHA256SUMS")]
-    NotListed(String),
-    /// A label is not one of the data set's classes.
-    #[error("label {label} of example {index} is not a class (0 to {})", classes.saturating_sub(1))]
-    LabelOutOfRange {
-        /// Index of the example (from 0).
-        index: usize,
-        /// The label found.
-        label: u64,
-        /// The number of classes.
-        classes: usize,
-    },
-    /// An input value is not a finite number.
-    #[error("value {position} of example {index} is not a finite number")]
-    NotFinite {
-        /// Index of the example (from 0).
-        index: usize,
-        /// Position of the value in the example (from 0).
-        position: usize,
-    },
-    /// An input value is too large for 13-bit fixed point with room for products.
-    #[error(
-        "value {position} of example {index} is beyond ±2^{limit_log2}, too large for fixed point"
-    )]
-    TooLarge {
-        /// Index of the example (from 0).
-        index: usize,
-        /// Position of the value in the example (from 0).
-        position: usize,
-        /// The largest magnitude accepted, as a power of two.
-        limit_log2: u32,
-    },
-    /// The examples do not have the shape the network takes.
-    #[error("examples of shape {found:?}, but {expected}")]
-    WrongShape {
-        /// The shape of one example as found.
-        found: Vec<usize>,
-        /// What was expected, described.
-        expected: String,
-    },
-    /// The file is not in the format its name says, or holds something unusable.
-    #[error("{0}")]
-    Malformed(String),
-    /// Images and labels disagree on the number of examples.
-    #[error("{images} images but {labels} labels")]
-    CountMismatch {
-        /// Images.
-        images: usize,
-        /// Labels.
-        labels: usize,
-    },
 }

@@ -2,13 +2,13 @@
 
 use typenum::Unsigned;
 
-use super::Shared;
-use crate::dsl::operators::AsShare;
-use crate::dsl::ops::Step;
+use super::operators::AsShare;
+use super::ops::Step;
 use crate::error::Result;
 use crate::party::{OutputParty, Revealed, Role};
 use crate::ring::Ring;
 use crate::session::Context;
+use crate::share::Shared;
 use crate::tensor::Tensor;
 
 /// Reveals `x` to party `P` only: the other share holder sends its share to `P`, which adds
@@ -26,7 +26,8 @@ use crate::tensor::Tensor;
 /// use securenn_dsl::party::{P0, P1, Private};
 /// use securenn_dsl::ring::Z64;
 /// use securenn_dsl::session::run_local;
-/// use securenn_dsl::share::{Shared, reveal_to, share};
+/// use securenn_dsl::dsl::{reveal_to, share};
+/// use securenn_dsl::share::Shared;
 /// use securenn_dsl::tensor::Tensor;
 ///
 /// let revealed = run_local(|session| async move {
@@ -61,14 +62,14 @@ async fn reveal<P: OutputParty, R: Ring, F: Unsigned>(
         return Ok(Revealed::new(None));
     }
     if role != P::ROLE {
-        call.send(P::ROLE, 0, &x.data).await?;
+        call.send(P::ROLE, 0, x.data()).await?;
         return Ok(Revealed::new(None));
     }
     let sender = role.other_holder().unwrap_or(Role::P1);
     let theirs = call.recv::<R>(sender, 0, x.len()).await?;
-    let data = x.data.iter().zip(&theirs).map(|(&a, &b)| a + b).collect();
+    let data = x.data().iter().zip(&theirs).map(|(&a, &b)| a + b).collect();
     Ok(Revealed::new(Some(Tensor::from_vec(
-        x.shape.clone(),
+        x.shape().clone(),
         data,
     )?)))
 }

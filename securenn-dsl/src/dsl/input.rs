@@ -10,12 +10,12 @@
 use rand_core::{CryptoRng, Rng};
 use typenum::Unsigned;
 
-use super::Shared;
-use crate::dsl::ops::Step;
+use super::ops::Step;
 use crate::error::{Error, Result};
 use crate::party::{InputParty, Private};
 use crate::ring::Ring;
 use crate::session::Context;
+use crate::share::Shared;
 use crate::tensor::{Shape, Tensor};
 
 /// Secret-shares `input`, a tensor only party `P` holds, between P0 and P1.
@@ -33,7 +33,8 @@ use crate::tensor::{Shape, Tensor};
 /// use securenn_dsl::party::{P1, Private};
 /// use securenn_dsl::ring::Z64;
 /// use securenn_dsl::session::run_local;
-/// use securenn_dsl::share::{Shared, share};
+/// use securenn_dsl::dsl::share;
+/// use securenn_dsl::share::Shared;
 /// use securenn_dsl::tensor::Tensor;
 ///
 /// let shares = run_local(|session| async move {
@@ -112,7 +113,7 @@ async fn share_input<P: InputParty, R: Ring, F: Unsigned>(
 /// ```
 /// use securenn_dsl::prg::Prg;
 /// use securenn_dsl::ring::Z64;
-/// use securenn_dsl::share::split_for_holders;
+/// use securenn_dsl::dsl::split_for_holders;
 /// use securenn_dsl::tensor::Tensor;
 ///
 /// let x = Tensor::from_vec([2], vec![Z64::new(7), Z64::new(9)])?;
