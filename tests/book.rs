@@ -17,17 +17,7 @@ fn source() -> PathBuf {
 
 /// Every Markdown file under `dir`.
 fn chapters(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(chapters(&path));
-        } else if path.extension().is_some_and(|e| e == "md") {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
+    securenn_tests::files_under(dir, "md")
 }
 
 /// The targets of the Markdown links and images in `text`: what follows `](` up to `)`.

@@ -47,21 +47,6 @@ fn drawn_layers() -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(sources(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
-}
-
 /// The identifier at the start of `text`.
 fn identifier(text: &str) -> &str {
     let end = text
@@ -172,7 +157,7 @@ fn every_import_points_down_the_drawn_layers() {
     assert_eq!(declared, drawn, "lib.rs's modules and the drawing's differ");
 
     let mut wrong = Vec::new();
-    for path in sources(&src) {
+    for path in securenn_tests::files_under(&src, "rs") {
         let relative = path.strip_prefix(&src).unwrap();
         let module = relative
             .components()

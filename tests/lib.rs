@@ -192,3 +192,22 @@ pub fn public_signed(seed: u64, n: usize, bound: i64) -> Vec<i64> {
         .map(|v| i64::try_from(v.value() % modulus).unwrap_or(0) - bound)
         .collect()
 }
+
+/// Every file under `dir` (recursively) whose name ends in `.{extension}`, sorted.
+///
+/// # Panics
+///
+/// If `dir` cannot be read: a test's fixture is missing.
+pub fn files_under(dir: &std::path::Path, extension: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a readable folder") {
+        let path = entry.expect("a readable folder entry").path();
+        if path.is_dir() {
+            found.extend(files_under(&path, extension));
+        } else if path.extension().is_some_and(|e| e == extension) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}

@@ -571,3 +571,34 @@ fn the_shipped_cifar_networks_have_falcons_shapes() {
     assert_eq!(vgg16.shape_before(flatten), Some(image(1, 512)));
     assert_eq!(vgg16.output(), ValueShape::Row(1000));
 }
+
+/// The weights' owner must hold them: a `Private<P1, _>` made with another party's role is
+/// empty at P1, and sharing it is the typed error that says so (not a hang at the others).
+#[test]
+fn weights_made_for_another_party_are_a_typed_error() {
+    let spec = NetworkSpec::a();
+    let result = run_local(|session| {
+        let spec = spec.clone();
+        async move {
+            let wrong = Private::<P1, Vec<Option<LayerWeights>>>::new(Role::P0, Vec::new);
+            PrivateNetwork::share_weights(&session, spec, &wrong, TrainConfig::default())
+                .await
+                .map(|_| ())
+        }
+    });
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::NotHeld {
+                owner: Role::P1,
+                what: "weights"
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "P1 holds no weights: its private value was made for another party"
+    );
+}

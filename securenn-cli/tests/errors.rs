@@ -1,7 +1,8 @@
 //! Each kind of user mistake that used to be a bare `Error::Config` is now its own typed
 //! error: the CLI triggers it and prints its message, naming what is wrong and the values
 //! involved. (The typed errors of the library API, which no command line can reach, are
-//! tested next to their code: `ExampleOutOfRange`, `WeightEntries`, `MissingWeights`.)
+//! tested next to their code, `ExampleOutOfRange`, `WeightEntries` and `MissingWeights`, and
+//! `NotHeld` in `tests/network.rs`.)
 
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +13,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Scratch, failure, json};
+use common::{Scratch, checkpointed, failure, json};
 
 fn repo(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -101,21 +102,6 @@ fn a_job_too_long_to_send_states_its_length_and_the_maximum() {
         .parse()
         .unwrap();
     assert!(len > 17_000, "{line}");
-}
-
-/// `securenn train` for four steps with a checkpoint every two, and `extra`.
-fn checkpointed<'a>(steps: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--iterations",
-        steps,
-        "--test-images",
-        "0",
-        "--checkpoint-every",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    args
 }
 
 #[test]

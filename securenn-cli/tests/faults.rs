@@ -19,7 +19,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{
-    Scratch, failure, json, keygen_cluster, last_json, mnist_with, spawn_cluster, train_on,
+    Scratch, checkpointed, failure, json, keygen_cluster, last_json, mnist_with, spawn_cluster,
+    train_on,
 };
 
 /// The three party processes of a test; any still running at the end is killed.
@@ -507,30 +508,15 @@ fn the_initial_weights_come_from_p1s_own_randomness_not_the_public_seed() {
 fn checkpoints_of_another_run_or_other_options_are_refused() {
     let scratch = Scratch::new("checkpoint-hygiene");
     let dir = scratch.path("run");
-    fn train<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "train",
-            "--iterations",
-            "4",
-            "--test-images",
-            "0",
-            "--checkpoint-every",
-            "2",
-        ];
-        args.extend_from_slice(extra);
-        args
-    }
-    json(&train(&["--save", &dir, "--json"]));
+    json(&checkpointed("4", &["--save", &dir, "--json"]));
     // A fresh run would mix its checkpoints with the earlier run's.
-    let stderr = failure(&train(&["--save", &dir]));
+    let stderr = failure(&checkpointed("4", &["--save", &dir]));
     assert!(stderr.contains("earlier run"), "{stderr}");
     // A resume with another learning rate is another run.
-    let stderr = failure(&train(&["--resume", &dir, "--lr", "0.25"]));
+    let stderr = failure(&checkpointed("4", &["--resume", &dir, "--lr", "0.25"]));
     assert!(stderr.contains("other options"), "{stderr}");
     // With the same options it goes on (here: from the last checkpoint, step 4 of 6).
-    let mut resume = train(&["--resume", &dir, "--json"]);
-    resume[2] = "6";
-    let summary = json(&resume);
+    let summary = json(&checkpointed("6", &["--resume", &dir, "--json"]));
     assert_eq!(summary["first_step"], 4);
     assert_eq!(summary["iterations"], 6);
 }

@@ -185,3 +185,19 @@ pub(crate) fn train_on(mnist: &Path) -> String {
         mnist.to_str().unwrap(),
     ])
 }
+
+/// `securenn train` for `steps` steps of network A with a checkpoint every two and no
+/// evaluation, then `extra`.
+pub(crate) fn checkpointed<'a>(steps: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--iterations",
+        steps,
+        "--test-images",
+        "0",
+        "--checkpoint-every",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
