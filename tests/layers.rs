@@ -1,9 +1,10 @@
 //! The crate's layers point down. The order is drawn once, in the book's architecture page
 //! (`book/src/reference/architecture.md`); this test reads that drawing and every
 //! `crate::…` path in `securenn-dsl/src` (in `use` lines and in code, outside comments and
-//! test modules), and fails on an import of a module beside or above the importing one, on
-//! a module the drawing leaves out, and on a module whose documentation lists other
-//! imports than the drawing allows it.
+//! test modules), and every `super::` chain that climbs to the crate root, and fails on an
+//! import of a module beside or above the importing one, on a module the drawing leaves
+//! out, and on a module whose documentation lists other imports than the drawing allows
+//! it. It also holds every source file to 600 lines.
 
 #![allow(
     clippy::unwrap_used,
@@ -97,14 +98,58 @@ fn modules_named(code: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The code of a source file: its lines before the first `#[cfg(test)]`, without comments.
+/// The code of a source file, without comments and without its unit tests: the lines
+/// before a `#[cfg(test)]` that opens a `mod` (the crate keeps its test module last in a
+/// file). A `#[cfg(test)]` on anything else does not end the code.
 fn code_of(text: &str) -> String {
-    text.lines()
-        .take_while(|line| line.trim() != "#[cfg(test)]")
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (0..lines.len())
+        .find(|&i| {
+            lines[i].trim() == "#[cfg(test)]"
+                && lines
+                    .get(i + 1)
+                    .is_some_and(|next| next.trim_start().starts_with("mod "))
+        })
+        .unwrap_or(lines.len());
+    lines[..end]
+        .iter()
         .filter(|line| !line.trim_start().starts_with("//"))
         .map(|line| line.split(" // ").next().unwrap())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The top-level modules that `code` names through `super::` paths that climb to the crate
+/// root from a file `depth` modules deep (`shape.rs` is 1 deep, `net/tcp/mod.rs` 2): a
+/// chain of `depth` `super::`s is `crate::`. A `super::` inside an inline `mod` climbs one
+/// level less than this reads it; so only module names (lower case) count, not the items
+/// (`super::P0`) that such a path names in the file's own module.
+fn modules_named_through_super(code: &str, depth: usize) -> BTreeSet<String> {
+    let prefix = "super::".repeat(depth);
+    let mut rooted = String::new();
+    for (at, _) in code.match_indices(&prefix) {
+        let before = &code[..at];
+        if before.ends_with("super::") || before.ends_with("crate::") {
+            continue;
+        }
+        rooted.push_str("crate::");
+        rooted.push_str(&code[at + prefix.len()..]);
+        rooted.push('\n');
+    }
+    modules_named(&rooted)
+        .into_iter()
+        .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase()))
+        .collect()
+}
+
+/// How many modules deep the file at `relative` (to `src/`) is.
+fn depth_of(relative: &Path) -> usize {
+    let parts = relative.components().count();
+    if relative.file_name().is_some_and(|name| name == "mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
 }
 
 /// The modules a module's documentation (`//!` lines) says it may import: the backticked
@@ -170,9 +215,18 @@ fn every_import_points_down_the_drawn_layers() {
         if module == "lib" {
             continue;
         }
-        let own = level[module.as_str()];
+        let Some(&own) = level.get(module.as_str()) else {
+            wrong.push(format!(
+                "{}: module `{module}` is not in the drawing",
+                relative.display()
+            ));
+            continue;
+        };
         let text = std::fs::read_to_string(&path).unwrap();
-        for named in modules_named(&code_of(&text)) {
+        let code = code_of(&text);
+        let mut named = modules_named(&code);
+        named.extend(modules_named_through_super(&code, depth_of(relative)));
+        for named in named {
             if named == module {
                 continue;
             }
@@ -231,6 +285,27 @@ fn each_module_documents_the_layers_it_may_import() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Every source file of every crate is at most 600 lines: a file that grows past it does
+/// more than one job.
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let mut long = Vec::new();
+    for krate in ["securenn-dsl", "securenn-macros", "securenn-cli"] {
+        let src = workspace().join(krate).join("src");
+        for path in securenn_tests::files_under(&src, "rs") {
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            if lines > 600 {
+                long.push(format!("{}: {lines} lines", path.display()));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "files over 600 lines:\n{}",
+        long.join("\n")
+    );
+}
+
 #[test]
 fn the_readme_draws_the_same_layers() {
     let read = |path: &str| std::fs::read_to_string(workspace().join(path)).unwrap();
@@ -249,7 +324,21 @@ fn the_reader_finds_what_each_kind_of_path_names() {
     let listed: Vec<String> = documented_imports(text).unwrap().into_iter().collect();
     assert_eq!(listed, ["error", "party", "ring"]);
     assert_eq!(
-        code_of("use crate::a::B;\n// crate::c\n#[cfg(test)]\nuse crate::d;"),
+        code_of("use crate::a::B;\n// crate::c\n#[cfg(test)]\nmod tests {\nuse crate::d;"),
         "use crate::a::B;"
     );
+    assert_eq!(
+        code_of("#[cfg(test)]\nfn helper() {}\nuse crate::d;"),
+        "#[cfg(test)]\nfn helper() {}\nuse crate::d;"
+    );
+    let climbing = "use super::super::session::Session;\nuse super::frame::Frame;";
+    let named: Vec<String> = modules_named_through_super(climbing, 2)
+        .into_iter()
+        .collect();
+    assert_eq!(named, ["session"]);
+    assert!(modules_named_through_super("use super::Role;", 2).is_empty());
+    assert!(modules_named_through_super("impl Sealed for super::P0 {}", 1).is_empty());
+    assert_eq!(depth_of(Path::new("net/tcp/mod.rs")), 2);
+    assert_eq!(depth_of(Path::new("net/config.rs")), 2);
+    assert_eq!(depth_of(Path::new("shape.rs")), 1);
 }

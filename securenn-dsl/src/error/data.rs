@@ -126,8 +126,9 @@ pub enum ResumeProblem {
         /// The steps of P1's checkpoints.
         p1: Vec<usize>,
     },
-    /// A share holder sent no list of its checkpoints.
-    #[error("{party} stated no checkpoints: is --resume given to every party?")]
+    /// A share holder's job states no list of its checkpoints (a peer of another version:
+    /// one of this version that was not given `--resume` fails the job's agreement first).
+    #[error("{party} stated no list of its checkpoints")]
     NotStated {
         /// The party.
         party: Role,

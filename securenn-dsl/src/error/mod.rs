@@ -1,9 +1,13 @@
 //! The one error type of securenn, and its `Result` alias.
 //!
 //! Every fallible operation returns [`Result<T>`]. Variants carry typed fields (the
-//! parties involved, the protocol step, the sizes), never a bare `String`, so that callers
-//! can match on what went wrong and messages stay precise. No variant ever carries a secret
-//! value or a share.
+//! parties involved, the protocol step, the sizes, the file), so that callers can match on
+//! what went wrong and messages stay precise; free text appears only as the `problem` of a
+//! file or an argument, whose defects are too many to enumerate. No variant ever carries a
+//! secret value or a share.
+//!
+//! What is wrong with a data file ([`DataProblem`]) is here rather than next to the loaders
+//! in `nn::data`: the layers point down, and every module reports through this one type.
 //!
 //! Its layer (the book's "Architecture" page): it may import only from `party`, `shape` and
 //! `tag`.
@@ -349,7 +353,9 @@ pub enum Error {
     },
 
     /// A network's weights are not one entry per layer.
-    #[error("{entries} weights entries for a network of {layers} layers: one per layer is needed")]
+    #[error(
+        "the weights have {entries} entries, the network {layers} layers: one entry per layer is needed"
+    )]
     WeightEntries {
         /// The network's layers.
         layers: usize,
@@ -392,6 +398,11 @@ pub enum Error {
         /// What happened to it.
         what: &'static str,
     },
+
+    /// A program's own failure, for code run on the parties (a `run_local` closure, a
+    /// protocol function) to stop with a reason of its own; securenn never returns it.
+    #[error("{0}")]
+    Program(String),
 
     /// A check that never fails in correct code failed: a bug in securenn, to be reported.
     #[error("internal error (a bug in securenn): {0}")]

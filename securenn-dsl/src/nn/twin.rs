@@ -203,7 +203,7 @@ mod tests {
         ));
         assert_eq!(
             error.to_string(),
-            "1 weights entries for a network of 2 layers: one per layer is needed"
+            "the weights have 1 entries, the network 2 layers: one entry per layer is needed"
         );
         let error = Twin::<f32>::new(spec, &[None, None], config, 0).unwrap_err();
         assert!(matches!(error, Error::MissingWeights { layer: 0 }));

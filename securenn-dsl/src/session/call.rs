@@ -172,7 +172,7 @@ impl Call<'_> {
         let chunk = u16::try_from(chunk).map_err(|_| Error::InvalidArgument {
             name: "max_frame_len",
             problem: format!(
-                "{} bytes a frame splits a message into more than 65536 frames; raise it",
+                "at {} bytes a frame, a message needs more than 65,536 frames; raise it",
                 self.session.transport.max_frame_len()
             ),
         })?;

@@ -25,7 +25,9 @@ use super::Job;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionConfig {
     /// The transport's settings: the session's identity, frame and mailbox limits,
-    /// timeouts.
+    /// timeouts. [`run_local`](super::run_local) starts its transports with them; a
+    /// transport started by hand (`TcpTransport::connect(.., &config.net)`) takes them
+    /// itself, and [`Session::start`](super::Session::start) uses the transport's.
     pub net: NetConfig,
     /// **Insecure, for tests and reproducible benchmarks only.** Derive every key from this
     /// seed instead of the operating system's generator, so that runs are repeatable.
