@@ -17,6 +17,7 @@ use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{LayerWeights, TrainConfig};
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::mnist::TEST_LEN;
+use securenn_dsl::nn::onnx::{ImportOptions, import_file};
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::train::{evaluate_reporting, twin_predictions};
 use securenn_dsl::nn::twin::Number as _;
@@ -45,6 +46,14 @@ pub(crate) struct Args {
     /// Default: the model trained by the plaintext twin in `models/`.
     #[arg(long, value_name = "FILE|DIR")]
     weights: Option<PathBuf>,
+    /// A trained ONNX model (owned by P1), imported as `securenn import` does, instead of
+    /// `--network` and `--weights`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["network", "weights"])]
+    model: Option<PathBuf>,
+    /// With `--model`: the input's dimensions without the batch, for a model whose file
+    /// leaves them open (`C,H,W` or `F`).
+    #[arg(long, value_name = "DIMS", value_delimiter = ',', requires = "model")]
+    input_shape: Option<Vec<usize>>,
     /// How many test examples to classify, from the first (at most the test set's).
     #[arg(long, default_value_t = TEST_LEN)]
     images: usize,
@@ -92,7 +101,7 @@ fn job(
         .with(
             "weights",
             match source {
-                Source::Model(_) => "a model held by P1",
+                Source::Model(_) | Source::Imported(_) => "a model held by P1",
                 Source::Shares(_) => "the shares held by P0 and P1",
             },
         );
@@ -150,6 +159,8 @@ pub(crate) struct PartyReport {
 enum Source {
     /// A plaintext model, owned by P1.
     Model(PathBuf),
+    /// A model imported from ONNX, owned by P1.
+    Imported(Vec<Option<LayerWeights>>),
     /// A directory with P0's and P1's shares.
     Shares(PathBuf),
 }
@@ -159,7 +170,20 @@ pub(crate) fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
+/// The import options of `--model`.
+fn import_options(args: &Args) -> ImportOptions {
+    ImportOptions {
+        input_shape: args.input_shape.clone(),
+        name: None,
+    }
+}
+
 fn source(args: &Args, spec: &NetworkSpec) -> Result<Source, CliError> {
+    if let Some(model) = &args.model {
+        return Ok(Source::Imported(
+            import_file(model, &import_options(args))?.weights,
+        ));
+    }
     let path = match &args.weights {
         Some(path) => path.clone(),
         None => {
@@ -204,6 +228,7 @@ fn plaintext_model(
 ) -> securenn_dsl::Result<Vec<Option<LayerWeights>>> {
     match source {
         Source::Model(path) => load_model(path, spec),
+        Source::Imported(weights) => Ok(weights.clone()),
         Source::Shares(dir) => {
             let (p0, about0) = load_shares(&dir.join(shares_file(Role::P0)), spec, Role::P0)?;
             let (p1, about1) = load_shares(&dir.join(shares_file(Role::P1)), spec, Role::P1)?;
@@ -251,6 +276,10 @@ async fn infer_party(
             let model = Private::<P1, _>::try_new(role, || load_model(path, spec))?;
             PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await?
         }
+        Source::Imported(weights) => {
+            let model = Private::<P1, _>::new(role, || weights.clone());
+            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await?
+        }
         Source::Shares(dir) => {
             let shares: Option<Vec<Option<LayerShares>>> = match role {
                 Role::P2 => None,
@@ -289,7 +318,10 @@ async fn infer_party(
 }
 
 fn check(args: &Args) -> Result<NetworkSpec, CliError> {
-    let spec = NetworkSpec::resolve(&args.network)?;
+    let spec = match &args.model {
+        Some(model) => import_file(model, &import_options(args))?.spec,
+        None => NetworkSpec::resolve(&args.network)?,
+    };
     // Until the data path takes its shapes from the network, the data is MNIST.
     if args.images == 0 {
         return Err("--images must be at least 1".into());
@@ -419,6 +451,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
 /// source is read from the path alone, alike at every party: a `.safetensors` file is P1's
 /// model, anything else the directory of P0's and P1's shares. P2 reads neither.
 fn party_source(args: &Args) -> Result<Source, CliError> {
+    if args.model.is_some() {
+        return Err("a party of a cluster takes no --model: import it once with `securenn import MODEL --out DIR`, then give every party --network DIR/network.toml and P1 --weights DIR/model.safetensors".into());
+    }
     match &args.weights {
         Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
             Ok(Source::Model(path.clone()))

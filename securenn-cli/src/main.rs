@@ -26,6 +26,7 @@ mod bench_network;
 mod book_commands;
 mod cluster;
 mod data;
+mod import;
 mod infer;
 mod memory;
 mod plot;
@@ -62,6 +63,8 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Train a network privately (the paper's on MNIST, or a network and data of your own), then evaluate it.
     Train(train::Args),
+    /// Import a trained model from ONNX as a network file and a model.
+    Import(import::Args),
     /// Classify test examples privately with a trained network (MNIST's, or a data file's).
     Infer(infer::Args),
     /// Make a cluster's CA, each party's certificate and key, and a sample cluster.toml.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Selftest(args) => selftest::run(&args),
         Command::Bench(command) => bench::run(&command),
         Command::Train(args) => train::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Keygen(args) => cluster::keygen(&args),
         Command::Party(args) => cluster::party(&args),

@@ -308,6 +308,17 @@ pub enum Error {
         problem: String,
     },
 
+    /// A model file (ONNX) cannot be imported: not a model, an operator, attribute or
+    /// opset that securenn does not support, or weights that do not fit. The problem names
+    /// the node and what is supported.
+    #[error("{source_name}: {problem}")]
+    Import {
+        /// The file.
+        source_name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// A TLS certificate or key file is missing, unreadable or unusable.
     #[error("{path}: {problem}")]
     Certificate {

@@ -21,6 +21,7 @@ pub mod mnist;
 pub mod network;
 pub mod network_file;
 mod number;
+pub mod onnx;
 pub mod plain;
 pub mod private;
 pub mod shares;
