@@ -19,7 +19,7 @@ pub(crate) const MODEL_FILE: &str = "model.safetensors";
 /// Arguments of `securenn import`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
-    /// The ONNX model (`.onnx`), as `torch.onnx.export`, tf2onnx or skl2onnx write it.
+    /// The ONNX model (`.onnx`), as `torch.onnx.export` writes it.
     model: PathBuf,
     /// The directory to write `network.toml` and `model.safetensors` into (created if
     /// missing).

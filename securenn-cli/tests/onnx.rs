@@ -27,7 +27,7 @@ use securenn_dsl::session::{SessionConfig, run_local_with};
 use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 
-const MODELS: [&str; 4] = ["mlp", "lenet", "matmul", "global"];
+const MODELS: [&str; 5] = ["mlp", "lenet", "matmul", "global", "rowbn"];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)

@@ -16,8 +16,11 @@ Models:
   reads a Flatten of several channels, so a wrong row order gives other classes.
 - matmul: MatMul + Add, Relu, MatMul + Add (how tf2onnx writes dense layers), Gemm with
   transB=0, alpha and beta, on rows of 8.
-- global: Conv (stride 2) - Relu - GlobalAveragePool - Reshape (its shape a Constant, as
-  PyTorch writes x.view(x.size(0), -1)) - Gemm, on 3x9x9 images.
+- global: Conv (stride 2) - Relu - GlobalAveragePool - Reshape to [0, -1] (its shape a
+  Constant node) - Gemm, on 3x9x9 images.
+- rowbn: Conv (padding 1) - Relu - MaxPool 3x3 with stride 2 (overlapping windows) -
+  Flatten - BatchNormalization of the flattened rows (not folded: it follows a Flatten) -
+  Gemm with transB=0 - LogSoftmax, on 1x9x9 images.
 
 It also writes models that securenn refuses, one reason each (OUT_DIR/refused-*.onnx, see
 REFUSED), a model whose input leaves its image size open (open-shape.onnx, imported with
@@ -46,7 +49,8 @@ def model(name, nodes, inputs_shape, outputs, initializers, softmax, opset=OPSET
     """A model of `nodes` from input `x` (batch left open) to `outputs` classes."""
     last = nodes[-1].output[0]
     if softmax:
-        nodes = nodes + [helper.make_node("Softmax", [last], ["probabilities"], axis=1)]
+        kind = softmax if isinstance(softmax, str) else "Softmax"
+        nodes = nodes + [helper.make_node(kind, [last], ["probabilities"], axis=1)]
         last = "probabilities"
     graph = helper.make_graph(
         nodes,
@@ -221,8 +225,33 @@ def refused(out, rng):
 
 REFUSED = ["sigmoid", "trans-a", "opset", "pool-padding", "group", "dilation"]
 
+def row_batch_norm(rng):
+    init = [
+        weight(rng, "conv.weight", (3, 1, 3, 3), 0.5),
+        weight(rng, "conv.bias", (3,), 0.1),
+        numpy_helper.from_array(rng.uniform(0.5, 1.5, 48).astype(np.float32), "bn.scale"),
+        weight(rng, "bn.bias", (48,), 0.2),
+        weight(rng, "bn.mean", (48,), 0.2),
+        numpy_helper.from_array(rng.uniform(0.5, 2.0, 48).astype(np.float32), "bn.var"),
+        weight(rng, "fc.weight", (48, 5), 0.3),
+        weight(rng, "fc.bias", (5,), 0.1),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2],
+                         name="maxpool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+        helper.make_node("BatchNormalization", ["f", "bn.scale", "bn.bias", "bn.mean", "bn.var"],
+                         ["b"], name="bn"),
+        helper.make_node("Gemm", ["b", "fc.weight", "fc.bias"], ["out"], name="fc"),
+    ]
+    return nodes, (1, 9, 9), 5, init
+
+
 MODELS = {"mlp": (mlp, False), "lenet": (lenet, True), "matmul": (matmul, False),
-          "global": (global_pool, False)}
+          "global": (global_pool, False), "rowbn": (row_batch_norm, "LogSoftmax")}
 
 
 def main(out_dir):

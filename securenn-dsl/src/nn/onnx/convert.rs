@@ -45,9 +45,21 @@ pub(super) struct Layers {
     pub(super) weights: Vec<Option<LayerWeights>>,
     /// The index of a MatMul's layer whose bias an Add may still give.
     open_bias: Option<usize>,
+    /// Weight values made so far, against [`MAX_LAYER_VALUES`]: a file that names one
+    /// weight in many nodes must not make a copy per node without bound.
+    values: usize,
 }
 
+/// The most weight values the layers of one model may hold: 2^28.
+const MAX_LAYER_VALUES: usize = 1 << 28;
+
 impl Layers {
+    /// Counts `values` more weight values; `false` if that is more than the layers may hold.
+    pub(super) fn budget(&mut self, values: usize) -> bool {
+        self.values = self.values.saturating_add(values);
+        self.values <= MAX_LAYER_VALUES
+    }
+
     pub(super) fn push(&mut self, spec: LayerSpec, weights: Option<LayerWeights>) {
         self.specs.push(spec);
         self.weights.push(weights);
@@ -135,7 +147,8 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
     let mut current = graph.input.clone();
     let mut layers = Layers::default();
     let last = graph.nodes.len().saturating_sub(1);
-    for (index, node) in graph.nodes.iter().enumerate() {
+    for (position, (index, node)) in graph.nodes.iter().enumerate() {
+        let index = *index;
         let fail = |problem: String| source.at(index, node, problem);
         let first = node.input.first().map(String::as_str).unwrap_or_default();
         if first != current {
@@ -161,6 +174,14 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
             weight(k)?.ok_or_else(|| fail(format!("it has no {what}")))
         };
         let op = node.op_type.as_deref().unwrap_or_default();
+        // Dropout's optional second output, its mask, is never used in inference.
+        if node.output.len() != 1 && !(op == "Dropout" && node.output.len() == 2) {
+            return Err(fail(format!(
+                "it has {} outputs; securenn imports nodes of one (a BatchNormalization with \
+                 its training outputs, say, is not an inference model)",
+                node.output.len()
+            )));
+        }
         value = match op {
             "Identity" => value,
             "Dropout" => {
@@ -180,7 +201,6 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 flatten(&mut layers, value)
             }
             "Reshape" => {
-                Attributes::of(index, node, &["allowzero"], source)?;
                 let shape = needed(1, "target shape")?;
                 let features = match value {
                     Value::Image {
@@ -190,8 +210,15 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                     } => channels * height * width,
                     Value::Row { features, .. } => features,
                 };
-                let to_rows = match shape.values.as_slice() {
-                    &[_, rest] => rest == -1.0 || rest == features as f64,
+                let allow_zero =
+                    Attributes::of(index, node, &["allowzero"], source)?.int("allowzero", 0) != 0;
+                let features_f = features as f64;
+                // [0, -1] and [0, F] keep the batch and flatten the rest, as [-1, F] does.
+                let to_rows = match *shape.values.as_slice() {
+                    [batch, rest] if batch == 0.0 && !allow_zero => {
+                        rest == -1.0 || rest == features_f
+                    }
+                    [batch, rest] => batch == -1.0 && rest == features_f,
                     _ => false,
                 };
                 if !to_rows {
@@ -243,6 +270,11 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                         "B takes {rows} values per example, but {features} come in"
                     )));
                 }
+                if !layers.budget(rows * outputs) {
+                    return Err(fail(
+                        "the layers' weights hold more than 2^28 values".to_owned(),
+                    ));
+                }
                 let mut weights = vec![0.0; rows * outputs];
                 for k in 0..rows {
                     let from = flattened.map_or(k, |map| onnx_row(k, map));
@@ -257,9 +289,9 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 }
                 let biases = match weight(2)? {
                     None => vec![0.0; outputs],
-                    Some(c) => broadcast(&c.values, outputs)
+                    Some(c) => bias_of(c, outputs)
                         .ok_or_else(|| {
-                            fail(format!("C has {} values, not {outputs}", c.values.len()))
+                            fail(format!("C has dimensions {:?}, not [{outputs}]", c.dims))
                         })?
                         .into_iter()
                         .map(|v| beta * v)
@@ -288,10 +320,10 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                     ));
                 };
                 let bias = needed(1, "bias")?;
-                let biases = broadcast(&bias.values, features).ok_or_else(|| {
+                let biases = bias_of(bias, features).ok_or_else(|| {
                     fail(format!(
-                        "the bias has {} values, not {features}",
-                        bias.values.len()
+                        "the bias has dimensions {:?}, not [{features}]",
+                        bias.dims
                     ))
                 })?;
                 if let Some(Some(w)) = layers.weights.get_mut(layer) {
@@ -340,20 +372,26 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 if attributes.int("training_mode", 0) != 0 {
                     return Err(fail("training_mode = 1 is not supported".to_owned()));
                 }
-                let channels = match value {
-                    Value::Image { channels, .. } => channels,
-                    Value::Row { features, .. } => features,
+                let (channels, flattened) = match value {
+                    Value::Image { channels, .. } => (channels, None),
+                    Value::Row {
+                        features,
+                        flattened,
+                    } => (features, flattened),
                 };
+                // On rows flattened from feature maps, securenn's row k is ONNX's feature
+                // `onnx_row(k)`: the parameters move with it.
                 let part = |k: usize, what: &str| -> Result<Vec<f64>> {
                     let w = needed(k, what)?;
-                    if w.values.len() == channels {
-                        Ok(w.values.clone())
-                    } else {
-                        Err(fail(format!(
+                    if w.values.len() != channels {
+                        return Err(fail(format!(
                             "{what} has {} values, not {channels}",
                             w.values.len()
-                        )))
+                        )));
                     }
+                    Ok((0..channels)
+                        .map(|k| w.values[flattened.map_or(k, |map| onnx_row(k, map))])
+                        .collect())
                 };
                 let statistics = BatchNormStatistics {
                     gamma: part(1, "scale")?,
@@ -366,8 +404,22 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 layers.push(LayerSpec::BatchNorm { channels }, Some(affine));
                 value
             }
-            "Softmax" | "LogSoftmax" | "ArgMax" if index == last => {
+            "Softmax" | "LogSoftmax" | "ArgMax" if position == last => {
                 // The class is the largest score either way; securenn's output is the scores.
+                let attributes = Attributes::of(
+                    index,
+                    node,
+                    &["axis", "keepdims", "select_last_index"],
+                    source,
+                )?;
+                let default = if op == "ArgMax" { 0 } else { -1 };
+                if !matches!(attributes.int("axis", default), 1 | -1)
+                    || !matches!(value, Value::Row { .. })
+                {
+                    return Err(fail(
+                        "supported only over the classes (axis 1) of rows".to_owned(),
+                    ));
+                }
                 value
             }
             "Softmax" | "LogSoftmax" | "ArgMax" => {
@@ -421,11 +473,12 @@ fn onnx_row(k: usize, (channels, height, width): (usize, usize, usize)) -> usize
     channel * height * width + pixel
 }
 
-/// `values` as `n` values: themselves if there are `n`, one repeated if there is one.
-fn broadcast(values: &[f64], n: usize) -> Option<Vec<f64>> {
-    match values.len() {
-        len if len == n => Some(values.to_vec()),
-        1 => Some(vec![values[0]; n]),
+/// A bias of `n` values from a weight of dimensions `[n]`, `[1, n]` (one per output), or
+/// `[]`, `[1]` (one for all); `None` for any other dimensions.
+fn bias_of(bias: &Weights, n: usize) -> Option<Vec<f64>> {
+    match *bias.dims.as_slice() {
+        [m] | [1, m] if m == n => Some(bias.values.clone()),
+        [] | [1] => Some(vec![bias.values[0]; n]),
         _ => None,
     }
 }

@@ -11,8 +11,7 @@ use crate::error::{Error, Result};
 /// The opsets of the default domain that the importer reads.
 pub(super) const OPSETS: core::ops::RangeInclusive<i64> = 11..=21;
 
-/// Values in one weight tensor at most: 2^28 (a gibibyte of `f32`), more than VGG16's
-/// largest layer.
+/// Values in the weights of a model at most: 2^28 (a gibibyte of `f32`), twice VGG16's.
 const MAX_TENSOR_VALUES: usize = 1 << 28;
 
 /// Where a problem is: the model file, for every error it gives.
@@ -62,8 +61,9 @@ pub(super) struct Graph {
     pub(super) input_dims: Vec<Option<usize>>,
     /// The name of the graph's one output.
     pub(super) output: String,
-    /// The nodes, in the file's order, without the `Constant`s (whose values are weights).
-    pub(super) nodes: Vec<NodeProto>,
+    /// The nodes, in the file's order, each with its position in the file (from 0), without
+    /// the `Constant`s (whose values are weights).
+    pub(super) nodes: Vec<(usize, NodeProto)>,
     /// Every weight by name: the initializers and the `Constant` nodes' values.
     pub(super) weights: HashMap<String, Weights>,
 }
@@ -89,9 +89,20 @@ pub(super) fn read(bytes: &[u8], source: Source<'_>) -> Result<Graph> {
         .graph
         .ok_or_else(|| source.error("the model holds no graph"))?;
     let mut weights = HashMap::new();
+    let mut total = 0usize;
+    let mut keep = |name: String, tensor: Weights| -> Result<()> {
+        total = total.saturating_add(tensor.values.len());
+        if total > MAX_TENSOR_VALUES {
+            return Err(source.error("the weights hold more than 2^28 values in all"));
+        }
+        if weights.insert(name.clone(), tensor).is_some() {
+            return Err(source.error(format!("two weights are named `{name}`")));
+        }
+        Ok(())
+    };
     for tensor in &graph.initializer {
         let name = tensor.name.clone().unwrap_or_default();
-        weights.insert(name.clone(), weights_of(tensor, &name, source)?);
+        keep(name.clone(), weights_of(tensor, &name, source)?)?;
     }
     let mut nodes = Vec::with_capacity(graph.node.len());
     for (index, node) in graph.node.into_iter().enumerate() {
@@ -99,9 +110,9 @@ pub(super) fn read(bytes: &[u8], source: Source<'_>) -> Result<Graph> {
             let value = constant_value(&node)
                 .ok_or_else(|| source.at(index, &node, "a Constant without a tensor `value`"))?;
             let name = node.output.first().cloned().unwrap_or_default();
-            weights.insert(name.clone(), weights_of(value, &name, source)?);
+            keep(name.clone(), weights_of(value, &name, source)?)?;
         } else {
-            nodes.push(node);
+            nodes.push((index, node));
         }
     }
     let inputs: Vec<&proto::ValueInfoProto> = graph
@@ -175,6 +186,9 @@ fn weights_of(tensor: &TensorProto, name: &str, source: Source<'_>) -> Result<We
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| bad(format!("a negative dimension {d}"))))
         .collect::<Result<Vec<_>>>()?;
+    if dims.contains(&0) {
+        return Err(bad(format!("an empty dimension in {dims:?}")));
+    }
     let len = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))

@@ -1,6 +1,6 @@
-//! Import of trained models from ONNX (what `torch.onnx.export`, tf2onnx and skl2onnx
-//! write): a network description and its weights in securenn's layouts, which train,
-//! classify and save like any other.
+//! Import of trained models from ONNX (as `torch.onnx.export` writes them, and other
+//! exporters where they use the operators below): a network description and its weights in
+//! securenn's layouts, which train, classify and save like any other.
 //!
 //! The importer reads a chain of layers: Gemm (`alpha`, `beta`, `transB`), MatMul with an
 //! Add of its bias, Conv (square kernels, equal strides and padding on every side,
