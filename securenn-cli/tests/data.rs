@@ -13,7 +13,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Scratch, failure, json, keygen_cluster, last_json};
+use common::{Scratch, failure, json, keygen_cluster, last_json, run_python_script};
 use securenn_dsl::nn::ValueShape;
 use securenn_dsl::nn::data::Dataset;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
@@ -351,16 +351,7 @@ fn every_defect_of_a_csv_file_is_one_clear_error() {
 /// The NPZ files of `tests/npz/make_npz.py`, written by numpy into `scratch`.
 fn npz_files(scratch: &Scratch) -> PathBuf {
     let out = scratch.0.join("npz");
-    let script = repo("tests/npz/make_npz.py");
-    let status = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "{} needs python3 with numpy: python3 -m pip install -r tests/requirements.txt",
-        script.display()
-    );
+    run_python_script("tests/npz/make_npz.py", &out);
     out
 }
 

@@ -14,7 +14,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Scratch, failure, json};
+use common::{Scratch, failure, json, run_python_script};
 use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::nn::config::TrainConfig;
 use securenn_dsl::nn::data::npz;
@@ -36,16 +36,7 @@ fn repo(path: &str) -> PathBuf {
 /// The fixtures, written by the script into `scratch`.
 fn fixtures(scratch: &Scratch) -> PathBuf {
     let out = scratch.0.join("onnx");
-    let script = repo("tests/onnx/make_models.py");
-    let status = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "{} needs python3 with onnx and onnxruntime: python3 -m pip install -r tests/requirements.txt",
-        script.display()
-    );
+    run_python_script("tests/onnx/make_models.py", &out);
     out
 }
 

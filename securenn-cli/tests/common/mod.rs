@@ -201,3 +201,18 @@ pub(crate) fn checkpointed<'a>(steps: &'a str, extra: &[&'a str]) -> Vec<&'a str
     args.extend_from_slice(extra);
     args
 }
+
+/// Runs the repository's Python script `script` (a path from the repository's root) with
+/// `out` as its argument, failing the test with how to install its packages if it fails.
+pub(crate) fn run_python_script(script: &str, out: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(script);
+    let status = Command::new("python3").arg(&script).arg(out).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "{} failed; it needs python3 with the packages of tests/requirements.txt: \
+         python3 -m pip install -r tests/requirements.txt",
+        script.display()
+    );
+}

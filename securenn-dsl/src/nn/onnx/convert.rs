@@ -53,6 +53,20 @@ pub(super) struct Layers {
 /// The most weight values the layers of one model may hold: 2^28.
 const MAX_LAYER_VALUES: usize = 1 << 28;
 
+impl Value {
+    /// `(channels, height, width)` of feature maps; `None` for rows.
+    pub(super) fn image(self) -> Option<(usize, usize, usize)> {
+        match self {
+            Value::Image {
+                channels,
+                height,
+                width,
+            } => Some((channels, height, width)),
+            Value::Row { .. } => None,
+        }
+    }
+}
+
 impl Layers {
     /// Counts `values` more weight values; `false` if that is more than the layers may hold.
     pub(super) fn budget(&mut self, values: usize) -> bool {
@@ -336,14 +350,9 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
             "MaxPool" | "AveragePool" => pooling(index, node, value, &mut layers, source)?,
             "GlobalAveragePool" => {
                 Attributes::of(index, node, &[], source)?;
-                let Value::Image {
-                    channels,
-                    height,
-                    width,
-                } = value
-                else {
-                    return Err(fail("it takes images, not rows".to_owned()));
-                };
+                let (channels, height, width) = value
+                    .image()
+                    .ok_or_else(|| fail("it takes feature maps, not rows".to_owned()))?;
                 if height != width {
                     return Err(fail(format!(
                         "feature maps of {height}×{width}: only square ones are supported"

@@ -107,14 +107,9 @@ pub(super) fn convolution<'g>(
         ],
         source,
     )?;
-    let Value::Image {
-        channels,
-        height,
-        width,
-    } = value
-    else {
-        return Err(fail("it takes feature maps, not rows".to_owned()));
-    };
+    let (channels, height, width) = value
+        .image()
+        .ok_or_else(|| fail("it takes feature maps, not rows".to_owned()))?;
     if attributes.int("group", 1) != 1 {
         return Err(fail("group other than 1 is not supported".to_owned()));
     }
@@ -226,14 +221,9 @@ pub(super) fn pooling(
         ]
     };
     let attributes = Attributes::of(index, node, known, source)?;
-    let Value::Image {
-        channels,
-        height,
-        width,
-    } = value
-    else {
-        return Err(fail("it takes feature maps, not rows".to_owned()));
-    };
+    let (channels, height, width) = value
+        .image()
+        .ok_or_else(|| fail("it takes feature maps, not rows".to_owned()))?;
     let (kernel, stride, padding) = window(&attributes, None, &fail)?;
     if padding != 0 {
         return Err(fail("padding is not supported for pooling".to_owned()));
