@@ -18,9 +18,10 @@ Models:
   transB=0, alpha and beta, on rows of 8.
 - global: Conv (stride 2) - Relu - GlobalAveragePool - Reshape to [0, -1] (its shape a
   Constant node) - Gemm, on 3x9x9 images.
-- rowbn: Conv (padding 1) - Relu - MaxPool 3x3 with stride 2 (overlapping windows) -
-  Flatten - BatchNormalization of the flattened rows (not folded: it follows a Flatten) -
-  Gemm with transB=0 - LogSoftmax, on 1x9x9 images.
+- rowbn: Conv (padding 1) - Relu - MaxPool 3x3 with stride 2 (overlapping windows, and on
+  10x10 maps a last row and column no window reaches, rounded down) - Flatten -
+  BatchNormalization of the flattened rows (not folded: it follows a Flatten) - Gemm with
+  transB=0 - LogSoftmax, on 1x10x10 images.
 
 It also writes models that securenn refuses, one reason each (OUT_DIR/refused-*.onnx, see
 REFUSED), a model whose input leaves its image size open (open-shape.onnx, imported with
@@ -247,7 +248,7 @@ def row_batch_norm(rng):
                          ["b"], name="bn"),
         helper.make_node("Gemm", ["b", "fc.weight", "fc.bias"], ["out"], name="fc"),
     ]
-    return nodes, (1, 9, 9), 5, init
+    return nodes, (1, 10, 10), 5, init
 
 
 MODELS = {"mlp": (mlp, False), "lenet": (lenet, True), "matmul": (matmul, False),

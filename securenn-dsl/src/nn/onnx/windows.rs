@@ -78,10 +78,11 @@ fn window(
 }
 
 /// The output side of a window of `kernel` moved by `stride` over `side` values padded by
-/// `padding`, if the windows fit exactly.
+/// `padding`, rounded down as ONNX (and securenn) do: a remainder no window reaches is left
+/// out. `None` if the window is larger than the padded side.
 fn output_side(side: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
     let span = (side + 2 * padding).checked_sub(kernel)?;
-    (span % stride == 0).then_some(span / stride + 1)
+    Some(span / stride + 1)
 }
 
 /// A Conv node: securenn's `conv2d`, its OIHW kernel as `(ky, kx, channel) × out`.
@@ -132,7 +133,7 @@ pub(super) fn convolution<'g>(
     ) else {
         return Err(fail(format!(
             "a {kernel}×{kernel} kernel with stride {stride} and padding {padding} does not \
-             fit {height}×{width} feature maps exactly"
+             fit {height}×{width} feature maps (padded)"
         )));
     };
     if out_channels
@@ -234,7 +235,7 @@ pub(super) fn pooling(
     ) else {
         return Err(fail(format!(
             "{kernel}×{kernel} windows with stride {stride} do not fit {height}×{width} \
-             feature maps exactly"
+             feature maps"
         )));
     };
     let spec = if max {
@@ -255,10 +256,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_fit_exactly_or_not_at_all() {
+    fn windows_round_down_and_must_fit() {
         assert_eq!(output_side(28, 5, 1, 2), Some(28));
         assert_eq!(output_side(28, 2, 2, 0), Some(14));
-        assert_eq!(output_side(5, 2, 2, 0), None);
+        assert_eq!(output_side(5, 2, 2, 0), Some(2));
+        assert_eq!(output_side(10, 3, 2, 0), Some(4));
         assert_eq!(output_side(2, 3, 1, 0), None);
     }
 }
