@@ -1,7 +1,7 @@
 //! Where the examples come from: `--data FILE`, the loader chosen by the file's extension
 //! (`.csv` for a table, `.npz` for numpy arrays), or MNIST (`--mnist DIR`, default the vendored copy).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use securenn_dsl::nn::data::Splits;
 use securenn_dsl::nn::data::csv::{self, CsvOptions};
@@ -125,7 +125,7 @@ impl DataArgs {
 
     /// MNIST, from `--mnist DIR` or the vendored copy.
     pub(crate) fn load_mnist(&self) -> securenn_dsl::Result<Splits> {
-        let mnist = load_mnist(&self.mnist.clone().unwrap_or_else(Mnist::default_dir))?;
+        let mnist = Mnist::load(self.mnist.clone().unwrap_or_else(Mnist::default_dir))?;
         Ok(Splits {
             train: mnist.train,
             test: mnist.test,
@@ -202,10 +202,4 @@ impl DataArgs {
             sizes.test.to_string(),
         ]
     }
-}
-
-/// Loads MNIST (which [`Mnist::load`] checks holds the standard 60,000 and 10,000 images,
-/// which every party assumes).
-pub(crate) fn load_mnist(dir: &Path) -> securenn_dsl::Result<Mnist> {
-    Mnist::load(dir)
 }

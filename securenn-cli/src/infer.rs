@@ -119,7 +119,7 @@ fn job(
 
 /// The job party `role` of a cluster states for `securenn party ... infer`.
 pub(crate) fn party_job(args: &Args, role: Role) -> Result<Job, CliError> {
-    let spec = check(args)?;
+    let (spec, _) = check(args)?;
     job(
         args,
         &spec,
@@ -160,7 +160,7 @@ enum Source {
     /// A plaintext model, owned by P1.
     Model(PathBuf),
     /// A model imported from ONNX, owned by P1.
-    Imported(Vec<Option<LayerWeights>>),
+    Imported(ModelWeights),
     /// A directory with P0's and P1's shares.
     Shares(PathBuf),
 }
@@ -178,11 +178,15 @@ fn import_options(args: &Args) -> ImportOptions {
     }
 }
 
-fn source(args: &Args, spec: &NetworkSpec) -> Result<Source, CliError> {
-    if let Some(model) = &args.model {
-        return Ok(Source::Imported(
-            import_file(model, &import_options(args))?.weights,
-        ));
+/// Where the weights come from: the model `check` imported from `--model`, else
+/// `--weights` (or the default model in `models/`).
+fn source(
+    args: &Args,
+    spec: &NetworkSpec,
+    imported: Option<ModelWeights>,
+) -> Result<Source, CliError> {
+    if let Some(weights) = imported {
+        return Ok(Source::Imported(weights));
     }
     let path = match &args.weights {
         Some(path) => path.clone(),
@@ -317,10 +321,17 @@ async fn infer_party(
     })
 }
 
-fn check(args: &Args) -> Result<NetworkSpec, CliError> {
-    let spec = match &args.model {
-        Some(model) => import_file(model, &import_options(args))?.spec,
-        None => NetworkSpec::resolve(&args.network)?,
+/// One weights entry per layer, `None` for a layer without.
+type ModelWeights = Vec<Option<LayerWeights>>;
+
+/// The network, and with `--model` the weights imported along with it (read once).
+fn check(args: &Args) -> Result<(NetworkSpec, Option<ModelWeights>), CliError> {
+    let (spec, imported) = match &args.model {
+        Some(model) => {
+            let imported = import_file(model, &import_options(args))?;
+            (imported.spec, Some(imported.weights))
+        }
+        None => (NetworkSpec::resolve(&args.network)?, None),
     };
     // Until the data path takes its shapes from the network, the data is MNIST.
     if args.images == 0 {
@@ -329,7 +340,7 @@ fn check(args: &Args) -> Result<NetworkSpec, CliError> {
     if args.batch == 0 || args.batch > 4096 {
         return Err("--batch must be between 1 and 4096".into());
     }
-    Ok(spec)
+    Ok((spec, imported))
 }
 
 /// Prints the summary: one JSON object with `--json`, else a sentence.
@@ -364,9 +375,9 @@ fn print_summary(args: &Args, spec: &NetworkSpec, summary: &Summary) -> Result<b
 
 /// Runs `securenn infer`.
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
-    let spec = check(args)?;
+    let (spec, imported) = check(args)?;
     if let Some(party) = args.child.party {
-        let source = source(args, &spec)?;
+        let source = source(args, &spec, imported)?;
         let role = Role::from_index(party).ok_or("--party must be 0, 1 or 2")?;
         let sizes = args.data.public_sizes()?;
         let config = args
@@ -388,7 +399,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     // Bad data or weights are clear errors before any party starts.
     let data = args.data.load_for(&spec)?;
     let sizes = Sizes::of(&data);
-    let source = source(args, &spec)?;
+    let source = source(args, &spec, imported)?;
     let model = plaintext_model(&source, &spec)?;
     let images = args.images.min(data.test.len());
     if !args.json {
@@ -481,7 +492,7 @@ fn owned_test_set(
 /// prints the accuracy. The agreement with the twin is not computed: no party holds the
 /// model in the clear.
 pub(crate) async fn run_as_party(session: Session, args: &Args) -> Result<bool, CliError> {
-    let spec = check(args)?;
+    let (spec, _) = check(args)?;
     let source = party_source(args)?;
     if args.transport != TransportKind::Local {
         return Err("--transport does not apply to a party: the cluster configuration says where the peers are".into());
