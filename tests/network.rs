@@ -243,6 +243,7 @@ fn convolution_pooling_and_flatten_match_the_twin() {
             LayerSpec::MaxPool2d {
                 kernel: 2,
                 stride: 2,
+                padding: 0,
             },
             LayerSpec::Relu,
             LayerSpec::Flatten,
@@ -254,7 +255,7 @@ fn convolution_pooling_and_flatten_match_the_twin() {
 
 /// A convolution, then average pooling (a local, public division: by 4, a shift, or by 9,
 /// a multiplication by the encoded 1/9), then a linear layer.
-fn average_pooling_network(kernel: usize, stride: usize) -> NetworkSpec {
+fn average_pooling_network(kernel: usize, stride: usize, padding: usize) -> NetworkSpec {
     let conv = LayerSpec::Conv2d {
         in_channels: 1,
         out_channels: 2,
@@ -262,7 +263,11 @@ fn average_pooling_network(kernel: usize, stride: usize) -> NetworkSpec {
         stride: 1,
         padding: 1,
     };
-    let pool = LayerSpec::AvgPool2d { kernel, stride };
+    let pool = LayerSpec::AvgPool2d {
+        kernel,
+        stride,
+        padding,
+    };
     let image = ValueShape::Image {
         height: 6,
         width: 6,
@@ -283,12 +288,31 @@ fn average_pooling_network(kernel: usize, stride: usize) -> NetworkSpec {
 
 #[test]
 fn average_pooling_matches_the_twin() {
-    compare(average_pooling_network(2, 2), config(2, Loss::Hinge), 2.0);
+    compare(
+        average_pooling_network(2, 2, 0),
+        config(2, Loss::Hinge),
+        2.0,
+    );
+}
+
+/// Padded average pooling (3×3, stride 1, padding 1: "same" size), the padded positions
+/// counted as zeros.
+#[test]
+fn padded_average_pooling_matches_the_twin() {
+    compare(
+        average_pooling_network(3, 1, 1),
+        config(2, Loss::Hinge),
+        2.0,
+    );
 }
 
 #[test]
 fn overlapping_average_pooling_by_nine_matches_the_twin() {
-    compare(average_pooling_network(3, 1), config(2, Loss::Hinge), 2.0);
+    compare(
+        average_pooling_network(3, 1, 0),
+        config(2, Loss::Hinge),
+        2.0,
+    );
 }
 
 #[test]
@@ -338,6 +362,7 @@ fn overlapping_max_pooling_matches_the_twin() {
             LayerSpec::MaxPool2d {
                 kernel: 3,
                 stride: 2,
+                padding: 0,
             },
             LayerSpec::Relu,
             LayerSpec::Flatten,
@@ -345,6 +370,40 @@ fn overlapping_max_pooling_matches_the_twin() {
     )
     .unwrap();
     assert_eq!(spec.output(), ValueShape::Row(3 * 3 * 3));
+    compare(spec, config(2, Loss::Hinge), 2.0);
+}
+
+/// Padded max pooling (ResNet's stem: 3×3 windows, stride 2, padding 1): padded positions
+/// are gathered as copies of the nearest value inside the image, so the maximum and the
+/// argmax that the gradient follows are the image's.
+#[test]
+fn padded_max_pooling_matches_the_twin() {
+    let spec = NetworkSpec::new(
+        "padded",
+        ValueShape::Image {
+            height: 8,
+            width: 8,
+            channels: 2,
+        },
+        vec![
+            LayerSpec::Conv2d {
+                in_channels: 2,
+                out_channels: 3,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::MaxPool2d {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
+            LayerSpec::Relu,
+            LayerSpec::Flatten,
+        ],
+    )
+    .unwrap();
+    assert_eq!(spec.output(), ValueShape::Row(4 * 4 * 3));
     compare(spec, config(2, Loss::Hinge), 2.0);
 }
 

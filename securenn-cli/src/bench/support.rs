@@ -118,6 +118,7 @@ pub(super) async fn plain_maxpool(
     let window = Window {
         kernel: k,
         stride: k,
+        padding: 0,
     };
     let (max, inputs) = Plain::<Z64>::new(0).max_pool(&image, window).await?;
     let argmax = inputs

@@ -15,6 +15,7 @@ use crate::net::Stats;
 use crate::tensor::{Conv2dGeometry, Shape};
 
 use super::config::Loss;
+pub use super::spec::Window;
 
 /// The trained gradients of one layer's weights and biases.
 #[derive(Debug, Clone)]
@@ -38,15 +39,6 @@ pub enum Stage {
     Backward(usize),
     /// The loss's gradient, the optimiser's step, or the argmax of the outputs.
     Other,
-}
-
-/// A pooling window: `kernel`×`kernel`, moved by `stride`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// The side of the window.
-    pub kernel: usize,
-    /// The step between windows.
-    pub stride: usize,
 }
 
 /// The per-layer operations of a network over some representation of its values.

@@ -190,12 +190,32 @@ impl<V: Clone> Network<V> {
                     let (y, signs) = backend.relu(&x).await?;
                     (y, Cache::Signs(signs))
                 }
-                LayerSpec::MaxPool2d { kernel, stride } => {
-                    let (y, argmax) = backend.max_pool(&x, Window { kernel, stride }).await?;
+                LayerSpec::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => {
+                    let window = Window {
+                        kernel,
+                        stride,
+                        padding,
+                    };
+                    let (y, argmax) = backend.max_pool(&x, window).await?;
                     (y, Cache::Argmax(argmax))
                 }
-                LayerSpec::AvgPool2d { kernel, stride } => (
-                    backend.avg_pool(&x, Window { kernel, stride })?,
+                LayerSpec::AvgPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => (
+                    backend.avg_pool(
+                        &x,
+                        Window {
+                            kernel,
+                            stride,
+                            padding,
+                        },
+                    )?,
                     Cache::None,
                 ),
                 LayerSpec::BatchNorm { .. } => {
@@ -302,16 +322,39 @@ impl<V: Clone> Network<V> {
                 (LayerSpec::Relu, Cache::Signs(signs)) => {
                     Some(backend.relu_backward(&delta, &signs).await?)
                 }
-                (LayerSpec::MaxPool2d { kernel, stride }, Cache::Argmax(argmax)) => {
-                    let window = Window { kernel, stride };
+                (
+                    LayerSpec::MaxPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    Cache::Argmax(argmax),
+                ) => {
+                    let window = Window {
+                        kernel,
+                        stride,
+                        padding,
+                    };
                     Some(
                         backend
                             .max_pool_backward(&delta, &argmax, &input, window)
                             .await?,
                     )
                 }
-                (LayerSpec::AvgPool2d { kernel, stride }, Cache::None) => {
-                    Some(backend.avg_pool_backward(&delta, &input, Window { kernel, stride })?)
+                (
+                    LayerSpec::AvgPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    Cache::None,
+                ) => {
+                    let window = Window {
+                        kernel,
+                        stride,
+                        padding,
+                    };
+                    Some(backend.avg_pool_backward(&delta, &input, window)?)
                 }
                 (LayerSpec::Flatten, Cache::None) => Some(backend.reshape(delta, input)?),
                 _ => return Err(Error::Internal("a layer's cache does not match the layer")),

@@ -41,20 +41,26 @@ pub enum LayerSpec {
     /// max(x, 0), elementwise.
     Relu,
     /// Max pooling over `kernel`×`kernel` windows moved by `stride` (the paper's networks
-    /// tile the image with stride = kernel; AlexNet's windows overlap).
+    /// tile the image with stride = kernel; AlexNet's windows overlap; ResNet's stem pads
+    /// its 3×3 windows by 1): padded positions are never the maximum.
     MaxPool2d {
         /// Window height and width.
         kernel: usize,
         /// The step between windows.
         stride: usize,
+        /// Positions added on every side, fewer than `kernel`.
+        padding: usize,
     },
     /// Average pooling over `kernel`×`kernel` windows moved by `stride` (which may
-    /// overlap): a public divisor, so no comparison.
+    /// overlap): a public divisor, kernel², so no comparison; padded positions count as
+    /// zeros.
     AvgPool2d {
         /// Window height and width.
         kernel: usize,
         /// The step between windows.
         stride: usize,
+        /// Positions added on every side, fewer than `kernel`.
+        padding: usize,
     },
     /// NHWC images to rows of `height·width·channels` values.
     Flatten,
@@ -101,18 +107,60 @@ impl fmt::Display for LayerSpec {
                 "Conv2d {kernel}×{kernel}, {in_channels}→{out_channels}, stride {stride}, padding {padding}"
             ),
             LayerSpec::Relu => f.write_str("ReLU"),
-            LayerSpec::MaxPool2d { kernel, stride } if stride == kernel => {
-                write!(f, "MaxPool {kernel}×{kernel}")
+            LayerSpec::MaxPool2d {
+                kernel,
+                stride,
+                padding,
+            } => {
+                write!(f, "MaxPool {kernel}×{kernel}")?;
+                if stride != kernel {
+                    write!(f, ", stride {stride}")?;
+                }
+                if padding != 0 {
+                    write!(f, ", padding {padding}")?;
+                }
+                Ok(())
             }
-            LayerSpec::MaxPool2d { kernel, stride } => {
-                write!(f, "MaxPool {kernel}×{kernel}, stride {stride}")
-            }
-            LayerSpec::AvgPool2d { kernel, stride } => {
-                write!(f, "AvgPool {kernel}×{kernel}, stride {stride}")
+            LayerSpec::AvgPool2d {
+                kernel,
+                stride,
+                padding,
+            } => {
+                write!(f, "AvgPool {kernel}×{kernel}, stride {stride}")?;
+                if padding != 0 {
+                    write!(f, ", padding {padding}")?;
+                }
+                Ok(())
             }
             LayerSpec::Flatten => f.write_str("Flatten"),
             LayerSpec::BatchNorm { channels } => write!(f, "BatchNorm {channels}"),
         }
+    }
+}
+
+/// A pooling window: `kernel`×`kernel`, moved by `stride` over the input with `padding`
+/// more positions on every side.
+///
+/// What a padded position holds depends on the pooling: max pooling never picks it (it
+/// holds a copy of the nearest value inside the image, so the maximum and its argmax are
+/// the image's); average pooling counts it as a zero (PyTorch's `count_include_pad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The side of the window.
+    pub kernel: usize,
+    /// The step between windows.
+    pub stride: usize,
+    /// Positions added on every side of the input, fewer than `kernel`.
+    pub padding: usize,
+}
+
+impl Window {
+    /// The number of windows along a side of `side` values (padded on both ends), rounded
+    /// down as PyTorch's floor mode and ONNX do; `None` if the window is larger than the
+    /// padded side, or has no size or step.
+    pub fn output_side(self, side: usize) -> Option<usize> {
+        let span = (side + 2 * self.padding).checked_sub(self.kernel)?;
+        (self.kernel > 0 && self.stride > 0).then(|| span / self.stride + 1)
     }
 }
 
@@ -379,18 +427,48 @@ pub(crate) fn output_shape(layer: &LayerSpec, input: ValueShape) -> Result<Value
             "max pooling windows are at most 8×8 (DMaxpool routes at most 64 positions)",
         )),
         (
-            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride },
+            LayerSpec::MaxPool2d {
+                kernel, padding, ..
+            }
+            | LayerSpec::AvgPool2d {
+                kernel, padding, ..
+            },
+            _,
+        ) if padding >= kernel => Err(mismatch(
+            "pooling pads fewer positions than its window's side",
+        )),
+        (
+            LayerSpec::MaxPool2d {
+                kernel,
+                stride,
+                padding,
+            }
+            | LayerSpec::AvgPool2d {
+                kernel,
+                stride,
+                padding,
+            },
             ValueShape::Image {
                 height,
                 width,
                 channels,
             },
-        ) if kernel > 0 && stride > 0 && kernel <= height && kernel <= width => {
-            Ok(ValueShape::Image {
-                height: (height - kernel) / stride + 1,
-                width: (width - kernel) / stride + 1,
-                channels,
-            })
+        ) => {
+            let window = Window {
+                kernel,
+                stride,
+                padding,
+            };
+            match (window.output_side(height), window.output_side(width)) {
+                (Some(height), Some(width)) if height > 0 && width > 0 => Ok(ValueShape::Image {
+                    height,
+                    width,
+                    channels,
+                }),
+                _ => Err(mismatch(
+                    "pooling needs images at least as large as its window",
+                )),
+            }
         }
         (LayerSpec::MaxPool2d { .. } | LayerSpec::AvgPool2d { .. }, _) => Err(mismatch(
             "pooling needs images at least as large as its window",
@@ -453,6 +531,7 @@ mod tests {
             vec![LayerSpec::MaxPool2d {
                 kernel: 29,
                 stride: 1,
+                padding: 0,
             }],
         );
         assert!(matches!(wrong, Err(Error::InvalidShape { .. })));
@@ -460,6 +539,7 @@ mod tests {
         let wide = vec![LayerSpec::MaxPool2d {
             kernel: 9,
             stride: 9,
+            padding: 0,
         }];
         assert!(matches!(
             NetworkSpec::new("x", mnist, wide),

@@ -106,6 +106,7 @@ mod tests {
         let window = Window {
             kernel: 2,
             stride: 1,
+            padding: 0,
         };
         let mut rounding = Rounding::from_seed(0);
         let y = forward_plain(&x, window, &mut rounding).unwrap();
@@ -115,5 +116,28 @@ mod tests {
         let dx = backward_plain(&delta, x.shape(), window, &mut rounding).unwrap();
         // The centre is in all four windows, the corners in one.
         assert_eq!(dx.data(), [1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn padded_average_pooling_counts_the_padding_as_zeros() {
+        // A 3×3 image, 3×3 windows with stride 1 and padding 1: each output is the sum of
+        // its neighbourhood inside the image, divided by 9 (count_include_pad).
+        let x = Tensor::from_vec([1, 3, 3, 1], (1..=9).map(|v| v as f32).collect()).unwrap();
+        let window = Window {
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        let mut rounding = Rounding::from_seed(0);
+        let y = forward_plain(&x, window, &mut rounding).unwrap();
+        let sums = [12.0, 21.0, 16.0, 27.0, 45.0, 33.0, 24.0, 39.0, 28.0];
+        assert_eq!(y.shape().dims(), [1, 3, 3, 1]);
+        for (got, sum) in y.data().iter().zip(sums) {
+            assert!((got - sum / 9.0).abs() < 1e-5, "{got} vs {}", sum / 9.0);
+        }
+        // Backward: each input receives δ/9 from every window that holds it.
+        let delta = Tensor::from_vec([1, 3, 3, 1], vec![9.0f32; 9]).unwrap();
+        let dx = backward_plain(&delta, x.shape(), window, &mut rounding).unwrap();
+        assert_eq!(dx.data(), [4.0, 6.0, 4.0, 6.0, 9.0, 6.0, 4.0, 6.0, 4.0]);
     }
 }

@@ -5,8 +5,10 @@
 //! Algorithm 9 of the paper pools windows that tile the image. Windows that overlap
 //! (AlexNet's 3×3 with stride 2) or leave a remainder are first gathered, locally, into an
 //! image that they tile ([`Pooling::gather`]): the protocol then runs unchanged, with as
-//! many comparisons as the windows hold. Backward, the routed gradients are added back
-//! into the input's positions, summing where windows overlap. A window of a size that is
+//! many comparisons as the windows hold. Padded windows (ResNet's 3×3 with padding 1) are
+//! gathered the same way, a padded position holding a copy of the nearest value inside the
+//! image, so that the maximum and its argmax are the image's. Backward, the routed
+//! gradients are added back into the input's positions, summing where windows overlap. A window of a size that is
 //! not a power of two (3×3) routes through DMaxpool's next power of two (16): the index
 //! is the same, the extra positions stay zero.
 
@@ -101,7 +103,7 @@ pub(crate) fn forward_plain<N: Number>(
     let windows = pooling.output_shape().numel();
     let x = x.data();
     let mut positions = vec![usize::MAX; windows];
-    pooling.for_each(|w, _, i| {
+    pooling.for_each(|w, _, i, _| {
         let best = &mut positions[w];
         if *best == usize::MAX || (x[i] != x[*best] && x[i].minus(x[*best]).is_nonnegative()) {
             *best = i;
@@ -147,9 +149,50 @@ mod tests {
         let window = Window {
             kernel: 2,
             stride: 2,
+            padding: 0,
         };
         let (out, positions) = forward_plain(&x, window).unwrap();
         assert_eq!(out.data(), [3.0, 5.0]);
         assert_eq!(positions, [0, 7]);
+    }
+
+    #[test]
+    fn padded_max_pool_is_the_maximum_over_the_image_part_of_each_window() {
+        // 5×5 images of two channels, ResNet's 3×3 windows with stride 2 and padding 1:
+        // the definition pads with −∞, so only positions inside the image compete.
+        let (h, w, c) = (5usize, 5usize, 2usize);
+        let values: Vec<f32> = (0..h * w * c)
+            .map(|i| ((i * 37 + 11) % 23) as f32 - 11.0)
+            .collect();
+        let x = Tensor::from_vec([1, h, w, c], values.clone()).unwrap();
+        let window = Window {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let (out, positions) = forward_plain(&x, window).unwrap();
+        assert_eq!(out.shape().dims(), [1, 3, 3, c]);
+        for oy in 0..3 {
+            for ox in 0..3 {
+                for ch in 0..c {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut inside = Vec::new();
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (y, x) = ((oy * 2 + ky) as isize - 1, (ox * 2 + kx) as isize - 1);
+                            if (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
+                                let i = (y as usize * w + x as usize) * c + ch;
+                                best = best.max(values[i]);
+                                inside.push(i);
+                            }
+                        }
+                    }
+                    let o = (oy * 3 + ox) * c + ch;
+                    assert_eq!(out.data()[o], best, "window ({oy}, {ox}, {ch})");
+                    assert!(inside.contains(&positions[o]), "argmax outside the window");
+                    assert_eq!(values[positions[o]], best);
+                }
+            }
+        }
     }
 }

@@ -1,8 +1,15 @@
 //! The geometry of pooling over NHWC images, shared by max and average pooling:
 //! `kernel`×`kernel` windows moved by `stride` (they overlap when the stride is smaller
 //! than the kernel; a remainder that no window reaches is left out, as PyTorch's floor
-//! mode does), and the local moves between an image and its windows. Nothing here sends a
-//! message: every move is linear, so each party applies it to its own share.
+//! mode does), over the image with `padding` more positions on every side, and the local
+//! moves between an image and its windows. Nothing here sends a message: every move is
+//! linear, so each party applies it to its own share.
+//!
+//! A padded position reads the nearest position inside the image (the row and column
+//! clamped to it), which lies in the same window because the padding is smaller than the
+//! kernel: a maximum over the window is then the maximum over its positions inside the
+//! image, and its argmax one of them, with no sentinel value that shares would have to
+//! hold. Sums skip padded positions (they count as zeros).
 
 use core::ops::AddAssign;
 
@@ -40,16 +47,22 @@ impl Pooling {
         let &[batch, height, width, channels] = input.dims() else {
             return Err(invalid("pooling needs NHWC images"));
         };
-        let Window { kernel, stride } = window;
-        if kernel == 0 || stride == 0 || kernel > height || kernel > width {
-            return Err(invalid("the window does not fit the image"));
+        let Window {
+            kernel, padding, ..
+        } = window;
+        if padding >= kernel {
+            return Err(invalid("the padding is not smaller than the window"));
         }
+        if height == 0 || width == 0 {
+            return Err(invalid("the image is empty"));
+        }
+        let (Some(out_height), Some(out_width)) =
+            (window.output_side(height), window.output_side(width))
+        else {
+            return Err(invalid("the window does not fit the image"));
+        };
         // Overlapping windows hold each value up to (kernel / stride)² times: bound what a
         // gather allocates.
-        let (out_height, out_width) = (
-            (height - kernel) / stride + 1,
-            (width - kernel) / stride + 1,
-        );
         let gathered = [batch, out_height, out_width, channels, kernel, kernel]
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(d));
@@ -99,29 +112,44 @@ impl Pooling {
         self.window.kernel * self.window.kernel
     }
 
-    /// Whether the windows tile the image exactly (stride = kernel, no remainder), so
-    /// that the image itself is the windows' layout.
+    /// Whether the windows tile the image exactly (stride = kernel, no padding, no
+    /// remainder), so that the image itself is the windows' layout.
     pub(crate) fn tiles(&self) -> bool {
-        let Window { kernel, stride } = self.window;
-        stride == kernel && self.height.is_multiple_of(kernel) && self.width.is_multiple_of(kernel)
+        let Window {
+            kernel,
+            stride,
+            padding,
+        } = self.window;
+        stride == kernel
+            && padding == 0
+            && self.height.is_multiple_of(kernel)
+            && self.width.is_multiple_of(kernel)
     }
 
-    /// Calls `f(window, position, input index)` for every position (row-major within the
-    /// window, 0..kernel²) of every window (in NHWC output order).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, usize, usize)) {
-        let Window { kernel, stride } = self.window;
+    /// Calls `f(window, position, input index, inside)` for every position (row-major
+    /// within the window, 0..kernel²) of every window (in NHWC output order); a padded
+    /// position (`inside` false) gives the index of the nearest position inside the image.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, usize, usize, bool)) {
+        let Window {
+            kernel,
+            stride,
+            padding,
+        } = self.window;
+        // The padded coordinate `at` of a side of `len`, clamped into 0..len.
+        let clamp = |at: usize, len: usize| (at.saturating_sub(padding).min(len - 1), at);
         let mut window = 0;
         for b in 0..self.batch {
             for oy in 0..self.out_height {
                 for ox in 0..self.out_width {
                     for c in 0..self.channels {
                         for ky in 0..kernel {
+                            let (y, padded_y) = clamp(oy * stride + ky, self.height);
                             for kx in 0..kernel {
-                                let y = oy * stride + ky;
-                                let x = ox * stride + kx;
+                                let (x, padded_x) = clamp(ox * stride + kx, self.width);
+                                let inside = padded_y == y + padding && padded_x == x + padding;
                                 let index =
                                     ((b * self.height + y) * self.width + x) * self.channels + c;
-                                f(window, ky * kernel + kx, index);
+                                f(window, ky * kernel + kx, index, inside);
                             }
                         }
                         window += 1;
@@ -131,17 +159,25 @@ impl Pooling {
         }
     }
 
-    /// The sum of each window.
+    /// The sum of each window (padded positions count as zeros).
     pub(crate) fn sums<T: Copy + Default + AddAssign>(&self, x: &[T]) -> Vec<T> {
         let mut sums = vec![T::default(); self.output_shape().numel()];
-        self.for_each(|o, _, i| sums[o] += x[i]);
+        self.for_each(|o, _, i, inside| {
+            if inside {
+                sums[o] += x[i];
+            }
+        });
         sums
     }
 
-    /// Each window's value added to every position of the window.
+    /// Each window's value added to every position of the window inside the image.
     pub(crate) fn spread<T: Copy + Default + AddAssign>(&self, values: &[T]) -> Vec<T> {
         let mut out = vec![T::default(); self.input_shape().numel()];
-        self.for_each(|o, _, i| out[i] += values[o]);
+        self.for_each(|o, _, i, inside| {
+            if inside {
+                out[i] += values[o];
+            }
+        });
         out
     }
 
@@ -153,7 +189,7 @@ impl Pooling {
         let kernel = self.window.kernel;
         let mut out = vec![T::default(); self.gathered_shape().numel()];
         let (ow, channels) = (self.out_width, self.channels);
-        self.for_each(|window, position, index| {
+        self.for_each(|window, position, index, _| {
             let c = window % channels;
             let ox = (window / channels) % ow;
             let row = window / (channels * ow);
@@ -176,7 +212,8 @@ impl Pooling {
 
     /// `per_position` (`stride` ≥ kernel² values per window, windows in output order, the
     /// first kernel² of each its positions) added into the input's positions: the inverse
-    /// move of a gather, summing where windows overlap.
+    /// move of a gather, summing where windows overlap (a padded position adds into the
+    /// position it copied).
     pub(crate) fn scatter_add<T: Copy + Default + AddAssign>(
         &self,
         per_position: &[T],
@@ -184,7 +221,9 @@ impl Pooling {
     ) -> Vec<T> {
         let n = stride;
         let mut out = vec![T::default(); self.input_shape().numel()];
-        self.for_each(|window, position, index| out[index] += per_position[window * n + position]);
+        self.for_each(|window, position, index, _| {
+            out[index] += per_position[window * n + position];
+        });
         out
     }
 }
@@ -199,6 +238,7 @@ mod tests {
         let window = Window {
             kernel: 2,
             stride: 1,
+            padding: 0,
         };
         let pooling = Pooling::new("test", &Shape::from([1, 3, 3, 1]), window).unwrap();
         let x: Vec<u32> = (1..=9).collect();
@@ -217,11 +257,13 @@ mod tests {
         let overlapping = Window {
             kernel: 4,
             stride: 1,
+            padding: 0,
         };
         assert!(Pooling::new("test", &huge, overlapping).is_err());
         let tiling = Window {
             kernel: 4,
             stride: 4,
+            padding: 0,
         };
         assert!(Pooling::new("test", &huge, tiling).is_err(), "2^32 values");
         let fine = Shape::from([2, 64, 64, 3]);

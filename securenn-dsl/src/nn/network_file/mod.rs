@@ -13,7 +13,7 @@
 //!
 //! [[layer]]
 //! kind = "max_pool2d"
-//! kernel = 2
+//! kernel = 2           # `stride` defaults to the kernel, `padding` to 0
 //!
 //! [[layer]]
 //! kind = "relu"
@@ -90,12 +90,18 @@ enum LayerFile {
         /// The step between windows; the kernel if not given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<usize>,
+        /// Positions added on every side; none if not given.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        padding: usize,
     },
     AvgPool2d {
         kernel: usize,
         /// The step between windows; the kernel if not given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<usize>,
+        /// Positions added on every side (zeros in the average); none if not given.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        padding: usize,
     },
     Flatten {},
     BatchNorm {
@@ -106,6 +112,10 @@ enum LayerFile {
 
 fn one() -> usize {
     1
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A whole network file.
@@ -303,13 +313,23 @@ impl NetworkSpec {
                     padding,
                 },
                 LayerSpec::Relu => LayerFile::Relu {},
-                LayerSpec::MaxPool2d { kernel, stride } => LayerFile::MaxPool2d {
+                LayerSpec::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => LayerFile::MaxPool2d {
                     kernel,
                     stride: Some(stride),
+                    padding,
                 },
-                LayerSpec::AvgPool2d { kernel, stride } => LayerFile::AvgPool2d {
+                LayerSpec::AvgPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => LayerFile::AvgPool2d {
                     kernel,
                     stride: Some(stride),
+                    padding,
                 },
                 LayerSpec::Flatten => LayerFile::Flatten {},
                 LayerSpec::BatchNorm { channels } => LayerFile::BatchNorm {
@@ -387,13 +407,23 @@ fn resolve_layer(layer: LayerFile, input: ValueShape) -> core::result::Result<La
             }
         }
         LayerFile::Relu {} => Ok(LayerSpec::Relu),
-        LayerFile::MaxPool2d { kernel, stride } => Ok(LayerSpec::MaxPool2d {
+        LayerFile::MaxPool2d {
+            kernel,
+            stride,
+            padding,
+        } => Ok(LayerSpec::MaxPool2d {
             kernel,
             stride: stride.unwrap_or(kernel),
+            padding,
         }),
-        LayerFile::AvgPool2d { kernel, stride } => Ok(LayerSpec::AvgPool2d {
+        LayerFile::AvgPool2d {
+            kernel,
+            stride,
+            padding,
+        } => Ok(LayerSpec::AvgPool2d {
             kernel,
             stride: stride.unwrap_or(kernel),
+            padding,
         }),
         LayerFile::Flatten {} => Ok(LayerSpec::Flatten),
         LayerFile::BatchNorm { channels } => {

@@ -19,12 +19,14 @@ fn papers_layers(name: &str) -> Vec<LayerSpec> {
             MaxPool2d {
                 kernel: 2,
                 stride: 2,
+                padding: 0,
             },
             Relu,
             conv(first, second),
             MaxPool2d {
                 kernel: 2,
                 stride: 2,
+                padding: 0,
             },
             Relu,
             Flatten,
@@ -107,24 +109,32 @@ fn a_network_reads_back_from_its_file() {
 }
 
 /// AlexNet's layers: overlapping max pooling and a normalisation whose channels follow
-/// from the layer before it.
+/// from the layer before it; then ResNet's padded pooling (⌊(3 + 2 - 3) / 2⌋ + 1 = 2).
 #[test]
-fn strided_pooling_and_normalisation_read_back() {
-    let text = "name = \"x\"\ninput = { height = 7, width = 7, channels = 2 }\nclasses = 18\n\
+fn strided_padded_pooling_and_normalisation_read_back() {
+    let text = "name = \"x\"\ninput = { height = 7, width = 7, channels = 2 }\nclasses = 8\n\
                 [[layer]]\nkind = \"max_pool2d\"\nkernel = 3\nstride = 2\n\
-                [[layer]]\nkind = \"batch_norm\"\n[[layer]]\nkind = \"flatten\"\n";
+                [[layer]]\nkind = \"batch_norm\"\n\
+                [[layer]]\nkind = \"avg_pool2d\"\nkernel = 3\nstride = 2\npadding = 1\n\
+                [[layer]]\nkind = \"flatten\"\n";
     let spec = NetworkSpec::from_toml(text, "x.toml").unwrap();
     assert_eq!(
-        spec.layers()[..2],
+        spec.layers()[..3],
         [
             LayerSpec::MaxPool2d {
                 kernel: 3,
-                stride: 2
+                stride: 2,
+                padding: 0,
             },
-            LayerSpec::BatchNorm { channels: 2 }
+            LayerSpec::BatchNorm { channels: 2 },
+            LayerSpec::AvgPool2d {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
         ]
     );
-    assert_eq!(spec.output(), ValueShape::Row(3 * 3 * 2));
+    assert_eq!(spec.output(), ValueShape::Row(2 * 2 * 2));
     assert_eq!(
         NetworkSpec::from_toml(&spec.to_toml(), "again.toml").unwrap(),
         spec

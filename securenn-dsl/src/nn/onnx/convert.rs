@@ -362,6 +362,7 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                     LayerSpec::AvgPool2d {
                         kernel: height,
                         stride: height,
+                        padding: 0,
                     },
                     None,
                 );

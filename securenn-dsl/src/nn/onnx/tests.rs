@@ -142,7 +142,8 @@ fn a_cnn_becomes_securenn_layers_in_securenn_layouts() {
             LayerSpec::Relu,
             LayerSpec::MaxPool2d {
                 kernel: 2,
-                stride: 2
+                stride: 2,
+                padding: 0,
             },
             LayerSpec::Flatten,
             LayerSpec::Linear {

@@ -6,7 +6,7 @@ use super::graph::{Attributes, Source, Weights};
 use super::proto::NodeProto;
 use crate::error::Result;
 use crate::nn::config::LayerWeights;
-use crate::nn::spec::LayerSpec;
+use crate::nn::spec::{LayerSpec, Window};
 
 /// The square side, equal strides and equal padding of a Conv or pooling node, refusing
 /// what securenn's layers cannot do (dilation, uneven padding, `auto_pad`, `ceil_mode`).
@@ -77,14 +77,6 @@ fn window(
     Ok((kernel, stride, padding))
 }
 
-/// The output side of a window of `kernel` moved by `stride` over `side` values padded by
-/// `padding`, rounded down as ONNX (and securenn) do: a remainder no window reaches is left
-/// out. `None` if the window is larger than the padded side.
-fn output_side(side: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-    let span = (side + 2 * padding).checked_sub(kernel)?;
-    Some(span / stride + 1)
-}
-
 /// A Conv node: securenn's `conv2d`, its OIHW kernel as `(ky, kx, channel) × out`.
 pub(super) fn convolution<'g>(
     index: usize,
@@ -127,10 +119,14 @@ pub(super) fn convolution<'g>(
         )));
     }
     let (kernel, stride, padding) = window(&attributes, Some((kh, kw)), &fail)?;
-    let (Some(out_height), Some(out_width)) = (
-        output_side(height, kernel, stride, padding),
-        output_side(width, kernel, stride, padding),
-    ) else {
+    let window = Window {
+        kernel,
+        stride,
+        padding,
+    };
+    let (Some(out_height), Some(out_width)) =
+        (window.output_side(height), window.output_side(width))
+    else {
         return Err(fail(format!(
             "a {kernel}×{kernel} kernel with stride {stride} and padding {padding} does not \
              fit {height}×{width} feature maps (padded)"
@@ -190,7 +186,9 @@ pub(super) fn convolution<'g>(
     })
 }
 
-/// A MaxPool or AveragePool node, without padding.
+/// A MaxPool or AveragePool node; an AveragePool with padding only if it counts the padded
+/// positions as zeros (`count_include_pad = 1`, as PyTorch exports `AvgPool2d`), since
+/// securenn divides every window by kernel².
 pub(super) fn pooling(
     index: usize,
     node: &NodeProto,
@@ -226,22 +224,39 @@ pub(super) fn pooling(
         .image()
         .ok_or_else(|| fail("it takes feature maps, not rows".to_owned()))?;
     let (kernel, stride, padding) = window(&attributes, None, &fail)?;
-    if padding != 0 {
-        return Err(fail("padding is not supported for pooling".to_owned()));
+    if !max && padding != 0 && attributes.int("count_include_pad", 0) == 0 {
+        return Err(fail(
+            "padding with count_include_pad = 0 (which divides a window by its positions \
+             inside the image) is not supported; securenn divides by kernel², as \
+             count_include_pad = 1 does"
+                .to_owned(),
+        ));
     }
-    let (Some(out_height), Some(out_width)) = (
-        output_side(height, kernel, stride, 0),
-        output_side(width, kernel, stride, 0),
-    ) else {
+    let pooled = Window {
+        kernel,
+        stride,
+        padding,
+    };
+    let (Some(out_height), Some(out_width)) =
+        (pooled.output_side(height), pooled.output_side(width))
+    else {
         return Err(fail(format!(
-            "{kernel}×{kernel} windows with stride {stride} do not fit {height}×{width} \
-             feature maps"
+            "{kernel}×{kernel} windows with stride {stride} and padding {padding} do not fit \
+             {height}×{width} feature maps"
         )));
     };
     let spec = if max {
-        LayerSpec::MaxPool2d { kernel, stride }
+        LayerSpec::MaxPool2d {
+            kernel,
+            stride,
+            padding,
+        }
     } else {
-        LayerSpec::AvgPool2d { kernel, stride }
+        LayerSpec::AvgPool2d {
+            kernel,
+            stride,
+            padding,
+        }
     };
     layers.push(spec, None);
     Ok(Value::Image {
@@ -257,10 +272,19 @@ mod tests {
 
     #[test]
     fn windows_round_down_and_must_fit() {
-        assert_eq!(output_side(28, 5, 1, 2), Some(28));
-        assert_eq!(output_side(28, 2, 2, 0), Some(14));
-        assert_eq!(output_side(5, 2, 2, 0), Some(2));
-        assert_eq!(output_side(10, 3, 2, 0), Some(4));
-        assert_eq!(output_side(2, 3, 1, 0), None);
+        let side = |side, kernel, stride, padding| {
+            Window {
+                kernel,
+                stride,
+                padding,
+            }
+            .output_side(side)
+        };
+        assert_eq!(side(28, 5, 1, 2), Some(28));
+        assert_eq!(side(28, 2, 2, 0), Some(14));
+        assert_eq!(side(5, 2, 2, 0), Some(2));
+        assert_eq!(side(10, 3, 2, 0), Some(4));
+        assert_eq!(side(10, 3, 2, 1), Some(5));
+        assert_eq!(side(2, 3, 1, 0), None);
     }
 }
