@@ -27,7 +27,9 @@ use securenn_dsl::session::{SessionConfig, run_local_with};
 use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 
-const MODELS: [&str; 5] = ["mlp", "lenet", "matmul", "global", "rowbn"];
+const MODELS: [&str; 8] = [
+    "mlp", "lenet", "matmul", "global", "rowbn", "padpool", "keras", "columns",
+];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -65,6 +67,8 @@ fn imported_models_classify_privately_as_onnx_runtime_does() {
             &format!("{out}/model.safetensors"),
             "--data",
             &data,
+            "--insecure-key-seed",
+            "5",
             "--json",
         ]);
         assert_eq!(summary["images"], 1000, "{summary}");
@@ -156,11 +160,20 @@ fn what_securenn_does_not_support_is_one_error_naming_the_node() {
             "sigmoid",
             "node 2 `squash` (Sigmoid): the operator is not supported; supported: Gemm",
         ),
-        ("trans-a", "node 1 `fc` (Gemm): transA = 1 is not supported"),
+        (
+            "trans-a",
+            "node 1 `fc` (Gemm): A holds one row per example, so with transA = 1 op(A) would \
+             mix the examples",
+        ),
         ("opset", "opset 9 is not supported (opsets 11 to 21 are)"),
         (
-            "pool-padding",
-            "node 2 `pool` (MaxPool): padding is not supported for pooling",
+            "average-padding",
+            "node 2 `pool` (AveragePool): padding with count_include_pad = 0",
+        ),
+        (
+            "transpose",
+            "node 2 `swap` (Transpose): perm [1, 0, 2, 3] on feature maps: only permutations \
+             that keep the batch first are supported",
         ),
         (
             "group",

@@ -1,13 +1,18 @@
 //! From ONNX nodes to securenn layers: each supported operator becomes a layer (or folds
-//! into one), and its weights move from ONNX's layouts (NCHW values, OIHW kernels, `B` of a
-//! Gemm as `K×M` or `M×K`) to securenn's (NHWC values, kernels as `(ky, kx, channel) × out`,
-//! weights as `inputs × outputs`).
+//! into one, or only changes what the importer knows of ONNX's layout), and its weights
+//! move from ONNX's layouts (NCHW values, OIHW kernels, `B` of a Gemm as `K×M` or `M×K`) to
+//! securenn's (NHWC values, kernels as `(ky, kx, channel) × out`, weights as
+//! `inputs × outputs`).
 //!
 //! The one subtle move: a Flatten of NCHW feature maps orders its values channel first,
 //! securenn's Flatten of NHWC ones channel last, so the rows of the first fully connected
-//! layer after it are permuted to match. Without that, a model runs and predicts garbage.
+//! layer after it are permuted to match (and for any other order of axes a Transpose left,
+//! by that order). Without that, a model runs and predicts garbage.
 
+use super::dense::{add_bias, gemm};
 use super::graph::{Attributes, Graph, Source, Weights};
+use super::shapes::{Side, flattens};
+use super::value::{Flattened, NCHW, Order, Value, onnx_row, order_into_nchw};
 use super::windows::{convolution, pooling};
 use crate::error::Result;
 use crate::nn::config::LayerWeights;
@@ -16,27 +21,12 @@ use crate::nn::spec::{LayerSpec, ValueShape};
 
 /// The operators the importer reads, as its errors list them.
 pub(super) const SUPPORTED: &str = "Gemm, MatMul (with an Add of its bias), Conv, Relu, \
-     MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to rows), \
-     BatchNormalization, Identity, Dropout, and a last Softmax, LogSoftmax or ArgMax";
+     MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to rows), Transpose (of \
+     the layout), BatchNormalization, Identity, Dropout, a last Softmax, LogSoftmax or \
+     ArgMax, and Shape, Gather, Unsqueeze, Squeeze, Concat, Cast and Mul on shapes";
 
 /// The most values per example that flow between two layers: 2^30.
 pub(super) const MAX_VALUES: usize = 1 << 30;
-
-/// What flows between layers, in ONNX's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Value {
-    /// Feature maps: `channels × height × width` per example.
-    Image {
-        channels: usize,
-        height: usize,
-        width: usize,
-    },
-    /// Rows of `features`, and the feature maps they were flattened from, if any.
-    Row {
-        features: usize,
-        flattened: Option<(usize, usize, usize)>,
-    },
-}
 
 /// The layers and their weights, built node by node.
 #[derive(Debug, Default)]
@@ -44,7 +34,7 @@ pub(super) struct Layers {
     pub(super) specs: Vec<LayerSpec>,
     pub(super) weights: Vec<Option<LayerWeights>>,
     /// The index of a MatMul's layer whose bias an Add may still give.
-    open_bias: Option<usize>,
+    pub(super) open_bias: Option<usize>,
     /// Weight values made so far, against [`MAX_LAYER_VALUES`]: a file that names one
     /// weight in many nodes must not make a copy per node without bound.
     values: usize,
@@ -52,20 +42,6 @@ pub(super) struct Layers {
 
 /// The most weight values the layers of one model may hold: 2^28.
 const MAX_LAYER_VALUES: usize = 1 << 28;
-
-impl Value {
-    /// `(channels, height, width)` of feature maps; `None` for rows.
-    pub(super) fn image(self) -> Option<(usize, usize, usize)> {
-        match self {
-            Value::Image {
-                channels,
-                height,
-                width,
-            } => Some((channels, height, width)),
-            Value::Row { .. } => None,
-        }
-    }
-}
 
 impl Layers {
     /// Counts `values` more weight values; `false` if that is more than the layers may hold.
@@ -81,18 +57,41 @@ impl Layers {
     }
 }
 
-/// The securenn input shape of the graph: from the file's dimensions (`[N, C, H, W]` or
-/// `[N, F]`, the batch `N` left open or not), or `input_shape` (`[C, H, W]` or `[F]`)
-/// where the file leaves a dimension open.
+/// The order of the axes after the batch of the graph's input, as its file lays them out:
+/// NCHW, unless the first node that takes it is a Transpose into NCHW (a Keras model's
+/// NHWC input, as tf2onnx writes it).
+fn input_order(graph: &Graph) -> Order {
+    graph
+        .nodes
+        .iter()
+        .find(|(_, n)| {
+            n.input.first() == Some(&graph.input) && n.op_type.as_deref() != Some("Shape")
+        })
+        .filter(|(_, n)| n.op_type.as_deref() == Some("Transpose"))
+        .and_then(|(_, n)| {
+            let perm = n
+                .attribute
+                .iter()
+                .find(|a| a.name.as_deref() == Some("perm"))?;
+            order_into_nchw(&perm.ints)
+        })
+        .unwrap_or(NCHW)
+}
+
+/// The securenn input shape of the graph, and the value it is in ONNX's terms: from the
+/// file's dimensions (`[N, C, H, W]` in the order of [`input_order`], or `[N, F]`, the
+/// batch `N` left open or not), or `input_shape` (the same without the batch) where the
+/// file leaves a dimension open.
 pub(super) fn input_shape(
     graph: &Graph,
     given: Option<&[usize]>,
     source: Source<'_>,
-) -> Result<(ValueShape, Vec<usize>)> {
+) -> Result<(ValueShape, Value)> {
     let from_file: Option<Vec<usize>> = graph
         .input_dims
         .get(1..)
         .and_then(|rest| rest.iter().copied().collect());
+    let order = input_order(graph);
     let dims = match (from_file, given) {
         (Some(file), Some(given)) if file != given => {
             return Err(source.error(format!(
@@ -107,25 +106,12 @@ pub(super) fn input_shape(
                 .iter()
                 .map(|d| d.map_or("?".to_owned(), |d| d.to_string()))
                 .collect();
+            let layout = if order == NCHW { "C,H,W" } else { "H,W,C" };
             return Err(source.error(format!(
                 "the input `{}` has dimensions [{}], which the file leaves open: give them \
-                 without the batch (C,H,W or F; `--input-shape` on the command line)",
+                 without the batch ({layout} or F; `--input-shape` on the command line)",
                 graph.input,
                 shown.join(", ")
-            )));
-        }
-    };
-    let shape = match *dims.as_slice() {
-        [channels, height, width] => ValueShape::Image {
-            height,
-            width,
-            channels,
-        },
-        [features] => ValueShape::Row(features),
-        _ => {
-            return Err(source.error(format!(
-                "the input has dimensions {dims:?} after the batch; securenn imports images \
-                 (C, H, W) or rows (F)"
             )));
         }
     };
@@ -141,53 +127,85 @@ pub(super) fn input_shape(
             "the input's dimensions {dims:?} hold more than 2^30 values per example"
         )));
     }
-    Ok((shape, dims))
+    match *dims.as_slice() {
+        [a, b, c] => {
+            let size = |axis| {
+                order
+                    .iter()
+                    .zip([a, b, c])
+                    .find_map(|(x, d)| (*x == axis).then_some(d))
+                    .unwrap_or_default()
+            };
+            use super::value::Axis;
+            let (channels, height, width) =
+                (size(Axis::Channel), size(Axis::Height), size(Axis::Width));
+            Ok((
+                ValueShape::Image {
+                    height,
+                    width,
+                    channels,
+                },
+                Value::Image {
+                    channels,
+                    height,
+                    width,
+                    order,
+                },
+            ))
+        }
+        [features] => Ok((ValueShape::Row(features), Value::rows(features))),
+        _ => Err(source.error(format!(
+            "the input has dimensions {dims:?} after the batch; securenn imports images \
+             (C, H, W) or rows (F)"
+        ))),
+    }
 }
 
-/// The layers of `graph`'s nodes, from an input of `dims` (`[C, H, W]` or `[F]`).
-pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Result<Layers> {
-    let mut value = match *dims {
-        [channels, height, width] => Value::Image {
-            channels,
-            height,
-            width,
-        },
-        [features, ..] => Value::Row {
-            features,
-            flattened: None,
-        },
-        [] => return Err(source.error("the input has no dimensions")),
-    };
+/// The layers of `graph`'s nodes, from its input `value` (from [`input_shape`]).
+pub(super) fn layers(graph: &Graph, mut value: Value, source: Source<'_>) -> Result<Layers> {
     let mut current = graph.input.clone();
     let mut layers = Layers::default();
-    let last = graph.nodes.len().saturating_sub(1);
-    for (position, (index, node)) in graph.nodes.iter().enumerate() {
+    let mut side = Side::default();
+    let file_batch = graph.input_dims.first().copied().flatten();
+    for (index, node) in &graph.nodes {
         let index = *index;
         let fail = |problem: String| source.at(index, node, problem);
-        let first = node.input.first().map(String::as_str).unwrap_or_default();
-        if first != current {
-            return Err(fail(format!(
-                "takes `{first}`, not `{current}` (the output of the node before it): \
-                 securenn imports a chain of layers"
-            )));
-        }
         if !matches!(node.domain.as_deref(), None | Some("" | "ai.onnx")) {
             return Err(fail(format!(
                 "its domain is not ONNX's; supported: {SUPPORTED}"
             )));
         }
+        if side.takes(node, &current, &graph.weights) {
+            side.run(index, node, value, &graph.weights, &mut layers, source)?;
+            continue;
+        }
+        let op = node.op_type.as_deref().unwrap_or_default();
+        // The values are the first input, or either operand of a product or a sum.
+        let operands = if matches!(op, "Gemm" | "MatMul" | "Add") {
+            2
+        } else {
+            1
+        };
+        let Some(activation) = node.input.iter().take(operands).position(|i| *i == current) else {
+            let first = node.input.first().map(String::as_str).unwrap_or_default();
+            return Err(fail(format!(
+                "takes `{first}`, not `{current}` (the output of the node before it): \
+                 securenn imports a chain of layers"
+            )));
+        };
         let weight = |k: usize| -> Result<Option<&Weights>> {
             match node.input.get(k).map(String::as_str) {
                 None | Some("") => Ok(None),
-                Some(name) => graph.weights.get(name).map(Some).ok_or_else(|| {
-                    fail(format!("input `{name}` is not a weight (an initializer)"))
-                }),
+                Some(name) => graph
+                    .weights
+                    .get(name)
+                    .or_else(|| side.weight(name))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        fail(format!("input `{name}` is not a weight (an initializer)"))
+                    }),
             }
         };
-        let needed = |k: usize, what: &str| -> Result<&Weights> {
-            weight(k)?.ok_or_else(|| fail(format!("it has no {what}")))
-        };
-        let op = node.op_type.as_deref().unwrap_or_default();
         // Dropout's optional second output, its mask, is never used in inference.
         if node.output.len() != 1 && !(op == "Dropout" && node.output.len() == 2) {
             return Err(fail(format!(
@@ -196,16 +214,39 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 node.output.len()
             )));
         }
+        let takes_nchw = |value: Value| -> Result<()> {
+            match value {
+                Value::Image { order, .. } if order != NCHW => Err(fail(format!(
+                    "it takes NCHW feature maps, and these are laid out as {}: securenn \
+                     supports a Transpose that brings them into NCHW first",
+                    layout_name(order)
+                ))),
+                _ => Ok(()),
+            }
+        };
+        let last = node.output.first() == Some(&graph.output);
         value = match op {
             "Identity" => value,
             "Dropout" => {
-                Attributes::of(index, node, &["ratio", "seed"], source)?;
+                Attributes::of(index, node, &["ratio", "seed", "training_mode"], source)?;
                 value
             }
             "Relu" => {
                 Attributes::of(index, node, &[], source)?;
                 layers.push(LayerSpec::Relu, None);
                 value
+            }
+            "Transpose" => {
+                let perm = Attributes::of(index, node, &["perm"], source)?.ints("perm");
+                let reversed: Vec<i64>;
+                let perm = match perm {
+                    Some(perm) => perm,
+                    None => {
+                        reversed = (0..value.onnx_dims().len() as i64).rev().collect();
+                        &reversed
+                    }
+                };
+                value.transpose(perm).map_err(fail)?
             }
             "Flatten" => {
                 let attributes = Attributes::of(index, node, &["axis"], source)?;
@@ -215,141 +256,38 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                 flatten(&mut layers, value)
             }
             "Reshape" => {
-                let shape = needed(1, "target shape")?;
-                let features = match value {
-                    Value::Image {
-                        channels,
-                        height,
-                        width,
-                    } => channels * height * width,
-                    Value::Row { features, .. } => features,
-                };
                 let allow_zero =
                     Attributes::of(index, node, &["allowzero"], source)?.int("allowzero", 0) != 0;
-                let features_f = features as f64;
-                // [0, -1] and [0, F] keep the batch and flatten the rest, as [-1, F] does.
-                let to_rows = match *shape.values.as_slice() {
-                    [batch, rest] if batch == 0.0 && !allow_zero => {
-                        rest == -1.0 || rest == features_f
-                    }
-                    [batch, rest] => batch == -1.0 && rest == features_f,
-                    _ => false,
-                };
-                if !to_rows {
+                let target = node
+                    .input
+                    .get(1)
+                    .and_then(|name| side.shape(name, &graph.weights))
+                    .ok_or_else(|| fail("its target shape is not known".to_owned()))?;
+                if !flattens(&target.dims, value, file_batch, allow_zero) {
                     return Err(fail(format!(
-                        "a Reshape to {:?} is not a flatten to rows of {features}; only that is \
-                         supported",
-                        shape.values
+                        "a Reshape to {:?} is not a flatten to rows of {} (one per example); \
+                         only that is supported",
+                        target.dims,
+                        value.len()
                     )));
                 }
                 flatten(&mut layers, value)
             }
             "Gemm" | "MatMul" => {
-                let Value::Row {
-                    features,
-                    flattened,
-                } = value
-                else {
-                    return Err(fail(
-                        "it takes images; insert a Flatten before it".to_owned(),
-                    ));
-                };
-                let (alpha, beta, transposed) = if op == "Gemm" {
-                    let attributes = Attributes::of(
-                        index,
-                        node,
-                        &["alpha", "beta", "transA", "transB"],
-                        source,
-                    )?;
-                    if attributes.int("transA", 0) != 0 {
-                        return Err(fail("transA = 1 is not supported".to_owned()));
-                    }
-                    (
-                        f64::from(attributes.float("alpha", 1.0)),
-                        f64::from(attributes.float("beta", 1.0)),
-                        attributes.int("transB", 0) != 0,
-                    )
-                } else {
-                    Attributes::of(index, node, &[], source)?;
-                    (1.0, 1.0, false)
-                };
-                let b = needed(1, "weight matrix B")?;
-                let (rows, outputs) = match (b.dims.as_slice(), transposed) {
-                    (&[k, m], false) => (k, m),
-                    (&[m, k], true) => (k, m),
-                    _ => return Err(fail(format!("B has dimensions {:?}, not 2", b.dims))),
-                };
-                if rows != features {
-                    return Err(fail(format!(
-                        "B takes {rows} values per example, but {features} come in"
-                    )));
-                }
-                if !layers.budget(rows * outputs) {
-                    return Err(fail(
-                        "the layers' weights hold more than 2^28 values".to_owned(),
-                    ));
-                }
-                let mut weights = vec![0.0; rows * outputs];
-                for k in 0..rows {
-                    let from = flattened.map_or(k, |map| onnx_row(k, map));
-                    for m in 0..outputs {
-                        let at = if transposed {
-                            m * rows + from
-                        } else {
-                            from * outputs + m
-                        };
-                        weights[k * outputs + m] = alpha * b.values[at];
-                    }
-                }
-                let biases = match weight(2)? {
-                    None => vec![0.0; outputs],
-                    Some(c) => bias_of(c, outputs)
-                        .ok_or_else(|| {
-                            fail(format!("C has dimensions {:?}, not [{outputs}]", c.dims))
-                        })?
-                        .into_iter()
-                        .map(|v| beta * v)
-                        .collect(),
-                };
-                layers.push(
-                    LayerSpec::Linear {
-                        inputs: rows,
-                        outputs,
-                    },
-                    Some(LayerWeights { weights, biases }),
-                );
-                if op == "MatMul" {
-                    layers.open_bias = Some(layers.specs.len() - 1);
-                }
-                Value::Row {
-                    features: outputs,
-                    flattened: None,
-                }
+                gemm(index, node, activation, value, &mut layers, &weight, source)?
             }
-            "Add" => {
-                Attributes::of(index, node, &[], source)?;
-                let (Some(layer), Value::Row { features, .. }) = (layers.open_bias, value) else {
-                    return Err(fail(
-                        "an Add is supported only as the bias of a MatMul".to_owned(),
-                    ));
-                };
-                let bias = needed(1, "bias")?;
-                let biases = bias_of(bias, features).ok_or_else(|| {
-                    fail(format!(
-                        "the bias has dimensions {:?}, not [{features}]",
-                        bias.dims
-                    ))
-                })?;
-                if let Some(Some(w)) = layers.weights.get_mut(layer) {
-                    w.biases = biases;
-                }
-                layers.open_bias = None;
-                value
+            "Add" => add_bias(index, node, activation, value, &mut layers, &weight, source)?,
+            "Conv" => {
+                takes_nchw(value)?;
+                convolution(index, node, value, &mut layers, &weight, source)?
             }
-            "Conv" => convolution(index, node, value, &mut layers, &weight, source)?,
-            "MaxPool" | "AveragePool" => pooling(index, node, value, &mut layers, source)?,
+            "MaxPool" | "AveragePool" => {
+                takes_nchw(value)?;
+                pooling(index, node, value, &mut layers, source)?
+            }
             "GlobalAveragePool" => {
                 Attributes::of(index, node, &[], source)?;
+                takes_nchw(value)?;
                 let (channels, height, width) = value
                     .image()
                     .ok_or_else(|| fail("it takes feature maps, not rows".to_owned()))?;
@@ -370,51 +308,14 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                     channels,
                     height: 1,
                     width: 1,
+                    order: NCHW,
                 }
             }
             "BatchNormalization" => {
-                let attributes = Attributes::of(
-                    index,
-                    node,
-                    &["epsilon", "momentum", "training_mode"],
-                    source,
-                )?;
-                if attributes.int("training_mode", 0) != 0 {
-                    return Err(fail("training_mode = 1 is not supported".to_owned()));
-                }
-                let (channels, flattened) = match value {
-                    Value::Image { channels, .. } => (channels, None),
-                    Value::Row {
-                        features,
-                        flattened,
-                    } => (features, flattened),
-                };
-                // On rows flattened from feature maps, securenn's row k is ONNX's feature
-                // `onnx_row(k)`: the parameters move with it.
-                let part = |k: usize, what: &str| -> Result<Vec<f64>> {
-                    let w = needed(k, what)?;
-                    if w.values.len() != channels {
-                        return Err(fail(format!(
-                            "{what} has {} values, not {channels}",
-                            w.values.len()
-                        )));
-                    }
-                    Ok((0..channels)
-                        .map(|k| w.values[flattened.map_or(k, |map| onnx_row(k, map))])
-                        .collect())
-                };
-                let statistics = BatchNormStatistics {
-                    gamma: part(1, "scale")?,
-                    beta: part(2, "bias")?,
-                    mean: part(3, "mean")?,
-                    variance: part(4, "variance")?,
-                    epsilon: f64::from(attributes.float("epsilon", 1e-5)),
-                };
-                let affine = statistics.affine().map_err(|e| fail(e.to_string()))?;
-                layers.push(LayerSpec::BatchNorm { channels }, Some(affine));
+                batch_norm(index, node, value, &mut layers, &weight, source)?;
                 value
             }
-            "Softmax" | "LogSoftmax" | "ArgMax" if position == last => {
+            "Softmax" | "LogSoftmax" | "ArgMax" if last => {
                 // The class is the largest score either way; securenn's output is the scores.
                 let attributes = Attributes::of(
                     index,
@@ -423,11 +324,17 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
                     source,
                 )?;
                 let default = if op == "ArgMax" { 0 } else { -1 };
-                if !matches!(attributes.int("axis", default), 1 | -1)
-                    || !matches!(value, Value::Row { .. })
-                {
+                let axis = attributes.int("axis", default);
+                let over_classes = match value {
+                    Value::Row { columns: false, .. } => matches!(axis, 1 | -1),
+                    Value::Row { columns: true, .. } => matches!(axis, 0 | -2),
+                    Value::Image { .. } => false,
+                };
+                if !over_classes {
                     return Err(fail(
-                        "supported only over the classes (axis 1) of rows".to_owned(),
+                        "supported only over the classes of rows (axis 1, or 0 after a \
+                         Transpose)"
+                            .to_owned(),
                     ));
                 }
                 value
@@ -457,52 +364,99 @@ pub(super) fn layers(graph: &Graph, dims: &[usize], source: Source<'_>) -> Resul
     Ok(layers)
 }
 
-/// A Flatten of `value`: a layer for feature maps (remembered for the next layer's rows),
-/// nothing for rows.
+/// A BatchNormalization node on `value`: a per-channel affine layer (folded later into a
+/// Conv or Gemm before it).
+fn batch_norm<'g>(
+    index: usize,
+    node: &super::proto::NodeProto,
+    value: Value,
+    layers: &mut Layers,
+    weight: &dyn Fn(usize) -> Result<Option<&'g Weights>>,
+    source: Source<'_>,
+) -> Result<()> {
+    let fail = |problem: String| source.at(index, node, problem);
+    let attributes = Attributes::of(
+        index,
+        node,
+        &["epsilon", "momentum", "training_mode"],
+        source,
+    )?;
+    if attributes.int("training_mode", 0) != 0 {
+        return Err(fail("training_mode = 1 is not supported".to_owned()));
+    }
+    let (channels, flattened) = match value {
+        Value::Image {
+            channels, order, ..
+        } if order[0] == super::value::Axis::Channel => (channels, None),
+        Value::Row {
+            features,
+            flattened,
+            columns: false,
+        } => (features, flattened),
+        _ => {
+            return Err(fail(
+                "it normalises axis 1, which here is not the channels or features".to_owned(),
+            ));
+        }
+    };
+    // On rows flattened from feature maps, securenn's row k is ONNX's feature
+    // `onnx_row(k)`: the parameters move with it.
+    let part = |k: usize, what: &str| -> Result<Vec<f64>> {
+        let w = weight(k)?.ok_or_else(|| fail(format!("it has no {what}")))?;
+        if w.values.len() != channels {
+            return Err(fail(format!(
+                "{what} has {} values, not {channels}",
+                w.values.len()
+            )));
+        }
+        Ok((0..channels)
+            .map(|k| w.values[flattened.map_or(k, |f: Flattened| onnx_row(k, f))])
+            .collect())
+    };
+    let statistics = BatchNormStatistics {
+        gamma: part(1, "scale")?,
+        beta: part(2, "bias")?,
+        mean: part(3, "mean")?,
+        variance: part(4, "variance")?,
+        epsilon: f64::from(attributes.float("epsilon", 1e-5)),
+    };
+    let affine = statistics.affine().map_err(|e| fail(e.to_string()))?;
+    layers.push(LayerSpec::BatchNorm { channels }, Some(affine));
+    Ok(())
+}
+
+/// A Flatten of `value`: a layer for feature maps (remembered, with ONNX's order of their
+/// axes, for the next layer's rows), nothing for rows.
 fn flatten(layers: &mut Layers, value: Value) -> Value {
     match value {
         Value::Image {
             channels,
             height,
             width,
+            order,
         } => {
             layers.push(LayerSpec::Flatten, None);
             Value::Row {
                 features: channels * height * width,
-                flattened: Some((channels, height, width)),
+                flattened: Some(Flattened {
+                    maps: (channels, height, width),
+                    order,
+                }),
+                columns: false,
             }
         }
         row => row,
     }
 }
 
-/// The ONNX row (`c·H·W + y·W + x`, channel first) of securenn's flattened row `k`
-/// (`(y·W + x)·C + c`, channel last), for feature maps of `(C, H, W)`.
-fn onnx_row(k: usize, (channels, height, width): (usize, usize, usize)) -> usize {
-    let (pixel, channel) = (k / channels, k % channels);
-    channel * height * width + pixel
-}
-
-/// A bias of `n` values from a weight of dimensions `[n]`, `[1, n]` (one per output), or
-/// `[]`, `[1]` (one for all); `None` for any other dimensions.
-fn bias_of(bias: &Weights, n: usize) -> Option<Vec<f64>> {
-    match *bias.dims.as_slice() {
-        [m] | [1, m] if m == n => Some(bias.values.clone()),
-        [] | [1] => Some(vec![bias.values[0]; n]),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_flattened_row_maps_to_its_channel_first_position() {
-        // Two channels of 1×2: securenn's rows are (x0 c0, x0 c1, x1 c0, x1 c1), ONNX's
-        // (c0 x0, c0 x1, c1 x0, c1 x1).
-        let map = (2, 1, 2);
-        let rows: Vec<usize> = (0..4).map(|k| onnx_row(k, map)).collect();
-        assert_eq!(rows, [0, 2, 1, 3]);
-    }
+/// `N` and the letters of `order`, as `NHWC`.
+fn layout_name(order: Order) -> String {
+    use super::value::Axis;
+    core::iter::once('N')
+        .chain(order.iter().map(|axis| match axis {
+            Axis::Channel => 'C',
+            Axis::Height => 'H',
+            Axis::Width => 'W',
+        }))
+        .collect()
 }

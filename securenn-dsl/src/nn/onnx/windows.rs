@@ -1,9 +1,10 @@
 //! The windowed ONNX operators: Conv (its OIHW kernel as securenn's `(ky, kx, channel) ×
 //! out`), MaxPool and AveragePool, with what of their attributes securenn's layers can do.
 
-use super::convert::{Layers, MAX_VALUES, Value};
+use super::convert::{Layers, MAX_VALUES};
 use super::graph::{Attributes, Source, Weights};
 use super::proto::NodeProto;
+use super::value::{NCHW, Value};
 use crate::error::Result;
 use crate::nn::config::LayerWeights;
 use crate::nn::spec::{LayerSpec, Window};
@@ -183,6 +184,7 @@ pub(super) fn convolution<'g>(
         channels: out_channels,
         height: out_height,
         width: out_width,
+        order: NCHW,
     })
 }
 
@@ -263,6 +265,7 @@ pub(super) fn pooling(
         channels,
         height: out_height,
         width: out_width,
+        order: NCHW,
     })
 }
 
