@@ -25,8 +25,9 @@ pub(crate) struct Args {
     /// missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The input's dimensions without the batch, for a model whose file leaves them open:
-    /// `C,H,W` for images, `F` for rows.
+    /// The input's dimensions without the batch, in the model's own order, for a model
+    /// whose file leaves them open: `C,H,W` for images (`H,W,C` for a Keras model's NHWC
+    /// input), `F` for rows.
     #[arg(long, value_name = "DIMS", value_delimiter = ',')]
     input_shape: Option<Vec<usize>>,
     /// The network's name (default: the graph's).

@@ -50,8 +50,8 @@ pub(crate) struct Args {
     /// `--network` and `--weights`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["network", "weights"])]
     model: Option<PathBuf>,
-    /// With `--model`: the input's dimensions without the batch, for a model whose file
-    /// leaves them open (`C,H,W` or `F`).
+    /// With `--model`: the input's dimensions without the batch, in the model's own order,
+    /// for a model whose file leaves them open (`C,H,W`, `H,W,C` for NHWC input, or `F`).
     #[arg(long, value_name = "DIMS", value_delimiter = ',', requires = "model")]
     input_shape: Option<Vec<usize>>,
     /// How many test examples to classify, from the first (at most the test set's).

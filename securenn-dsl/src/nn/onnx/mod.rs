@@ -2,14 +2,19 @@
 //! exporters where they use the operators below): a network description and its weights in
 //! securenn's layouts, which train, classify and save like any other.
 //!
-//! The importer reads a chain of layers: Gemm (`alpha`, `beta`, `transB`), MatMul with an
-//! Add of its bias, Conv (square kernels, equal strides and padding on every side,
-//! dilation 1, group 1), Relu, MaxPool and AveragePool (square windows, no padding),
-//! GlobalAveragePool, Flatten, Reshape to rows, BatchNormalization (folded into the Conv
-//! or Gemm before it, else a per-channel affine layer), Identity and Dropout (dropped), and
-//! a last Softmax, LogSoftmax or ArgMax (dropped: the class is the largest score). Weights
-//! are the graph's initializers and `Constant`s; opsets 11 to 21. Anything else is refused
-//! with one error naming the node, its operator and what is supported.
+//! The importer reads a chain of layers: Gemm (`alpha`, `beta`, `transA`, `transB`, the
+//! values as either operand), MatMul with an Add of its bias, Conv (square kernels, equal
+//! strides and padding on every side, dilation 1, group 1), Relu, MaxPool and AveragePool
+//! (square windows; padding, which an AveragePool must count as zeros), GlobalAveragePool,
+//! Flatten, Reshape to rows, Transpose where it only reorders the layout (a Keras model's
+//! NHWC input and its way back before the Flatten, rows turned into columns),
+//! BatchNormalization (folded into the Conv or Gemm before it, else a per-channel affine
+//! layer), Identity and Dropout (dropped), and a last Softmax, LogSoftmax or ArgMax
+//! (dropped: the class is the largest score). Beside the chain, it computes what exporters
+//! compute on shapes and weights: PyTorch's `x.view(x.size(0), -1)` (Shape, Gather,
+//! Unsqueeze, Squeeze, Concat, Cast, Mul, then the Reshape), a Transpose of an initializer.
+//! Weights are the graph's initializers and `Constant`s; opsets 11 to 21. Anything else is
+//! refused with one error naming the node, its operator and what is supported.
 //!
 //! The protobuf is decoded by [prost](https://docs.rs/prost) from types generated once from
 //! the official `onnx.proto` (see `securenn-dsl/onnx/`): no `protoc` and no network at build
@@ -50,9 +55,9 @@ pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 /// How to read a model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// The input's dimensions without the batch (`[C, H, W]` for images, `[F]` for rows),
-    /// for a model whose file leaves them open; checked against the file where it states
-    /// them.
+    /// The input's dimensions without the batch, in the model's own order (`[C, H, W]` for
+    /// images, `[H, W, C]` for a model that transposes its NHWC input, `[F]` for rows), for
+    /// a model whose file leaves them open; checked against the file where it states them.
     pub input_shape: Option<Vec<usize>>,
     /// The network's name; by default the graph's, else `imported`.
     pub name: Option<String>,

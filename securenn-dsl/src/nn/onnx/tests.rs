@@ -125,6 +125,165 @@ fn cnn() -> ModelProto {
     }
 }
 
+/// An integer attribute.
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.to_owned()),
+        r#type: Some(attribute_proto::AttributeType::Int as i32),
+        i: Some(value),
+        ..AttributeProto::default()
+    }
+}
+
+/// An int64 initializer.
+fn int64s(name: &str, dims: &[i64], values: &[i64]) -> TensorProto {
+    TensorProto {
+        name: Some(name.to_owned()),
+        dims: dims.to_vec(),
+        data_type: Some(tensor_proto::DataType::Int64 as i32),
+        int64_data: values.to_vec(),
+        ..TensorProto::default()
+    }
+}
+
+/// What Keras and PyTorch exporters leave around the layers: NHWC input (2×2×2, batch
+/// open) transposed into NCHW, Conv (3 channels, padding 1), padded MaxPool 3×3 with
+/// stride 2 (to 1×1), back to NHWC, `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze,
+/// Concat, Reshape), the rows transposed into columns, and a Gemm with `transA = 1` whose
+/// B is a Transpose of an initializer.
+fn exported() -> ModelProto {
+    let count = |n: usize, scale: f32| (0..n).map(|i| (i as f32 + 1.0) * scale).collect();
+    let conv: Vec<f32> = count(54, 0.01);
+    let fc: Vec<f32> = count(6, 0.1);
+    let graph = GraphProto {
+        name: Some("exported".to_owned()),
+        node: vec![
+            node(
+                "Transpose",
+                &["x"],
+                "nchw",
+                vec![ints("perm", &[0, 3, 1, 2])],
+            ),
+            node(
+                "Conv",
+                &["nchw", "k"],
+                "c",
+                vec![ints("pads", &[1, 1, 1, 1])],
+            ),
+            node(
+                "MaxPool",
+                &["c"],
+                "p",
+                vec![
+                    ints("kernel_shape", &[3, 3]),
+                    ints("strides", &[2, 2]),
+                    ints("pads", &[1, 1, 1, 1]),
+                ],
+            ),
+            node(
+                "Transpose",
+                &["p"],
+                "nhwc",
+                vec![ints("perm", &[0, 2, 3, 1])],
+            ),
+            node("Shape", &["nhwc"], "shape", vec![]),
+            node("Gather", &["shape", "zero"], "batch", vec![int("axis", 0)]),
+            node("Unsqueeze", &["batch", "axes"], "batch1", vec![]),
+            node(
+                "Concat",
+                &["batch1", "rest"],
+                "target",
+                vec![int("axis", 0)],
+            ),
+            node("Reshape", &["nhwc", "target"], "rows", vec![]),
+            node(
+                "Transpose",
+                &["rows"],
+                "columns",
+                vec![ints("perm", &[1, 0])],
+            ),
+            node("Transpose", &["w_t"], "w", vec![]),
+            node(
+                "Gemm",
+                &["columns", "w"],
+                "out",
+                vec![int("transA", 1), int("transB", 1)],
+            ),
+        ],
+        initializer: vec![
+            tensor("k", &[3, 2, 3, 3], &conv),
+            tensor("w_t", &[3, 2], &fc),
+            int64s("zero", &[], &[0]),
+            int64s("axes", &[1], &[0]),
+            int64s("rest", &[1], &[-1]),
+        ],
+        input: vec![value_info("x", &[1, 2, 2, 2])],
+        output: vec![value_info("out", &[1, 2])],
+        ..GraphProto::default()
+    };
+    let mut model = cnn();
+    model.graph = Some(graph);
+    model
+}
+
+#[test]
+fn exporters_shape_computations_and_transposes_become_no_layer() {
+    let imported = import_bytes(
+        &exported().encode_to_vec(),
+        "exported.onnx",
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        imported.spec.input(),
+        ValueShape::Image {
+            height: 2,
+            width: 2,
+            channels: 2
+        },
+        "the NHWC input, read as such"
+    );
+    assert_eq!(
+        imported.spec.layers(),
+        [
+            LayerSpec::Conv2d {
+                in_channels: 2,
+                out_channels: 3,
+                kernel: 3,
+                stride: 1,
+                padding: 1
+            },
+            LayerSpec::MaxPool2d {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
+            LayerSpec::Flatten,
+            LayerSpec::Linear {
+                inputs: 3,
+                outputs: 2
+            },
+        ]
+    );
+    // B = Transpose(w_t) is 2×3 and transB reads it back as w_t (3×2): securenn's
+    // `inputs × outputs` is w_t itself, in the NHWC order the Flatten saw.
+    let linear = imported.weights[3].as_ref().unwrap();
+    let expected: Vec<f64> = (1..=6).map(|i| f64::from(i as f32 * 0.1)).collect();
+    assert_eq!(linear.weights, expected);
+    // With the rows left as rows, transA = 1 would mix the examples.
+    let mut model = exported();
+    let graph = model.graph.as_mut().unwrap();
+    graph.node.remove(9);
+    graph.node[10].input[0] = "rows".to_owned();
+    let error = import_bytes(&model.encode_to_vec(), "m.onnx", &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("(Gemm): A holds one row per example, so with transA = 1"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_cnn_becomes_securenn_layers_in_securenn_layouts() {
     let bytes = cnn().encode_to_vec();
@@ -208,12 +367,16 @@ fn a_broken_model_names_the_node() {
     assert!(error.starts_with("m.onnx: not an ONNX model"), "{error}");
 }
 
-/// 100,000 copies of the model's bytes, each with a few random bytes changed, inserted,
+/// 100,000 copies of each model's bytes, each with a few random bytes changed, inserted,
 /// removed or the file cut short: the importer gives a model or an error, never a panic.
 #[test]
 fn a_hundred_thousand_mutated_models_never_panic() {
-    let original = cnn().encode_to_vec();
-    let mut prg = Prg::from_stream_key([7; 16]);
+    mutate(&cnn().encode_to_vec(), 7);
+    mutate(&exported().encode_to_vec(), 8);
+}
+
+fn mutate(original: &[u8], seed: u8) {
+    let mut prg = Prg::from_stream_key([seed; 16]);
     let mut draw = |n: usize| {
         let mut bytes = [0u8; 8];
         prg.fill(&mut bytes);
@@ -221,7 +384,7 @@ fn a_hundred_thousand_mutated_models_never_panic() {
     };
     let (mut imported, mut refused) = (0, 0);
     for _ in 0..100_000 {
-        let mut bytes = original.clone();
+        let mut bytes = original.to_vec();
         for _ in 0..1 + draw(4) {
             let at = draw(bytes.len().max(1));
             match draw(5) {
