@@ -340,35 +340,35 @@ fn a_strided_padded_convolution_matches_the_twin() {
     compare(spec, config(2, Loss::Hinge), 2.0);
 }
 
+/// A convolution (2 → 3 channels, 3×3, padding 1) on `side`×`side` images, then max
+/// pooling 3×3 with stride 2 and `padding`, ReLU and Flatten.
+fn max_pooling_network(side: usize, padding: usize) -> NetworkSpec {
+    let conv = LayerSpec::Conv2d {
+        in_channels: 2,
+        out_channels: 3,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let pool = LayerSpec::MaxPool2d {
+        kernel: 3,
+        stride: 2,
+        padding,
+    };
+    let image = ValueShape::Image {
+        height: side,
+        width: side,
+        channels: 2,
+    };
+    let layers = vec![conv, pool, LayerSpec::Relu, LayerSpec::Flatten];
+    NetworkSpec::new("max pooling", image, layers).unwrap()
+}
+
 /// Overlapping max pooling (AlexNet's 3×3 windows with stride 2): the windows are gathered
 /// locally, pooled by Algorithm 9, and the gradients summed back where windows overlap.
 #[test]
 fn overlapping_max_pooling_matches_the_twin() {
-    let spec = NetworkSpec::new(
-        "overlapping",
-        ValueShape::Image {
-            height: 7,
-            width: 7,
-            channels: 2,
-        },
-        vec![
-            LayerSpec::Conv2d {
-                in_channels: 2,
-                out_channels: 3,
-                kernel: 3,
-                stride: 1,
-                padding: 1,
-            },
-            LayerSpec::MaxPool2d {
-                kernel: 3,
-                stride: 2,
-                padding: 0,
-            },
-            LayerSpec::Relu,
-            LayerSpec::Flatten,
-        ],
-    )
-    .unwrap();
+    let spec = max_pooling_network(7, 0);
     assert_eq!(spec.output(), ValueShape::Row(3 * 3 * 3));
     compare(spec, config(2, Loss::Hinge), 2.0);
 }
@@ -378,31 +378,7 @@ fn overlapping_max_pooling_matches_the_twin() {
 /// argmax that the gradient follows are the image's.
 #[test]
 fn padded_max_pooling_matches_the_twin() {
-    let spec = NetworkSpec::new(
-        "padded",
-        ValueShape::Image {
-            height: 8,
-            width: 8,
-            channels: 2,
-        },
-        vec![
-            LayerSpec::Conv2d {
-                in_channels: 2,
-                out_channels: 3,
-                kernel: 3,
-                stride: 1,
-                padding: 1,
-            },
-            LayerSpec::MaxPool2d {
-                kernel: 3,
-                stride: 2,
-                padding: 1,
-            },
-            LayerSpec::Relu,
-            LayerSpec::Flatten,
-        ],
-    )
-    .unwrap();
+    let spec = max_pooling_network(8, 1);
     assert_eq!(spec.output(), ValueShape::Row(4 * 4 * 3));
     compare(spec, config(2, Loss::Hinge), 2.0);
 }

@@ -44,10 +44,18 @@ pub(super) struct Layers {
 const MAX_LAYER_VALUES: usize = 1 << 28;
 
 impl Layers {
-    /// Counts `values` more weight values; `false` if that is more than the layers may hold.
-    pub(super) fn budget(&mut self, values: usize) -> bool {
+    /// Counts `values` more weight values.
+    ///
+    /// # Errors
+    ///
+    /// What to say if that is more than the layers may hold.
+    pub(super) fn budget(&mut self, values: usize) -> core::result::Result<(), String> {
         self.values = self.values.saturating_add(values);
-        self.values <= MAX_LAYER_VALUES
+        if self.values <= MAX_LAYER_VALUES {
+            Ok(())
+        } else {
+            Err("the layers' weights hold more than 2^28 values".to_owned())
+        }
     }
 
     pub(super) fn push(&mut self, spec: LayerSpec, weights: Option<LayerWeights>) {

@@ -102,11 +102,7 @@ pub(super) fn gemm<'g>(
             "the weight matrix takes {inputs} values per example, but {features} come in"
         )));
     }
-    if !layers.budget(inputs * outputs) {
-        return Err(fail(
-            "the layers' weights hold more than 2^28 values".to_owned(),
-        ));
-    }
+    layers.budget(inputs * outputs).map_err(fail)?;
     let mut weights = vec![0.0; inputs * outputs];
     for k in 0..inputs {
         let from = flattened.map_or(k, |f: Flattened| onnx_row(k, f));

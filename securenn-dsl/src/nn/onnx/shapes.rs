@@ -135,11 +135,7 @@ impl Side {
                     .get(name)
                     .or_else(|| self.weights.get(name))
                     .ok_or_else(|| fail(format!("`{name}` is not a weight")))?;
-                if !layers.budget(w.values.len()) {
-                    return Err(fail(
-                        "the layers' weights hold more than 2^28 values".to_owned(),
-                    ));
-                }
+                layers.budget(w.values.len()).map_err(fail)?;
                 let transposed = transpose(w, perm).map_err(fail)?;
                 self.weights.insert(output, transposed);
                 return Ok(());

@@ -143,11 +143,7 @@ pub(super) fn convolution<'g>(
         ));
     }
     let rows = kernel * kernel * channels;
-    if !layers.budget(rows * out_channels) {
-        return Err(fail(
-            "the layers' weights hold more than 2^28 values".to_owned(),
-        ));
-    }
+    layers.budget(rows * out_channels).map_err(fail)?;
     let mut weights = vec![0.0; rows * out_channels];
     for ky in 0..kernel {
         for kx in 0..kernel {
