@@ -168,7 +168,9 @@ fn what_securenn_does_not_support_is_one_error_naming_the_node() {
         ("opset", "opset 9 is not supported (opsets 11 to 21 are)"),
         (
             "average-padding",
-            "node 2 `pool` (AveragePool): padding with count_include_pad = 0",
+            "node 2 `pool` (AveragePool): padding with count_include_pad = 0 (which divides a \
+             window by its positions inside the image) is not supported; securenn divides by \
+             kernel², as count_include_pad = 1 does",
         ),
         (
             "transpose",

@@ -7,8 +7,9 @@ drawn from a seeded generator, laid out as PyTorch exports them) and OUT_DIR/NAM
 a data set for `securenn infer --data`: 1,000 inputs (`x_test`, images in NHWC as securenn
 reads them, while the model takes NCHW), ONNX Runtime's class for each (`y_test`), and its
 scores (`logits`, the model's output before any final Softmax). Inputs are standard
-normal (as normalised images and tables are); one whose two best scores tie within 2^-8
-(TIE) is redrawn, and the script prints how many were. Random weights favour one class
+normal (as normalised images and tables are); a near tie (two best scores within
+NEAR_TIE = 2^-8 of each other) is redrawn, and the script prints how many were (at most 1%
+of them may be). Random weights favour one class
 with scores of any size, so each model's last layer is rescaled and its bias moved until
 every class occurs and the scores spread as a trained model's do (LAST_LAYER). `x_train`/`y_train` are
 the same arrays (the loader wants both).
@@ -23,8 +24,9 @@ Models:
 - global: Conv (stride 2) - Relu - GlobalAveragePool - Reshape to [0, -1] (its shape a
   Constant node) - Gemm, on 3x9x9 images.
 - rowbn: Conv (padding 1) - Relu - MaxPool 3x3 with stride 2 (overlapping windows, and on
-  10x10 maps a last row and column no window reaches, rounded down) - Flatten -
-  BatchNormalization of the flattened rows (not folded: it follows a Flatten) - Gemm with
+  10x10 maps a last row and column no window reaches, rounded down) -
+  `x.view(x.size(0), x.size(1) * x.size(2) * x.size(3))` (Shape, Gather, Squeeze,
+  Unsqueeze, Mul, Cast, Concat, Reshape) - BatchNormalization of the flattened rows (not folded: it follows a Flatten) - Gemm with
   transB=0 - LogSoftmax, on 1x10x10 images.
 - padpool: ResNet's stem as PyTorch exports it: Conv (padding 1) - BatchNormalization -
   MaxPool 3x3, stride 2, padding 1 (with no Relu around it, so that negative maxima show
@@ -33,12 +35,13 @@ Models:
   count_include_pad=1 - `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze, Concat,
   Reshape) - Gemm, on 2x10x10 images.
 - keras: a Keras CNN as tf2onnx writes it: NHWC input - Transpose to NCHW - Conv - Relu -
-  MaxPool - Transpose back to NHWC - Reshape to [-1, 64] - MatMul + Add - Relu -
+  MaxPool - Transpose back to NHWC - Identity - Reshape to [-1, 64] - MatMul + Add - Relu -
   MatMul + Add - Softmax, on 8x8x3 images (the data set's images are the model's own
   input, NHWC).
 - columns: rows of 10 transposed to one column per example - Gemm with the weights first
   (W.x^T + C, C of [16, 1]) - Relu - MatMul with the weights first + Add - Relu - Gemm
-  with transA=1 (back to rows) and transB=1, its B a Transpose of an initializer.
+  with transA=1 (back to rows) and transB=1, its B a Transpose of an initializer -
+  ArgMax.
 
 It also writes models that securenn refuses, one reason each (OUT_DIR/refused-*.onnx, see
 REFUSED), a model whose input leaves its image size open (open-shape.onnx, imported with
@@ -56,12 +59,13 @@ import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
 EXAMPLES = 1000
-# An input whose two best scores are closer than this is redrawn: the tolerance to which
-# the private scores are checked, 2^-8 (32 units in the last place of securenn's 13
-# fractional bits, whose rounded weights and truncations leave errors of 2 to 25 units in
-# these models' scores). Within it, the class of a tie is not decided by scores that agree
-# to the tolerance. About 0.5% of inputs are redrawn; the script prints how many.
-TIE = 2.0 ** -8
+# A near tie: an input whose two best ONNX Runtime scores are closer than this. Private
+# scores carry the rounding of 13 fractional bits (weights rounded by up to 2^-14 each,
+# every product truncated), 2 to 25 units in the last place in these models, so the class
+# of a near tie is a coin toss in securenn as it would be in any 13-bit arithmetic. Near
+# ties (0.1% to 0.7% of random inputs here) are redrawn, and counted: the script prints how
+# many, and on random inputs kept as drawn the agreement is 998 to 1,000 of 1,000.
+NEAR_TIE = 2.0 ** -8
 OPSET = 17
 
 
@@ -72,15 +76,19 @@ def weight(rng, name, shape, scale):
 def model(name, nodes, inputs_shape, outputs, initializers, softmax, opset=OPSET):
     """A model of `nodes` from input `x` (batch left open) to `outputs` classes."""
     last = nodes[-1].output[0]
+    output = helper.make_tensor_value_info(last, TensorProto.FLOAT, ["batch", outputs])
     if softmax:
         kind = softmax if isinstance(softmax, str) else "Softmax"
         nodes = nodes + [helper.make_node(kind, [last], ["probabilities"], axis=1)]
         last = "probabilities"
+        output = (helper.make_tensor_value_info(last, TensorProto.INT64, ["batch", 1])
+                  if kind == "ArgMax" else
+                  helper.make_tensor_value_info(last, TensorProto.FLOAT, ["batch", outputs]))
     graph = helper.make_graph(
         nodes,
         name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *inputs_shape])],
-        [helper.make_tensor_value_info(last, TensorProto.FLOAT, ["batch", outputs])],
+        [output],
         initializers,
     )
     built = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
@@ -264,6 +272,9 @@ def row_batch_norm(rng):
         numpy_helper.from_array(rng.uniform(0.5, 2.0, 48).astype(np.float32), "bn.var"),
         weight(rng, "fc.weight", (48, 5), 0.3),
         weight(rng, "fc.bias", (5,), 0.1),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "first"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0"),
+        *(numpy_helper.from_array(np.array(i, dtype=np.int64), f"axis{i}") for i in (1, 2, 3)),
     ]
     nodes = [
         helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], kernel_shape=[3, 3],
@@ -271,7 +282,22 @@ def row_batch_norm(rng):
         helper.make_node("Relu", ["c"], ["r"], name="relu"),
         helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2],
                          name="maxpool"),
-        helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+        # x.view(x.size(0), x.size(1) * x.size(2) * x.size(3)), computed on the shape.
+        helper.make_node("Shape", ["p"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "first"], ["batch_list"], axis=0, name="batch"),
+        helper.make_node("Squeeze", ["batch_list", "axis0"], ["batch"], name="squeeze"),
+        helper.make_node("Unsqueeze", ["batch", "axis0"], ["batch_again"], name="unsqueeze"),
+        *(helper.make_node("Gather", ["shape", f"axis{i}"], [f"size{i}"], axis=0,
+                           name=f"size{i}") for i in (1, 2, 3)),
+        helper.make_node("Mul", ["size1", "size2"], ["size12"], name="mul12"),
+        helper.make_node("Mul", ["size12", "size3"], ["features"], name="mul123"),
+        helper.make_node("Cast", ["features"], ["features64"], to=TensorProto.INT64,
+                         name="cast"),
+        helper.make_node("Unsqueeze", ["features64", "axis0"], ["features_list"],
+                         name="unsqueeze_features"),
+        helper.make_node("Concat", ["batch_again", "features_list"], ["target"], axis=0,
+                         name="target"),
+        helper.make_node("Reshape", ["p", "target"], ["f"], name="view"),
         helper.make_node("BatchNormalization", ["f", "bn.scale", "bn.bias", "bn.mean", "bn.var"],
                          ["b"], name="bn"),
         helper.make_node("Gemm", ["b", "fc.weight", "fc.bias"], ["out"], name="fc"),
@@ -337,7 +363,8 @@ def keras(rng):
         helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2],
                          name="pool"),
         helper.make_node("Transpose", ["p"], ["nhwc"], perm=[0, 2, 3, 1], name="to_nhwc"),
-        helper.make_node("Reshape", ["nhwc", "flat_shape"], ["f"], name="flatten"),
+        helper.make_node("Identity", ["nhwc"], ["nhwc_same"], name="identity"),
+        helper.make_node("Reshape", ["nhwc_same", "flat_shape"], ["f"], name="flatten"),
         helper.make_node("MatMul", ["f", "dense1.kernel"], ["m1"], name="dense1"),
         helper.make_node("Add", ["m1", "dense1.bias"], ["a1"], name="dense1_bias"),
         helper.make_node("Relu", ["a1"], ["r1"], name="dense1_relu"),
@@ -372,7 +399,7 @@ def columns(rng):
 MODELS = {"mlp": (mlp, False), "lenet": (lenet, True), "matmul": (matmul, False),
           "global": (global_pool, False), "rowbn": (row_batch_norm, "LogSoftmax"),
           "padpool": (padded_pool, False), "keras": (keras, True),
-          "columns": (columns, True)}
+          "columns": (columns, "ArgMax")}
 
 # Models whose input is already NHWC, as securenn reads images.
 NHWC_INPUT = {"keras"}
@@ -398,7 +425,7 @@ def runtime_scores(scores_model, x):
 def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    counts, ties = {}, {}
+    counts, redrawn = {}, {}
     for index, (name, (build, softmax)) in enumerate(MODELS.items()):
         rng = np.random.default_rng(1000 + index)
         nodes, shape, classes, init = build(rng)
@@ -424,10 +451,10 @@ def main(out_dir):
         onnx.save(written, out / f"{name}.onnx")
         logits = runtime_scores(scores, x)
         best_two = np.sort(logits, axis=1)[:, -2:]
-        decided = best_two[:, 1] - best_two[:, 0] >= TIE
-        ties[name] = int((~decided[:EXAMPLES]).sum())
+        decided = best_two[:, 1] - best_two[:, 0] >= NEAR_TIE
+        redrawn[name] = int((~decided[:EXAMPLES]).sum())
+        assert redrawn[name] <= EXAMPLES // 100, f"{name}: {redrawn[name]} near ties"
         x, logits = x[decided][:EXAMPLES], logits[decided][:EXAMPLES]
-        assert len(x) == EXAMPLES, f"{name}: too many ties"
         labels = logits.argmax(axis=1).astype(np.uint8)
         counts[name] = np.bincount(labels, minlength=classes)
         # securenn reads images as NHWC.
@@ -438,8 +465,8 @@ def main(out_dir):
     refused(out, np.random.default_rng(999))
     print(f"wrote {len(MODELS)} models and {len(REFUSED) + 1} others to {out}")
     for name, count in counts.items():
-        print(f"{name}: examples per class {count.tolist()}; ties redrawn among the first "
-              f"{EXAMPLES}: {ties[name]}")
+        print(f"{name}: examples per class {count.tolist()}; near ties redrawn among the "
+              f"first {EXAMPLES}: {redrawn[name]}")
 
 
 if __name__ == "__main__":

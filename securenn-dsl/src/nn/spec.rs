@@ -42,7 +42,8 @@ pub enum LayerSpec {
     Relu,
     /// Max pooling over `kernel`×`kernel` windows moved by `stride` (the paper's networks
     /// tile the image with stride = kernel; AlexNet's windows overlap; ResNet's stem pads
-    /// its 3×3 windows by 1): padded positions are never the maximum.
+    /// its 3×3 windows by 1): the maximum of a window is the maximum of its positions
+    /// inside the image, as if the padding were −∞.
     MaxPool2d {
         /// Window height and width.
         kernel: usize,

@@ -8,9 +8,9 @@
 //! many comparisons as the windows hold. Padded windows (ResNet's 3×3 with padding 1) are
 //! gathered the same way, a padded position holding a copy of the nearest value inside the
 //! image, so that the maximum and its argmax are the image's. Backward, the routed
-//! gradients are added back into the input's positions, summing where windows overlap. A window of a size that is
-//! not a power of two (3×3) routes through DMaxpool's next power of two (16): the index
-//! is the same, the extra positions stay zero.
+//! gradients are added back into the input's positions, summing where windows overlap. A
+//! window of a size that is not a power of two (3×3) routes through DMaxpool's next power
+//! of two (16): the index is the same, the extra positions stay zero.
 
 use typenum::U0;
 

@@ -12,7 +12,7 @@
 use super::dense::{add_bias, gemm};
 use super::graph::{Attributes, Graph, Source, Weights};
 use super::shapes::{Side, flattens};
-use super::value::{Flattened, NCHW, Order, Value, onnx_row, order_into_nchw};
+use super::value::{Flattened, NCHW, NHWC, Order, Value, onnx_row};
 use super::windows::{convolution, pooling};
 use crate::error::Result;
 use crate::nn::config::LayerWeights;
@@ -66,8 +66,9 @@ impl Layers {
 }
 
 /// The order of the axes after the batch of the graph's input, as its file lays them out:
-/// NCHW, unless the first node that takes it is a Transpose into NCHW (a Keras model's
-/// NHWC input, as tf2onnx writes it).
+/// NCHW, unless the first node that takes it is a Transpose by `[0, 3, 1, 2]` (NHWC into
+/// NCHW: a Keras model's input, as tf2onnx writes it). Any other Transpose there is read
+/// as moving NCHW axes.
 fn input_order(graph: &Graph) -> Order {
     graph
         .nodes
@@ -77,12 +78,12 @@ fn input_order(graph: &Graph) -> Order {
         })
         .filter(|(_, n)| n.op_type.as_deref() == Some("Transpose"))
         .and_then(|(_, n)| {
-            let perm = n
-                .attribute
+            n.attribute
                 .iter()
-                .find(|a| a.name.as_deref() == Some("perm"))?;
-            order_into_nchw(&perm.ints)
+                .find(|a| a.name.as_deref() == Some("perm"))
         })
+        .filter(|perm| perm.ints == [0, 3, 1, 2])
+        .map(|_| NHWC)
         .unwrap_or(NCHW)
 }
 
@@ -164,7 +165,7 @@ pub(super) fn input_shape(
         [features] => Ok((ValueShape::Row(features), Value::rows(features))),
         _ => Err(source.error(format!(
             "the input has dimensions {dims:?} after the batch; securenn imports images \
-             (C, H, W) or rows (F)"
+             (C, H, W, or H, W, C where the model transposes them into C, H, W) or rows (F)"
         ))),
     }
 }

@@ -74,6 +74,12 @@ pub(super) fn gemm<'g>(
         } else {
             "one row per example"
         };
+        if !gemm {
+            return Err(fail(format!(
+                "the values are {operand} and hold {layout}: securenn supports a MatMul of \
+                 rows by weights, or of weights by columns"
+            )));
+        }
         return Err(fail(format!(
             "{operand} holds {layout}, so with {flag} = {} op({operand}) would mix the \
              examples",
@@ -111,6 +117,11 @@ pub(super) fn gemm<'g>(
         }
     }
     let out_columns = activation != 0;
+    if !alpha.is_finite() || !beta.is_finite() {
+        return Err(fail(format!(
+            "alpha {alpha} and beta {beta} must be finite numbers"
+        )));
+    }
     let biases = match weight(2)? {
         None => vec![0.0; outputs],
         Some(c) => bias_of(c, outputs, out_columns)
@@ -125,6 +136,11 @@ pub(super) fn gemm<'g>(
             .map(|v| beta * v)
             .collect(),
     };
+    if weights.iter().chain(&biases).any(|v| !v.is_finite()) {
+        return Err(fail(
+            "alpha or beta times the weights is not a finite number".to_owned(),
+        ));
+    }
     layers.push(
         LayerSpec::Linear { inputs, outputs },
         Some(LayerWeights { weights, biases }),

@@ -146,15 +146,15 @@ fn int64s(name: &str, dims: &[i64], values: &[i64]) -> TensorProto {
     }
 }
 
-/// What Keras and PyTorch exporters leave around the layers: NHWC input (2×2×2, batch
+/// What Keras and PyTorch exporters leave around the layers: NHWC input (4×6×2, batch
 /// open) transposed into NCHW, Conv (3 channels, padding 1), padded MaxPool 3×3 with
-/// stride 2 (to 1×1), back to NHWC, `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze,
+/// stride 2 (to 2×3), back to NHWC, `x.view(x.size(0), -1)` (Shape, Gather, Unsqueeze,
 /// Concat, Reshape), the rows transposed into columns, and a Gemm with `transA = 1` whose
 /// B is a Transpose of an initializer.
 fn exported() -> ModelProto {
     let count = |n: usize, scale: f32| (0..n).map(|i| (i as f32 + 1.0) * scale).collect();
     let conv: Vec<f32> = count(54, 0.01);
-    let fc: Vec<f32> = count(6, 0.1);
+    let fc: Vec<f32> = count(36, 0.01);
     let graph = GraphProto {
         name: Some("exported".to_owned()),
         node: vec![
@@ -212,12 +212,12 @@ fn exported() -> ModelProto {
         ],
         initializer: vec![
             tensor("k", &[3, 2, 3, 3], &conv),
-            tensor("w_t", &[3, 2], &fc),
+            tensor("w_t", &[18, 2], &fc),
             int64s("zero", &[], &[0]),
             int64s("axes", &[1], &[0]),
             int64s("rest", &[1], &[-1]),
         ],
-        input: vec![value_info("x", &[1, 2, 2, 2])],
+        input: vec![value_info("x", &[1, 4, 6, 2])],
         output: vec![value_info("out", &[1, 2])],
         ..GraphProto::default()
     };
@@ -237,8 +237,8 @@ fn exporters_shape_computations_and_transposes_become_no_layer() {
     assert_eq!(
         imported.spec.input(),
         ValueShape::Image {
-            height: 2,
-            width: 2,
+            height: 4,
+            width: 6,
             channels: 2
         },
         "the NHWC input, read as such"
@@ -260,15 +260,16 @@ fn exporters_shape_computations_and_transposes_become_no_layer() {
             },
             LayerSpec::Flatten,
             LayerSpec::Linear {
-                inputs: 3,
+                inputs: 18,
                 outputs: 2
             },
         ]
     );
-    // B = Transpose(w_t) is 2×3 and transB reads it back as w_t (3×2): securenn's
-    // `inputs × outputs` is w_t itself, in the NHWC order the Flatten saw.
+    // B = Transpose(w_t) is 2×18 and transB reads it back as w_t (18×2). The Flatten saw
+    // NHWC maps of 2×3×3, securenn's own order: securenn's `inputs × outputs` is w_t
+    // itself, rows unpermuted (an NCHW reading would move 16 of the 18).
     let linear = imported.weights[3].as_ref().unwrap();
-    let expected: Vec<f64> = (1..=6).map(|i| f64::from(i as f32 * 0.1)).collect();
+    let expected: Vec<f64> = (1..=36).map(|i| f64::from(i as f32 * 0.01)).collect();
     assert_eq!(linear.weights, expected);
     // With the rows left as rows, transA = 1 would mix the examples.
     let mut model = exported();

@@ -138,8 +138,9 @@ impl Value {
                 let mut seen = [false; 3];
                 let mut reordered = order;
                 for (slot, from) in reordered.iter_mut().zip([a, b, c]) {
-                    let from = usize::try_from(from - 1)
-                        .ok()
+                    let from = from
+                        .checked_sub(1)
+                        .and_then(|f| usize::try_from(f).ok())
                         .filter(|&f| f < 3 && !seen[f])
                         .ok_or_else(|| format!("perm {perm:?} is not a permutation of 0..4"))?;
                     seen[from] = true;
@@ -171,23 +172,9 @@ impl Value {
     }
 }
 
-/// The order, after the batch, of a model's input that its first node transposes by `perm`
-/// into NCHW: `[Height, Width, Channel]` for Keras's NHWC input and `[0, 3, 1, 2]`.
-pub(super) fn order_into_nchw(perm: &[i64]) -> Option<Order> {
-    let &[0, a, b, c] = perm else {
-        return None;
-    };
-    let mut order = NCHW;
-    let mut seen = [false; 3];
-    for (axis, from) in NCHW.into_iter().zip([a, b, c]) {
-        let from = usize::try_from(from - 1)
-            .ok()
-            .filter(|&f| f < 3 && !seen[f])?;
-        seen[from] = true;
-        order[from] = axis;
-    }
-    Some(order)
-}
+/// The order of Keras's NHWC input, which a model converted by tf2onnx transposes into
+/// NCHW by `[0, 3, 1, 2]` before its first Conv.
+pub(super) const NHWC: Order = [Axis::Height, Axis::Width, Axis::Channel];
 
 /// The ONNX position of securenn's flattened value `k` (`(y·W + x)·C + c`: channel last)
 /// among the values of feature maps flattened in ONNX's `order` of axes.
@@ -211,31 +198,64 @@ mod tests {
 
     #[test]
     fn a_flattened_row_maps_to_its_position_in_onnx_order() {
-        // Two channels of 1×2: securenn's values are (x0 c0, x0 c1, x1 c0, x1 c1), NCHW's
-        // (c0 x0, c0 x1, c1 x0, c1 x1), NHWC's securenn's own.
-        let nchw = Flattened {
-            maps: (2, 1, 2),
-            order: NCHW,
+        // Maps of 2×3×4 (C, H, W), flattened in each of the six orders of their axes: an
+        // ONNX position is its place when nested loops run over the axes in that order,
+        // securenn's row its place when they run over y, x, c.
+        let (channels, height, width) = (2, 3, 4);
+        let axes = [Axis::Channel, Axis::Height, Axis::Width];
+        let size = |axis| match axis {
+            Axis::Channel => channels,
+            Axis::Height => height,
+            Axis::Width => width,
         };
-        let rows: Vec<usize> = (0..4).map(|k| onnx_row(k, nchw)).collect();
-        assert_eq!(rows, [0, 2, 1, 3]);
-        let nhwc = Flattened {
-            maps: (3, 2, 2),
-            order: [Axis::Height, Axis::Width, Axis::Channel],
-        };
-        let rows: Vec<usize> = (0..12).map(|k| onnx_row(k, nhwc)).collect();
-        assert_eq!(rows, (0..12).collect::<Vec<_>>());
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ]
+        .map(|o: [usize; 3]| o.map(|i| axes[i]))
+        {
+            // onnx[(c, y, x)] = ONNX position.
+            let mut onnx = std::collections::HashMap::new();
+            let mut at = 0;
+            for i in 0..size(order[0]) {
+                for j in 0..size(order[1]) {
+                    for k in 0..size(order[2]) {
+                        let mut coords = [0; 3];
+                        for (axis, v) in order.iter().zip([i, j, k]) {
+                            coords[*axis as usize] = v;
+                        }
+                        onnx.insert(coords, at);
+                        at += 1;
+                    }
+                }
+            }
+            let flattened = Flattened {
+                maps: (channels, height, width),
+                order,
+            };
+            let mut row = 0;
+            for y in 0..height {
+                for x in 0..width {
+                    for c in 0..channels {
+                        assert_eq!(onnx_row(row, flattened), onnx[&[c, y, x]], "{order:?}");
+                        row += 1;
+                    }
+                }
+            }
+        }
     }
 
     #[test]
     fn transposes_reorder_axes_and_keras_input_goes_into_nchw() {
-        let nhwc = order_into_nchw(&[0, 3, 1, 2]).unwrap();
-        assert_eq!(nhwc, [Axis::Height, Axis::Width, Axis::Channel]);
         let image = Value::Image {
             channels: 3,
             height: 4,
             width: 5,
-            order: nhwc,
+            order: NHWC,
         };
         let nchw = image.transpose(&[0, 3, 1, 2]).unwrap();
         assert_eq!(nchw.onnx_dims(), [None, Some(3), Some(4), Some(5)]);
@@ -246,8 +266,10 @@ mod tests {
         );
         assert!(image.transpose(&[1, 0, 2, 3]).is_err(), "the batch moves");
         assert!(image.transpose(&[0, 1, 1, 2]).is_err(), "not a permutation");
-        assert_eq!(order_into_nchw(&[0, 1, 2, 3]), Some(NCHW));
-        assert_eq!(order_into_nchw(&[0, 1, 1, 3]), None);
+        assert!(
+            image.transpose(&[0, i64::MIN, 1, 2]).is_err(),
+            "not an axis"
+        );
         let rows = Value::rows(7);
         assert_eq!(
             rows.transpose(&[1, 0]).unwrap().onnx_dims(),

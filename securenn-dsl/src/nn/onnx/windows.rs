@@ -243,6 +243,15 @@ pub(super) fn pooling(
              {height}×{width} feature maps"
         )));
     };
+    if channels
+        .checked_mul(out_height)
+        .and_then(|n| n.checked_mul(out_width))
+        .is_none_or(|n| n > MAX_VALUES)
+    {
+        return Err(fail(
+            "its output holds more than 2^30 values per example".to_owned(),
+        ));
+    }
     let spec = if max {
         LayerSpec::MaxPool2d {
             kernel,
