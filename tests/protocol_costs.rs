@@ -14,8 +14,8 @@ use securenn_dsl::net::ClusterStats;
 use securenn_dsl::party::{Common, P0, P1, Private};
 use securenn_dsl::protocol::cost::{self, Costs};
 use securenn_dsl::protocol::{
-    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
-    private_compare, relu, select_share, share_convert,
+    Pool2d, argmax, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, maxpool_relu,
+    mul_elementwise, private_compare, relu, select_share, share_convert,
 };
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
 use securenn_dsl::session::{Context, Session, run_local};
@@ -226,6 +226,52 @@ fn maxpool_costs_576_bytes_per_comparison_against_the_papers_744() {
         });
         let windows = ((h / k) * (w / k) * c) as u64;
         check("maxpool", &stats, cost::maxpool(windows, k as u64));
+    }
+}
+
+/// Maxpool then ReLU, fused: within the paper's bytes for the two, exactly our formula,
+/// and 8 rounds fewer than our Maxpool and ReLU one after the other.
+#[test]
+fn maxpool_relu_saves_a_comparison_stage() {
+    for k in [2usize, 3] {
+        let (h, w, c) = (4 * k, 2 * k, 5);
+        let x = vector(h * w * c, 17).reshape([1, h, w, c]).unwrap();
+        let stats = traffic(&x, &x, async |s, a, _| {
+            maxpool_relu(s, a, Pool2d { kernel: k }).await.map(drop)
+        });
+        let windows = ((h / k) * (w / k) * c) as u64;
+        check(
+            "maxpool_relu",
+            &stats,
+            cost::maxpool_relu(windows, k as u64),
+        );
+        let apart = cost::maxpool(windows, k as u64).ours.rounds + cost::relu(windows).ours.rounds;
+        assert_eq!(stats.rounds + 8, apart);
+    }
+}
+
+/// The all-pairs argmax trades bytes for rounds against Algorithm 9 over the row: exactly
+/// our formula, in fewer rounds than the paper's Maxpool and than our tournament.
+#[test]
+fn argmax_costs_one_drelu_depth_and_a_product_tree() {
+    for classes in [2usize, 3, 10, 16] {
+        let rows = 50;
+        let x = vector(rows * classes, 13);
+        let stats = traffic(&x, &x, async |s, a, _| {
+            argmax(s, a, classes).await.map(drop)
+        });
+        let costs = cost::argmax(rows as u64, classes as u64);
+        eprintln!(
+            "argmax of {classes}: {} bytes, {} rounds (paper's Maxpool: {} bytes, {} rounds)",
+            stats.total_bytes(),
+            stats.rounds,
+            costs.paper.bytes,
+            costs.paper.rounds
+        );
+        assert_eq!(stats.total_bytes(), costs.ours.bytes, "{classes}");
+        assert_eq!(stats.rounds, costs.ours.rounds, "{classes}");
+        let tournament = cost::maxpool(rows as u64, 4).ours.rounds;
+        assert!(stats.rounds < costs.paper.rounds && stats.rounds < tournament);
     }
 }
 

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use securenn_dsl::dsl::{reveal_to, share};
 use securenn_dsl::party::{Common, P0, P1, Private};
 use securenn_dsl::protocol::{
-    Pool2d, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool, mul_elementwise,
-    private_compare, relu, select_share, share_convert,
+    MAX_ALL_PAIRS, Pool2d, argmax, compute_msb, conv2d, division, dmaxpool, drelu, matmul, maxpool,
+    maxpool_relu, mul_elementwise, private_compare, relu, select_share, share_convert,
 };
 use securenn_dsl::ring::bits::decompose;
 use securenn_dsl::ring::{Ring, Z64, ZOdd, Zp};
@@ -551,6 +551,76 @@ proptest! {
         let dims = (1, k * blocks, k * (blocks + 1), channels);
         let values = public_signed(seed, k * blocks * k * (blocks + 1) * channels, 1 << 50);
         check_maxpool(&values, dims, k);
+    }
+}
+
+/// Maxpool then ReLU, fused, against `max(0, max(window))`.
+fn check_maxpool_relu(values: &[i64], dims: (usize, usize, usize, usize), k: usize) {
+    let (batch, height, width, channels) = dims;
+    let input = signed_tensor(values)
+        .reshape([batch, height, width, channels])
+        .unwrap();
+    let pool = Pool2d { kernel: k };
+    let out = unary_op::<U13, Z64, U13, _>(&input, async |s, a| maxpool_relu(s, a, pool).await);
+    let (max, _) = naive_maxpool(values, dims, k);
+    let expected: Vec<i64> = max.iter().map(|&m| m.max(0)).collect();
+    assert_eq!(values_of(&out.value), expected, "k = {k}");
+}
+
+#[test]
+fn maxpool_relu_is_the_relu_of_the_maximum() {
+    for k in 1..=3 {
+        let dims = (2, 3 * k, 2 * k, 3);
+        let n = 2 * 3 * k * 2 * k * 3;
+        // Mostly negative windows, ties, and wide values.
+        check_maxpool_relu(&public_signed(k as u64, n, 1), dims, k);
+        check_maxpool_relu(&public_signed(50 + k as u64, n, 1 << 50), dims, k);
+        let negative: Vec<i64> = public_signed(90 + k as u64, n, 1 << 20)
+            .iter()
+            .map(|v| -v.abs() - 1)
+            .collect();
+        check_maxpool_relu(&negative, dims, k);
+    }
+}
+
+// ---- Argmax (all pairs) --------------------------------------------------------------
+
+/// The index of the largest value of each row of `classes`, the earliest among equals, by
+/// all pairs compared at once, against the definition.
+fn check_argmax(values: &[i64], classes: usize) {
+    let input = signed_tensor(values);
+    let out = unary_op::<U13, Z64, U0, _>(&input, async |s, a| argmax(s, a, classes).await);
+    let expected: Vec<Z64> = values
+        .chunks_exact(classes)
+        .map(|row| {
+            let best = row.iter().copied().max().unwrap_or(0);
+            Z64::new(row.iter().position(|&v| v == best).unwrap_or(0) as u64)
+        })
+        .collect();
+    assert_eq!(out.value.data(), expected.as_slice(), "classes {classes}");
+}
+
+#[test]
+fn argmax_of_every_row_length_finds_the_earliest_maximum() {
+    for classes in 1..=MAX_ALL_PAIRS {
+        let rows = 60;
+        // Values from {−1, 0, 1}: most rows hold ties.
+        check_argmax(&public_signed(classes as u64, rows * classes, 1), classes);
+        check_argmax(
+            &public_signed(100 + classes as u64, rows * classes, 1 << 60),
+            classes,
+        );
+    }
+    // All equal: index 0 everywhere.
+    check_argmax(&[5; 40], 10);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn argmax_matches_the_definition(classes in 2usize..=16, rows in 1usize..50, seed: u64) {
+        check_argmax(&public_signed(seed, rows * classes, 1 << 40), classes);
     }
 }
 

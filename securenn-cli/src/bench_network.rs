@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use securenn_dsl::dsl::{reveal_to, share};
-use securenn_dsl::net::{ClusterStats, Stats};
+use securenn_dsl::net::{ClusterStats, Link, NetConfig, Stats};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::data::Dataset;
@@ -20,7 +20,7 @@ use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::twin::{Number, Twin};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
-use securenn_dsl::session::{Session, run_local};
+use securenn_dsl::session::{Session, SessionConfig, run_local_with};
 use securenn_dsl::share::Shared;
 use securenn_dsl::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,11 @@ pub(crate) struct NetworkArgs {
     /// Seed of the weights (public).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Emulate a wide-area link between every two parties, e.g.
+    /// `latency=29ms,bandwidth=40MB/s` (the paper's WAN); the summary then gives the floor
+    /// `rounds × latency + bytes of the busiest link / bandwidth` beside the time.
+    #[arg(long, value_name = "LINK")]
+    link: Option<Link>,
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
@@ -74,6 +79,29 @@ fn paper_bytes(network: &str, batch: usize) -> Option<u64> {
     Some(bytes)
 }
 
+/// The paper's Table 7 WAN time in seconds, at batch 1 and 128 only.
+fn paper_wan_seconds(network: &str, batch: usize) -> Option<f64> {
+    let (one, many) = match network {
+        "A" => (2.43, 2.79),
+        "B" => (3.93, 21.99),
+        "C" => (4.08, 30.45),
+        "D" => (3.06, 8.04),
+        _ => return None,
+    };
+    match batch {
+        1 => Some(one),
+        128 => Some(many),
+        _ => None,
+    }
+}
+
+/// The least time an inference can take over `link`: every round waits one latency, and
+/// the busiest ordered pair of parties must push its bytes through the bandwidth.
+fn floor_seconds(link: Link, cluster: &ClusterStats) -> f64 {
+    let busiest = cluster.bytes.iter().flatten().copied().max().unwrap_or(0);
+    cluster.rounds as f64 * link.latency.as_secs_f64() + link.transmit_time(busiest).as_secs_f64()
+}
+
 /// What one party measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PartyRun {
@@ -101,6 +129,15 @@ struct Summary {
     paper_bytes: Option<u64>,
     /// What was classified: MNIST's test images, or random examples.
     inputs: &'static str,
+    /// The emulated link, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
+    /// With a link: `rounds × latency + bytes of the busiest link / bandwidth`, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    floor_seconds: Option<f64>,
+    /// With a link, for networks A-D at batch 1 and 128: the paper's WAN time (Table 7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paper_wan_seconds: Option<f64>,
     /// The peak resident memory of this process (all three parties, with
     /// `--transport local`), in MiB.
     peak_memory_mb: Option<f64>,
@@ -219,6 +256,18 @@ fn median(values: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The session settings of a run over `link`, if any.
+fn session_config(link: Option<Link>) -> SessionConfig {
+    let defaults = SessionConfig::default();
+    SessionConfig {
+        net: NetConfig {
+            link,
+            ..defaults.net
+        },
+        ..defaults
+    }
+}
+
 /// Runs `securenn bench network`.
 pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
     let spec = NetworkSpec::resolve(&args.name)?;
@@ -232,7 +281,7 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             &args.child,
             party,
             false,
-            securenn_dsl::session::SessionConfig::default(),
+            session_config(args.link),
             async |session| Ok(program(&session, &spec, batch, repeat, seed).await?),
         )?;
         return Ok(run.correct.unwrap_or(true));
@@ -243,12 +292,12 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         Mnist::load(Mnist::default_dir())?;
     }
     let runs: [PartyRun; 3] = match args.transport {
-        TransportKind::Local => run_local(|session| {
+        TransportKind::Local => run_local_with(&session_config(args.link), |session| {
             let spec = &spec;
             async move { program(&session, spec, batch, repeat, seed).await }
         })?,
-        TransportKind::Tcp => run_three_processes(
-            &[
+        TransportKind::Tcp => {
+            let mut forwarded = vec![
                 "bench".to_owned(),
                 "network".to_owned(),
                 args.name.clone(),
@@ -258,9 +307,12 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
                 repeat.to_string(),
                 "--seed".to_owned(),
                 seed.to_string(),
-            ],
-            false,
-        )?,
+            ];
+            if let Some(link) = args.link {
+                forwarded.extend(["--link".to_owned(), link.to_string()]);
+            }
+            run_three_processes(&forwarded, false)?
+        }
     };
     let cluster = ClusterStats::from_parties(&[runs[0].stats, runs[1].stats, runs[2].stats]);
     let seconds = median(&runs[0].seconds);
@@ -279,6 +331,11 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         } else {
             "random"
         },
+        link: args.link.map(|link| link.to_string()),
+        floor_seconds: args.link.map(|link| floor_seconds(link, &cluster)),
+        paper_wan_seconds: args
+            .link
+            .and_then(|_| paper_wan_seconds(spec.name(), batch)),
         peak_memory_mb: crate::memory::peak_resident_mb(),
         correct,
     };
@@ -294,8 +351,18 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             .peak_memory_mb
             .map(|mb| format!(", peak memory {mb:.0} MiB"))
             .unwrap_or_default();
+        let wan = match (&summary.link, summary.floor_seconds) {
+            (Some(link), Some(floor)) => {
+                let paper = summary
+                    .paper_wan_seconds
+                    .map(|s| format!(", paper {s:.2} s"))
+                    .unwrap_or_default();
+                format!(" over {link} (floor {floor:.3} s{paper})")
+            }
+            _ => String::new(),
+        };
         println!(
-            "network {} batch {} ({} inputs): {:.2} ms (median of {}), {:.2} MB{paper}, {} rounds{memory}, {}",
+            "network {} batch {} ({} inputs): {:.2} ms (median of {}){wan}, {:.2} MB{paper}, {} rounds{memory}, {}",
             summary.network,
             batch,
             summary.inputs,

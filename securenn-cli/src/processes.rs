@@ -19,6 +19,7 @@ use securenn_dsl::net::tcp::TcpTransport;
 use securenn_dsl::net::tls::{
     CA_FILE, ClusterCredentials, TlsIdentity, certificate_file, key_file,
 };
+use securenn_dsl::net::{Link, NetConfig};
 use securenn_dsl::party::Role;
 use securenn_dsl::prg::Prg;
 use securenn_dsl::ring::{Ring, Z64};
@@ -51,6 +52,11 @@ pub(crate) struct PartyOptions {
     /// randomness.
     #[arg(long, value_name = "SEED")]
     pub(crate) insecure_key_seed: Option<u64>,
+    /// Emulate a wide-area link between every two parties: each message delayed by the
+    /// one-way latency and paced by the bandwidth, e.g. `latency=29ms,bandwidth=40MB/s`
+    /// (the paper's WAN). Every party must be given the same.
+    #[arg(long, value_name = "LINK")]
+    pub(crate) link: Option<Link>,
 }
 
 impl PartyOptions {
@@ -62,7 +68,10 @@ impl PartyOptions {
         SessionConfig {
             insecure_seed: self.insecure_key_seed,
             job,
-            ..SessionConfig::default()
+            net: NetConfig {
+                link: self.link,
+                ..NetConfig::default()
+            },
         }
     }
 }

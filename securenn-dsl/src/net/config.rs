@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::link::Link;
+
 /// The default maximum frame payload: 16 MiB. Longer messages are split into frames.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;
 
@@ -47,6 +49,11 @@ pub struct NetConfig {
     /// parties send each other a heartbeat every quarter of this, however long a step
     /// computes.
     pub peer_timeout: Duration,
+    /// An emulated wide-area link between every two parties ([`Emulated`]), or `None` for
+    /// the transport as it is. All three parties must give the same.
+    ///
+    /// [`Emulated`]: super::Emulated
+    pub link: Option<Link>,
 }
 
 impl Default for NetConfig {
@@ -58,6 +65,7 @@ impl Default for NetConfig {
             connect_timeout: Duration::from_secs(30),
             recv_timeout: Duration::from_secs(60),
             peer_timeout: Duration::from_secs(10),
+            link: None,
         }
     }
 }

@@ -11,6 +11,9 @@
 //! - [`tcp`] (feature `tcp`): one process per party, over TCP on tokio, with a handshake
 //!   that checks the protocol version, the session and the party ids.
 //!
+//! Over either, [`Emulated`] delays and paces every message as a wide-area [`Link`] would
+//! ([`NetConfig::link`]), to measure WAN times on one machine.
+//!
 //! On the wire ([`frame`]), a frame is a fixed 32-byte little-endian header (magic, payload
 //! length, tag, round) followed by the payload: bulk share vectors as raw little-endian
 //! bytes. A length prefix above the maximum frame size is refused before anything is
@@ -22,6 +25,7 @@
 
 mod config;
 pub mod frame;
+mod link;
 pub mod local;
 mod mailbox;
 mod stats;
@@ -33,6 +37,7 @@ pub mod tls;
 
 pub use crate::tag::{CallId, Tag};
 pub use config::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING_BYTES, NetConfig, WIRE_VERSION};
+pub use link::{Emulated, Link};
 pub(crate) use stats::Counters;
 pub use stats::{ClusterStats, Stats};
 

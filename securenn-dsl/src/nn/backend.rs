@@ -149,6 +149,14 @@ pub trait Backend {
         window: Window,
     ) -> Result<(Self::Value, Self::Argmax)>;
 
+    /// Max pooling then ReLU, as inference runs them (no argmax and no signs kept): by
+    /// default one after the other; the shares backend fuses their last comparisons
+    /// ([`protocol::maxpool_relu`](crate::protocol::maxpool_relu())), 8 rounds fewer.
+    async fn max_pool_relu(&mut self, x: &Self::Value, window: Window) -> Result<Self::Value> {
+        let (pooled, _) = self.max_pool(x, window).await?;
+        Ok(self.relu(&pooled).await?.0)
+    }
+
     /// Max pooling's backward pass: δ routed to each window's argmax, into a tensor of
     /// the pooling's `input` shape.
     async fn max_pool_backward(

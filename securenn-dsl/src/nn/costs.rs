@@ -172,6 +172,10 @@ impl<B: Backend> Backend for Costed<'_, B> {
         costed!(self, self.inner.max_pool(x, window).await)
     }
 
+    async fn max_pool_relu(&mut self, x: &B::Value, window: Window) -> Result<B::Value> {
+        costed!(self, self.inner.max_pool_relu(x, window).await)
+    }
+
     async fn max_pool_backward(
         &mut self,
         delta: &B::Value,

@@ -28,6 +28,14 @@ pub struct Params<V> {
     pub bias_velocity: V,
 }
 
+/// Whether a forward pass is for inference or for a training step (which keeps what the
+/// backward pass needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Inference,
+    Training,
+}
+
 /// What a layer's forward pass keeps for its backward pass.
 enum Cache<B: Backend> {
     /// The layer's input (Linear, Conv2d, BatchNorm).
@@ -132,7 +140,10 @@ impl<V: Clone> Network<V> {
         input: &V,
         batch: usize,
     ) -> Result<V> {
-        Ok(self.forward_with_caches(backend, input, batch).await?.0)
+        Ok(self
+            .forward_with_caches(backend, input, batch, Pass::Inference)
+            .await?
+            .0)
     }
 
     /// The predicted class of each of `batch` inputs.
@@ -156,6 +167,7 @@ impl<V: Clone> Network<V> {
         backend: &mut B,
         input: &V,
         batch: usize,
+        pass: Pass,
     ) -> Result<(V, Vec<Cache<B>>)> {
         let expected = self.spec.input().batch(batch);
         let mut x = backend
@@ -165,11 +177,34 @@ impl<V: Clone> Network<V> {
                 shape: expected,
                 reason: "the input does not hold this many values",
             })?;
-        let mut caches = Vec::with_capacity(self.spec.layers().len());
-        for (i, layer) in self.spec.layers().iter().copied().enumerate() {
+        let layers = self.spec.layers();
+        let mut caches = Vec::with_capacity(layers.len());
+        let mut fused = false;
+        for (i, layer) in layers.iter().copied().enumerate() {
+            if fused {
+                // The ReLU that the max pooling before it ran.
+                fused = false;
+                caches.push(Cache::None);
+                continue;
+            }
             backend.begin(Stage::Forward(i));
             let shape = self.shape_before(i);
             let (y, cache) = match layer {
+                // Inference keeps no argmax and no signs: max pooling and the ReLU after it
+                // run as one, with their last comparisons in one stage.
+                LayerSpec::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } if pass == Pass::Inference && layers.get(i + 1) == Some(&LayerSpec::Relu) => {
+                    let window = Window {
+                        kernel,
+                        stride,
+                        padding,
+                    };
+                    fused = true;
+                    (backend.max_pool_relu(&x, window).await?, Cache::None)
+                }
                 LayerSpec::Linear { .. } => {
                     let p = self.layer_params(i)?;
                     let y = backend.linear(&x, &p.weights, &p.biases).await?;
@@ -248,7 +283,9 @@ impl<V: Clone> Network<V> {
         labels: &B::Labels,
     ) -> Result<Step<V>> {
         let batch = self.config.batch();
-        let (output, caches) = self.forward_with_caches(backend, input, batch).await?;
+        let (output, caches) = self
+            .forward_with_caches(backend, input, batch, Pass::Training)
+            .await?;
         backend.begin(Stage::Other);
         let classes = self.spec.output().len();
         let loss_gradient = backend

@@ -114,6 +114,10 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         max_pool::forward(self.ctx, x, window).await
     }
 
+    async fn max_pool_relu(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
+        max_pool::forward_relu(self.ctx, x, window).await
+    }
+
     async fn max_pool_backward(
         &mut self,
         delta: &Shared<Z64>,

@@ -93,51 +93,16 @@ pub async fn maxpool<C: Context + ?Sized, F: Unsigned>(
     let session = ctx.session();
     check_holder(session, "maxpool", input)?;
     let k = pool.kernel;
-    let &[batch, height, width, channels] = input.shape().dims() else {
-        return Err(Error::InvalidShape {
-            operation: "maxpool",
-            shape: input.shape().clone(),
-            reason: "the input must be [batch, height, width, channels]",
-        });
-    };
-    if k == 0
-        || height == 0
-        || width == 0
-        || channels == 0
-        || batch == 0
-        || height % k != 0
-        || width % k != 0
-    {
-        return Err(Error::InvalidShape {
-            operation: "maxpool",
-            shape: input.shape().clone(),
-            reason: "all sizes must be positive, height and width multiples of the kernel",
-        });
-    }
-    let out_shape = Shape::from([batch, height / k, width / k, channels]);
+    // Candidate p of every window, p = ky·k + kx, windows in NHWC output order.
+    let values = candidates(input, k)?;
+    let out_shape = pooled_shape(input.shape(), k);
     let windows = out_shape.numel();
     let role = session.role();
     let holds = !role.is_helper();
-
-    // Candidate p of every window, p = ky·k + kx, windows in NHWC output order.
-    let mut groups: Vec<Candidates> = (0..k * k)
-        .map(|p| {
-            let (ky, kx) = (p / k, p % k);
-            let values = if holds {
-                let mut values = Vec::with_capacity(windows);
-                for b in 0..batch {
-                    for oy in 0..height / k {
-                        for ox in 0..width / k {
-                            let start =
-                                ((b * height + oy * k + ky) * width + ox * k + kx) * channels;
-                            values.extend_from_slice(&input.data()[start..start + channels]);
-                        }
-                    }
-                }
-                values
-            } else {
-                Vec::new()
-            };
+    let mut groups: Vec<Candidates> = values
+        .into_iter()
+        .enumerate()
+        .map(|(p, values)| {
             let index = public_share(role, Z64::new(p as u64));
             let indices = if holds {
                 vec![index; windows]
@@ -213,4 +178,66 @@ pub async fn maxpool<C: Context + ?Sized, F: Unsigned>(
         max: Shared::from_parts(role, out_shape.clone(), winner.values),
         argmax: Shared::from_parts(role, out_shape, winner.indices),
     })
+}
+
+/// The shape of the maxima of `k`×`k` windows of an NHWC input of `shape` (checked by
+/// [`candidates`]).
+pub(super) fn pooled_shape(shape: &Shape, k: usize) -> Shape {
+    match *shape.dims() {
+        [batch, height, width, channels] if k > 0 => {
+            Shape::from([batch, height / k, width / k, channels])
+        }
+        _ => Shape::from([0]),
+    }
+}
+
+/// Candidate p (p = ky·k + kx) of every `k`×`k` window of NHWC `input` (stride `k`), windows
+/// in NHWC output order: k² vectors, empty at the helper.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] unless `input` is NHWC with positive sizes, its height and width
+/// multiples of `k`.
+pub(super) fn candidates<F: Unsigned>(input: &Shared<Z64, F>, k: usize) -> Result<Vec<Vec<Z64>>> {
+    let &[batch, height, width, channels] = input.shape().dims() else {
+        return Err(Error::InvalidShape {
+            operation: "maxpool",
+            shape: input.shape().clone(),
+            reason: "the input must be [batch, height, width, channels]",
+        });
+    };
+    if k == 0
+        || height == 0
+        || width == 0
+        || channels == 0
+        || batch == 0
+        || height % k != 0
+        || width % k != 0
+    {
+        return Err(Error::InvalidShape {
+            operation: "maxpool",
+            shape: input.shape().clone(),
+            reason: "all sizes must be positive, height and width multiples of the kernel",
+        });
+    }
+    let windows = batch * (height / k) * (width / k) * channels;
+    let holds = !input.role().is_helper();
+    Ok((0..k * k)
+        .map(|p| {
+            if !holds {
+                return Vec::new();
+            }
+            let (ky, kx) = (p / k, p % k);
+            let mut values = Vec::with_capacity(windows);
+            for b in 0..batch {
+                for oy in 0..height / k {
+                    for ox in 0..width / k {
+                        let start = ((b * height + oy * k + ky) * width + ox * k + kx) * channels;
+                        values.extend_from_slice(&input.data()[start..start + channels]);
+                    }
+                }
+            }
+            values
+        })
+        .collect())
 }

@@ -36,6 +36,7 @@
 //! Its layer (the book's "Architecture" page): it may import only from `session`, `net`,
 //! `prg`, `share`, `tensor`, `ring`, `error`, `party`, `shape` and `tag`.
 
+mod argmax;
 mod compute_msb;
 mod conv2d;
 pub mod cost;
@@ -44,6 +45,7 @@ mod dmaxpool;
 mod drelu;
 mod matmul;
 mod maxpool;
+mod maxpool_relu;
 mod private_compare;
 mod relu;
 mod select_share;
@@ -51,6 +53,7 @@ mod share_convert;
 mod triple;
 mod truncate;
 
+pub use argmax::{MAX_ALL_PAIRS, argmax};
 pub use compute_msb::compute_msb;
 pub use conv2d::conv2d;
 pub use division::division;
@@ -58,6 +61,7 @@ pub use dmaxpool::dmaxpool;
 pub use drelu::drelu;
 pub use matmul::{matmul, mul_elementwise};
 pub use maxpool::{MaxPool, Pool2d, maxpool};
+pub use maxpool_relu::maxpool_relu;
 pub use private_compare::{BIT_WIDTH, private_compare};
 pub use relu::{Relu, relu};
 pub use select_share::select_share;

@@ -32,7 +32,7 @@ pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Result;
-use crate::net::{Counters, Stats, Transport};
+use crate::net::{Counters, Emulated, Stats, Transport};
 use crate::party::Role;
 use crate::prg::{Key, PartyKeys};
 
@@ -85,9 +85,13 @@ impl Session {
         config: &SessionConfig,
     ) -> Result<Session> {
         let role = transport.role();
+        let transport: Box<dyn Transport> = match config.net.link {
+            Some(link) => Box::new(Emulated::new(transport, link)),
+            None => Box::new(transport),
+        };
         let mut session = Session {
             role,
-            transport: Box::new(transport),
+            transport,
             // A placeholder, replaced by the agreed keys before the session is returned.
             keys: PartyKeys::new(role, [None, None, None], Key::from_bytes([0; 16])),
             children: AtomicU32::new(0),

@@ -94,8 +94,10 @@ fn sum_per_example(x: &Shared<Z64>, classes: usize) -> Result<Shared<Z64>> {
     Ok(Shared::from_parts(role, Shape::from([examples]), data))
 }
 
-/// Shares of each example's predicted class: the argmax of a Maxpool over its `classes`
-/// outputs, padded to a square window with a value below any output.
+/// Shares of each example's predicted class: all pairs of its `classes` outputs compared
+/// at once ([`protocol::argmax`], 12 rounds for 10 classes), or for more than
+/// [`protocol::MAX_ALL_PAIRS`] classes the argmax of a Maxpool over them, padded to a
+/// square window with a value below any output.
 ///
 /// # Errors
 ///
@@ -106,6 +108,9 @@ pub(crate) async fn argmax_shared(
     classes: usize,
 ) -> Result<Shared<Z64, U0>> {
     let classes = classes.max(1);
+    if classes <= protocol::MAX_ALL_PAIRS {
+        return protocol::argmax(ctx, u, classes).await;
+    }
     let batch = u.len() / classes;
     let side = (1..).find(|s| s * s >= classes).unwrap_or(1);
     let window = side * side;

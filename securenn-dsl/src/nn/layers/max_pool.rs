@@ -53,6 +53,30 @@ pub(crate) async fn forward(
     ))
 }
 
+/// Max pooling then ReLU over shares, for inference: the windows (gathered as for
+/// [`forward`]) through the fused protocol, `max(0, max(window))`.
+///
+/// # Errors
+///
+/// [`Error::InvalidShape`] for a window that does not fit, or the transport's errors.
+pub(crate) async fn forward_relu(
+    ctx: &(impl Context + ?Sized),
+    x: &Shared<Z64>,
+    window: Window,
+) -> Result<Shared<Z64>> {
+    let pooling = Pooling::new(OPERATION, x.shape(), window)?;
+    let pool = protocol::Pool2d {
+        kernel: window.kernel,
+    };
+    if pooling.tiles() {
+        return protocol::maxpool_relu(ctx, x, pool).await;
+    }
+    let gathered = map_linear(x, pooling.gathered_shape(), |data| pooling.gather(data))?;
+    protocol::maxpool_relu(ctx, &gathered, pool)
+        .await?
+        .reshape(pooling.output_shape())
+}
+
 /// δ routed to each window's argmax, into the pooling's `input` shape.
 #[protocol(crate = crate, name = "maxpool backward")]
 pub(crate) fn backward(
