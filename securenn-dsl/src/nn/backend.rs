@@ -151,7 +151,8 @@ pub trait Backend {
 
     /// Max pooling then ReLU, as inference runs them (no argmax and no signs kept): by
     /// default one after the other; the shares backend fuses their last comparisons
-    /// ([`protocol::maxpool_relu`](crate::protocol::maxpool_relu())), 8 rounds fewer.
+    /// ([`protocol::maxpool_relu`](crate::protocol::maxpool_relu())), 8 rounds fewer for
+    /// more bytes, where the session's link makes that pay.
     async fn max_pool_relu(&mut self, x: &Self::Value, window: Window) -> Result<Self::Value> {
         let (pooled, _) = self.max_pool(x, window).await?;
         Ok(self.relu(&pooled).await?.0)

@@ -115,7 +115,12 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
     }
 
     async fn max_pool_relu(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
-        max_pool::forward_relu(self.ctx, x, window).await
+        let link = self.ctx.session().link();
+        if link.is_some_and(|link| max_pool::fusion_pays(link, x.shape(), window)) {
+            return max_pool::forward_relu(self.ctx, x, window).await;
+        }
+        let (pooled, _) = max_pool::forward(self.ctx, x, window).await?;
+        Ok(relu::forward(self.ctx, &pooled).await?.0)
     }
 
     async fn max_pool_backward(

@@ -32,7 +32,7 @@ pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Result;
-use crate::net::{Counters, Emulated, Stats, Transport};
+use crate::net::{Counters, Emulated, Link, Stats, Transport};
 use crate::party::Role;
 use crate::prg::{Key, PartyKeys};
 
@@ -61,6 +61,8 @@ pub struct Session {
     counters: Counters,
     /// The jobs the peers stated at the start, by role.
     peer_jobs: [Option<Job>; 3],
+    /// The emulated link between the parties, if any.
+    link: Option<Link>,
 }
 
 /// Where a protocol call is opened: the [`Session`] itself, or an enclosing [`Call`] (the
@@ -98,6 +100,7 @@ impl Session {
             clock: AtomicU64::new(0),
             counters: Counters::default(),
             peer_jobs: [None, None, None],
+            link: config.net.link,
         };
         session.peer_jobs = session.agree_job(&config.job).await?;
         session.keys = session.agree_keys(config).await?;
@@ -119,6 +122,14 @@ impl Session {
     /// Opens the next top-level protocol call ([`Context::open`] on the session).
     pub fn call(&self, name: &'static str) -> Call<'_> {
         self.open(name)
+    }
+
+    /// The emulated wide-area link between the parties ([`NetConfig::link`]), if any: what
+    /// a protocol that can trade rounds for bytes weighs them by.
+    ///
+    /// [`NetConfig::link`]: crate::net::NetConfig::link
+    pub fn link(&self) -> Option<Link> {
+        self.link
     }
 
     /// A snapshot of this party's traffic counters.
