@@ -278,8 +278,8 @@ impl PrivateNetwork {
     }
 
     /// The predicted class of each of `batch` shared inputs, revealed to party `P` only:
-    /// a private argmax over the outputs (a Maxpool over the outputs padded to a square
-    /// window), then the index alone is revealed.
+    /// a private argmax over the outputs (all pairs compared at once,
+    /// [`protocol::argmax`](crate::protocol::argmax())), then the index alone is revealed.
     ///
     /// # Errors
     ///
