@@ -1233,3 +1233,39 @@ fn session_config(net: NetConfig) -> SessionConfig {
         ..SessionConfig::default()
     }
 }
+
+/// Parties whose emulated links differ refuse each other when they start (the links are
+/// part of the job), and a party without one cannot read an emulating party's frames.
+#[test]
+fn parties_on_different_emulated_links_refuse_each_other() {
+    use securenn_dsl::net::Link;
+    let base = SessionConfig::default();
+    let slow: Link = "latency=2ms,bandwidth=10MB/s".parse().unwrap();
+    let fast: Link = "latency=1ms,bandwidth=10MB/s".parse().unwrap();
+    let with = |link| SessionConfig {
+        net: NetConfig {
+            link,
+            ..base.net.clone()
+        },
+        ..base.clone()
+    };
+    let start = |configs: [SessionConfig; 3]| {
+        let [t0, t1, t2] = LocalTransport::triple(&base.net);
+        let [c0, c1, c2] = &configs;
+        let (r0, r1, r2) = futures::executor::block_on(async {
+            futures::join!(
+                Session::start(t0, c0),
+                Session::start(t1, c1),
+                Session::start(t2, c2)
+            )
+        });
+        [r0, r1, r2]
+    };
+    let [r0, _, _] = start([with(Some(slow)), with(Some(fast)), with(Some(slow))]);
+    let error = r0.err().unwrap().to_string();
+    assert!(error.contains("emulated link"), "{error}");
+    let [r0, r1, _] = start([with(Some(slow)), with(None), with(Some(slow))]);
+    assert!(r0.is_err() && r1.is_err());
+    let [r0, r1, r2] = start([with(Some(slow)), with(Some(slow)), with(Some(slow))]);
+    assert!(r0.is_ok() && r1.is_ok() && r2.is_ok());
+}

@@ -45,8 +45,9 @@ pub(crate) struct NetworkArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Emulate a wide-area link between every two parties, e.g.
-    /// `latency=29ms,bandwidth=40MB/s` (the paper's WAN); the summary then gives the floor
-    /// `rounds × latency + bytes of the busiest link / bandwidth` beside the time.
+    /// `latency=29ms,bandwidth=40MB/s` (the paper's WAN), on this machine; the summary then
+    /// gives the floor `rounds × latency + bytes of the busiest link / bandwidth` beside
+    /// the time.
     #[arg(long, value_name = "LINK")]
     link: Option<Link>,
     /// Print exactly one JSON object, on the last line.
@@ -95,8 +96,9 @@ fn paper_wan_seconds(network: &str, batch: usize) -> Option<f64> {
     }
 }
 
-/// The least time an inference can take over `link`: every round waits one latency, and
-/// the busiest ordered pair of parties must push its bytes through the bandwidth.
+/// The floor for an inference over `link`: every round waits one latency, plus the
+/// time the busiest ordered pair of parties takes to push its bytes through the
+/// bandwidth. An estimate, not a bound: a schedule may overlap the two.
 fn floor_seconds(link: Link, cluster: &ClusterStats) -> f64 {
     let busiest = cluster.bytes.iter().flatten().copied().max().unwrap_or(0);
     cluster.rounds as f64 * link.latency.as_secs_f64() + link.transmit_time(busiest).as_secs_f64()

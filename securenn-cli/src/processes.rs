@@ -54,7 +54,8 @@ pub(crate) struct PartyOptions {
     pub(crate) insecure_key_seed: Option<u64>,
     /// Emulate a wide-area link between every two parties: each message delayed by the
     /// one-way latency and paced by the bandwidth, e.g. `latency=29ms,bandwidth=40MB/s`
-    /// (the paper's WAN). Every party must be given the same.
+    /// (the paper's WAN). For parties on one machine (it reads one clock); every party
+    /// must be given the same.
     #[arg(long, value_name = "LINK")]
     pub(crate) link: Option<Link>,
 }

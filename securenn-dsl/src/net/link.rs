@@ -8,12 +8,16 @@
 //! bandwidth to go out (its payload and the 32-byte frame header), and arrives one latency
 //! later. That arrival time travels with the frame, in a 16-byte prefix of its payload
 //! (magic, then nanoseconds since the Unix epoch: one clock for all processes of one
-//! machine); the receiver hands the frame on no earlier than that. Sending never waits, so
-//! a party computes while its messages fly, as it would on a real link.
+//! machine, so the emulation is for one machine only); the receiver hands the frame on no
+//! earlier than that, and refuses one that would arrive later than its receive timeout.
+//! Each end reads the wall clock once and counts from there on its monotonic clock, so a
+//! step of the wall clock during a run changes nothing. Sending never waits, so a party
+//! computes while its messages fly, as it would on a real link.
 //!
-//! Both ends of every pair must emulate the link: a frame without the prefix is a
-//! [`MalformedFrame`](crate::Error::MalformedFrame). The prefix is not counted in the
-//! traffic statistics (the session counts payloads above the transport).
+//! Both ends of every pair must emulate the same link: a frame without the prefix is a
+//! [`MalformedFrame`](crate::Error::MalformedFrame), and sessions compare their links when
+//! they start. The prefix is not counted in the traffic statistics (the session counts
+//! payloads above the transport).
 
 use core::fmt;
 use core::str::FromStr;
@@ -65,9 +69,9 @@ impl Link {
         bandwidth: 40_000_000,
     };
 
-    /// The time `bytes` take to go out at this bandwidth.
+    /// The time `bytes` take to go out at this bandwidth ([`Duration::MAX`] at none).
     pub fn transmit_time(&self, bytes: u64) -> Duration {
-        Duration::from_secs_f64(bytes as f64 / self.bandwidth as f64)
+        Duration::try_from_secs_f64(bytes as f64 / self.bandwidth as f64).unwrap_or(Duration::MAX)
     }
 }
 
@@ -159,29 +163,52 @@ fn rate(text: &str) -> Option<u64> {
 pub struct Emulated<T> {
     inner: T,
     link: Link,
+    /// The longest a received frame may still have to wait.
+    max_wait: Duration,
+    /// The wall clock at one instant of the monotonic clock: the time base of both.
+    anchor: (SystemTime, Instant),
     /// When the link to each peer has sent everything queued on it.
-    busy_until: [Mutex<SystemTime>; 3],
+    busy_until: [Mutex<Instant>; 3],
 }
 
 impl<T: Transport> Emulated<T> {
-    /// `inner`, its messages delayed and paced by `link`.
-    pub fn new(inner: T, link: Link) -> Emulated<T> {
+    /// `inner`, its messages delayed and paced by `link`; a frame due later than
+    /// `max_wait` from when it is received is an error (a receive timeout's worth).
+    pub fn new(inner: T, link: Link, max_wait: Duration) -> Emulated<T> {
+        let now = Instant::now();
         Emulated {
             inner,
             link,
-            busy_until: [(); 3].map(|()| Mutex::new(UNIX_EPOCH)),
+            max_wait,
+            anchor: (SystemTime::now(), now),
+            busy_until: [(); 3].map(|()| Mutex::new(now)),
         }
     }
 
     /// When a frame of `payload` bytes sent now to `to` arrives.
-    fn arrival(&self, to: Role, payload: usize) -> SystemTime {
-        let now = SystemTime::now();
+    fn arrival(&self, to: Role, payload: usize) -> Instant {
+        let now = Instant::now();
         let mut busy = self.busy_until[to.index()]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let leaves = (*busy).max(now);
-        *busy = leaves + self.link.transmit_time(payload as u64 + HEADER_LEN);
-        *busy + self.link.latency
+        let sent = self.link.transmit_time(payload as u64 + HEADER_LEN);
+        *busy = leaves.checked_add(sent).unwrap_or(leaves);
+        busy.checked_add(self.link.latency).unwrap_or(*busy)
+    }
+
+    /// `at` as nanoseconds since the Unix epoch.
+    fn to_wall(&self, at: Instant) -> u64 {
+        let wall = self.anchor.0 + at.saturating_duration_since(self.anchor.1);
+        wall.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// How long from now until the wall-clock time `nanos` since the Unix epoch.
+    fn wait_until(&self, nanos: u64) -> Duration {
+        let wall = UNIX_EPOCH + Duration::from_nanos(nanos);
+        let now = self.anchor.0 + self.anchor.1.elapsed();
+        wall.duration_since(now).unwrap_or(Duration::ZERO)
     }
 }
 
@@ -204,10 +231,7 @@ impl<T: Transport> Transport for Emulated<T> {
     }
 
     fn send(&self, to: Role, frame: Frame) -> BoxFuture<'_, Result<()>> {
-        let arrival = self.arrival(to, frame.payload.len());
-        let nanos = arrival
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let nanos = self.to_wall(self.arrival(to, frame.payload.len()));
         let mut payload = Vec::with_capacity(PREFIX_LEN + frame.payload.len());
         payload.extend_from_slice(&MAGIC);
         payload.extend_from_slice(&[0; 4]);
@@ -229,10 +253,14 @@ impl<T: Transport> Transport for Emulated<T> {
             }
             let mut nanos = [0; 8];
             nanos.copy_from_slice(&prefix[8..]);
-            let arrival = UNIX_EPOCH + Duration::from_nanos(u64::from_le_bytes(nanos));
-            if let Ok(wait) = arrival.duration_since(SystemTime::now()) {
-                Delay::until(Instant::now() + wait).await;
+            let wait = self.wait_until(u64::from_le_bytes(nanos));
+            if wait > self.max_wait {
+                return Err(Error::MalformedFrame {
+                    peer: from,
+                    reason: "its emulated arrival is later than the receive timeout",
+                });
             }
+            Delay::until(Instant::now() + wait).await;
             frame.payload.drain(..PREFIX_LEN);
             Ok(frame)
         })
@@ -270,8 +298,8 @@ mod tests {
             latency: Duration::from_millis(40),
             bandwidth: 1_000_000,
         };
-        let [p0, p1, _] =
-            LocalTransport::triple(&NetConfig::default()).map(|t| Emulated::new(t, link));
+        let [p0, p1, _] = LocalTransport::triple(&NetConfig::default())
+            .map(|t| Emulated::new(t, link, Duration::from_secs(5)));
         let tag = |step| Tag {
             call: CallId::ROOT,
             step,
@@ -307,7 +335,7 @@ mod tests {
     fn a_frame_without_the_prefix_is_malformed() {
         let link = Link::PAPER_WAN;
         let [p0, p1, _] = LocalTransport::triple(&NetConfig::default());
-        let p1 = Emulated::new(p1, link);
+        let p1 = Emulated::new(p1, link, Duration::from_secs(5));
         let tag = Tag {
             call: CallId::ROOT,
             step: 0,

@@ -115,6 +115,10 @@ pub const fn maxpool(windows: u64, kernel: u64) -> Costs {
 /// comparisons one after another. Fewer rounds for more bytes: for 10 classes, 12 rounds
 /// against 81 and 25,520 bytes a row against 6,696.
 pub const fn argmax(rows: u64, n: u64) -> Costs {
+    if n < 2 {
+        // One value a row: index 0, no message.
+        return costs(0, 0, 0, 0);
+    }
     let comparisons = rows * n * (n - 1) / 2;
     let products = rows * n * (n - 2);
     let levels = u64::BITS as u64 - (n - 2).leading_zeros() as u64;
@@ -132,6 +136,10 @@ pub const fn argmax(rows: u64, n: u64) -> Costs {
 /// products; 9 rounds a level, the last 10. The paper: Maxpool, then ReLU.
 pub const fn maxpool_relu(windows: u64, kernel: u64) -> Costs {
     let n = kernel * kernel;
+    if n < 2 {
+        // A window of one value: ReLU alone.
+        return relu(windows);
+    }
     let levels = u64::BITS as u64 - (n - 1).leading_zeros() as u64;
     let paper = maxpool(windows, kernel).paper;
     let relu = relu(windows).paper;

@@ -25,9 +25,10 @@ use super::Job;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionConfig {
     /// The transport's settings: the session's identity, frame and mailbox limits,
-    /// timeouts. [`run_local`](super::run_local) starts its transports with them; a
-    /// transport started by hand (`TcpTransport::connect(.., &config.net)`) takes them
-    /// itself, and [`Session::start`](super::Session::start) uses the transport's.
+    /// timeouts, the emulated link. [`run_local`](super::run_local) starts its transports
+    /// with them; a transport started by hand (`TcpTransport::connect(.., &config.net)`)
+    /// takes them itself, and [`Session::start`](super::Session::start) uses the
+    /// transport's, but for the link, which it wraps around the transport.
     pub net: NetConfig,
     /// **Insecure, for tests and reproducible benchmarks only.** Derive every key from this
     /// seed instead of the operating system's generator, so that runs are repeatable.

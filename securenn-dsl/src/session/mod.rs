@@ -88,7 +88,7 @@ impl Session {
     ) -> Result<Session> {
         let role = transport.role();
         let transport: Box<dyn Transport> = match config.net.link {
-            Some(link) => Box::new(Emulated::new(transport, link)),
+            Some(link) => Box::new(Emulated::new(transport, link, config.net.recv_timeout)),
             None => Box::new(transport),
         };
         let mut session = Session {
@@ -102,7 +102,14 @@ impl Session {
             peer_jobs: [None, None, None],
             link: config.net.link,
         };
-        session.peer_jobs = session.agree_job(&config.job).await?;
+        // The parties compare their links with their jobs: different delays, or a different
+        // choice between protocols that trade rounds for bytes, must not start.
+        let link = config
+            .net
+            .link
+            .map_or("none".to_owned(), |link| link.to_string());
+        let job = config.job.clone().with("emulated link", link);
+        session.peer_jobs = session.agree_job(&job).await?;
         session.keys = session.agree_keys(config).await?;
         Ok(session)
     }

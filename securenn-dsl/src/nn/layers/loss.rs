@@ -134,7 +134,8 @@ pub(crate) async fn argmax_shared(
     let padded: Shared<Z64> =
         Shared::from_parts(role, Shape::from([batch, side, side, 1]), padded_data);
     let pooled = protocol::maxpool(ctx, &padded, protocol::Pool2d { kernel: side }).await?;
-    Ok(pooled.argmax)
+    // One index per example, as the all-pairs argmax gives them.
+    pooled.argmax.reshape([batch])
 }
 
 /// The loss's gradient in the clear, for class indices `labels`.

@@ -17,6 +17,8 @@ use typenum::U0;
 use crate::dsl::local::map_linear;
 use crate::dsl::{dmaxpool, maxpool_with_argmax};
 use crate::error::{Error, Result};
+use core::time::Duration;
+
 use crate::net::Link;
 use crate::nn::backend::Window;
 use crate::nn::layers::window::Pooling;
@@ -71,8 +73,12 @@ pub(crate) fn fusion_pays(link: Link, shape: &Shape, window: Window) -> bool {
     let apart = [cost::maxpool(windows, k).ours, cost::relu(windows).ours];
     let apart_bytes: u64 = apart.iter().map(|c| c.bytes).sum();
     let apart_rounds: u64 = apart.iter().map(|c| c.rounds).sum();
-    let saved =
-        link.latency * u32::try_from(apart_rounds.saturating_sub(fused.rounds)).unwrap_or(0);
+    // All the extra bytes counted on one link: cautious, they spread over several.
+    let saved_rounds = u32::try_from(apart_rounds.saturating_sub(fused.rounds)).unwrap_or(0);
+    let saved = link
+        .latency
+        .checked_mul(saved_rounds)
+        .unwrap_or(Duration::MAX);
     let extra = link.transmit_time(fused.bytes.saturating_sub(apart_bytes));
     saved > extra
 }
@@ -246,7 +252,6 @@ mod tests {
 
     #[test]
     fn fusion_pays_on_a_wan_at_small_batches_only() {
-        use std::time::Duration;
         // Network B's first pooling: 24×24×16 maps, 2×2 windows.
         let window = Window {
             kernel: 2,
