@@ -1082,12 +1082,16 @@ fn a_party_that_loses_a_peer_tells_the_third_one() {
 /// Starts three in-memory sessions, each with its own job.
 fn start_with_jobs(jobs: [Job; 3]) -> [Result<Session>; 3] {
     let base = SessionConfig::default();
-    let transports = LocalTransport::triple(&base.net);
-    let configs = jobs.map(|job| SessionConfig {
+    start_with(jobs.map(|job| SessionConfig {
         job,
         ..base.clone()
-    });
-    let [t0, t1, t2] = transports;
+    }))
+}
+
+/// Starts the three parties' sessions over in-memory transports, each with its own
+/// configuration.
+fn start_with(configs: [SessionConfig; 3]) -> [Result<Session>; 3] {
+    let [t0, t1, t2] = LocalTransport::triple(&configs[0].net);
     let [c0, c1, c2] = &configs;
     let (r0, r1, r2) = futures::executor::block_on(async {
         futures::join!(
@@ -1249,23 +1253,11 @@ fn parties_on_different_emulated_links_refuse_each_other() {
         },
         ..base.clone()
     };
-    let start = |configs: [SessionConfig; 3]| {
-        let [t0, t1, t2] = LocalTransport::triple(&base.net);
-        let [c0, c1, c2] = &configs;
-        let (r0, r1, r2) = futures::executor::block_on(async {
-            futures::join!(
-                Session::start(t0, c0),
-                Session::start(t1, c1),
-                Session::start(t2, c2)
-            )
-        });
-        [r0, r1, r2]
-    };
-    let [r0, _, _] = start([with(Some(slow)), with(Some(fast)), with(Some(slow))]);
+    let [r0, _, _] = start_with([with(Some(slow)), with(Some(fast)), with(Some(slow))]);
     let error = r0.err().unwrap().to_string();
     assert!(error.contains("emulated link"), "{error}");
-    let [r0, r1, _] = start([with(Some(slow)), with(None), with(Some(slow))]);
+    let [r0, r1, _] = start_with([with(Some(slow)), with(None), with(Some(slow))]);
     assert!(r0.is_err() && r1.is_err());
-    let [r0, r1, r2] = start([with(Some(slow)), with(Some(slow)), with(Some(slow))]);
+    let [r0, r1, r2] = start_with([with(Some(slow)), with(Some(slow)), with(Some(slow))]);
     assert!(r0.is_ok() && r1.is_ok() && r2.is_ok());
 }
