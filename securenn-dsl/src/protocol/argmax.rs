@@ -95,11 +95,7 @@ pub async fn argmax<C: Context + ?Sized, F: Unsigned>(
                 .flat_map(|i| {
                     // The t-th opponent of i, skipping i itself.
                     let j = if t < i { t } else { t + 1 };
-                    let (first, second) = (i.min(j), i.max(j));
-                    let pair = pairs
-                        .iter()
-                        .position(|&p| p == (first, second))
-                        .unwrap_or_default();
+                    let pair = pair_index(i.min(j), i.max(j), classes);
                     let bits = wins.get(pair * rows..(pair + 1) * rows).unwrap_or(&[]);
                     bits.iter()
                         .map(move |&b| if i < j { b } else { one - b })
@@ -113,12 +109,11 @@ pub async fn argmax<C: Context + ?Sized, F: Unsigned>(
     while factors.len() > 1 {
         let carried = (factors.len() % 2 == 1).then(|| factors.pop()).flatten();
         let products = factors.len() / 2;
-        let (lefts, rights): (Vec<_>, Vec<_>) = factors
-            .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .unzip();
-        let left: Vec<Z64> = lefts.concat();
-        let right: Vec<Z64> = rights.concat();
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        for pair in factors.chunks_exact(2) {
+            left.extend_from_slice(&pair[0]);
+            right.extend_from_slice(&pair[1]);
+        }
         let level = call.open("mul_elementwise");
         let product = Product::Elementwise {
             len: products * len,
@@ -144,4 +139,27 @@ pub async fn argmax<C: Context + ?Sized, F: Unsigned>(
         Vec::new()
     };
     Ok(Shared::from_parts(role, out_shape, indices))
+}
+
+/// The position of the pair `(i, j)`, i < j, among a row's pairs in the order
+/// (0, 1), (0, 2), …, (0, n − 1), (1, 2), …: the `i` rows before it hold
+/// i·n − i(i + 1)/2 pairs.
+fn pair_index(i: usize, j: usize, n: usize) -> usize {
+    i * n - i * (i + 1) / 2 + (j - i - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_index;
+
+    #[test]
+    fn pair_indices_count_the_pairs_in_order() {
+        let n = 7;
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .collect();
+        for (at, &(i, j)) in pairs.iter().enumerate() {
+            assert_eq!(pair_index(i, j, n), at);
+        }
+    }
 }

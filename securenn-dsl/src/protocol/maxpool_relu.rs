@@ -51,14 +51,9 @@ pub async fn maxpool_relu<C: Context + ?Sized, F: Unsigned>(
     while groups.len() > 2 {
         let pairs = groups.len() / 2;
         let carried = (groups.len() % 2 == 1).then(|| groups.pop()).flatten();
-        let (lefts, rights): (Vec<_>, Vec<_>) = groups
+        let gaps: Vec<Z64> = groups
             .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .unzip();
-        let gaps: Vec<Z64> = lefts
-            .iter()
-            .zip(&rights)
-            .flat_map(|(l, r)| l.iter().zip(r).map(|(&a, &b)| a - b))
+            .flat_map(|pair| pair[0].iter().zip(&pair[1]).map(|(&a, &b)| a - b))
             .collect();
         let compared = Shared::<Z64, F>::from_parts(role, Shape::from([pairs * windows]), gaps);
         let keep_left = drelu(&call, &compared).await?;
@@ -72,12 +67,12 @@ pub async fn maxpool_relu<C: Context + ?Sized, F: Unsigned>(
             Product::Elementwise { len },
         )
         .await?;
-        groups = rights
-            .into_iter()
+        groups = groups
+            .chunks_exact(2)
             .enumerate()
-            .map(|(t, right)| {
+            .map(|(t, pair)| {
                 let part = chosen.get(t * windows..(t + 1) * windows).unwrap_or(&[]);
-                part.iter().zip(&right).map(|(&c, &r)| c + r).collect()
+                part.iter().zip(&pair[1]).map(|(&c, &r)| c + r).collect()
             })
             .collect();
         groups.extend(carried);

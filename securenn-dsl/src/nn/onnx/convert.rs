@@ -12,7 +12,7 @@
 use super::dense::{add_bias, gemm};
 use super::graph::{Attributes, Graph, Source, Weights};
 use super::shapes::{Side, flattens};
-use super::value::{Flattened, NCHW, NHWC, Order, Value, onnx_row};
+use super::value::{Flattened, NCHW, NHWC, Order, Value, layout_name, onnx_row};
 use super::windows::{convolution, pooling};
 use crate::error::Result;
 use crate::nn::config::LayerWeights;
@@ -456,16 +456,4 @@ fn flatten(layers: &mut Layers, value: Value) -> Value {
         }
         row => row,
     }
-}
-
-/// `N` and the letters of `order`, as `NHWC`.
-fn layout_name(order: Order) -> String {
-    use super::value::Axis;
-    core::iter::once('N')
-        .chain(order.iter().map(|axis| match axis {
-            Axis::Channel => 'C',
-            Axis::Height => 'H',
-            Axis::Width => 'W',
-        }))
-        .collect()
 }

@@ -18,6 +18,24 @@ pub(super) enum Axis {
     Width,
 }
 
+impl Axis {
+    /// This axis's entry of `(channel, height, width)` values (sizes or coordinates).
+    pub(super) fn pick<T>(self, (channel, height, width): (T, T, T)) -> T {
+        match self {
+            Axis::Channel => channel,
+            Axis::Height => height,
+            Axis::Width => width,
+        }
+    }
+}
+
+/// `N` and the letters of `order`, as `NHWC`.
+pub(super) fn layout_name(order: Order) -> String {
+    core::iter::once('N')
+        .chain(order.iter().map(|axis| axis.pick(('C', 'H', 'W'))))
+        .collect()
+}
+
 /// The order of the three axes after the batch, as ONNX lays them out.
 pub(super) type Order = [Axis; 3];
 
@@ -98,13 +116,11 @@ impl Value {
                 width,
                 order,
             } => core::iter::once(None)
-                .chain(order.iter().map(|axis| {
-                    Some(match axis {
-                        Axis::Channel => channels,
-                        Axis::Height => height,
-                        Axis::Width => width,
-                    })
-                }))
+                .chain(
+                    order
+                        .iter()
+                        .map(|axis| Some(axis.pick((channels, height, width)))),
+                )
                 .collect(),
             Value::Row {
                 features,
@@ -185,10 +201,8 @@ pub(super) fn onnx_row(k: usize, flattened: Flattened) -> usize {
     } = flattened;
     let (pixel, channel) = (k / channels, k % channels);
     let (y, x) = (pixel / width, pixel % width);
-    order.iter().fold(0, |at, axis| match axis {
-        Axis::Channel => at * channels + channel,
-        Axis::Height => at * height + y,
-        Axis::Width => at * width + x,
+    order.iter().fold(0, |at, axis| {
+        at * axis.pick((channels, height, width)) + axis.pick((channel, y, x))
     })
 }
 
