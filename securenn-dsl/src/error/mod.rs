@@ -18,9 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod data;
+mod material;
 mod peer;
 
 pub use data::{DataProblem, ResumeProblem};
+pub use material::MaterialProblem;
 pub use peer::{ClaimedRole, HandshakeFailure, PeerDescription};
 
 use crate::party::Role;
@@ -397,6 +399,16 @@ pub enum Error {
         len: usize,
         /// The maximum.
         max: usize,
+    },
+
+    /// Offline material cannot serve this run: used before, dealt for another program,
+    /// another party's, or a file that is truncated or corrupt.
+    #[error("offline material {source_name}: {problem}")]
+    Material {
+        /// The file, or `"in memory"`.
+        source_name: String,
+        /// What is wrong.
+        problem: MaterialProblem,
     },
 
     /// Training cannot resume from the checkpoints at hand.

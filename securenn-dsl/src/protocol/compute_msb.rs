@@ -17,7 +17,10 @@ use typenum::{U0, Unsigned};
 use super::check_holder;
 use super::matmul::{Product, beaver};
 use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
-use super::{add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt};
+use super::{
+    add_zero_share, deal_offline_to_p1, deal_to_p1, public_share, random_bits, random_vec,
+    receive_dealt, receive_offline_dealt,
+};
 use crate::error::Result;
 use crate::party::Role;
 use crate::ring::{Z64, ZOdd, Zp};
@@ -94,19 +97,22 @@ pub async fn compute_msb<C: Context + ?Sized, F: Unsigned>(
 
 /// Step 1: P2 draws x ∈ Z_N and deals shares of x, of its bits and of LSB(x).
 pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
+    if call.role() == Role::P2 && call.dealt_offline() {
+        return Ok(Dealt::default());
+    }
     if call.role() == Role::P2 {
         let x: Vec<ZOdd> = random_vec(&mut call.private_prg(HELPER_X), n);
         let bits = bits_bit_major(x.iter().map(|x| x.value()));
         let lsb: Vec<Z64> = x.iter().map(|x| Z64::new(x.value() & 1)).collect();
-        deal_to_p1(call, DEALT_X, STEP_X, x).await?;
-        deal_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
-        deal_to_p1(call, DEALT_LSB, STEP_LSB, lsb).await?;
+        deal_offline_to_p1(call, DEALT_X, STEP_X, x).await?;
+        deal_offline_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
+        deal_offline_to_p1(call, DEALT_LSB, STEP_LSB, lsb).await?;
         return Ok(Dealt::default());
     }
     Ok(Dealt {
-        x: receive_dealt(call, DEALT_X, STEP_X, n).await?,
-        bits: receive_dealt(call, DEALT_BITS, STEP_BITS, n * BIT_WIDTH).await?,
-        lsb: receive_dealt(call, DEALT_LSB, STEP_LSB, n).await?,
+        x: receive_offline_dealt(call, DEALT_X, STEP_X, n).await?,
+        bits: receive_offline_dealt(call, DEALT_BITS, STEP_BITS, n * BIT_WIDTH).await?,
+        lsb: receive_offline_dealt(call, DEALT_LSB, STEP_LSB, n).await?,
     })
 }
 

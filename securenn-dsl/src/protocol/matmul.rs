@@ -100,6 +100,10 @@ pub(crate) async fn beaver(
 ) -> Result<Vec<Z64>> {
     let (x_len, y_len, out_len) = product.lens();
     let role = call.role();
+    if role == Role::P2 && call.dealt_offline() {
+        // ⟨Z⟩₁ was dealt in the offline phase.
+        return Ok(Vec::new());
+    }
     if role == Role::P2 {
         let mut p0 = call.shared_prg(Role::P0, U_SHARE)?;
         let mut p1 = call.shared_prg(Role::P1, U_SHARE)?;
@@ -112,7 +116,7 @@ pub(crate) async fn beaver(
         for (z, r) in z1.iter_mut().zip(&z0) {
             *z -= *r;
         }
-        call.send(Role::P1, STEP_Z, &z1).await?;
+        call.send_dealt(STEP_Z, &z1).await?;
         return Ok(Vec::new());
     }
 
@@ -141,7 +145,7 @@ pub(crate) async fn beaver(
     let z = if role == Role::P0 {
         random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, out_len)
     } else {
-        call.recv::<Z64>(Role::P2, STEP_Z, out_len).await?
+        call.recv_dealt::<Z64>(STEP_Z, out_len).await?
     };
     for (w, z) in w.iter_mut().zip(z) {
         *w += z;

@@ -158,6 +158,36 @@ pub(crate) async fn deal_to_p1<R: Ring>(
     call.send(Role::P1, step, &values).await
 }
 
+/// [`deal_to_p1`] for values that do not depend on the inputs: dealt in the offline
+/// phase where there is one ([`Material`](crate::session::Material)), inline otherwise.
+pub(crate) async fn deal_offline_to_p1<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    mut values: Vec<R>,
+) -> Result<()> {
+    let p0_shares: Vec<R> = random_vec(&mut call.shared_prg(Role::P0, label)?, values.len());
+    for (v, s) in values.iter_mut().zip(p0_shares) {
+        *v -= s;
+    }
+    call.send_dealt(step, &values).await
+}
+
+/// This holder's share of `len` values dealt with [`deal_offline_to_p1`]: P0 derives it
+/// from the P0-P2 key, P1 receives it or reads it from its material.
+pub(crate) async fn receive_offline_dealt<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    len: usize,
+) -> Result<Vec<R>> {
+    if call.role() == Role::P0 {
+        Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
+    } else {
+        call.recv_dealt::<R>(step, len).await
+    }
+}
+
 /// This holder's share of `len` values dealt by P2 with [`deal_to_p1`]: P0 derives it from
 /// the P0-P2 key, P1 receives it.
 pub(crate) async fn receive_dealt<R: Ring>(

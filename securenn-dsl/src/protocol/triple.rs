@@ -52,6 +52,13 @@ pub(crate) async fn beaver_triple<C: Context + ?Sized>(
         reason: "the number of elements overflows",
     })?;
     let wrap = |data: Vec<Z64>| Shared::from_parts(role, shape.clone(), data);
+    if role == Role::P2 && call.dealt_offline() {
+        return Ok(Triple {
+            u: wrap(Vec::new()),
+            v: wrap(Vec::new()),
+            z: wrap(Vec::new()),
+        });
+    }
     if role == Role::P2 {
         let mut u: Vec<Z64> = random_vec(&mut call.shared_prg(Role::P0, U_SHARE)?, len);
         let u1: Vec<Z64> = random_vec(&mut call.shared_prg(Role::P1, U_SHARE)?, len);
@@ -63,7 +70,7 @@ pub(crate) async fn beaver_triple<C: Context + ?Sized>(
             v[i] += v1[i];
         }
         let z1: Vec<Z64> = (0..len).map(|i| u[i] * v[i] - z0[i]).collect();
-        call.send(Role::P1, STEP_Z, &z1).await?;
+        call.send_dealt(STEP_Z, &z1).await?;
         return Ok(Triple {
             u: wrap(Vec::new()),
             v: wrap(Vec::new()),
@@ -75,7 +82,7 @@ pub(crate) async fn beaver_triple<C: Context + ?Sized>(
     let z = if role == Role::P0 {
         random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, len)
     } else {
-        call.recv::<Z64>(Role::P2, STEP_Z, len).await?
+        call.recv_dealt::<Z64>(STEP_Z, len).await?
     };
     Ok(Triple {
         u: wrap(u),

@@ -9,6 +9,7 @@ use crate::prg::{Prg, StreamId};
 use crate::ring::Ring;
 use typenum::Unsigned as _;
 
+use super::material::{Dealing, Phase, lock, take_dealt};
 use super::{Context, Session};
 
 impl Context for Session {
@@ -25,6 +26,7 @@ impl Context for Session {
             name,
             children: AtomicU32::new(0),
             clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),
+            phase: Phase::default(),
         }
     }
 }
@@ -38,6 +40,11 @@ impl Session {
     /// Every party must open it at the same point, and no two calls of a session may have
     /// the same name and index.
     pub fn scope(&self, name: &'static str, index: u64) -> Call<'_> {
+        self.scope_in(name, index, Phase::default())
+    }
+
+    /// [`Session::scope`] in `phase`: with a material's keys and its dealing.
+    pub(crate) fn scope_in(&self, name: &'static str, index: u64, phase: Phase) -> Call<'_> {
         Call {
             session: self,
             parent: None,
@@ -45,6 +52,7 @@ impl Session {
             name,
             children: AtomicU32::new(0),
             clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),
+            phase,
         }
     }
 }
@@ -83,6 +91,9 @@ pub struct Call<'s> {
     /// The latest round stamp this call depends on: inherited from its context when it is
     /// opened, raised by each message it or a call within it receives.
     clock: AtomicU64,
+    /// Which keys it shares with P2 and how P2's input-independent material reaches P1:
+    /// inherited from its context.
+    phase: Phase,
 }
 
 impl Context for Call<'_> {
@@ -99,6 +110,7 @@ impl Context for Call<'_> {
             name,
             children: AtomicU32::new(0),
             clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),
+            phase: self.phase.clone(),
         }
     }
 }
@@ -146,14 +158,19 @@ impl Call<'_> {
     ///
     /// [`Error::WrongRole`] if `peer` is this party.
     pub fn shared_prg(&self, peer: Role, label: u32) -> Result<Prg> {
-        self.session
-            .keys
-            .shared_prg(peer, self.stream(label))
-            .ok_or(Error::WrongRole {
-                operation: "shared_prg",
-                role: self.session.role,
-                reason: "a party shares no key with itself",
-            })
+        let stream = self.stream(label);
+        let prg = match &self.phase.keys {
+            // A material's runs draw from the keys of its dealing with P2.
+            Some(keys) if peer == Role::P2 || self.session.role == Role::P2 => {
+                keys.shared_prg(peer, stream)
+            }
+            _ => self.session.keys.shared_prg(peer, stream),
+        };
+        prg.ok_or(Error::WrongRole {
+            operation: "shared_prg",
+            role: self.session.role,
+            reason: "a party shares no key with itself",
+        })
     }
 
     /// Stream `label` of this call from this party's private key.
@@ -195,6 +212,10 @@ impl Call<'_> {
     ///
     /// The transport's errors.
     pub async fn send<R: Ring>(&self, to: Role, step: u16, values: &[R]) -> Result<()> {
+        if matches!(self.phase.dealing, Dealing::Record(_)) {
+            // P2's offline run: only the material it deals is kept.
+            return Ok(());
+        }
         let chunk_len = self.chunk_len::<R>();
         let chunks = values.len().div_ceil(chunk_len).max(1);
         for chunk in 0..chunks {
@@ -230,6 +251,10 @@ impl Call<'_> {
                 reason: "a party cannot receive a message from itself",
             });
         }
+        if matches!(self.phase.dealing, Dealing::Record(_)) {
+            // P2's offline run: its control flow never depends on what it receives.
+            return Ok(vec![R::ZERO; len]);
+        }
         let width = R::WireLen::USIZE;
         let chunk_len = self.chunk_len::<R>();
         let chunks = len.div_ceil(chunk_len).max(1);
@@ -259,5 +284,39 @@ impl Call<'_> {
             }
         }
         Ok(values)
+    }
+}
+
+impl Call<'_> {
+    /// Whether P2's input-independent dealing in this call was done offline: P2 skips it
+    /// (and P1 reads it from its material).
+    pub(crate) fn dealt_offline(&self) -> bool {
+        matches!(self.phase.dealing, Dealing::Replay(_))
+    }
+
+    /// At P2: sends P1's share of material that does not depend on the inputs (a Beaver
+    /// triple's ⟨Z⟩₁, ComputeMSB's dealt values) as message `step`: on the wire inline,
+    /// into the run's material in P2's offline run, nowhere in the online phase (P1 has it).
+    pub(crate) async fn send_dealt<R: Ring>(&self, step: u16, values: &[R]) -> Result<()> {
+        match &self.phase.dealing {
+            Dealing::Inline => self.send(Role::P1, step, values).await,
+            Dealing::Record(recorded) => {
+                let mut bytes = Vec::with_capacity(values.len() * R::WireLen::USIZE);
+                R::encode_slice(values, &mut bytes);
+                lock(recorded).push((self.id, step, bytes));
+                Ok(())
+            }
+            Dealing::Replay(_) => Ok(()),
+        }
+    }
+
+    /// At P1: the `len` elements P2 sent with [`Call::send_dealt`] as message `step`: from
+    /// the wire inline, from the run's material in the online phase.
+    pub(crate) async fn recv_dealt<R: Ring>(&self, step: u16, len: usize) -> Result<Vec<R>> {
+        match &self.phase.dealing {
+            Dealing::Inline => self.recv(Role::P2, step, len).await,
+            Dealing::Record(_) => Ok(vec![R::ZERO; len]),
+            Dealing::Replay(messages) => take_dealt(messages, self.id, step, len),
+        }
     }
 }

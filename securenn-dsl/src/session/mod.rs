@@ -23,11 +23,14 @@ mod config;
 mod job;
 mod keys;
 mod local;
+mod material;
+mod offline;
 
 pub use call::Call;
 pub use config::SessionConfig;
 pub use job::{Job, MAX_JOB_LEN};
 pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
+pub use material::{MAX_RUN_BYTES, Material};
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
