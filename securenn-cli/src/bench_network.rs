@@ -41,6 +41,12 @@ pub(crate) struct NetworkArgs {
     /// Timed inferences; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// What to measure: the whole inference with P2 dealing as it goes (`all`), or the
+    /// offline phase (P2's input-independent dealing, ahead of time) or the online phase
+    /// (the inference on that material); `offline` and `online` measure the three side
+    /// by side and report them all.
+    #[arg(long, value_enum, default_value_t = Phase::All)]
+    phase: Phase,
     /// Seed of the weights (public).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -55,6 +61,18 @@ pub(crate) struct NetworkArgs {
     json: bool,
     #[command(flatten)]
     child: ChildArgs,
+}
+
+/// What `bench network` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Phase {
+    /// The whole inference, P2 dealing as it goes.
+    All,
+    /// P2's input-independent dealing for one inference, ahead of time.
+    Offline,
+    /// The inference on offline material.
+    Online,
 }
 
 /// The paper's Table 7 communication, in bytes (MB = 10^6), at batch 1 and 128; `None`
@@ -104,16 +122,58 @@ fn floor_seconds(link: Link, cluster: &ClusterStats) -> f64 {
     cluster.rounds as f64 * link.latency.as_secs_f64() + link.transmit_time(busiest).as_secs_f64()
 }
 
+/// One phase as one party measured it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Measured {
+    /// Seconds of each timed run.
+    seconds: Vec<f64>,
+    /// This party's traffic during one run.
+    stats: Stats,
+}
+
 /// What one party measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PartyRun {
     role: Role,
-    /// Seconds of each timed inference.
-    seconds: Vec<f64>,
-    /// This party's traffic during one inference.
-    stats: Stats,
+    /// The whole inference, P2 dealing as it goes.
+    all: Measured,
+    /// With `--phase offline|online`: the offline phase per inference, and the online one.
+    split: Option<[Measured; 2]>,
+    /// This party's bytes sent once per model: the first inference's opening of the masked
+    /// weights.
+    model_bytes: u64,
     /// At P0: whether the private outputs and classes agree with the twin's.
     correct: Option<bool>,
+}
+
+/// One phase's figures, for the three parties.
+#[derive(Debug, Serialize)]
+struct PhaseSummary {
+    /// The median time, at P0 (for the offline phase, at the slowest party).
+    seconds: f64,
+    bytes_sent: [u64; 3],
+    bytes_total: u64,
+    rounds: u64,
+    /// With a link: `rounds × latency + bytes of the busiest link / bandwidth`, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    floor_seconds: Option<f64>,
+}
+
+impl PhaseSummary {
+    fn new(runs: [&Measured; 3], timed_at: Option<usize>, link: Option<Link>) -> Self {
+        let cluster = ClusterStats::from_parties(&runs.map(|m| m.stats));
+        let seconds = match timed_at {
+            Some(party) => median(&runs[party].seconds),
+            None => runs.iter().map(|m| median(&m.seconds)).fold(0.0, f64::max),
+        };
+        PhaseSummary {
+            seconds,
+            bytes_sent: runs.map(|m| m.stats.total_sent()),
+            bytes_total: cluster.total_bytes(),
+            rounds: cluster.rounds,
+            floor_seconds: link.map(|link| floor_seconds(link, &cluster)),
+        }
+    }
 }
 
 /// The JSON summary.
@@ -122,10 +182,15 @@ struct Summary {
     network: String,
     batch: usize,
     transport: TransportKind,
+    /// The phase the top-level figures are of.
+    phase: Phase,
     seconds: f64,
     bytes_sent: [u64; 3],
     bytes_total: u64,
     rounds: u64,
+    /// Bytes sent once per model, not per inference: the masked weights, opened by the
+    /// first inference.
+    model_bytes: u64,
     /// The paper's figure, for networks A-D.
     #[serde(skip_serializing_if = "Option::is_none")]
     paper_bytes: Option<u64>,
@@ -140,20 +205,45 @@ struct Summary {
     /// With a link, for networks A-D at batch 1 and 128: the paper's WAN time (Table 7).
     #[serde(skip_serializing_if = "Option::is_none")]
     paper_wan_seconds: Option<f64>,
+    /// With `--phase offline|online`: the whole inference, the offline phase and the
+    /// online phase, measured side by side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phases: Option<Phases>,
     /// The peak resident memory of this process (all three parties, with
     /// `--transport local`), in MiB.
     peak_memory_mb: Option<f64>,
     correct: bool,
 }
 
+/// The three phases side by side.
+#[derive(Debug, Serialize)]
+struct Phases {
+    all: PhaseSummary,
+    offline: PhaseSummary,
+    online: PhaseSummary,
+}
+
+/// What a run of `program` measures.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    batch: usize,
+    repeat: usize,
+    seed: u64,
+    phase: Phase,
+}
+
 /// One party's part.
 async fn program(
     session: &Session,
     spec: &NetworkSpec,
-    batch: usize,
-    repeat: usize,
-    seed: u64,
+    plan: Plan,
 ) -> securenn_dsl::Result<PartyRun> {
+    let Plan {
+        batch,
+        repeat,
+        seed,
+        phase,
+    } = plan;
     let role = session.role();
     let test: Private<P0, Dataset> = Private::try_new(role, || inputs(spec, batch, seed))?;
     let weights = initial_weights(spec, seed);
@@ -172,17 +262,61 @@ async fn program(
         Tensor::from_vec(input_shape.clone(), test.encode::<Z64>(&indices)?)
     })?;
     let images: Shared<Z64> = share(session, &images, input_shape).await?;
-    let mut seconds = Vec::with_capacity(repeat);
-    let mut stats = session.stats();
-    let mut predicted = None;
+
+    // The first inference opens the masked weights, once per model: not timed.
+    session.reset_stats();
+    let mut predicted = network.predict::<P0>(session, &images, batch).await?;
+    let first_bytes = session.stats().total_sent();
+    let empty = || Measured {
+        seconds: Vec::new(),
+        stats: session.stats(),
+    };
+    let (mut all, mut offline, mut online) = (empty(), empty(), empty());
+    let mut online_predicted = None;
+    let split = phase != Phase::All;
+    let material = if split {
+        // One run more than timed: the first opens the masked weights under the
+        // material's keys.
+        let runs = repeat.max(1) + 1;
+        let program = network.predict_program(batch);
+        session.reset_stats();
+        let start = Instant::now();
+        let material = session
+            .deal_offline(&program, runs as u64, async |call| {
+                network.predict::<P0>(call, &images, batch).await.map(drop)
+            })
+            .await?;
+        offline
+            .seconds
+            .push(start.elapsed().as_secs_f64() / runs as f64);
+        offline.stats = per_run(session.stats(), runs as u64);
+        // Rounds do not add up over runs: P2 sends each run's material without waiting.
+        offline.stats.rounds = session.stats().rounds;
+        let call = material.open(session, &program)?;
+        network.predict::<P0>(&call, &images, batch).await?;
+        Some((material, program))
+    } else {
+        None
+    };
     for _ in 0..repeat.max(1) {
         session.reset_stats();
         let start = Instant::now();
         let classes = network.predict::<P0>(session, &images, batch).await?;
-        seconds.push(start.elapsed().as_secs_f64());
-        stats = session.stats();
-        predicted = classes.into_inner();
+        all.seconds.push(start.elapsed().as_secs_f64());
+        all.stats = session.stats();
+        predicted = classes;
+        if let Some((material, program)) = &material {
+            session.reset_stats();
+            let start = Instant::now();
+            let call = material.open(session, program)?;
+            let classes = network.predict::<P0>(&call, &images, batch).await?;
+            online.seconds.push(start.elapsed().as_secs_f64());
+            online.stats = session.stats();
+            online_predicted = classes.into_inner();
+        }
     }
+    let model_bytes = first_bytes.saturating_sub(all.stats.total_sent());
+    let predicted = predicted.into_inner();
     // The check, not timed: P0 learns the outputs and compares them with the twin's.
     let outputs = network.forward(session, &images, batch).await?;
     let outputs = reveal_to::<P0, _>(session, &outputs).await?.into_inner();
@@ -196,27 +330,42 @@ async fn program(
                 .zip(&expected)
                 .all(|(a, b)| (a.decode() - b.decode()).abs() <= 0.01);
             let classes = spec.output().len();
-            let consistent =
+            let consistent = |predicted: &[usize]| {
                 outputs
                     .data()
                     .chunks_exact(classes)
-                    .zip(&predicted)
+                    .zip(predicted)
                     .all(|(row, &p)| {
                         row.get(p).is_some_and(|best| {
                             row.iter()
                                 .all(|v| (v.value() as i64) <= (best.value() as i64))
                         })
-                    });
-            Some(close && consistent)
+                    })
+            };
+            let online_agrees = online_predicted.as_deref().is_none_or(consistent);
+            Some(close && consistent(&predicted) && online_agrees)
         }
         _ => None,
     };
     Ok(PartyRun {
         role,
-        seconds,
-        stats,
+        all,
+        split: split.then_some([offline, online]),
+        model_bytes,
         correct,
     })
+}
+
+/// `stats` of `runs` runs, per run.
+fn per_run(stats: Stats, runs: u64) -> Stats {
+    let runs = runs.max(1);
+    Stats {
+        bytes_sent: stats.bytes_sent.map(|b| b / runs),
+        bytes_received: stats.bytes_received.map(|b| b / runs),
+        messages_sent: stats.messages_sent.map(|m| m / runs),
+        messages_received: stats.messages_received.map(|m| m / runs),
+        ..stats
+    }
 }
 
 /// Whether the network takes MNIST's images.
@@ -252,6 +401,20 @@ fn inputs(spec: &NetworkSpec, batch: usize, seed: u64) -> securenn_dsl::Result<D
         .map_err(|problem| securenn_dsl::Error::data("random inputs", problem))
 }
 
+/// One phase's figures on one line.
+fn describe(phase: &PhaseSummary) -> String {
+    let floor = phase
+        .floor_seconds
+        .map(|floor| format!(" (floor {floor:.3} s)"))
+        .unwrap_or_default();
+    format!(
+        "{:.2} ms{floor}, {:.2} MB, {} rounds",
+        phase.seconds * 1e3,
+        phase.bytes_total as f64 / 1e6,
+        phase.rounds
+    )
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -277,6 +440,12 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         return Err("--batch must be between 1 and 10,000 (the test images)".into());
     }
 
+    let plan = Plan {
+        batch: args.batch,
+        repeat: args.repeat,
+        seed: args.seed,
+        phase: args.phase,
+    };
     let (batch, repeat, seed) = (args.batch, args.repeat, args.seed);
     if let Some(party) = args.child.party {
         let run = run_child(
@@ -284,7 +453,7 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             party,
             false,
             session_config(args.link),
-            async |session| Ok(program(&session, &spec, batch, repeat, seed).await?),
+            async |session| Ok(program(&session, &spec, plan).await?),
         )?;
         return Ok(run.correct.unwrap_or(true));
     }
@@ -296,7 +465,7 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
     let runs: [PartyRun; 3] = match args.transport {
         TransportKind::Local => run_local_with(&session_config(args.link), |session| {
             let spec = &spec;
-            async move { program(&session, spec, batch, repeat, seed).await }
+            async move { program(&session, spec, plan).await }
         })?,
         TransportKind::Tcp => {
             let mut forwarded = vec![
@@ -309,6 +478,8 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
                 repeat.to_string(),
                 "--seed".to_owned(),
                 seed.to_string(),
+                "--phase".to_owned(),
+                format!("{:?}", args.phase).to_lowercase(),
             ];
             if let Some(link) = args.link {
                 forwarded.extend(["--link".to_owned(), link.to_string()]);
@@ -316,17 +487,39 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             run_three_processes(&forwarded, false)?
         }
     };
-    let cluster = ClusterStats::from_parties(&[runs[0].stats, runs[1].stats, runs[2].stats]);
-    let seconds = median(&runs[0].seconds);
+    let all = PhaseSummary::new(
+        [&runs[0].all, &runs[1].all, &runs[2].all],
+        Some(0),
+        args.link,
+    );
+    let phases = match (&runs[0].split, &runs[1].split, &runs[2].split) {
+        (Some([off0, on0]), Some([off1, on1]), Some([off2, on2])) => Some(Phases {
+            all: PhaseSummary::new(
+                [&runs[0].all, &runs[1].all, &runs[2].all],
+                Some(0),
+                args.link,
+            ),
+            offline: PhaseSummary::new([off0, off1, off2], None, args.link),
+            online: PhaseSummary::new([on0, on1, on2], Some(0), args.link),
+        }),
+        _ => None,
+    };
+    let shown = match (&phases, args.phase) {
+        (Some(phases), Phase::Offline) => &phases.offline,
+        (Some(phases), Phase::Online) => &phases.online,
+        _ => &all,
+    };
     let correct = runs[0].correct.unwrap_or(false);
     let summary = Summary {
         network: spec.name().to_owned(),
         batch,
         transport: args.transport,
-        seconds,
-        bytes_sent: [0, 1, 2].map(|i| runs[i].stats.total_sent()),
-        bytes_total: cluster.total_bytes(),
-        rounds: cluster.rounds,
+        phase: args.phase,
+        seconds: shown.seconds,
+        bytes_sent: shown.bytes_sent,
+        bytes_total: shown.bytes_total,
+        rounds: shown.rounds,
+        model_bytes: runs.iter().map(|r| r.model_bytes).sum(),
         paper_bytes: paper_bytes(spec.name(), batch),
         inputs: if takes_mnist(&spec) {
             "MNIST"
@@ -334,10 +527,11 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             "random"
         },
         link: args.link.map(|link| link.to_string()),
-        floor_seconds: args.link.map(|link| floor_seconds(link, &cluster)),
+        floor_seconds: shown.floor_seconds,
         paper_wan_seconds: args
             .link
             .and_then(|_| paper_wan_seconds(spec.name(), batch)),
+        phases,
         peak_memory_mb: crate::memory::peak_resident_mb(),
         correct,
     };
@@ -353,31 +547,37 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             .peak_memory_mb
             .map(|mb| format!(", peak memory {mb:.0} MiB"))
             .unwrap_or_default();
-        let wan = match (&summary.link, summary.floor_seconds) {
-            (Some(link), Some(floor)) => {
+        let wan = match &summary.link {
+            Some(link) => {
                 let paper = summary
                     .paper_wan_seconds
                     .map(|s| format!(", paper {s:.2} s"))
                     .unwrap_or_default();
-                format!(" over {link} (floor {floor:.3} s{paper})")
+                format!(" over {link}{paper}")
             }
-            _ => String::new(),
+            None => String::new(),
         };
         println!(
-            "network {} batch {} ({} inputs): {:.2} ms (median of {}){wan}, {:.2} MB{paper}, {} rounds{memory}, {}",
+            "network {} batch {} ({} inputs){wan}, median of {}; the weights' masks cost {:.2} MB once per model{memory}; {}",
             summary.network,
             batch,
             summary.inputs,
-            seconds * 1e3,
-            runs[0].seconds.len(),
-            summary.bytes_total as f64 / 1e6,
-            summary.rounds,
+            repeat.max(1),
+            summary.model_bytes as f64 / 1e6,
             if correct {
                 "outputs agree with the plaintext twin"
             } else {
                 "OUTPUTS DIFFER FROM THE TWIN"
             }
         );
+        match &summary.phases {
+            Some(phases) => {
+                println!("  whole inference: {}{paper}", describe(&phases.all));
+                println!("  offline phase:   {}", describe(&phases.offline));
+                println!("  online phase:    {}", describe(&phases.online));
+            }
+            None => println!("  whole inference: {}{paper}", describe(&all)),
+        }
     }
     Ok(correct)
 }

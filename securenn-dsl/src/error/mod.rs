@@ -411,6 +411,16 @@ pub enum Error {
         problem: MaterialProblem,
     },
 
+    /// A mask that hides an operand opened once (a model's weights, F = W − V) was asked
+    /// to hide another: refused, since the two openings would reveal the difference.
+    #[error(
+        "mask {mask} was opened for other weights; a mask never hides a changed operand (deal new material, or start a new session)"
+    )]
+    MaskReused {
+        /// The mask's identity.
+        mask: crate::tag::CallId,
+    },
+
     /// Training cannot resume from the checkpoints at hand.
     #[error("cannot resume: {0}")]
     Resume(ResumeProblem),

@@ -28,6 +28,9 @@ pub struct PrivateNetwork {
     network: Network<Shared<Z64>>,
     /// Forward and backward cost per layer, accumulated.
     costs: Vec<(LayerCost, LayerCost)>,
+    /// How many training steps changed the weights: it names the masks that hide them in
+    /// inference, so that changed weights get new masks.
+    weights_version: u64,
 }
 
 impl PrivateNetwork {
@@ -173,6 +176,7 @@ impl PrivateNetwork {
         Ok(PrivateNetwork {
             network: Network::new(spec, params, config)?,
             costs,
+            weights_version: 0,
         })
     }
 
@@ -211,7 +215,8 @@ impl PrivateNetwork {
         batch: usize,
     ) -> Result<Shared<Z64>> {
         let call = ctx.open("forward");
-        let mut backend = Costed::new(Shares::new(&call), &mut self.costs);
+        let shares = Shares::with_weight_masks(&call, self.weights_version);
+        let mut backend = Costed::new(shares, &mut self.costs);
         self.network.forward(&mut backend, input, batch).await
     }
 
@@ -273,6 +278,8 @@ impl PrivateNetwork {
     ) -> Result<Shared<Z64>> {
         let call = ctx.open("train step");
         let mut backend = Costed::new(Shares::new(&call), &mut self.costs);
+        // The weights change: inference masks them anew.
+        self.weights_version += 1;
         let step = self.network.train_step(&mut backend, input, labels).await?;
         Ok(step.loss_gradient)
     }
@@ -292,7 +299,8 @@ impl PrivateNetwork {
     ) -> Result<Revealed<P, Vec<usize>>> {
         let classes = {
             let call = ctx.open("forward");
-            let mut backend = Costed::new(Shares::new(&call), &mut self.costs);
+            let shares = Shares::with_weight_masks(&call, self.weights_version);
+            let mut backend = Costed::new(shares, &mut self.costs);
             self.network.predict(&mut backend, input, batch).await?
         };
         let revealed = crate::dsl::reveal_to::<P, _>(ctx, &classes).await?;
@@ -302,6 +310,19 @@ impl PrivateNetwork {
                 .map(|v| usize::try_from(v.value()).unwrap_or(usize::MAX))
                 .collect()
         })))
+    }
+
+    /// What offline material for [`PrivateNetwork::predict`] on `batch` inputs is dealt
+    /// for ([`Session::deal_offline`](crate::session::Session::deal_offline)): the
+    /// network's name and a digest of its layers, and the batch. Material dealt for
+    /// another network or batch is refused by [`Material::open`](crate::session::Material::open).
+    pub fn predict_program(&self, batch: usize) -> String {
+        let spec = self.network.spec();
+        format!(
+            "prediction by network {} (architecture {}) of a batch of {batch}",
+            spec.name(),
+            spec.digest()
+        )
     }
 
     /// The weights, revealed to party `P` only, decoded (one entry per layer).

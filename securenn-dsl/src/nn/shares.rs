@@ -5,12 +5,13 @@
 
 use typenum::U0;
 
-use super::backend::{Backend, Backward, Window};
+use super::backend::{Backend, Backward, Stage, Window};
 use super::config::Loss;
 use super::layers::{avg_pool, batch_norm, conv2d, linear, loss, max_pool, relu};
 use super::local::{reshape, shift};
 use crate::error::Result;
 use crate::net::Stats;
+use crate::protocol::WeightMask;
 use crate::ring::Z64;
 use crate::session::Context;
 use crate::share::{Bit, Shared};
@@ -20,12 +21,38 @@ use crate::tensor::{Conv2dGeometry, Shape};
 #[derive(Debug)]
 pub struct Shares<'c, C: ?Sized> {
     ctx: &'c C,
+    /// With weights that serve many products: their version, which names their masks.
+    weights_version: Option<u64>,
+    /// The layer the driver last marked.
+    layer: usize,
 }
 
 impl<'c, C: Context + ?Sized> Shares<'c, C> {
     /// Runs the network's protocols in `ctx`.
     pub fn new(ctx: &'c C) -> Self {
-        Shares { ctx }
+        Shares {
+            ctx,
+            weights_version: None,
+            layer: 0,
+        }
+    }
+
+    /// Runs the network's protocols in `ctx`, for inference with weights that serve many
+    /// inferences: each layer's weights are masked once per `version` and mask
+    /// ([`protocol::matmul_with_mask`](crate::protocol::matmul_with_mask)), so a later
+    /// inference opens only its inputs. `version` must change whenever the weights do
+    /// (the mask of changed weights is refused, not reused).
+    pub fn with_weight_masks(ctx: &'c C, version: u64) -> Self {
+        Shares {
+            weights_version: Some(version),
+            ..Shares::new(ctx)
+        }
+    }
+
+    /// The mask of the current layer's weights, if they are masked once.
+    fn weight_mask(&self) -> Option<WeightMask> {
+        self.weights_version
+            .map(|version| WeightMask::new("layer weights", (version << 24) | self.layer as u64))
     }
 }
 
@@ -62,7 +89,10 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         weights: &Shared<Z64>,
         biases: &Shared<Z64>,
     ) -> Result<Shared<Z64>> {
-        linear::forward(self.ctx, x, weights, biases).await
+        match self.weight_mask() {
+            Some(mask) => linear::forward_with_mask(self.ctx, x, weights, biases, mask).await,
+            None => linear::forward(self.ctx, x, weights, biases).await,
+        }
     }
 
     async fn linear_backward(
@@ -83,7 +113,10 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         biases: &Shared<Z64>,
         g: &Conv2dGeometry,
     ) -> Result<Shared<Z64>> {
-        conv2d::forward(self.ctx, x, weights, biases, g).await
+        match self.weight_mask() {
+            Some(mask) => conv2d::forward_with_mask(self.ctx, x, weights, biases, g, mask).await,
+            None => conv2d::forward(self.ctx, x, weights, biases, g).await,
+        }
     }
 
     async fn conv2d_backward(
@@ -178,6 +211,12 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
 
     async fn argmax(&mut self, u: &Shared<Z64>, classes: usize) -> Result<Shared<Z64, U0>> {
         loss::argmax_shared(self.ctx, u, classes).await
+    }
+
+    fn begin(&mut self, stage: Stage) {
+        if let Stage::Forward(layer) = stage {
+            self.layer = layer;
+        }
     }
 
     fn stats(&self) -> Option<Stats> {

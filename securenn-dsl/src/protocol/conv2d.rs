@@ -73,34 +73,47 @@ where
     let session = ctx.session();
     check_holder(session, "conv2d", input)?;
     check_holder(session, "conv2d", weights)?;
+    let (product, shape) = convolution(input.shape(), weights.shape(), stride, padding)?;
+    let out = beaver(&call, input.data(), weights.data(), product).await?;
+    Ok(Shared::from_parts(session.role(), shape, out))
+}
+
+/// The convolution of an `input`-shaped tensor by `weights`-shaped filters, and the
+/// output's shape.
+pub(crate) fn convolution(
+    input: &Shape,
+    weights: &Shape,
+    stride: usize,
+    padding: usize,
+) -> Result<(Product, Shape)> {
     let invalid = |shape: &Shape, reason| Error::InvalidShape {
         operation: "conv2d",
         shape: shape.clone(),
         reason,
     };
-    let &[batch, height, width, channels] = input.shape().dims() else {
+    let &[batch, height, width, channels] = input.dims() else {
         return Err(invalid(
-            input.shape(),
+            input,
             "the input must be [batch, height, width, channels]",
         ));
     };
-    let &[kernel, kernel_w, in_channels, out_channels] = weights.shape().dims() else {
+    let &[kernel, kernel_w, in_channels, out_channels] = weights.dims() else {
         return Err(invalid(
-            weights.shape(),
+            weights,
             "the filters must be [kernel, kernel, in, out]",
         ));
     };
     if kernel != kernel_w || in_channels != channels {
         return Err(Error::ShapeMismatch {
             operation: "conv2d",
-            left: input.shape().clone(),
-            right: weights.shape().clone(),
+            left: input.clone(),
+            right: weights.clone(),
         });
     }
     let geometry = Conv2dGeometry::new(batch, height, width, channels, kernel, stride, padding)?;
     if geometry.rows().checked_mul(out_channels).is_none() {
         return Err(invalid(
-            weights.shape(),
+            weights,
             "the output has more elements than memory can hold",
         ));
     }
@@ -108,12 +121,11 @@ where
         geometry,
         out_channels,
     };
-    let out = beaver(&call, input.data(), weights.data(), product).await?;
     let shape = Shape::from([
         batch,
         geometry.out_height(),
         geometry.out_width(),
         out_channels,
     ]);
-    Ok(Shared::from_parts(session.role(), shape, out))
+    Ok((product, shape))
 }

@@ -27,13 +27,13 @@ use crate::share::Shared;
 use crate::tensor::{Conv2dGeometry, Shape, check_same_shape, im2col, matmul_into};
 
 /// Stream labels of a Beaver call.
-const U_SHARE: u32 = 0;
+pub(crate) const U_SHARE: u32 = 0;
 const V_SHARE: u32 = 1;
-const Z_SHARE: u32 = 2;
+pub(crate) const Z_SHARE: u32 = 2;
 
 /// Message steps of a Beaver call.
-const STEP_Z: u16 = 0;
-const STEP_EF: u16 = 1;
+pub(crate) const STEP_Z: u16 = 0;
+pub(crate) const STEP_EF: u16 = 1;
 
 /// What kind of product a triple is for.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,8 @@ pub(crate) enum Product {
 }
 
 impl Product {
-    fn lens(self) -> (usize, usize, usize) {
+    /// The lengths of the left operand, the right operand and the product.
+    pub(crate) fn lens(self) -> (usize, usize, usize) {
         match self {
             Product::Matrix { m, n, v } => (m * n, n * v, m * v),
             Product::Elementwise { len } => (len, len, len),
@@ -68,7 +69,7 @@ impl Product {
     }
 
     /// The plaintext product of `a` and `b`, into a new vector.
-    fn apply(self, a: &[Z64], b: &[Z64]) -> Result<Vec<Z64>> {
+    pub(crate) fn apply(self, a: &[Z64], b: &[Z64]) -> Result<Vec<Z64>> {
         Ok(match self {
             Product::Matrix { m, n, v } => {
                 let mut out = vec![Z64::ZERO; m * v];
@@ -153,7 +154,28 @@ pub(crate) async fn beaver(
     Ok(w)
 }
 
-fn add(mut a: Vec<Z64>, b: &[Z64]) -> Vec<Z64> {
+/// The product of an `x`-shaped and a `y`-shaped matrix, and its shape.
+pub(crate) fn matrix_product(x: &Shape, y: &Shape) -> Result<(Product, Shape)> {
+    let (m, n) = x.as_matrix("matmul")?;
+    let (n2, v) = y.as_matrix("matmul")?;
+    if n != n2 {
+        return Err(Error::ShapeMismatch {
+            operation: "matmul",
+            left: x.clone(),
+            right: y.clone(),
+        });
+    }
+    if m.checked_mul(v).is_none() {
+        return Err(Error::InvalidShape {
+            operation: "matmul",
+            shape: Shape::from([m, v]),
+            reason: "the product has more elements than memory can hold",
+        });
+    }
+    Ok((Product::Matrix { m, n, v }, Shape::from([m, v])))
+}
+
+pub(crate) fn add(mut a: Vec<Z64>, b: &[Z64]) -> Vec<Z64> {
     for (x, &y) in a.iter_mut().zip(b) {
         *x += y;
     }
@@ -204,24 +226,9 @@ where
     let session = ctx.session();
     check_holder(session, "matmul", x)?;
     check_holder(session, "matmul", y)?;
-    let (m, n) = x.shape().as_matrix("matmul")?;
-    let (n2, v) = y.shape().as_matrix("matmul")?;
-    if n != n2 {
-        return Err(Error::ShapeMismatch {
-            operation: "matmul",
-            left: x.shape().clone(),
-            right: y.shape().clone(),
-        });
-    }
-    if m.checked_mul(v).is_none() {
-        return Err(Error::InvalidShape {
-            operation: "matmul",
-            shape: Shape::from([m, v]),
-            reason: "the product has more elements than memory can hold",
-        });
-    }
-    let w = beaver(&call, x.data(), y.data(), Product::Matrix { m, n, v }).await?;
-    Ok(Shared::from_parts(session.role(), Shape::from([m, v]), w))
+    let (product, shape) = matrix_product(x.shape(), y.shape())?;
+    let w = beaver(&call, x.data(), y.data(), product).await?;
+    Ok(Shared::from_parts(session.role(), shape, w))
 }
 
 /// The elementwise (Hadamard) product of two secret tensors of the same shape (Algorithm 1

@@ -158,7 +158,13 @@ impl Call<'_> {
     ///
     /// [`Error::WrongRole`] if `peer` is this party.
     pub fn shared_prg(&self, peer: Role, label: u32) -> Result<Prg> {
-        let stream = self.stream(label);
+        self.shared_prg_of(self.id, peer, label)
+    }
+
+    /// Stream `label` of the identity `of` (another than this call's, such as a mask's
+    /// that many calls share) from this call's key with `peer`.
+    pub(crate) fn shared_prg_of(&self, of: CallId, peer: Role, label: u32) -> Result<Prg> {
+        let stream = StreamId { call: of, label };
         let prg = match &self.phase.keys {
             // A material's runs draw from the keys of its dealing with P2.
             Some(keys) if peer == Role::P2 || self.session.role == Role::P2 => {
@@ -288,6 +294,14 @@ impl Call<'_> {
 }
 
 impl Call<'_> {
+    /// The masks opened under this call's keys with P2 (the session's, or a material's).
+    pub(crate) fn opened_masks(&self) -> &super::masks::OpenedMasks {
+        self.phase
+            .keys
+            .as_ref()
+            .map_or(&self.session.masks, |keys| &keys.masks)
+    }
+
     /// Whether P2's input-independent dealing in this call was done offline: P2 skips it
     /// (and P1 reads it from its material).
     pub(crate) fn dealt_offline(&self) -> bool {

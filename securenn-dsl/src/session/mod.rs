@@ -23,6 +23,7 @@ mod config;
 mod job;
 mod keys;
 mod local;
+mod masks;
 mod material;
 mod offline;
 
@@ -30,6 +31,7 @@ pub use call::Call;
 pub use config::SessionConfig;
 pub use job::{Job, MAX_JOB_LEN};
 pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
+pub(crate) use masks::OpenedMask;
 pub use material::{MAX_RUN_BYTES, Material};
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -66,6 +68,8 @@ pub struct Session {
     peer_jobs: [Option<Job>; 3],
     /// The emulated link between the parties, if any.
     link: Option<Link>,
+    /// The masks opened under the session's own keys.
+    masks: masks::OpenedMasks,
 }
 
 /// Where a protocol call is opened: the [`Session`] itself, or an enclosing [`Call`] (the
@@ -104,6 +108,7 @@ impl Session {
             counters: Counters::default(),
             peer_jobs: [None, None, None],
             link: config.net.link,
+            masks: masks::OpenedMasks::default(),
         };
         // The parties compare their links with their jobs: different delays, or a different
         // choice between protocols that trade rounds for bytes, must not start.

@@ -278,7 +278,10 @@ mod tests {
 
     #[test]
     fn words_round_trip() {
-        let values = [[7u8; 16], core::array::from_fn(|i| u8::try_from(i).unwrap_or(0))];
+        let values = [
+            [7u8; 16],
+            core::array::from_fn(|i| u8::try_from(i).unwrap_or(0)),
+        ];
         assert_eq!(from_words::<2>(&words(&values)), values);
     }
 }

@@ -13,9 +13,12 @@ use crate::nn::local::{
 };
 use crate::nn::number::{Number, Rounding};
 use crate::protocol;
+use crate::protocol::WeightMask;
 use crate::ring::Z64;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::{Conv2dGeometry, Shape, Tensor, col2im, im2col};
+use typenum::U13;
 
 /// The convolution of NHWC `x` with `w`, plus `b`.
 #[protocol(crate = crate, name = "conv2d")]
@@ -31,6 +34,25 @@ pub(crate) fn forward(
     let filters = reshape(w, Shape::from([kernel, kernel, channels, out_channels]))?;
     let z = truncate(crate::dsl::conv2d(x, &filters, g.stride(), g.padding()));
     add_rows(&z, b)?
+}
+
+/// [`forward`] for inference with weights that serve many: their mask is opened once
+/// ([`protocol::conv2d_with_mask`]).
+pub(crate) async fn forward_with_mask<C: Context + ?Sized>(
+    ctx: &C,
+    x: &Shared<Z64>,
+    w: &Shared<Z64>,
+    b: &Shared<Z64>,
+    g: &Conv2dGeometry,
+    mask: WeightMask,
+) -> Result<Shared<Z64>> {
+    let call = ctx.open("conv2d");
+    let filters = reshape(
+        w,
+        Shape::from([g.kernel(), g.kernel(), g.channels(), b.len()]),
+    )?;
+    let z = protocol::conv2d_with_mask(&call, x, &filters, (g.stride(), g.padding()), mask).await?;
+    add_rows(&z.truncate::<U13>(), b)
 }
 
 /// The gradients and, unless `first`, ∂x.

@@ -9,15 +9,32 @@ use crate::nn::backend::{Backward, Gradients};
 use crate::nn::local::{add_rows, rescale, shift, sum_rows, transpose};
 use crate::nn::number::{self, Number, Rounding};
 use crate::protocol;
+use crate::protocol::WeightMask;
 use crate::ring::Z64;
+use crate::session::Context;
 use crate::share::Shared;
 use crate::tensor::{Shape, Tensor};
+use typenum::U13;
 
 /// z = trunc(x·W) + b.
 #[protocol(crate = crate, name = "linear")]
 pub(crate) fn forward(x: &Shared<Z64>, w: &Shared<Z64>, b: &Shared<Z64>) -> Shared<Z64> {
     let z = truncate(matmul(x, w));
     add_rows(&z, b)?
+}
+
+/// [`forward`] for inference with weights that serve many: their mask is opened once
+/// ([`protocol::matmul_with_mask`]).
+pub(crate) async fn forward_with_mask<C: Context + ?Sized>(
+    ctx: &C,
+    x: &Shared<Z64>,
+    w: &Shared<Z64>,
+    b: &Shared<Z64>,
+    mask: WeightMask,
+) -> Result<Shared<Z64>> {
+    let call = ctx.open("linear");
+    let z = protocol::matmul_with_mask(&call, x, w, mask).await?;
+    add_rows(&z.truncate::<U13>(), b)
 }
 
 /// The gradients and, unless `first`, ∂x.
