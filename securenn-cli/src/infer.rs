@@ -25,10 +25,11 @@ use securenn_dsl::nn::twin::Twin;
 use securenn_dsl::nn::weights::{LayerShares, load_model, load_shares};
 use securenn_dsl::party::{P0, P1, Private, Role};
 use securenn_dsl::ring::Z64;
-use securenn_dsl::session::{Job, Session, run_local_with};
+use securenn_dsl::session::{Job, Material, Session, run_local_with};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{DataArgs, Sizes, examples_noun};
+use crate::offline::material_file;
 use crate::processes::{
     ChildArgs, CliError, PartyOptions, TransportKind, run_child, run_three_processes,
 };
@@ -60,6 +61,11 @@ pub(crate) struct Args {
     /// Images per private inference.
     #[arg(long, default_value_t = 128)]
     batch: usize,
+    /// Run the online phase on the offline material in this directory (written by
+    /// `securenn offline` for this network and batch): one run per full batch, each used
+    /// once; a last, smaller batch runs inline.
+    #[arg(long, value_name = "DIR")]
+    material: Option<PathBuf>,
     /// Where the parties run: three threads here, or three processes on 127.0.0.1 that
     /// talk TLS.
     #[arg(long, value_enum, default_value_t = TransportKind::Local)]
@@ -105,6 +111,11 @@ fn job(
                 Source::Shares(_) => "the shares held by P0 and P1",
             },
         );
+    if let (Some(dir), Some(&role)) = (&args.material, roles.first()) {
+        // The parties must hold the material of one dealing.
+        let material = Material::load(&material_file(dir, role))?;
+        job = job.with("offline material", material.id());
+    }
     if let Source::Shares(dir) = source {
         for &role in roles.iter().filter(|r| !r.is_helper()) {
             let (_, about) = load_shares(&dir.join(shares_file(role)), spec, role)?;
@@ -306,9 +317,20 @@ async fn infer_party(
         images,
         examples_noun(spec).0,
     );
-    let evaluation = evaluate_reporting(session, &mut network, &test, images, args.batch, |done| {
-        progress.done(done)
-    })
+    let material = args
+        .material
+        .as_ref()
+        .map(|dir| Material::load(&material_file(dir, role)))
+        .transpose()?;
+    let evaluation = evaluate_reporting(
+        session,
+        &mut network,
+        &test,
+        images,
+        args.batch,
+        material.as_ref(),
+        |done| progress.done(done),
+    )
     .await?
     .into_inner();
     progress.finish();

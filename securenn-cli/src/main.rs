@@ -29,6 +29,7 @@ mod data;
 mod import;
 mod infer;
 mod memory;
+mod offline;
 mod plot;
 mod processes;
 mod progress;
@@ -67,6 +68,8 @@ enum Command {
     Import(import::Args),
     /// Classify test examples privately with a trained network (MNIST's, or a data file's).
     Infer(infer::Args),
+    /// Deal the offline phase of private inference ahead of the inputs, for `infer --material`.
+    Offline(offline::Args),
     /// Make a cluster's CA, each party's certificate and key, and a sample cluster.toml.
     Keygen(cluster::KeygenArgs),
     /// Run one party of a job on this machine, over TLS with mutual authentication.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Infer(args) => infer::run(&args),
+        Command::Offline(args) => offline::run(&args),
         Command::Keygen(args) => cluster::keygen(&args),
         Command::Party(args) => cluster::party(&args),
     };

@@ -22,6 +22,7 @@ pub mod network;
 pub mod network_file;
 mod number;
 pub mod onnx;
+mod parts;
 pub mod plain;
 pub mod private;
 pub mod shares;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::party::{InputParty, OutputParty, Private, Revealed, Role};
 use crate::protocol;
 use crate::ring::{Ring, Z64};
-use crate::session::Context;
+use crate::session::{Context, Session};
 use crate::share::Shared;
 use crate::tensor::{Shape, Tensor};
 
@@ -312,19 +312,6 @@ impl PrivateNetwork {
         })))
     }
 
-    /// What offline material for [`PrivateNetwork::predict`] on `batch` inputs is dealt
-    /// for ([`Session::deal_offline`](crate::session::Session::deal_offline)): the
-    /// network's name and a digest of its layers, and the batch. Material dealt for
-    /// another network or batch is refused by [`Material::open`](crate::session::Material::open).
-    pub fn predict_program(&self, batch: usize) -> String {
-        let spec = self.network.spec();
-        format!(
-            "prediction by network {} (architecture {}) of a batch of {batch}",
-            spec.name(),
-            spec.digest()
-        )
-    }
-
     /// The weights, revealed to party `P` only, decoded (one entry per layer).
     ///
     /// # Errors
@@ -359,4 +346,20 @@ impl PrivateNetwork {
                 .collect()
         })))
     }
+}
+
+/// What offline material for [`PrivateNetwork::predict`] by a `spec` network on `batch`
+/// inputs in `session` is dealt for ([`Session::deal_offline`]): the network's name and
+/// architecture, the batch, and the session's emulated link (over a link, layers may be
+/// split into parts and fused, which changes the program). Material dealt for another
+/// network, batch or link is refused by [`Material::open`](crate::session::Material::open).
+pub fn predict_program(spec: &NetworkSpec, session: &Session, batch: usize) -> String {
+    let link = session
+        .link()
+        .map_or("no emulated link".to_owned(), |link| format!("link {link}"));
+    format!(
+        "prediction by network {} (architecture {}) of a batch of {batch}, {link}",
+        spec.name(),
+        spec.digest()
+    )
 }

@@ -9,9 +9,11 @@ use super::backend::{Backend, Backward, Stage, Window};
 use super::config::Loss;
 use super::layers::{avg_pool, batch_norm, conv2d, linear, loss, max_pool, relu};
 use super::local::{reshape, shift};
+use super::parts;
 use crate::error::Result;
 use crate::net::Stats;
 use crate::protocol::WeightMask;
+use crate::protocol::cost;
 use crate::ring::Z64;
 use crate::session::Context;
 use crate::share::{Bit, Shared};
@@ -49,11 +51,34 @@ impl<'c, C: Context + ?Sized> Shares<'c, C> {
         }
     }
 
+    /// How many parts of its batch a comparison layer on `x` runs in side by side
+    /// ([`parts`](super::parts)): one but over a wide-area link.
+    fn parts(&self, x: &Shared<Z64>) -> usize {
+        let batch = x.shape().dims().first().copied().unwrap_or(1);
+        let bytes = cost::relu(x.len() as u64).ours.bytes;
+        parts::parts(self.ctx.session().link(), batch, bytes)
+    }
+
     /// The mask of the current layer's weights, if they are masked once.
     fn weight_mask(&self) -> Option<WeightMask> {
         self.weights_version
             .map(|version| WeightMask::new("layer weights", (version << 24) | self.layer as u64))
     }
+}
+
+/// Max pooling then ReLU for inference: fused where the session's link makes the rounds
+/// it saves worth more than the bytes it adds ([`max_pool::fusion_pays`]).
+async fn max_pool_then_relu(
+    ctx: &(impl Context + ?Sized),
+    x: &Shared<Z64>,
+    window: Window,
+) -> Result<Shared<Z64>> {
+    let link = ctx.session().link();
+    if link.is_some_and(|link| max_pool::fusion_pays(link, x.shape(), window)) {
+        return max_pool::forward_relu(ctx, x, window).await;
+    }
+    let (pooled, _) = max_pool::forward(ctx, x, window).await?;
+    Ok(relu::forward(ctx, &pooled).await?.0)
 }
 
 impl<C: Context + ?Sized> Backend for Shares<'_, C> {
@@ -132,7 +157,15 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
     }
 
     async fn relu(&mut self, x: &Shared<Z64>) -> Result<(Shared<Z64>, Bit)> {
-        relu::forward(self.ctx, x).await
+        match self.parts(x) {
+            1 => relu::forward(self.ctx, x).await,
+            n => parts::join_signs(
+                parts::in_parts(self.ctx, x, n, |call, part| async move {
+                    relu::forward(&call, &part).await
+                })
+                .await?,
+            ),
+        }
     }
 
     async fn relu_backward(&mut self, delta: &Shared<Z64>, signs: &Bit) -> Result<Shared<Z64>> {
@@ -144,16 +177,27 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         x: &Shared<Z64>,
         window: Window,
     ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
-        max_pool::forward(self.ctx, x, window).await
+        match self.parts(x) {
+            1 => max_pool::forward(self.ctx, x, window).await,
+            n => parts::join_pairs(
+                parts::in_parts(self.ctx, x, n, |call, part| async move {
+                    max_pool::forward(&call, &part, window).await
+                })
+                .await?,
+            ),
+        }
     }
 
     async fn max_pool_relu(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
-        let link = self.ctx.session().link();
-        if link.is_some_and(|link| max_pool::fusion_pays(link, x.shape(), window)) {
-            return max_pool::forward_relu(self.ctx, x, window).await;
+        match self.parts(x) {
+            1 => max_pool_then_relu(self.ctx, x, window).await,
+            n => parts::join_values(
+                parts::in_parts(self.ctx, x, n, |call, part| async move {
+                    max_pool_then_relu(&call, &part, window).await
+                })
+                .await?,
+            ),
         }
-        let (pooled, _) = max_pool::forward(self.ctx, x, window).await?;
-        Ok(relu::forward(self.ctx, &pooled).await?.0)
     }
 
     async fn max_pool_backward(

@@ -9,7 +9,7 @@ use typenum::U0;
 
 use super::config::{LayerWeights, TrainConfig};
 use super::data::Dataset;
-use super::private::PrivateNetwork;
+use super::private::{PrivateNetwork, predict_program};
 use super::spec::NetworkSpec;
 use super::twin::{Number, Twin};
 use crate::dsl::share;
@@ -17,7 +17,7 @@ use crate::error::{Error, Result, ResumeProblem};
 use crate::party::{P0, P1, Private, Revealed, Role};
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
-use crate::session::{Context, Session};
+use crate::session::{Context, Material, Session};
 use crate::share::Shared;
 use crate::tensor::Tensor;
 
@@ -396,21 +396,26 @@ pub async fn evaluate(
     images: usize,
     batch: usize,
 ) -> Result<Revealed<P0, Evaluation>> {
-    evaluate_reporting(ctx, network, data, images, batch, |_| {}).await
+    evaluate_reporting(ctx, network, data, images, batch, None, |_| {}).await
 }
 
 /// [`evaluate`], calling `done` with the number of images classified after every batch
-/// (for a progress bar).
+/// (for a progress bar). With offline `material` (dealt for
+/// [`predict_program`](super::private::predict_program) at `batch`), every full batch is
+/// classified in the online phase, one run of the material each; a last, smaller batch
+/// runs inline.
 ///
 /// # Errors
 ///
-/// As [`PrivateNetwork::predict`].
+/// As [`PrivateNetwork::predict`], and [`Error::Material`](crate::Error::Material) if the
+/// material was dealt for another program or has too few runs left.
 pub async fn evaluate_reporting(
     ctx: &(impl Context + ?Sized),
     network: &mut PrivateNetwork,
     data: &Private<P0, Dataset>,
     images: usize,
     batch: usize,
+    material: Option<&Material>,
     mut done: impl FnMut(usize),
 ) -> Result<Revealed<P0, Evaluation>> {
     let batch = batch.max(1);
@@ -419,10 +424,16 @@ pub async fn evaluate_reporting(
     let indices: Vec<usize> = (0..images).collect();
     for chunk in indices.chunks(batch) {
         let (input, _) = share_batch(ctx, network.spec(), data, chunk).await?;
-        let predicted = network
-            .predict::<P0>(ctx, &input, chunk.len())
-            .await?
-            .into_inner();
+        let predicted = match material.filter(|_| chunk.len() == batch) {
+            Some(material) => {
+                let session = ctx.session();
+                let program = predict_program(network.spec(), session, batch);
+                let call = material.open(session, &program)?;
+                network.predict::<P0>(&call, &input, batch).await?
+            }
+            None => network.predict::<P0>(ctx, &input, chunk.len()).await?,
+        }
+        .into_inner();
         if let (Some(predicted), Some(data)) = (predicted, data.get()) {
             for (&p, &i) in predicted.iter().zip(chunk) {
                 right += usize::from(data.labels().get(i).map(|&l| usize::from(l)) == Some(p));
