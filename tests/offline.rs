@@ -35,6 +35,14 @@ fn config(seed: u64) -> SessionConfig {
     }
 }
 
+/// A link slow enough for the comparison layers to run in parts (and max pooling to fuse
+/// with the ReLU after it), fast enough for a test.
+fn parts_link() -> SessionConfig {
+    let mut config = config(5);
+    config.net.link = Some("latency=1ms,bandwidth=20MB/s".parse().unwrap());
+    config
+}
+
 fn input(spec: &NetworkSpec, batch: usize) -> Vec<Z64> {
     public_elements::<Z64>(21, batch * spec.input().len())
         .iter()
@@ -50,10 +58,19 @@ fn forward_with_material(
     dealt_batch: usize,
     how: Use,
 ) -> Result<[(Vec<Z64>, Stats); 3]> {
+    forward_with_material_in(&config(5), spec, (batch, dealt_batch), how)
+}
+
+fn forward_with_material_in(
+    session_config: &SessionConfig,
+    spec: &NetworkSpec,
+    (batch, dealt_batch): (usize, usize),
+    how: Use,
+) -> Result<[(Vec<Z64>, Stats); 3]> {
     let weights = initial_weights(spec, 11);
     let x = input(spec, batch);
     let dealt_x = input(spec, dealt_batch);
-    run_local_with(&config(5), |session| {
+    run_local_with(session_config, |session| {
         let (spec, weights, x, dealt_x) = (spec.clone(), weights.clone(), &x, &dealt_x);
         async move {
             let role = session.role();
@@ -132,6 +149,34 @@ fn the_online_phase_computes_the_inline_shares_bit_for_bit() {
         );
         assert!(o[0].rounds <= i[0].rounds && o[1].rounds <= i[1].rounds);
     }
+}
+
+#[test]
+fn over_a_link_the_online_phase_in_parts_computes_the_inline_shares() {
+    let spec = NetworkSpec::resolve("C").unwrap();
+    let inline = forward_with_material_in(&parts_link(), &spec, (2, 2), Use::Inline).unwrap();
+    let online = forward_with_material_in(&parts_link(), &spec, (2, 2), Use::Online).unwrap();
+    for (party, (a, b)) in inline.iter().zip(&online).enumerate() {
+        assert_eq!(a.0, b.0, "P{party}'s output shares differ");
+    }
+    assert!(online[2].1.bytes_sent[1] < inline[2].1.bytes_sent[1]);
+}
+
+#[test]
+fn two_materials_of_one_session_have_runs_of_their_own() {
+    let [ids, _, _] = run_local_with(&config(9), |session| async move {
+        let first = session.deal_offline("p", 1, async |_| Ok(())).await?;
+        let second = session.deal_offline("p", 1, async |_| Ok(())).await?;
+        assert_ne!(first.id(), second.id());
+        let a = first.open(&session, "p")?.id();
+        let b = second.open(&session, "p")?.id();
+        Ok((a, b))
+    })
+    .unwrap();
+    assert_ne!(
+        ids.0, ids.1,
+        "two materials' first runs share a call identity"
+    );
 }
 
 #[test]
@@ -226,6 +271,68 @@ fn material_saved_in_one_session_serves_another_once() {
         ),
         "{error}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn material_dealt_into_files_serves_the_online_phase() {
+    let dir = scratch("streamed");
+    let paths: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("p{i}.material"))).collect();
+    let paths = &paths;
+    let _ = run_local_with(&config(9), |session| async move {
+        let path = &paths[session.role().index()];
+        session
+            .deal_offline_into(path, "relu of 8", 2, async |call| {
+                let role = call.role();
+                let zeros = if role.is_helper() {
+                    Vec::new()
+                } else {
+                    vec![Z64::ZERO; 8]
+                };
+                let x: Shared<Z64> = Shared::from_share(role, [8], zeros)?;
+                protocol::relu(call, &x).await.map(drop)
+            })
+            .await
+            .map(|m| m.remaining())
+    })
+    .unwrap();
+    let load = || -> [Material; 3] { core::array::from_fn(|i| Material::load(&paths[i]).unwrap()) };
+    let relu_of: Vec<f64> = (0..8).map(|i| (f64::from(i) - 3.5).max(0.0)).collect();
+    assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
+    assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
+    assert!(relu_online(load(), "relu of 8").is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_file_loaded_twice_never_hands_out_a_run_twice() {
+    let dir = scratch("twice");
+    let path = dir.join("p0.material");
+    let [m0, _, _] = deal_relu(2);
+    m0.save(&path).unwrap();
+    // After saving, the material in memory records its runs in the file too.
+    m0.discard(0).unwrap();
+    let (a, b) = (
+        Material::load(&path).unwrap(),
+        Material::load(&path).unwrap(),
+    );
+    assert_eq!(a.remaining(), 1);
+    b.discard(1).unwrap();
+    let error = a.discard(1).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Material {
+                problem: MaterialProblem::Used { index: 1 },
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // A file without its record of used runs is refused.
+    std::fs::remove_file(dir.join("p0.material.used")).unwrap();
+    let error = Material::load(&path).unwrap_err();
+    assert!(error.to_string().contains("record of used runs"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

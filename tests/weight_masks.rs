@@ -151,6 +151,81 @@ fn reuse_with(changed: bool) -> Result<()> {
 }
 
 #[test]
+fn a_mask_is_refused_for_weights_of_another_shape_without_a_panic() {
+    let w = public_elements::<Z64>(1, N * V);
+    let w2 = public_elements::<Z64>(2, 2 * N * V);
+    let x = public_elements::<Z64>(3, M * N);
+    let error = run_local_with(&config(5), |session| {
+        let (w, w2, x) = (&w, &w2, &x);
+        async move {
+            let first = share_tensor::<P1>(&session, [N, V], w).await?;
+            let wider = share_tensor::<P1>(&session, [N, 2 * V], w2).await?;
+            let x = share_tensor::<P0>(&session, [M, N], x).await?;
+            let mask = WeightMask::new("test weights", 0);
+            matmul_with_mask(&session, &x, &first, mask).await?;
+            matmul_with_mask(&session, &x, &wider, mask).await?;
+            Ok(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(error, Error::MaskReused { .. }), "{error}");
+}
+
+#[test]
+fn material_dealt_for_weights_before_a_training_step_is_refused_after_it() {
+    let spec = NetworkSpec::resolve("A").unwrap();
+    let weights = initial_weights(&spec, 11);
+    let error = run_local_with(&config(8), |session| {
+        let (spec, weights) = (spec.clone(), weights.clone());
+        async move {
+            let role = session.role();
+            let owned = Private::<P1, _>::new(role, || weights);
+            let config = TrainConfig::default();
+            let batch = config.batch();
+            let mut network =
+                PrivateNetwork::share_weights(&session, spec.clone(), &owned, config).await?;
+            let shape = spec.input().batch(batch);
+            let zeros = if role.is_helper() {
+                Vec::new()
+            } else {
+                vec![Z64::ZERO; shape.numel()]
+            };
+            let input: Shared<Z64> = Shared::from_share(role, shape, zeros)?;
+            let classes = spec.output().len();
+            let labels: Shared<Z64, U0> = Shared::from_share(
+                role,
+                [batch, classes],
+                if role.is_helper() {
+                    Vec::new()
+                } else {
+                    vec![Z64::ZERO; batch * classes]
+                },
+            )?;
+            let program = network.predict_program(&session, batch);
+            let material = session
+                .deal_offline(&program, 1, async |call| {
+                    network.forward(call, &input, batch).await.map(drop)
+                })
+                .await?;
+            network.train_step(&session, &input, &labels).await?;
+            let call = material.open(&session, &network.predict_program(&session, batch))?;
+            network.forward(&call, &input, batch).await.map(drop)
+        }
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Material {
+                problem: securenn_dsl::error::MaterialProblem::OtherProgram { .. },
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_mask_is_refused_for_changed_weights() {
     reuse_with(false).unwrap();
     let error = reuse_with(true).unwrap_err();

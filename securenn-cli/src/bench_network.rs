@@ -278,7 +278,7 @@ async fn program(
         // One run more than timed: the first opens the masked weights under the
         // material's keys.
         let runs = repeat.max(1) + 1;
-        let program = securenn_dsl::nn::private::predict_program(spec, session, batch);
+        let program = network.predict_program(session, batch);
         session.reset_stats();
         let start = Instant::now();
         let material = session

@@ -111,10 +111,32 @@ fn job(
                 Source::Shares(_) => "the shares held by P0 and P1",
             },
         );
-    if let (Some(dir), Some(&role)) = (&args.material, roles.first()) {
-        // The parties must hold the material of one dealing.
-        let material = Material::load(&material_file(dir, role))?;
-        job = job.with("offline material", material.id());
+    if let Some(dir) = &args.material {
+        // The parties must hold the material of one dealing, at the same run: each party
+        // states its own (a cluster's parties compare them), and one process holding all
+        // three files compares them itself.
+        let mut stated: Option<String> = None;
+        let all = [Role::P0, Role::P1, Role::P2];
+        for &role in if roles.len() > 1 { &all[..] } else { roles } {
+            let material = Material::load(&material_file(dir, role))?;
+            let next = material
+                .next_unused()
+                .map_or("none left".to_owned(), |run| format!("from run {run}"));
+            let this = format!("{}, {next}", material.id());
+            match &stated {
+                Some(first) if *first != this => {
+                    return Err(format!(
+                        "the parties' offline materials in {} differ: P0's is {first}, {role}'s {this}",
+                        dir.display()
+                    )
+                    .into());
+                }
+                _ => stated = Some(this),
+            }
+        }
+        if let Some(stated) = stated {
+            job = job.with("offline material", stated);
+        }
     }
     if let Source::Shares(dir) = source {
         for &role in roles.iter().filter(|r| !r.is_helper()) {

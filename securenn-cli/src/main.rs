@@ -76,7 +76,25 @@ enum Command {
     Party(cluster::PartyArgs),
 }
 
+/// mimalloc's option `purge_delay` (`mi_option_purge_delay` in its header).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Has mimalloc keep the memory a protocol step frees for the next step, rather than
+/// returning it to the OS 10 ms later, when the next step would fault it in again and the
+/// kernel zero every page (a quarter of the CPU time of network C's inference at batch 128
+/// went to zeroing pages; with the memory kept, the inference is 15-20% faster). The peak
+/// memory is unchanged.
+fn keep_freed_memory() {
+    // SAFETY: sets one of mimalloc's integer options, which it reads with atomic loads;
+    // callable at any time from any thread.
+    #[allow(unsafe_code, reason = "mimalloc's option setter is a C function")]
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     init_logging();
     let cli = Cli::parse();
     let outcome = match cli.command {

@@ -106,7 +106,8 @@ async fn offline_party(
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
     let batch = args.batch;
-    let program = predict_program(spec, session, batch);
+    // The network the parties will load has taken no training step in that process.
+    let program = predict_program(spec, 0, session, batch);
     // Only P2 runs the program, and it holds no shares: the network's shapes are all it
     // needs.
     let mut helper = match role {
@@ -120,21 +121,23 @@ async fn offline_party(
     };
     // P2's input: no share, of the batch's shape.
     let input: Shared<Z64> = Shared::from_share(Role::P2, spec.input().batch(batch), Vec::new())?;
-    let started = Instant::now();
-    session.reset_stats();
-    let material = session
-        .deal_offline(&program, args.count, async |call| match helper.as_mut() {
-            Some(network) => network.predict::<P0>(call, &input, batch).await.map(drop),
-            None => Ok(()),
-        })
-        .await?;
-    let stats = session.stats();
     std::fs::create_dir_all(&args.out).map_err(|e| securenn_dsl::Error::Io {
         path: args.out.clone(),
         source: std::sync::Arc::new(e),
     })?;
     let path = material_file(&args.out, role);
-    material.save(&path)?;
+    let started = Instant::now();
+    session.reset_stats();
+    // Written run by run: memory holds one run, however many are dealt.
+    let material = session
+        .deal_offline_into(&path, &program, args.count, async |call| {
+            match helper.as_mut() {
+                Some(network) => network.predict::<P0>(call, &input, batch).await.map(drop),
+                None => Ok(()),
+            }
+        })
+        .await?;
+    let stats = session.stats();
     let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     Ok(PartyReport {
         seconds: started.elapsed().as_secs_f64(),

@@ -414,7 +414,7 @@ pub enum Error {
     /// A mask that hides an operand opened once (a model's weights, F = W − V) was asked
     /// to hide another: refused, since the two openings would reveal the difference.
     #[error(
-        "mask {mask} was opened for other weights; a mask never hides a changed operand (deal new material, or start a new session)"
+        "mask {mask} was opened for other weights (or another sharing of them); a mask never hides two operands: deal new material, or start a new session"
     )]
     MaskReused {
         /// The mask's identity.

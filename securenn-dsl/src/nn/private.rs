@@ -312,6 +312,12 @@ impl PrivateNetwork {
         })))
     }
 
+    /// What offline material for [`PrivateNetwork::predict`] on `batch` inputs in `session`
+    /// is dealt for: [`predict_program`] at this network's weights version.
+    pub fn predict_program(&self, session: &Session, batch: usize) -> String {
+        predict_program(self.network.spec(), self.weights_version, session, batch)
+    }
+
     /// The weights, revealed to party `P` only, decoded (one entry per layer).
     ///
     /// # Errors
@@ -348,17 +354,24 @@ impl PrivateNetwork {
     }
 }
 
-/// What offline material for [`PrivateNetwork::predict`] by a `spec` network on `batch`
-/// inputs in `session` is dealt for ([`Session::deal_offline`]): the network's name and
-/// architecture, the batch, and the session's emulated link (over a link, layers may be
-/// split into parts and fused, which changes the program). Material dealt for another
-/// network, batch or link is refused by [`Material::open`](crate::session::Material::open).
-pub fn predict_program(spec: &NetworkSpec, session: &Session, batch: usize) -> String {
+/// What offline material for [`PrivateNetwork::predict`] by a `spec` network whose
+/// weights have taken `weights_version` training steps in this process, on `batch` inputs
+/// in `session`, is dealt for ([`Session::deal_offline`]): the network's name and
+/// architecture, the weights' version (it names the masks that hide them), the batch, and
+/// the session's emulated link (over a link, layers may be split into parts and fused,
+/// which changes the program). Material dealt for anything else is refused by
+/// [`Material::open`](crate::session::Material::open).
+pub fn predict_program(
+    spec: &NetworkSpec,
+    weights_version: u64,
+    session: &Session,
+    batch: usize,
+) -> String {
     let link = session
         .link()
         .map_or("no emulated link".to_owned(), |link| format!("link {link}"));
     format!(
-        "prediction by network {} (architecture {}) of a batch of {batch}, {link}",
+        "prediction by network {} (architecture {}, weights version {weights_version}) of a batch of {batch}, {link}",
         spec.name(),
         spec.digest()
     )

@@ -51,12 +51,13 @@ impl<'c, C: Context + ?Sized> Shares<'c, C> {
         }
     }
 
-    /// How many parts of its batch a comparison layer on `x` runs in side by side
-    /// ([`parts`](super::parts)): one but over a wide-area link.
-    fn parts(&self, x: &Shared<Z64>) -> usize {
-        let batch = x.shape().dims().first().copied().unwrap_or(1);
+    /// How many parts a comparison layer on `x` runs in side by side, and along which
+    /// axis ([`parts`](super::parts)): one but over a wide-area link; along the channels
+    /// where `channels_allowed` and the batch is too small.
+    fn parts(&self, x: &Shared<Z64>, channels_allowed: bool) -> (usize, parts::Axis) {
         let bytes = cost::relu(x.len() as u64).ours.bytes;
-        parts::parts(self.ctx.session().link(), batch, bytes)
+        let wanted = parts::parts(self.ctx.session().link(), bytes);
+        parts::split(x.shape(), wanted, channels_allowed)
     }
 
     /// The mask of the current layer's weights, if they are masked once.
@@ -157,13 +158,14 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
     }
 
     async fn relu(&mut self, x: &Shared<Z64>) -> Result<(Shared<Z64>, Bit)> {
-        match self.parts(x) {
-            1 => relu::forward(self.ctx, x).await,
-            n => parts::join_signs(
-                parts::in_parts(self.ctx, x, n, |call, part| async move {
+        match self.parts(x, true) {
+            (1, _) => relu::forward(self.ctx, x).await,
+            split => parts::join_signs(
+                parts::in_parts(self.ctx, x, split, |call, part| async move {
                     relu::forward(&call, &part).await
                 })
                 .await?,
+                split.1,
             ),
         }
     }
@@ -177,25 +179,28 @@ impl<C: Context + ?Sized> Backend for Shares<'_, C> {
         x: &Shared<Z64>,
         window: Window,
     ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
-        match self.parts(x) {
-            1 => max_pool::forward(self.ctx, x, window).await,
-            n => parts::join_pairs(
-                parts::in_parts(self.ctx, x, n, |call, part| async move {
+        // Training keeps the argmax, whose layout is per window: whole examples only.
+        match self.parts(x, false) {
+            (1, _) => max_pool::forward(self.ctx, x, window).await,
+            split => parts::join_pairs(
+                parts::in_parts(self.ctx, x, split, |call, part| async move {
                     max_pool::forward(&call, &part, window).await
                 })
                 .await?,
+                split.1,
             ),
         }
     }
 
     async fn max_pool_relu(&mut self, x: &Shared<Z64>, window: Window) -> Result<Shared<Z64>> {
-        match self.parts(x) {
-            1 => max_pool_then_relu(self.ctx, x, window).await,
-            n => parts::join_values(
-                parts::in_parts(self.ctx, x, n, |call, part| async move {
+        match self.parts(x, true) {
+            (1, _) => max_pool_then_relu(self.ctx, x, window).await,
+            split => parts::join_values(
+                parts::in_parts(self.ctx, x, split, |call, part| async move {
                     max_pool_then_relu(&call, &part, window).await
                 })
                 .await?,
+                split.1,
             ),
         }
     }

@@ -9,7 +9,7 @@ use typenum::U0;
 
 use super::config::{LayerWeights, TrainConfig};
 use super::data::Dataset;
-use super::private::{PrivateNetwork, predict_program};
+use super::private::PrivateNetwork;
 use super::spec::NetworkSpec;
 use super::twin::{Number, Twin};
 use crate::dsl::share;
@@ -401,13 +401,13 @@ pub async fn evaluate(
 
 /// [`evaluate`], calling `done` with the number of images classified after every batch
 /// (for a progress bar). With offline `material` (dealt for
-/// [`predict_program`](super::private::predict_program) at `batch`), every full batch is
+/// [`PrivateNetwork::predict_program`] at `batch`), every full batch is
 /// classified in the online phase, one run of the material each; a last, smaller batch
 /// runs inline.
 ///
 /// # Errors
 ///
-/// As [`PrivateNetwork::predict`], and [`Error::Material`](crate::Error::Material) if the
+/// As [`PrivateNetwork::predict`], and [`Error::Material`] if the
 /// material was dealt for another program or has too few runs left.
 pub async fn evaluate_reporting(
     ctx: &(impl Context + ?Sized),
@@ -427,7 +427,7 @@ pub async fn evaluate_reporting(
         let predicted = match material.filter(|_| chunk.len() == batch) {
             Some(material) => {
                 let session = ctx.session();
-                let program = predict_program(network.spec(), session, batch);
+                let program = network.predict_program(session, batch);
                 let call = material.open(session, &program)?;
                 network.predict::<P0>(&call, &input, batch).await?
             }

@@ -151,6 +151,10 @@ async fn beaver_with_mask(
             return Ok(Vec::new());
         }
         let v = match masks.get(mask.id, &[])? {
+            // A mask drawn for weights of another shape hides other weights.
+            Some(opened) if opened.mask.len() != w_len => {
+                return Err(crate::Error::MaskReused { mask: mask.id });
+            }
             Some(opened) => opened,
             None => {
                 let v0: Vec<Z64> = random_vec(&mut mask.share_prg(call, Role::P0)?, w_len);

@@ -3,6 +3,7 @@
 //! | Protocol | Paper | Rounds (paper / here) | Bytes per element (paper / here) |
 //! |---|---|---|---|
 //! | [`matmul`] (m×n)(n×v) | Alg. 1 | 2 / 1 | 16(mn + nv) + 8mv / same |
+//! | [`matmul_with_mask`], weights masked once | Alg. 1 | 2 / 1 | first as [`matmul`], then (2mn + mv)·8 |
 //! | [`mul_elementwise`] | Alg. 1, 1×1 | 2 / 1 | 40 / 40 |
 //! | [`conv2d`], input of s elements | im2col + Alg. 1 | 2 / 1 | (2m²f²i + 2f²oi + m²o)·8 / (2s + 2f²oi + m²o)·8 |
 //! | [`truncate`] | Alg. 11 | 0 | 0 |
@@ -28,6 +29,13 @@
 //! - **Independent messages share a round**, e.g. ComputeMSB's dealt randomness travels in
 //!   the first round of ShareConvert inside DReLU, and Maxpool compares values in a
 //!   tournament tree rather than a chain.
+//!
+//! **Offline dealing.** What P2 deals without looking at any input (every Beaver triple's
+//! ⟨Z⟩₁, ComputeMSB's x with its bits and LSB) goes through `Call::send_dealt` and
+//! `Call::recv_dealt`: inline it travels as it is dealt; in a run of offline
+//! [`Material`](crate::session::Material) P2 skips it and P1 reads it from its material.
+//! What P2 deals from values it received (ShareConvert's bits and δ, η′, β′, DMaxpool's
+//! one-hot vectors) is online by nature.
 //!
 //! Every protocol opens its own [`Call`], so its random streams and
 //! message tags are its own; P0 and P1 draw their common randomness (masks, comparison
@@ -144,6 +152,21 @@ pub(crate) fn add_zero_share<R: Ring>(role: Role, prg: &mut Prg, values: &mut [R
     }
 }
 
+/// P1's shares of `values` that P2 deals: `values` minus P0's shares, which are stream
+/// `label` of the P0-P2 key.
+fn p1_shares<R: Ring>(call: &Call<'_>, label: u32, mut values: Vec<R>) -> Result<Vec<R>> {
+    let p0_shares: Vec<R> = random_vec(&mut call.shared_prg(Role::P0, label)?, values.len());
+    for (v, s) in values.iter_mut().zip(p0_shares) {
+        *v -= s;
+    }
+    Ok(values)
+}
+
+/// P0's share of `len` values P2 deals: stream `label` of the P0-P2 key.
+fn p0_shares<R: Ring>(call: &Call<'_>, label: u32, len: usize) -> Result<Vec<R>> {
+    Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
+}
+
 /// P2 deals `values`: P0's shares are stream `label` of the P0-P2 key, and P1's shares
 /// (`values` minus P0's) are sent to P1 as message `step`. P0 and P1 get theirs with
 /// [`receive_dealt`].
@@ -151,43 +174,10 @@ pub(crate) async fn deal_to_p1<R: Ring>(
     call: &Call<'_>,
     label: u32,
     step: u16,
-    mut values: Vec<R>,
+    values: Vec<R>,
 ) -> Result<()> {
-    let p0_shares: Vec<R> = random_vec(&mut call.shared_prg(Role::P0, label)?, values.len());
-    for (v, s) in values.iter_mut().zip(p0_shares) {
-        *v -= s;
-    }
-    call.send(Role::P1, step, &values).await
-}
-
-/// [`deal_to_p1`] for values that do not depend on the inputs: dealt in the offline
-/// phase where there is one ([`Material`](crate::session::Material)), inline otherwise.
-pub(crate) async fn deal_offline_to_p1<R: Ring>(
-    call: &Call<'_>,
-    label: u32,
-    step: u16,
-    mut values: Vec<R>,
-) -> Result<()> {
-    let p0_shares: Vec<R> = random_vec(&mut call.shared_prg(Role::P0, label)?, values.len());
-    for (v, s) in values.iter_mut().zip(p0_shares) {
-        *v -= s;
-    }
-    call.send_dealt(step, &values).await
-}
-
-/// This holder's share of `len` values dealt with [`deal_offline_to_p1`]: P0 derives it
-/// from the P0-P2 key, P1 receives it or reads it from its material.
-pub(crate) async fn receive_offline_dealt<R: Ring>(
-    call: &Call<'_>,
-    label: u32,
-    step: u16,
-    len: usize,
-) -> Result<Vec<R>> {
-    if call.role() == Role::P0 {
-        Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
-    } else {
-        call.recv_dealt::<R>(step, len).await
-    }
+    call.send(Role::P1, step, &p1_shares(call, label, values)?)
+        .await
 }
 
 /// This holder's share of `len` values dealt by P2 with [`deal_to_p1`]: P0 derives it from
@@ -199,8 +189,35 @@ pub(crate) async fn receive_dealt<R: Ring>(
     len: usize,
 ) -> Result<Vec<R>> {
     if call.role() == Role::P0 {
-        Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
+        p0_shares(call, label, len)
     } else {
         call.recv::<R>(Role::P2, step, len).await
+    }
+}
+
+/// [`deal_to_p1`] for values that do not depend on the inputs: dealt in the offline
+/// phase where there is one ([`Material`](crate::session::Material)), inline otherwise.
+pub(crate) async fn deal_offline_to_p1<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    values: Vec<R>,
+) -> Result<()> {
+    call.send_dealt(step, &p1_shares(call, label, values)?)
+        .await
+}
+
+/// This holder's share of `len` values dealt with [`deal_offline_to_p1`]: P0 derives it
+/// from the P0-P2 key, P1 receives it or reads it from its material.
+pub(crate) async fn receive_offline_dealt<R: Ring>(
+    call: &Call<'_>,
+    label: u32,
+    step: u16,
+    len: usize,
+) -> Result<Vec<R>> {
+    if call.role() == Role::P0 {
+        p0_shares(call, label, len)
+    } else {
+        call.recv_dealt::<R>(step, len).await
     }
 }

@@ -40,15 +40,15 @@ impl Session {
     /// Every party must open it at the same point, and no two calls of a session may have
     /// the same name and index.
     pub fn scope(&self, name: &'static str, index: u64) -> Call<'_> {
-        self.scope_in(name, index, Phase::default())
+        self.scope_with_id(name, CallId::named(name, index), Phase::default())
     }
 
-    /// [`Session::scope`] in `phase`: with a material's keys and its dealing.
-    pub(crate) fn scope_in(&self, name: &'static str, index: u64, phase: Phase) -> Call<'_> {
+    /// A top-level call named `name` with identity `id`, in `phase`.
+    pub(crate) fn scope_with_id(&self, name: &'static str, id: CallId, phase: Phase) -> Call<'_> {
         Call {
             session: self,
             parent: None,
-            id: CallId::named(name, index),
+            id,
             name,
             children: AtomicU32::new(0),
             clock: AtomicU64::new(self.clock.load(Ordering::Acquire)),

@@ -23,7 +23,6 @@ use crate::ring::{Ring, Z64};
 use super::material::lock;
 
 /// One opened mask, as this party holds it.
-#[derive(Debug)]
 pub(crate) struct OpenedMask {
     /// This party's share of the operand the mask was opened for (empty at P2).
     pub(crate) operand: Vec<Z64>,
@@ -34,12 +33,31 @@ pub(crate) struct OpenedMask {
 }
 
 /// The masks opened in one key domain.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct OpenedMasks {
     entries: Mutex<HashMap<CallId, Arc<OpenedMask>>>,
     /// A loaded material's record of digests, and the digests it holds.
     record: Option<PathBuf>,
     digests: Mutex<HashMap<CallId, [u8; 32]>>,
+}
+
+/// Lengths only: the values are shares and masks.
+impl core::fmt::Debug for OpenedMask {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenedMask")
+            .field("len", &self.mask.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many masks are open, not what they hide.
+impl core::fmt::Debug for OpenedMasks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenedMasks")
+            .field("opened", &lock(&self.entries).len())
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenedMasks {
@@ -99,18 +117,31 @@ impl OpenedMasks {
         hasher.update(&bytes);
         let digest: [u8; 32] = hasher.finalize().into();
         let mut digests = lock(&self.digests);
-        match digests.get(&id) {
-            Some(recorded) if *recorded != digest => Err(Error::MaskReused { mask: id }),
-            Some(_) => Ok(()),
-            None => {
-                digests.insert(id, digest);
-                let text: String = digests
-                    .iter()
-                    .map(|(id, digest)| format!("{} {}\n", hex(&id.to_bytes()), hex(digest)))
-                    .collect();
-                std::fs::write(record, text).map_err(|e| Error::io(record, e))
+        // Under the record's lock, with what another process may have recorded since.
+        crate::session::material::update_record(record, |text| {
+            let recorded = parse_digests(text).ok_or_else(|| Error::Material {
+                source_name: record.display().to_string(),
+                problem: crate::error::MaterialProblem::Malformed(
+                    "the record of opened masks is malformed".to_owned(),
+                ),
+            })?;
+            digests.extend(recorded);
+            match digests.get(&id) {
+                Some(recorded) if *recorded != digest => Err(Error::MaskReused { mask: id }),
+                Some(_) => Ok(None),
+                None => {
+                    digests.insert(id, digest);
+                    Ok(Some(
+                        digests
+                            .iter()
+                            .map(|(id, digest)| {
+                                format!("{} {}\n", hex(&id.to_bytes()), hex(digest))
+                            })
+                            .collect(),
+                    ))
+                }
             }
-        }
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The offline phase ([`Session::deal_offline`]) and the online one ([`Material::open`]).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, MaterialProblem, Result};
@@ -10,12 +11,20 @@ use crate::prg::Key;
 use crate::ring::Z64;
 
 use super::material::{
-    Dealing, MAX_RUN_BYTES, MAX_RUN_MESSAGES, Material, Phase, RunMessages, lock,
+    Dealing, MAX_RUN_BYTES, MAX_RUN_MESSAGES, Material, Phase, RunMessages, Writer, lock,
 };
 use super::{Call, Context, Session};
 
-/// The scope name of a material's runs: run `i` is the call `CallId::named(RUN, i)`.
+/// The name of a material's runs.
 const RUN: &str = "offline run";
+
+/// The identity of run `index` of the material dealt as `id`: its own for every material,
+/// so that two materials' runs never draw the same stream of any key (the session's P0-P1
+/// key included) and never share a message tag.
+pub(super) fn run_id(id: &[u8; 16], index: u64) -> CallId {
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    CallId::named(&format!("{RUN} of {hex}"), index)
+}
 
 /// Message steps of the dealing.
 const STEP_KEYS: u16 = 0;
@@ -39,7 +48,40 @@ impl Session {
     ///
     /// [`Error::Material`] if a run's material is larger than [`MAX_RUN_BYTES`], the
     /// errors of `run` at P2, or the transport's errors.
-    pub async fn deal_offline<F>(&self, program: &str, count: u64, mut run: F) -> Result<Material>
+    pub async fn deal_offline<F>(&self, program: &str, count: u64, run: F) -> Result<Material>
+    where
+        F: AsyncFnMut(&Call<'_>) -> Result<()>,
+    {
+        self.deal(program, count, run, None).await
+    }
+
+    /// [`Session::deal_offline`], writing this party's material to `path` run by run as it
+    /// is dealt (with its record of used runs beside it), so that memory holds one run at
+    /// a time however many are dealt; returns the material read back from the file.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::deal_offline`], and [`Error::Io`] if the file cannot be written.
+    pub async fn deal_offline_into<F>(
+        &self,
+        path: &Path,
+        program: &str,
+        count: u64,
+        run: F,
+    ) -> Result<Material>
+    where
+        F: AsyncFnMut(&Call<'_>) -> Result<()>,
+    {
+        self.deal(program, count, run, Some(path)).await
+    }
+
+    async fn deal<F>(
+        &self,
+        program: &str,
+        count: u64,
+        mut run: F,
+        sink: Option<&Path>,
+    ) -> Result<Material>
     where
         F: AsyncFnMut(&Call<'_>) -> Result<()>,
     {
@@ -70,6 +112,9 @@ impl Session {
             (id, keys)
         };
         let material = Material::new(id, program.to_owned(), role, keys, Vec::new());
+        let mut writer = sink
+            .map(|path| Writer::create(path, material.header(), count))
+            .transpose()?;
         let mut runs = Vec::new();
         for index in 0..count {
             let transfer = call.open("run");
@@ -80,14 +125,32 @@ impl Session {
                         keys: Some(material.keys()),
                         dealing: Dealing::Record(Arc::clone(&recorded)),
                     };
-                    run(&self.scope_in(RUN, index, phase)).await?;
+                    run(&self.scope_with_id(RUN, run_id(&id, index), phase)).await?;
                     let recorded = std::mem::take(&mut *lock(&recorded));
                     send_run(&transfer, recorded).await?;
                     tracing::info!(run = index + 1, count, "dealt an offline run");
+                    if let Some(writer) = &mut writer {
+                        writer.run(&RunMessages::new())?;
+                    }
                 }
-                Role::P1 => runs.push(Some(receive_run(&transfer).await?)),
-                Role::P0 => {}
+                Role::P1 => {
+                    let messages = receive_run(&transfer).await?;
+                    match &mut writer {
+                        Some(writer) => writer.run(&messages)?,
+                        None => runs.push(Some(messages)),
+                    }
+                }
+                Role::P0 => {
+                    if let Some(writer) = &mut writer {
+                        writer.run(&RunMessages::new())?;
+                    }
+                }
             }
+        }
+        if let (Some(writer), Some(path)) = (writer, sink) {
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            writer.finish(&vec![false; count])?;
+            return Material::load(path);
         }
         if role != Role::P1 {
             runs = (0..count).map(|_| None).collect();
@@ -133,7 +196,7 @@ impl Material {
             keys: Some(self.keys()),
             dealing,
         };
-        Ok(session.scope_in(RUN, index, phase))
+        Ok(session.scope_with_id(RUN, run_id(&self.id_bytes(), index), phase))
     }
 
     /// Marks run `index` used without running it (e.g. a run another process may have

@@ -25,57 +25,35 @@ use crate::session::masks::OpenedMasks;
 
 impl Material {
     /// Writes this party's material to `path` (its keys with P2 in the clear: keep the file
-    /// as private as the party's shares). Runs already used are written empty and marked
-    /// used.
+    /// as private as the party's shares), with its record of used runs beside it; from
+    /// then on a run this material hands out is recorded there too. Runs already used are
+    /// written empty and marked used.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be written.
+    /// [`Error::Io`] if the file cannot be written, [`Error::Material`] if `path` is the
+    /// file this material was loaded from.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let io = |e| Error::io(path, e);
-        let file = create_private(path).map_err(io)?;
-        let mut out = BufWriter::new(file);
-        let used = lock(&self.usage).used.clone();
-        out.write_all(MAGIC).map_err(io)?;
-        out.write_all(&[self.role.id()]).map_err(io)?;
-        out.write_all(&self.id).map_err(io)?;
-        out.write_all(&(self.program.len() as u64).to_le_bytes())
-            .map_err(io)?;
-        out.write_all(self.program.as_bytes()).map_err(io)?;
-        for key in &self.keys.keys {
-            match key {
-                Some(key) => {
-                    out.write_all(&[1]).map_err(io)?;
-                    out.write_all(&key.to_bytes()).map_err(io)?;
-                }
-                None => out.write_all(&[0; 17]).map_err(io)?,
-            }
+        if let Runs::File { path: source, .. } = &*lock(&self.runs)
+            && source == path
+        {
+            return Err(material_error(
+                path,
+                MaterialProblem::Malformed("it cannot be saved over itself".to_owned()),
+            ));
         }
-        out.write_all(&(used.len() as u64).to_le_bytes())
-            .map_err(io)?;
+        let used = lock(&self.usage).used.clone();
+        let mut writer = Writer::create(path, self.header(), used.len() as u64)?;
         for (index, &was_used) in used.iter().enumerate() {
             let messages = if was_used {
                 HashMap::new()
             } else {
                 self.peek_run(index)?
             };
-            let mut run = Vec::new();
-            run.extend_from_slice(&(messages.len() as u64).to_le_bytes());
-            let mut sorted: Vec<_> = messages.iter().collect();
-            sorted.sort_by_key(|(key, _)| **key);
-            for ((call, step), bytes) in sorted {
-                run.extend_from_slice(&call.to_bytes());
-                run.extend_from_slice(&step.to_le_bytes());
-                run.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                run.extend_from_slice(bytes);
-            }
-            out.write_all(&(run.len() as u64).to_le_bytes())
-                .map_err(io)?;
-            out.write_all(&run).map_err(io)?;
+            writer.run(&messages)?;
         }
-        out.flush().map_err(io)?;
-        let record = usage_path(path);
-        write_usage(&record, &used)?;
+        writer.finish(&used)?;
+        lock(&self.usage).record = Some(usage_path(path));
         Ok(())
     }
 
@@ -144,7 +122,7 @@ impl Material {
             offsets.push(position);
             let run_len = reader.u64()?;
             let end = position.saturating_add(8).saturating_add(run_len);
-            if run_len > MAX_RUN_BYTES + 8 * MAX_RUN_MESSAGES || end > file_len {
+            if run_len > MAX_RUN_BYTES + 8 + 22 * MAX_RUN_MESSAGES || end > file_len {
                 return Err(reader.malformed(format!(
                     "truncated: run {index} announces {run_len} bytes, the file ends {} bytes after its start",
                     file_len.saturating_sub(position + 8)
@@ -182,6 +160,90 @@ impl Material {
     }
 }
 
+/// What a material file starts with.
+pub(crate) struct Header<'m> {
+    pub(super) role: Role,
+    pub(super) id: [u8; 16],
+    pub(super) program: &'m str,
+    pub(super) keys: &'m [Option<Key>; 3],
+}
+
+/// Writes a material file run by run, so that a dealing never holds more than one run.
+pub(crate) struct Writer {
+    out: BufWriter<File>,
+    path: PathBuf,
+    count: u64,
+    written: u64,
+}
+
+impl Writer {
+    /// Creates `path` (owner-only) and writes the header of a material of `count` runs.
+    pub(crate) fn create(path: &Path, header: Header<'_>, count: u64) -> Result<Writer> {
+        let io = |e| Error::io(path, e);
+        let mut out = BufWriter::new(create_private(path).map_err(io)?);
+        out.write_all(MAGIC).map_err(io)?;
+        out.write_all(&[header.role.id()]).map_err(io)?;
+        out.write_all(&header.id).map_err(io)?;
+        out.write_all(&(header.program.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        out.write_all(header.program.as_bytes()).map_err(io)?;
+        for key in header.keys {
+            match key {
+                Some(key) => {
+                    out.write_all(&[1]).map_err(io)?;
+                    out.write_all(&key.to_bytes()).map_err(io)?;
+                }
+                None => out.write_all(&[0; 17]).map_err(io)?,
+            }
+        }
+        out.write_all(&count.to_le_bytes()).map_err(io)?;
+        Ok(Writer {
+            out,
+            path: path.to_owned(),
+            count,
+            written: 0,
+        })
+    }
+
+    /// Appends the next run's messages.
+    pub(crate) fn run(&mut self, messages: &RunMessages) -> Result<()> {
+        let io = |e| Error::io(&self.path, e);
+        let mut sorted: Vec<_> = messages.iter().collect();
+        sorted.sort_by_key(|(key, _)| **key);
+        let len = 8 + sorted
+            .iter()
+            .map(|(_, bytes)| 22 + bytes.len() as u64)
+            .sum::<u64>();
+        self.out.write_all(&len.to_le_bytes()).map_err(io)?;
+        self.out
+            .write_all(&(sorted.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        for ((call, step), bytes) in sorted {
+            self.out.write_all(&call.to_bytes()).map_err(io)?;
+            self.out.write_all(&step.to_le_bytes()).map_err(io)?;
+            self.out
+                .write_all(&(bytes.len() as u64).to_le_bytes())
+                .map_err(io)?;
+            self.out.write_all(bytes).map_err(io)?;
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Syncs the file and writes the record of used runs beside it.
+    pub(crate) fn finish(mut self, used: &[bool]) -> Result<()> {
+        let io = |e| Error::io(&self.path, e);
+        if self.written != self.count {
+            return Err(Error::Internal(
+                "a material file with fewer runs than announced",
+            ));
+        }
+        self.out.flush().map_err(io)?;
+        self.out.get_ref().sync_all().map_err(io)?;
+        write_usage(&usage_path(&self.path), used)
+    }
+}
+
 fn material_error(path: &Path, problem: MaterialProblem) -> Error {
     Error::Material {
         source_name: path.display().to_string(),
@@ -204,21 +266,91 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
 /// Writes which runs are used (one character per run, `1` used), durably, before a run
 /// is handed out.
 pub(super) fn write_usage(record: &Path, used: &[bool]) -> Result<()> {
-    let text: String = used.iter().map(|&u| if u { '1' } else { '0' }).collect();
     let io = |e| Error::io(record, e);
     let mut file = create_private(record).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
+    file.write_all(usage_text(used).as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)
+}
+
+fn usage_text(used: &[bool]) -> String {
+    used.iter().map(|&u| if u { '1' } else { '0' }).collect()
+}
+
+/// Reads the record of used runs beside a material file, lets `pick` mark a run, and
+/// writes the record back durably, all under an exclusive lock on the record: two
+/// processes (or two loads in one) never take the same run.
+pub(super) fn update_usage(
+    record: &Path,
+    count: usize,
+    pick: impl FnOnce(&mut Vec<bool>) -> Result<usize>,
+) -> Result<(usize, Vec<bool>)> {
+    let io = |e| Error::io(record, e);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(record)
+        .map_err(|e| missing_usage(record, e))?;
+    file.lock().map_err(io)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io)?;
+    let mut used = parse_usage(record, &text, count)?;
+    let index = pick(&mut used)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.set_len(0).map_err(io)?;
+    file.write_all(usage_text(&used).as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok((index, used))
+}
+
+/// Reads the record at `path` (empty if there is none yet) under an exclusive lock, and
+/// writes back what `update` returns, if anything, durably and readable by its owner only.
+pub(crate) fn update_record(
+    path: &Path,
+    update: impl FnOnce(&str) -> Result<Option<String>>,
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.lock().map_err(io)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io)?;
+    if let Some(text) = update(&text)? {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.set_len(0).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The error for a record of used runs that cannot be opened: a material file copied
+/// without it would let its runs be used again, so it is refused.
+fn missing_usage(record: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        material_error(
+            record,
+            MaterialProblem::Malformed(
+                "the record of used runs beside the material is missing: without it a run could be used twice (copy it with the material)".to_owned(),
+            ),
+        )
+    } else {
+        Error::io(record, e)
+    }
 }
 
 fn read_usage(record: &Path, count: u64) -> Result<Vec<bool>> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let text = match std::fs::read_to_string(record) {
-        Ok(text) => text,
-        // A file written elsewhere and copied without its record: nothing used here yet.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![false; count]),
-        Err(e) => return Err(Error::io(record, e)),
-    };
+    let text = std::fs::read_to_string(record).map_err(|e| missing_usage(record, e))?;
+    parse_usage(record, &text, count)
+}
+
+fn parse_usage(record: &Path, text: &str, count: usize) -> Result<Vec<bool>> {
     let text = text.trim();
     if text.len() != count || !text.bytes().all(|b| b == b'0' || b == b'1') {
         return Err(material_error(

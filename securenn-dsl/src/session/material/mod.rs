@@ -25,6 +25,8 @@
 
 mod file;
 
+pub(crate) use file::{Writer, update_record};
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -89,7 +91,7 @@ pub(crate) type Dealt = (CallId, u16, Vec<u8>);
 
 /// How a call deals: inline (P2 sends as it goes), recording (P2's offline run), or
 /// replaying a run's material (the online phase).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) enum Dealing {
     /// P2 deals as the program runs.
     #[default]
@@ -103,10 +105,25 @@ pub(crate) enum Dealing {
 
 /// What a call inherits from the context it was opened in: which keys it shares with P2
 /// (the session's, or a material's) and how P2's material reaches P1.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Phase {
     pub(crate) keys: Option<Arc<DealerKeys>>,
     pub(crate) dealing: Dealing,
+}
+
+/// Names the phase only: the messages it holds are shares.
+impl core::fmt::Debug for Phase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let dealing = match self.dealing {
+            Dealing::Inline => "inline",
+            Dealing::Record(_) => "offline (recording)",
+            Dealing::Replay(_) => "online",
+        };
+        f.debug_struct("Phase")
+            .field("material_keys", &self.keys.is_some())
+            .field("dealing", &dealing)
+            .finish()
+    }
 }
 
 /// This phase's dealt message `step` of `call` as `len` elements of `R`, taken out of the
@@ -149,7 +166,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Where a material's runs are.
-#[derive(Debug)]
 enum Runs {
     /// In memory, as dealt (P1's), or nothing to hold (P0's and P2's).
     Memory(Vec<Option<RunMessages>>),
@@ -172,7 +188,6 @@ struct Usage {
 /// together), written with [`Material::save`] and read back with [`Material::load`]; a run
 /// is used by [`Material::open`]. The parties must use the material of the same dealing:
 /// [`Material::id`] names it, and the CLI states it in each party's job.
-#[derive(Debug)]
 pub struct Material {
     id: [u8; 16],
     program: String,
@@ -181,6 +196,18 @@ pub struct Material {
     runs: Mutex<Runs>,
     usage: Mutex<Usage>,
     source_name: String,
+}
+
+/// Names the material, never its keys or messages.
+impl core::fmt::Debug for Material {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Material")
+            .field("id", &self.id())
+            .field("program", &self.program)
+            .field("role", &self.role)
+            .field("source", &self.source_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Material {
@@ -221,6 +248,21 @@ impl Material {
             }),
             ..self
         }
+    }
+
+    /// What its file starts with.
+    pub(crate) fn header(&self) -> file::Header<'_> {
+        file::Header {
+            role: self.role,
+            id: self.id,
+            program: &self.program,
+            keys: &self.keys.keys,
+        }
+    }
+
+    /// The dealing's identity, as bytes.
+    pub(crate) fn id_bytes(&self) -> [u8; 16] {
+        self.id
     }
 
     /// The dealing's identity, the same at the three parties (hexadecimal).
@@ -279,43 +321,58 @@ impl Material {
     /// Marks the first unused run as used (recording it beside the file first) and returns
     /// its index and, at P1, its messages.
     pub(crate) fn take_next(&self) -> Result<(u64, RunMessages)> {
-        let index = {
-            let mut usage = lock(&self.usage);
-            let count = usage.used.len() as u64;
-            let index = usage
-                .used
-                .iter()
-                .position(|used| !used)
-                .ok_or_else(|| self.error(MaterialProblem::Exhausted { count }))?;
-            usage.used[index] = true;
-            if let Some(record) = &usage.record {
-                file::write_usage(record, &usage.used)?;
-            }
-            index
-        };
-        let messages = self.read_run(index)?;
-        Ok((index as u64, messages))
+        let index = self.mark_used(None)?;
+        Ok((index as u64, self.read_run(index)?))
     }
 
     /// Marks run `index` as used and returns its messages: [`MaterialProblem::Used`] if it
     /// was used before.
     pub(crate) fn take(&self, index: u64) -> Result<RunMessages> {
-        {
-            let mut usage = lock(&self.usage);
-            let count = usage.used.len() as u64;
-            let slot = usize::try_from(index)
-                .ok()
-                .and_then(|i| usage.used.get_mut(i))
-                .ok_or_else(|| self.error(MaterialProblem::Exhausted { count }))?;
-            if *slot {
-                return Err(self.error(MaterialProblem::Used { index }));
+        let index = self.mark_used(Some(index))?;
+        self.read_run(index)
+    }
+
+    /// The next unused run, if any (another process may take it first).
+    pub fn next_unused(&self) -> Option<u64> {
+        let usage = lock(&self.usage);
+        usage.used.iter().position(|used| !used).map(|i| i as u64)
+    }
+
+    /// Marks `wanted` (or the first unused run) as used and returns it. With a file, the
+    /// record beside it is read, updated and synced under an exclusive lock, so two
+    /// processes never take the same run.
+    fn mark_used(&self, wanted: Option<u64>) -> Result<usize> {
+        let mut usage = lock(&self.usage);
+        let pick = |used: &mut Vec<bool>| -> Result<usize> {
+            let count = used.len() as u64;
+            let index = match wanted {
+                None => used
+                    .iter()
+                    .position(|used| !used)
+                    .ok_or_else(|| self.error(MaterialProblem::Exhausted { count }))?,
+                Some(index) => {
+                    let slot = usize::try_from(index)
+                        .ok()
+                        .filter(|&i| i < used.len())
+                        .ok_or_else(|| self.error(MaterialProblem::Exhausted { count }))?;
+                    if used[slot] {
+                        return Err(self.error(MaterialProblem::Used { index }));
+                    }
+                    slot
+                }
+            };
+            used[index] = true;
+            Ok(index)
+        };
+        match usage.record.clone() {
+            Some(record) => {
+                let count = usage.used.len();
+                let (index, used) = file::update_usage(&record, count, pick)?;
+                usage.used = used;
+                Ok(index)
             }
-            *slot = true;
-            if let Some(record) = &usage.record {
-                file::write_usage(record, &usage.used)?;
-            }
+            None => pick(&mut usage.used),
         }
-        self.read_run(usize::try_from(index).unwrap_or(usize::MAX))
     }
 
     fn read_run(&self, index: usize) -> Result<RunMessages> {
