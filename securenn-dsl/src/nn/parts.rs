@@ -4,8 +4,10 @@
 //! falls is the time the links stand idle while a dependent message waits for the one
 //! before it, which on a link of 40 MB/s is most of a large layer's time.
 //!
-//! Every part runs the same protocol on its examples as the whole batch would, in its own
-//! call: the split is public (it depends on the batch and the link only) and changes
+//! The parts are whole examples, or, for a batch smaller than the parts wanted and a layer
+//! that works on each channel apart (ReLU, pooling in inference), groups of channels.
+//! Every part runs the same protocol on its values as the whole would, in its own call:
+//! the split is public (it depends on the link and the layer's shape only) and changes
 //! nothing of what any party learns.
 
 use core::future::Future;
