@@ -16,7 +16,7 @@ use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::private::PrivateNetwork;
 use securenn_dsl::nn::twin::Number;
 use securenn_dsl::prelude::*;
-use securenn_dsl::session::{Material, run_local_with};
+use securenn_dsl::session::{Call, Material, run_local_with};
 use securenn_tests::public_elements;
 
 /// How a run uses its material.
@@ -196,21 +196,24 @@ fn material_dealt_for_another_batch_is_an_error() {
     );
 }
 
-/// Deals `count` runs of a small program (one ReLU of 8 values) and returns each party's
-/// material.
+/// The small program material is dealt for here: one ReLU of 8 values (zeros: P2's
+/// offline run sees no input anyway).
+async fn relu_of_zeros(call: &Call<'_>) -> Result<()> {
+    let role = call.role();
+    let zeros = if role.is_helper() {
+        Vec::new()
+    } else {
+        vec![Z64::ZERO; 8]
+    };
+    let x: Shared<Z64> = Shared::from_share(role, [8], zeros)?;
+    protocol::relu(call, &x).await.map(drop)
+}
+
+/// Deals `count` runs of the small program and returns each party's material.
 fn deal_relu(count: u64) -> [Material; 3] {
     run_local_with(&config(9), |session| async move {
         session
-            .deal_offline("relu of 8", count, async |call| {
-                let role = call.role();
-                let zeros = if role.is_helper() {
-                    Vec::new()
-                } else {
-                    vec![Z64::ZERO; 8]
-                };
-                let x: Shared<Z64> = Shared::from_share(role, [8], zeros)?;
-                protocol::relu(call, &x).await.map(drop)
-            })
+            .deal_offline("relu of 8", count, relu_of_zeros)
             .await
     })
     .unwrap()
@@ -282,16 +285,7 @@ fn material_dealt_into_files_serves_the_online_phase() {
     let _ = run_local_with(&config(9), |session| async move {
         let path = &paths[session.role().index()];
         session
-            .deal_offline_into(path, "relu of 8", 2, async |call| {
-                let role = call.role();
-                let zeros = if role.is_helper() {
-                    Vec::new()
-                } else {
-                    vec![Z64::ZERO; 8]
-                };
-                let x: Shared<Z64> = Shared::from_share(role, [8], zeros)?;
-                protocol::relu(call, &x).await.map(drop)
-            })
+            .deal_offline_into(path, "relu of 8", 2, relu_of_zeros)
             .await
             .map(|m| m.remaining())
     })

@@ -171,36 +171,41 @@ fn a_mask_is_refused_for_weights_of_another_shape_without_a_panic() {
     assert!(matches!(error, Error::MaskReused { .. }), "{error}");
 }
 
+/// This party's share of zeros: `n` of them, none at the helper.
+fn zeros(role: Role, n: usize) -> Vec<Z64> {
+    if role.is_helper() {
+        Vec::new()
+    } else {
+        vec![Z64::ZERO; n]
+    }
+}
+
+/// Network A with `weights` shared by P1, and a training batch of zero inputs and labels.
+async fn network_a(
+    session: &Session,
+    weights: Vec<Option<securenn_dsl::nn::config::LayerWeights>>,
+) -> Result<(PrivateNetwork, Shared<Z64>, Shared<Z64, U0>, usize)> {
+    let spec = NetworkSpec::resolve("A")?;
+    let role = session.role();
+    let owned = Private::<P1, _>::new(role, || weights);
+    let config = TrainConfig::default();
+    let batch = config.batch();
+    let network = PrivateNetwork::share_weights(session, spec.clone(), &owned, config).await?;
+    let shape = spec.input().batch(batch);
+    let input = Shared::from_share(role, shape.clone(), zeros(role, shape.numel()))?;
+    let classes = spec.output().len();
+    let labels = Shared::from_share(role, [batch, classes], zeros(role, batch * classes))?;
+    Ok((network, input, labels, batch))
+}
+
 #[test]
 fn material_dealt_for_weights_before_a_training_step_is_refused_after_it() {
     let spec = NetworkSpec::resolve("A").unwrap();
     let weights = initial_weights(&spec, 11);
     let error = run_local_with(&config(8), |session| {
-        let (spec, weights) = (spec.clone(), weights.clone());
+        let weights = weights.clone();
         async move {
-            let role = session.role();
-            let owned = Private::<P1, _>::new(role, || weights);
-            let config = TrainConfig::default();
-            let batch = config.batch();
-            let mut network =
-                PrivateNetwork::share_weights(&session, spec.clone(), &owned, config).await?;
-            let shape = spec.input().batch(batch);
-            let zeros = if role.is_helper() {
-                Vec::new()
-            } else {
-                vec![Z64::ZERO; shape.numel()]
-            };
-            let input: Shared<Z64> = Shared::from_share(role, shape, zeros)?;
-            let classes = spec.output().len();
-            let labels: Shared<Z64, U0> = Shared::from_share(
-                role,
-                [batch, classes],
-                if role.is_helper() {
-                    Vec::new()
-                } else {
-                    vec![Z64::ZERO; batch * classes]
-                },
-            )?;
+            let (mut network, input, labels, batch) = network_a(&session, weights).await?;
             let program = network.predict_program(&session, batch);
             let material = session
                 .deal_offline(&program, 1, async |call| {
@@ -285,15 +290,10 @@ fn a_material_file_refuses_its_masks_for_other_weights_in_a_later_process() {
                 shares,
                 TrainConfig::default(),
             )?;
-            let input_len = if session.role().is_helper() {
-                0
-            } else {
-                spec.input().len()
-            };
             let input = Shared::from_share(
                 session.role(),
                 spec.input().batch(1),
-                vec![Z64::ZERO; input_len],
+                zeros(session.role(), spec.input().len()),
             )?;
             session
                 .deal_offline("A at batch 1", 3, async |call| {
@@ -340,31 +340,9 @@ fn a_network_opens_its_weights_once_and_anew_after_training() {
     let spec = NetworkSpec::resolve("A").unwrap();
     let weights = initial_weights(&spec, 11);
     let [sent, _, _] = run_local_with(&config(8), |session| {
-        let (spec, weights) = (spec.clone(), weights.clone());
+        let weights = weights.clone();
         async move {
-            let role = session.role();
-            let owned = Private::<P1, _>::new(role, || weights);
-            let config = TrainConfig::default();
-            let batch = config.batch();
-            let mut network =
-                PrivateNetwork::share_weights(&session, spec.clone(), &owned, config).await?;
-            let shape = spec.input().batch(batch);
-            let zeros = if role.is_helper() {
-                Vec::new()
-            } else {
-                vec![Z64::ZERO; shape.numel()]
-            };
-            let input: Shared<Z64> = Shared::from_share(role, shape, zeros)?;
-            let classes = spec.output().len();
-            let labels: Shared<Z64, U0> = Shared::from_share(
-                role,
-                [batch, classes],
-                if role.is_helper() {
-                    Vec::new()
-                } else {
-                    vec![Z64::ZERO; batch * classes]
-                },
-            )?;
+            let (mut network, input, labels, batch) = network_a(&session, weights).await?;
             let mut sent = Vec::new();
             for train in [false, false, true, false] {
                 if train {

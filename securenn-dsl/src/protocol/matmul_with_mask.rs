@@ -45,6 +45,7 @@ use crate::prg::Prg;
 use crate::ring::Z64;
 use crate::session::{Call, Context};
 use crate::share::Shared;
+use crate::tensor::Shape;
 
 /// The stream label of V's shares, within the mask's identity.
 const V_SHARE: u32 = 0;
@@ -96,13 +97,7 @@ where
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
-    let call = ctx.open("matmul");
-    let session = ctx.session();
-    check_holder(session, "matmul", x)?;
-    check_holder(session, "matmul", w)?;
-    let (product, shape) = matrix_product(x.shape(), w.shape())?;
-    let out = beaver_with_mask(&call, x.data(), w.data(), product, mask).await?;
-    Ok(Shared::from_parts(session.role(), shape, out))
+    with_mask(ctx, "matmul", x, w, mask, matrix_product).await
 }
 
 /// The convolution of a secret NHWC input by secret `[kernel, kernel, in, out]` filters
@@ -125,12 +120,32 @@ where
     G: Unsigned,
     Sum<F, G>: Unsigned,
 {
-    let call = ctx.open("conv2d");
+    let of = |input: &Shape, weights: &Shape| convolution(input, weights, stride, padding);
+    with_mask(ctx, "conv2d", input, weights, mask, of).await
+}
+
+/// Opens call `name`, checks that both shares are this party's, and multiplies them as
+/// `of` their shapes says, with `mask` on the weights.
+async fn with_mask<C, F, G>(
+    ctx: &C,
+    name: &'static str,
+    x: &Shared<Z64, F>,
+    w: &Shared<Z64, G>,
+    mask: WeightMask,
+    of: impl FnOnce(&Shape, &Shape) -> Result<(Product, Shape)>,
+) -> Result<Shared<Z64, Sum<F, G>>>
+where
+    C: Context + ?Sized,
+    F: Unsigned + Add<G>,
+    G: Unsigned,
+    Sum<F, G>: Unsigned,
+{
+    let call = ctx.open(name);
     let session = ctx.session();
-    check_holder(session, "conv2d", input)?;
-    check_holder(session, "conv2d", weights)?;
-    let (product, shape) = convolution(input.shape(), weights.shape(), stride, padding)?;
-    let out = beaver_with_mask(&call, input.data(), weights.data(), product, mask).await?;
+    check_holder(session, name, x)?;
+    check_holder(session, name, w)?;
+    let (product, shape) = of(x.shape(), w.shape())?;
+    let out = beaver_with_mask(&call, x.data(), w.data(), product, mask).await?;
     Ok(Shared::from_parts(session.role(), shape, out))
 }
 
