@@ -139,11 +139,23 @@ pub(crate) async fn beaver(
     // with P2's.
     let j = Z64::new(holder_index(role));
     let y_minus_jf: Vec<Z64> = y.iter().zip(f).map(|(&yv, &fv)| yv - j * fv).collect();
-    let mut w = product.apply(x, f)?;
-    for (w, ey) in w.iter_mut().zip(product.apply(e, &y_minus_jf)?) {
-        *w += ey;
+    combine(call, product, (x, f), (e, &y_minus_jf), out_len).await
+}
+
+/// A holder's last step of a Beaver product: A·B + C·D + ⟨Z⟩ⱼ, with ⟨Z⟩ⱼ derived from the
+/// P0-P2 key at P0 and dealt to P1 (read from its material in the online phase).
+pub(crate) async fn combine(
+    call: &Call<'_>,
+    product: Product,
+    (a, b): (&[Z64], &[Z64]),
+    (c, d): (&[Z64], &[Z64]),
+    out_len: usize,
+) -> Result<Vec<Z64>> {
+    let mut w = product.apply(a, b)?;
+    for (w, cd) in w.iter_mut().zip(product.apply(c, d)?) {
+        *w += cd;
     }
-    let z = if role == Role::P0 {
+    let z = if call.role() == Role::P0 {
         random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, out_len)
     } else {
         call.recv_dealt::<Z64>(STEP_Z, out_len).await?

@@ -36,7 +36,7 @@ use typenum::{Sum, Unsigned};
 
 use super::check_holder;
 use super::conv2d::convolution;
-use super::matmul::{Product, STEP_EF, STEP_Z, U_SHARE, Z_SHARE, add, matrix_product};
+use super::matmul::{Product, STEP_EF, STEP_Z, U_SHARE, Z_SHARE, add, combine, matrix_product};
 use super::random_vec;
 use crate::error::Result;
 use crate::net::CallId;
@@ -225,17 +225,12 @@ async fn beaver_with_mask(
     let e = &opening[..x_len];
 
     // Yⱼ = Xⱼ·F + E·Vⱼ + Zⱼ.
-    let mut y = product.apply(x, &opened.opened)?;
-    for (y, ev) in y.iter_mut().zip(product.apply(e, &opened.mask)?) {
-        *y += ev;
-    }
-    let z = if role == Role::P0 {
-        random_vec(&mut call.shared_prg(Role::P2, Z_SHARE)?, out_len)
-    } else {
-        call.recv_dealt::<Z64>(STEP_Z, out_len).await?
-    };
-    for (y, z) in y.iter_mut().zip(z) {
-        *y += z;
-    }
-    Ok(y)
+    combine(
+        call,
+        product,
+        (x, &opened.opened),
+        (e, &opened.mask),
+        out_len,
+    )
+    .await
 }
