@@ -5,7 +5,7 @@ use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use securenn_dsl::net::CallId;
 use securenn_dsl::prg::{Key, Prg, StreamId};
-use securenn_dsl::ring::{Ring, Z64};
+use securenn_dsl::ring::{Ring, Z64, Zp};
 use securenn_dsl::tensor::{matmul_into, matmul_naive};
 
 fn main() {
@@ -134,4 +134,24 @@ fn matmul_576x25x20_blocked(bencher: Bencher<'_, '_>) {
                 &mut out,
             )
         });
+}
+
+/// Uniform Z_67 elements (PrivateCompare's multipliers and masks), 2^17 at a time.
+#[divan::bench]
+fn prg_random_zp(bencher: Bencher<'_, '_>) {
+    let mut prg = prg();
+    let mut out = vec![Zp::ZERO; 1 << 17];
+    bencher
+        .counter(ItemsCount::new(out.len()))
+        .bench_local(|| Zp::fill_random(&mut prg, divan::black_box(&mut out)));
+}
+
+/// Uniform non-zero Z_67 elements, 2^17 at a time.
+#[divan::bench]
+fn prg_random_zp_nonzero(bencher: Bencher<'_, '_>) {
+    let mut prg = prg();
+    let mut out = vec![Zp::ZERO; 1 << 17];
+    bencher
+        .counter(ItemsCount::new(out.len()))
+        .bench_local(|| Zp::fill_random_nonzero(&mut prg, divan::black_box(&mut out)));
 }

@@ -102,7 +102,7 @@ pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
     }
     if call.role() == Role::P2 {
         let x: Vec<ZOdd> = random_vec(&mut call.private_prg(HELPER_X), n);
-        let bits = bits_bit_major(x.iter().map(|x| x.value()));
+        let bits = bits_bit_major(&x.iter().map(|x| x.value()).collect::<Vec<u64>>());
         let lsb: Vec<Z64> = x.iter().map(|x| Z64::new(x.value() & 1)).collect();
         deal_offline_to_p1(call, DEALT_X, STEP_X, x).await?;
         deal_offline_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;

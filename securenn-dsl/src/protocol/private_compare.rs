@@ -131,15 +131,17 @@ pub(crate) async fn private_compare_in(
         let found_zero = d0
             .chunks_exact(BIT_WIDTH)
             .zip(d1.chunks_exact(BIT_WIDTH))
-            .map(|(a, b)| a.iter().zip(b).any(|(&x, &y)| x + y == Zp::ZERO))
+            .map(|(a, b)| has_zero_sum(a, b))
             .collect();
         return Ok(Some(found_zero));
     };
     let other = role.other_holder().unwrap_or(Role::P0);
-    let mut multipliers = vec![Zp::ZERO; n * BIT_WIDTH];
-    Zp::fill_random_nonzero(&mut call.shared_prg(other, MULTIPLIERS)?, &mut multipliers);
-    let mut zero_masks = vec![Zp::ZERO; n * BIT_WIDTH];
-    Zp::fill_random(&mut call.shared_prg(other, ZERO_MASKS)?, &mut zero_masks);
+    // The randomness is drawn a block at a time, in the blocks' order, so that it stays in
+    // cache with the block's values.
+    let mut multiplier_prg = call.shared_prg(other, MULTIPLIERS)?;
+    let mut zero_mask_prg = call.shared_prg(other, ZERO_MASKS)?;
+    let mut multipliers = vec![Zp::ZERO; BLOCK * BIT_WIDTH];
+    let mut zero_masks = vec![Zp::ZERO; BLOCK * BIT_WIDTH];
     let mut corner_prg = call.shared_prg(other, CORNER)?;
     let mut rotations = call.shared_prg(other, ROTATIONS)?;
 
@@ -164,10 +166,12 @@ pub(crate) async fn private_compare_in(
             }
         }
         // dᵢ = sᵢ·cᵢ ± zᵢ mod p (the random sᵢ and zᵢ are used in the block's order).
-        let randomness = start * BIT_WIDTH..(start + len) * BIT_WIDTH;
+        let randomness = ..len * BIT_WIDTH;
+        Zp::fill_random_nonzero(&mut multiplier_prg, &mut multipliers[randomness]);
+        Zp::fill_random(&mut zero_mask_prg, &mut zero_masks[randomness]);
         block.mask(
             len,
-            &multipliers[randomness.clone()],
+            &multipliers[randomness],
             &zero_masks[randomness],
             role == Role::P0,
         );
@@ -321,6 +325,19 @@ fn difference_row(
     }
 }
 
+/// Whether two shares of a comparison's 64 values sum to zero anywhere: a + b is 0 or p
+/// (both are below p). Without an early exit, so that the loop vectorizes.
+fn has_zero_sum(a: &[Zp], b: &[Zp]) -> bool {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let sum = x.value() + y.value();
+            u8::from(sum == 0) | u8::from(sum == Zp::MODULUS)
+        })
+        .fold(0, |any, zero| any | zero)
+        != 0
+}
+
 /// Bit shares laid out comparison-major (`[n, 64]`) rearranged bit-major.
 pub(crate) fn bit_major(bits: &[Zp], n: usize) -> Vec<Zp> {
     let mut out = vec![Zp::ZERO; bits.len()];
@@ -332,16 +349,24 @@ pub(crate) fn bit_major(bits: &[Zp], n: usize) -> Vec<Zp> {
     out
 }
 
-/// The 64 bits of each value, as elements of Z_p, bit-major.
-pub(crate) fn bits_bit_major(values: impl ExactSizeIterator<Item = u64> + Clone) -> Vec<Zp> {
+/// The 64 bits of each value, as elements of Z_p, bit-major. A block of values at a time,
+/// so that each value is read from cache for its 64 bits.
+pub(crate) fn bits_bit_major(values: &[u64]) -> Vec<Zp> {
+    const VALUES_PER_BLOCK: usize = 2048;
     let n = values.len();
-    let mut out = Vec::with_capacity(n * BIT_WIDTH);
-    for i in 0..BIT_WIDTH {
-        out.extend(
-            values
-                .clone()
-                .map(|v| if (v >> i) & 1 == 1 { Zp::ONE } else { Zp::ZERO }),
-        );
+    let mut out = vec![Zp::ZERO; n * BIT_WIDTH];
+    for (block, chunk) in values.chunks(VALUES_PER_BLOCK).enumerate() {
+        let start = block * VALUES_PER_BLOCK;
+        for i in 0..BIT_WIDTH {
+            let row = &mut out[i * n + start..i * n + start + chunk.len()];
+            for (bit, &value) in row.iter_mut().zip(chunk) {
+                *bit = if (value >> i) & 1 == 1 {
+                    Zp::ONE
+                } else {
+                    Zp::ZERO
+                };
+            }
+        }
     }
     out
 }

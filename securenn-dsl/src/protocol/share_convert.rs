@@ -164,11 +164,12 @@ async fn helper(call: &Call<'_>, n: usize) -> Result<Vec<ZOdd>> {
     let masked0 = call.recv::<Z64>(Role::P0, STEP_MASKED, n).await?;
     let masked1 = call.recv::<Z64>(Role::P1, STEP_MASKED, n).await?;
 
-    let x = masked0
+    let x: Vec<u64> = masked0
         .iter()
         .zip(&masked1)
-        .map(|(&a0, &a1)| (a0 + a1).value());
-    let bits = bits_bit_major(x);
+        .map(|(&a0, &a1)| (a0 + a1).value())
+        .collect();
+    let bits = bits_bit_major(&x);
     let delta = masked0
         .iter()
         .zip(&masked1)

@@ -247,7 +247,8 @@ impl<P: PrimeModulus> Ring for ZMod<P> {
     }
 
     fn decode_slice(bytes: &[u8], out: &mut Vec<Self>) -> bool {
-        if bytes.iter().any(|&b| b >= P::P) {
+        // The largest byte, without an early exit, so that the check vectorizes.
+        if bytes.iter().fold(0, |max, &b| max.max(b)) >= P::P {
             return false;
         }
         out.extend(bytes.iter().map(|&b| Self::reduced(b)));
