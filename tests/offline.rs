@@ -28,9 +28,11 @@ enum Use {
     Online,
 }
 
+/// With P0's and P1's offline draws: the online phase takes them from the material.
 fn config(seed: u64) -> SessionConfig {
     SessionConfig {
         insecure_seed: Some(seed),
+        offline_draws: true,
         ..SessionConfig::default()
     }
 }
@@ -295,6 +297,44 @@ fn material_dealt_into_files_serves_the_online_phase() {
     assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
     assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
     assert!(relu_online(load(), "relu of 8").is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn p0_and_p1_keep_the_draws_of_their_comparisons_in_their_material() {
+    // A ReLU of 8 values makes two comparisons of each (ShareConvert's and ComputeMSB's),
+    // each with 64 multipliers and 64 zero masks per value at P0 and at P1, and P2 deals
+    // shares of 64 bits per value twice: P0 draws 6 × 64 × 8 bytes of Z_p offline, P1
+    // 4 × 64 × 8. P2's file holds only its header, of the same size as theirs.
+    let dir = scratch("draws");
+    let paths: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("p{i}.material"))).collect();
+    for (material, path) in deal_relu(1).iter().zip(&paths) {
+        material.save(path).unwrap();
+    }
+    let len = |i: usize| std::fs::metadata(&paths[i]).unwrap().len();
+    assert!(len(0) >= len(2) + 6 * 64 * 8, "P0: {} bytes", len(0));
+    assert!(len(1) >= len(2) + 4 * 64 * 8, "P1: {} bytes", len(1));
+    let relu_of: Vec<f64> = (0..8).map(|i| (f64::from(i) - 3.5).max(0.0)).collect();
+    let load = || -> [Material; 3] { core::array::from_fn(|i| Material::load(&paths[i]).unwrap()) };
+    assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
+
+    // Without the draws (the default), P0's file holds only its keys.
+    let without = SessionConfig {
+        offline_draws: false,
+        ..config(9)
+    };
+    let materials = run_local_with(&without, |session| async move {
+        session.deal_offline("relu of 8", 1, relu_of_zeros).await
+    })
+    .unwrap();
+    for (material, path) in materials.iter().zip(&paths) {
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(path.with_extension("material.used"));
+        material.save(path).unwrap();
+    }
+    assert_eq!(len(0), len(2));
+    assert!(len(1) > len(2));
+    assert_eq!(relu_online(load(), "relu of 8").unwrap(), relu_of);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -56,6 +56,11 @@ pub(crate) struct NetworkArgs {
     /// the time.
     #[arg(long, value_name = "LINK")]
     link: Option<Link>,
+    /// With `--phase online` or `offline`: P0 and P1 also draw their comparisons'
+    /// randomness offline (a faster online phase, larger material; see `securenn offline
+    /// --draws`).
+    #[arg(long)]
+    draws: bool,
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
@@ -421,14 +426,16 @@ fn median(values: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// The session settings of a run over `link`, if any.
-fn session_config(link: Option<Link>) -> SessionConfig {
+/// The session settings of a run over `link`, if any, with P0's and P1's offline draws or
+/// not.
+fn session_config(link: Option<Link>, offline_draws: bool) -> SessionConfig {
     let defaults = SessionConfig::default();
     SessionConfig {
         net: NetConfig {
             link,
             ..defaults.net
         },
+        offline_draws,
         ..defaults
     }
 }
@@ -452,7 +459,7 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             &args.child,
             party,
             false,
-            session_config(args.link),
+            session_config(args.link, args.draws),
             async |session| Ok(program(&session, &spec, plan).await?),
         )?;
         return Ok(run.correct.unwrap_or(true));
@@ -463,10 +470,12 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
         Mnist::load(Mnist::default_dir())?;
     }
     let runs: [PartyRun; 3] = match args.transport {
-        TransportKind::Local => run_local_with(&session_config(args.link), |session| {
-            let spec = &spec;
-            async move { program(&session, spec, plan).await }
-        })?,
+        TransportKind::Local => {
+            run_local_with(&session_config(args.link, args.draws), |session| {
+                let spec = &spec;
+                async move { program(&session, spec, plan).await }
+            })?
+        }
         TransportKind::Tcp => {
             let mut forwarded = vec![
                 "bench".to_owned(),

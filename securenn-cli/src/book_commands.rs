@@ -10,8 +10,8 @@
 //! - `cargo test`, `cargo bench`, `cargo run --example`, `cargo build` and
 //!   `cargo install --path` must name packages, test, bench and example targets and paths
 //!   that exist (from `cargo metadata`);
-//! - `git clone` must name the repository address of `book.toml`, and `cd`, `wait` and
-//!   comments are accepted;
+//! - `git clone` must name the repository address of `book.toml`, `scripts/...` a script
+//!   of the repository, and `cd`, `wait` and comments are accepted;
 //! - any other program fails the test, so nothing in a shell block goes unchecked.
 //!
 //! Every ```` ```toml ```` block is a cluster configuration, and must be exactly what
@@ -207,6 +207,14 @@ impl Workspace {
             },
             "python3" => check_python(&words),
             "cd" | "wait" => Ok(()),
+            // The repository's own scripts, which must exist.
+            script if script.starts_with("scripts/") => {
+                if workspace().join(script).is_file() {
+                    Ok(())
+                } else {
+                    Err(format!("`{script}` is not a script of this repository"))
+                }
+            }
             other => Err(format!(
                 "`{other}` is not a command this test knows how to check"
             )),

@@ -73,6 +73,7 @@ impl PartyOptions {
                 link: self.link,
                 ..NetConfig::default()
             },
+            offline_draws: false,
         }
     }
 }

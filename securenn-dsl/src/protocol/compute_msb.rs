@@ -19,7 +19,7 @@ use super::matmul::{Product, beaver};
 use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{
     add_zero_share, deal_offline_to_p1, deal_to_p1, public_share, random_bits, random_vec,
-    receive_dealt, receive_offline_dealt,
+    receive_dealt, receive_offline_dealt, request_p0_shares,
 };
 use crate::error::Result;
 use crate::party::Role;
@@ -105,6 +105,7 @@ pub(crate) async fn deal(call: &Call<'_>, n: usize) -> Result<Dealt> {
         let bits = bits_bit_major(&x.iter().map(|x| x.value()).collect::<Vec<u64>>());
         let lsb: Vec<Z64> = x.iter().map(|x| Z64::new(x.value() & 1)).collect();
         deal_offline_to_p1(call, DEALT_X, STEP_X, x).await?;
+        request_p0_shares(call, DEALT_BITS, bits.len());
         deal_offline_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
         deal_offline_to_p1(call, DEALT_LSB, STEP_LSB, lsb).await?;
         return Ok(Dealt::default());

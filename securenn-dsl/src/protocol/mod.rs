@@ -84,7 +84,7 @@ use crate::error::Result;
 use crate::party::Role;
 use crate::prg::Prg;
 use crate::ring::{Ring, Z64};
-use crate::session::Call;
+use crate::session::{Call, DrawKind, DrawRequest};
 
 /// [`Error::WrongRole`] unless `shared` is this session's party's share: a share built for
 /// another role (with another length) would desynchronize the parties.
@@ -162,9 +162,28 @@ fn p1_shares<R: Ring>(call: &Call<'_>, label: u32, mut values: Vec<R>) -> Result
     Ok(values)
 }
 
-/// P0's share of `len` values P2 deals: stream `label` of the P0-P2 key.
+/// P0's share of `len` values P2 deals: stream `label` of the P0-P2 key (drawn in the
+/// offline phase where P2 requested it).
 fn p0_shares<R: Ring>(call: &Call<'_>, label: u32, len: usize) -> Result<Vec<R>> {
+    if let Some(values) = call.drawn(Role::P2, label, len)? {
+        return Ok(values);
+    }
     Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))
+}
+
+/// At P2, in its offline run: requests that P0 draw its shares of `len` values of Z_p
+/// that P2 deals from stream `label` in the offline phase.
+pub(crate) fn request_p0_shares(call: &Call<'_>, label: u32, len: usize) {
+    if let Ok(label) = u8::try_from(label) {
+        call.request_draw(&DrawRequest {
+            holder: Role::P0,
+            peer: Role::P2,
+            label,
+            kind: DrawKind::Uniform,
+            len: len as u64,
+            piece: len as u64,
+        });
+    }
 }
 
 /// P2 deals `values`: P0's shares are stream `label` of the P0-P2 key, and P1's shares

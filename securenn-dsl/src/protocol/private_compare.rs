@@ -28,20 +28,21 @@ use typenum::U0;
 
 use super::check_holder;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MaterialProblem, Result};
 use crate::party::{Common, P2, Revealed, Role};
+use crate::prg::Prg;
 use crate::ring::{Ring, Zp};
-use crate::session::{Call, Context};
+use crate::session::{Call, Context, DrawKind, DrawRequest};
 use crate::share::Shared;
 
 /// Bits of each compared value: ℓ = 64.
 pub const BIT_WIDTH: usize = 64;
 
 /// Stream labels (P0-P1 key).
-const MULTIPLIERS: u32 = 0;
+const MULTIPLIERS: u8 = 0;
 const CORNER: u32 = 1;
 const ROTATIONS: u32 = 2;
-const ZERO_MASKS: u32 = 3;
+const ZERO_MASKS: u8 = 3;
 
 /// Message step: the masked, rotated dᵢ to P2.
 const STEP_D: u16 = 0;
@@ -126,6 +127,7 @@ pub(crate) async fn private_compare_in(
 ) -> Result<Option<Vec<bool>>> {
     let role = call.role();
     let Some((threshold, beta)) = holders.filter(|_| !role.is_helper()) else {
+        request_randomness(call, n);
         let d0 = call.recv::<Zp>(Role::P0, STEP_D, n * BIT_WIDTH).await?;
         let d1 = call.recv::<Zp>(Role::P1, STEP_D, n * BIT_WIDTH).await?;
         let found_zero = d0
@@ -137,11 +139,9 @@ pub(crate) async fn private_compare_in(
     };
     let other = role.other_holder().unwrap_or(Role::P0);
     // The randomness is drawn a block at a time, in the blocks' order, so that it stays in
-    // cache with the block's values.
-    let mut multiplier_prg = call.shared_prg(other, MULTIPLIERS)?;
-    let mut zero_mask_prg = call.shared_prg(other, ZERO_MASKS)?;
-    let mut multipliers = vec![Zp::ZERO; BLOCK * BIT_WIDTH];
-    let mut zero_masks = vec![Zp::ZERO; BLOCK * BIT_WIDTH];
+    // cache with the block's values; the online phase takes it from the material instead.
+    let mut multipliers = Randomness::new(call, other, MULTIPLIERS, DrawKind::NonZero, n)?;
+    let mut zero_masks = Randomness::new(call, other, ZERO_MASKS, DrawKind::Uniform, n)?;
     let mut corner_prg = call.shared_prg(other, CORNER)?;
     let mut rotations = call.shared_prg(other, ROTATIONS)?;
 
@@ -166,27 +166,17 @@ pub(crate) async fn private_compare_in(
             }
         }
         // dᵢ = sᵢ·cᵢ ± zᵢ mod p (the random sᵢ and zᵢ are used in the block's order).
-        let randomness = ..len * BIT_WIDTH;
-        Zp::fill_random_nonzero(&mut multiplier_prg, &mut multipliers[randomness]);
-        Zp::fill_random(&mut zero_mask_prg, &mut zero_masks[randomness]);
         block.mask(
             len,
-            &multipliers[randomness],
-            &zero_masks[randomness],
+            multipliers.block(start, len),
+            zero_masks.block(start, len),
             role == Role::P0,
         );
         // A fresh uniform rotation of each comparison's 64 values: 64 divides 256, so the
         // low six bits of a random byte are an exactly uniform offset.
         rotations.fill(&mut offsets[..len]);
-        for (k, out) in d[start * BIT_WIDTH..(start + len) * BIT_WIDTH]
-            .chunks_exact_mut(BIT_WIDTH)
-            .enumerate()
-        {
-            let offset = usize::from(offsets[k]) % BIT_WIDTH;
-            for i in 0..BIT_WIDTH {
-                out[(i + offset) % BIT_WIDTH] = block.masked[i * BLOCK + k];
-            }
-        }
+        let out = &mut d[start * BIT_WIDTH..(start + len) * BIT_WIDTH];
+        transpose_rotated(&block.masked, len, &offsets[..len], out);
     }
     call.send(Role::P2, STEP_D, &d).await?;
     Ok(None)
@@ -194,6 +184,77 @@ pub(crate) async fn private_compare_in(
 
 /// Comparisons processed together: their 64 × BLOCK working values stay in cache.
 const BLOCK: usize = 256;
+
+/// At P2, in its offline run: requests that P0 and P1 draw the multipliers and zero masks
+/// of `n` comparisons in the offline phase, block by block as [`Randomness`] draws them.
+fn request_randomness(call: &Call<'_>, n: usize) {
+    for (holder, peer) in [(Role::P0, Role::P1), (Role::P1, Role::P0)] {
+        for (label, kind) in [
+            (MULTIPLIERS, DrawKind::NonZero),
+            (ZERO_MASKS, DrawKind::Uniform),
+        ] {
+            call.request_draw(&DrawRequest {
+                holder,
+                peer,
+                label,
+                kind,
+                len: (n * BIT_WIDTH) as u64,
+                piece: (BLOCK * BIT_WIDTH) as u64,
+            });
+        }
+    }
+}
+
+/// One stream of a comparison's randomness (P0-P1 key): drawn a block at a time, or all
+/// of it taken from the material's offline draws.
+enum Randomness {
+    Drawn(Vec<Zp>),
+    Inline {
+        prg: Box<Prg>,
+        kind: DrawKind,
+        block: Vec<Zp>,
+    },
+}
+
+impl Randomness {
+    fn new(call: &Call<'_>, other: Role, label: u8, kind: DrawKind, n: usize) -> Result<Self> {
+        if let Some(values) = call.drawn::<Zp>(other, u32::from(label), n * BIT_WIDTH)? {
+            // A zero multiplier would reveal nothing, but would make the comparison wrong:
+            // material whose multipliers are not all in Z_p* is refused.
+            let smallest = values.iter().fold(u8::MAX, |min, v| min.min(v.value()));
+            if kind == DrawKind::NonZero && smallest == 0 {
+                return Err(Error::Material {
+                    source_name: "online run".to_owned(),
+                    problem: MaterialProblem::Malformed(format!(
+                        "a zero among the multipliers of comparison call {}",
+                        call.id()
+                    )),
+                });
+            }
+            return Ok(Randomness::Drawn(values));
+        }
+        Ok(Randomness::Inline {
+            prg: Box::new(call.shared_prg(other, u32::from(label))?),
+            kind,
+            block: vec![Zp::ZERO; BLOCK * BIT_WIDTH],
+        })
+    }
+
+    /// The values of comparisons `start..start + len` (a block: called in order).
+    fn block(&mut self, start: usize, len: usize) -> &[Zp] {
+        match self {
+            Randomness::Drawn(values) => &values[start * BIT_WIDTH..(start + len) * BIT_WIDTH],
+            Randomness::Inline { prg, kind, block } => {
+                let block = &mut block[..len * BIT_WIDTH];
+                match kind {
+                    DrawKind::Uniform => Zp::fill_random(prg, block),
+                    DrawKind::NonZero => Zp::fill_random_nonzero(prg, block),
+                }
+                block
+            }
+        }
+    }
+}
 
 /// The prime p, for arithmetic that reduces once at the end.
 const P: u16 = 67;
@@ -207,8 +268,8 @@ struct Block {
     limbs: [Vec<u16>; 4],
     /// β of each comparison, 0 or 1.
     beta: Vec<u16>,
-    /// The masked dᵢ, bit-major like `c`.
-    masked: Vec<Zp>,
+    /// The masked dᵢ, bit-major like `c` (each below p).
+    masked: Vec<u8>,
 }
 
 impl Default for Block {
@@ -218,7 +279,7 @@ impl Default for Block {
             suffix: vec![0; BLOCK],
             limbs: core::array::from_fn(|_| vec![0; BLOCK]),
             beta: vec![0; BLOCK],
-            masked: vec![Zp::ZERO; BIT_WIDTH * BLOCK],
+            masked: vec![0; BIT_WIDTH * BLOCK],
         }
     }
 }
@@ -275,14 +336,14 @@ impl Block {
                 let value = (u16::from(s[k].value()) * (c[k] % P) + z) % P;
                 #[allow(clippy::cast_possible_truncation, reason = "the remainder is below 67")]
                 let value = value as u8;
-                out[k] = Zp::from_reduced(value);
+                out[k] = value;
             }
         }
     }
 
     /// β = 1 and r = 2^64 − 1 for comparison k of the block: x ≤ r always holds, so the
     /// shares reconstruct to cᵢ = 1 for i ≠ 0 and c₀ = 0, from fresh uᵢ ∈ Z_p*.
-    fn corner_case(&mut self, role: Role, k: usize, prg: &mut crate::prg::Prg) {
+    fn corner_case(&mut self, role: Role, k: usize, prg: &mut Prg) {
         let mut u = [Zp::ZERO; BIT_WIDTH];
         Zp::fill_random_nonzero(prg, &mut u);
         for (i, &u_i) in u.iter().enumerate() {
@@ -338,6 +399,61 @@ fn has_zero_sum(a: &[Zp], b: &[Zp]) -> bool {
         != 0
 }
 
+/// The first `len` comparisons of a block's values, bit-major (`masked[i·BLOCK + k]`, each
+/// below p), comparison-major into `out` (`len × 64`), the 64 values of comparison k
+/// rotated by `offsets[k] mod 64` positions (value i to position (i + offset) mod 64).
+/// Eight comparisons at a time: 8×8 tiles of bytes transposed in registers, then each
+/// comparison's row copied in two rotated pieces.
+fn transpose_rotated(masked: &[u8], len: usize, offsets: &[u8], out: &mut [Zp]) {
+    for start in (0..len).step_by(8) {
+        let mut rows = [[0u8; BIT_WIDTH]; 8];
+        for i0 in (0..BIT_WIDTH).step_by(8) {
+            // Word r: bit i0 + r of comparisons start..start + 8 (BLOCK is a multiple of 8).
+            let mut words: [u64; 8] = core::array::from_fn(|r| {
+                let at = (i0 + r) * BLOCK + start;
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(&masked[at..at + 8]);
+                u64::from_le_bytes(bytes)
+            });
+            transpose_8x8(&mut words);
+            for (row, word) in rows.iter_mut().zip(words) {
+                row[i0..i0 + 8].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        for (k, row) in (start..len.min(start + 8)).zip(&rows) {
+            let offset = usize::from(offsets[k]) % BIT_WIDTH;
+            let out = &mut out[k * BIT_WIDTH..(k + 1) * BIT_WIDTH];
+            // Values 0..64 − offset move up by the offset; the last ones wrap to the front.
+            let (wrapped, shifted) = out.split_at_mut(offset);
+            for (slot, &value) in shifted.iter_mut().zip(&row[..BIT_WIDTH - offset]) {
+                *slot = Zp::from_reduced(value);
+            }
+            for (slot, &value) in wrapped.iter_mut().zip(&row[BIT_WIDTH - offset..]) {
+                *slot = Zp::from_reduced(value);
+            }
+        }
+    }
+}
+
+/// Transposes the 8×8 matrix of bytes whose row r is `words[r]` (byte j is column j):
+/// swaps of 4×4, then 2×2, then 1×1 blocks.
+fn transpose_8x8(words: &mut [u64; 8]) {
+    const STAGES: [(usize, u32, u64); 3] = [
+        (4, 32, 0x0000_0000_FFFF_FFFF),
+        (2, 16, 0x0000_FFFF_0000_FFFF),
+        (1, 8, 0x00FF_00FF_00FF_00FF),
+    ];
+    for (distance, shift, low) in STAGES {
+        for r in 0..8 {
+            if r & distance == 0 {
+                let (a, b) = (words[r], words[r + distance]);
+                words[r] = (a & low) | ((b & low) << shift);
+                words[r + distance] = ((a >> shift) & low) | (b & !low);
+            }
+        }
+    }
+}
+
 /// Bit shares laid out comparison-major (`[n, 64]`) rearranged bit-major.
 pub(crate) fn bit_major(bits: &[Zp], n: usize) -> Vec<Zp> {
     let mut out = vec![Zp::ZERO; bits.len()];
@@ -369,4 +485,35 @@ pub(crate) fn bits_bit_major(values: &[u64]) -> Vec<Zp> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tiled_transpose_rotates_each_comparison_as_the_definition_says() {
+        // Every length from one comparison to a full block with a partial tile, and every
+        // offset (taken modulo 64).
+        for len in [1, 7, 8, 9, 63, 200, BLOCK] {
+            let masked: Vec<u8> = (0..BIT_WIDTH * BLOCK)
+                .map(|i| u8::try_from((i * 31 + i / 7) % 67).unwrap_or(0))
+                .collect();
+            let offsets: Vec<u8> = (0..len)
+                .map(|k| u8::try_from(k * 37 % 256).unwrap_or(0))
+                .collect();
+            let mut out = vec![Zp::ZERO; len * BIT_WIDTH];
+            transpose_rotated(&masked, len, &offsets, &mut out);
+            for k in 0..len {
+                let offset = usize::from(offsets[k]) % BIT_WIDTH;
+                for i in 0..BIT_WIDTH {
+                    assert_eq!(
+                        out[k * BIT_WIDTH + (i + offset) % BIT_WIDTH].value(),
+                        masked[i * BLOCK + k],
+                        "comparison {k}, value {i}, length {len}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -23,7 +23,8 @@ use typenum::Unsigned;
 use super::check_holder;
 use super::private_compare::{BIT_WIDTH, bits_bit_major, private_compare_in};
 use super::{
-    add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt, wraps,
+    add_zero_share, deal_to_p1, public_share, random_bits, random_vec, receive_dealt,
+    request_p0_shares, wraps,
 };
 use crate::error::Result;
 use crate::party::Role;
@@ -175,6 +176,7 @@ async fn helper(call: &Call<'_>, n: usize) -> Result<Vec<ZOdd>> {
         .zip(&masked1)
         .map(|(a0, a1)| ZOdd::from_u64(u64::from(wraps(a0.value(), a1.value()))))
         .collect();
+    request_p0_shares(call, DEALT_BITS, bits.len());
     deal_to_p1(call, DEALT_BITS, STEP_BITS, bits).await?;
     deal_to_p1(call, DEALT_DELTA, STEP_DELTA, delta).await?;
 

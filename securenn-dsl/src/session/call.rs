@@ -9,7 +9,7 @@ use crate::prg::{Prg, StreamId};
 use crate::ring::Ring;
 use typenum::Unsigned as _;
 
-use super::material::{Dealing, Phase, lock, take_dealt};
+use super::material::{Dealing, DrawRequest, Phase, drawn_step, lock, take_dealt};
 use super::{Context, Session};
 
 impl Context for Session {
@@ -166,11 +166,11 @@ impl Call<'_> {
     pub(crate) fn shared_prg_of(&self, of: CallId, peer: Role, label: u32) -> Result<Prg> {
         let stream = StreamId { call: of, label };
         let prg = match &self.phase.keys {
-            // A material's runs draw from the keys of its dealing with P2.
-            Some(keys) if peer == Role::P2 || self.session.role == Role::P2 => {
-                keys.shared_prg(peer, stream)
-            }
-            _ => self.session.keys.shared_prg(peer, stream),
+            // A material's runs draw from the keys of its dealing.
+            Some(keys) => keys
+                .shared_prg(peer, stream)
+                .or_else(|| self.session.keys.shared_prg(peer, stream)),
+            None => self.session.keys.shared_prg(peer, stream),
         };
         prg.ok_or(Error::WrongRole {
             operation: "shared_prg",
@@ -332,5 +332,43 @@ impl Call<'_> {
             Dealing::Record(_) => Ok(vec![R::ZERO; len]),
             Dealing::Replay(messages) => take_dealt(messages, self.id, step, len),
         }
+    }
+
+    /// At P2, in its offline run of a session with [`SessionConfig::offline_draws`]:
+    /// requests `request`, a draw of this call that P0 or P1 makes, to be made in the
+    /// offline phase and kept in that party's material. Elsewhere, nothing.
+    ///
+    /// [`SessionConfig::offline_draws`]: super::SessionConfig::offline_draws
+    pub(crate) fn request_draw(&self, request: &DrawRequest) {
+        if let Dealing::Record(recorded) = &self.phase.dealing
+            && self.session.offline_draws
+        {
+            let (step, bytes) = request.encode();
+            lock(recorded).push((self.id, step, bytes));
+        }
+    }
+
+    /// In the online phase: the `len` values of stream `label` of this call's key with
+    /// `peer` that the offline phase drew, if the run's material holds them (else the
+    /// caller draws them, the same values).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Material`] if the material holds a draw of another length.
+    pub(crate) fn drawn<R: Ring>(
+        &self,
+        peer: Role,
+        label: u32,
+        len: usize,
+    ) -> Result<Option<Vec<R>>> {
+        let (Dealing::Replay(messages), Ok(label)) = (&self.phase.dealing, u8::try_from(label))
+        else {
+            return Ok(None);
+        };
+        let step = drawn_step(peer, label);
+        if !lock(messages).contains_key(&(self.id, step)) {
+            return Ok(None);
+        }
+        take_dealt(messages, self.id, step, len).map(Some)
     }
 }

@@ -32,6 +32,7 @@ pub use config::SessionConfig;
 pub use job::{Job, MAX_JOB_LEN};
 pub use local::{local_sessions, run_local, run_local_with, run_with_transports};
 pub(crate) use masks::OpenedMask;
+pub(crate) use material::{DrawKind, DrawRequest};
 pub use material::{MAX_RUN_BYTES, Material};
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -70,6 +71,8 @@ pub struct Session {
     link: Option<Link>,
     /// The masks opened under the session's own keys.
     masks: masks::OpenedMasks,
+    /// Whether P2's offline runs request P0's and P1's draws ([`SessionConfig::offline_draws`]).
+    offline_draws: bool,
 }
 
 /// Where a protocol call is opened: the [`Session`] itself, or an enclosing [`Call`] (the
@@ -109,6 +112,7 @@ impl Session {
             peer_jobs: [None, None, None],
             link: config.net.link,
             masks: masks::OpenedMasks::default(),
+            offline_draws: config.offline_draws,
         };
         // The parties compare their links with their jobs: different delays, or a different
         // choice between protocols that trade rounds for bytes, must not start.

@@ -11,7 +11,8 @@ use crate::prg::Key;
 use crate::ring::Z64;
 
 use super::material::{
-    Dealing, MAX_RUN_BYTES, MAX_RUN_MESSAGES, Material, Phase, RunMessages, Writer, lock,
+    Dealing, DrawRequest, MAX_RUN_BYTES, MAX_RUN_MESSAGES, Material, Phase, RunMessages, Writer,
+    draw_requested, lock,
 };
 use super::{Call, Context, Session};
 
@@ -28,6 +29,7 @@ pub(super) fn run_id(id: &[u8; 16], index: u64) -> CallId {
 
 /// Message steps of the dealing.
 const STEP_KEYS: u16 = 0;
+const STEP_PAIR_KEY: u16 = 1;
 const STEP_SIZES: u16 = 0;
 const STEP_INDEX: u16 = 1;
 const STEP_PAYLOAD: u16 = 2;
@@ -42,7 +44,10 @@ impl Session {
     /// phase: the program must be the one the online phase will run in
     /// [`Material::open`]'s call, and P2's part of it must not depend on what P2 receives
     /// (every securenn protocol's is so). After each run P2 sends P1 its share of what it
-    /// dealt. P0 and P1 do not run `run`: the offline phase costs them no computation.
+    /// dealt and, with [`SessionConfig::offline_draws`](super::SessionConfig::offline_draws),
+    /// P0 and P1 the draws it requested for them (the randomness of each comparison, P0's
+    /// shares of the bits P2 deals), which they make from the material's keys (P0 draws
+    /// the P0-P1 key and sends it to P1). P0 and P1 do not run `run`.
     ///
     /// # Errors
     ///
@@ -109,6 +114,18 @@ impl Session {
             let [id, key] = from_words(&received);
             let mut keys = [None, None, None];
             keys[Role::P2.index()] = Some(Key::from_bytes(key));
+            // The material's own P0-P1 key, drawn by P0 (P2 never sees it).
+            let pair = if role == Role::P0 {
+                let mut pair = [0u8; 16];
+                call.private_prg(1).fill(&mut pair);
+                call.send(Role::P1, STEP_PAIR_KEY, &words(&[pair])).await?;
+                pair
+            } else {
+                let received = call.recv::<Z64>(Role::P0, STEP_PAIR_KEY, 2).await?;
+                let [pair] = from_words(&received);
+                pair
+            };
+            keys[role.other_holder().unwrap_or(Role::P0).index()] = Some(Key::from_bytes(pair));
             (id, keys)
         };
         let material = Material::new(id, program.to_owned(), role, keys, Vec::new());
@@ -127,22 +144,23 @@ impl Session {
                     };
                     run(&self.scope_with_id(RUN, run_id(&id, index), phase)).await?;
                     let recorded = std::mem::take(&mut *lock(&recorded));
-                    send_run(&transfer, recorded).await?;
+                    // P0 gets the draws requested for it, P1 the rest.
+                    let (for_p0, for_p1) = recorded.into_iter().partition(|(_, step, bytes)| {
+                        DrawRequest::holder_of(*step, bytes) == Some(Role::P0)
+                    });
+                    send_run(&transfer, Role::P0, for_p0).await?;
+                    send_run(&transfer, Role::P1, for_p1).await?;
                     tracing::info!(run = index + 1, count, "dealt an offline run");
                     if let Some(writer) = &mut writer {
                         writer.run(&RunMessages::new())?;
                     }
                 }
-                Role::P1 => {
-                    let messages = receive_run(&transfer).await?;
+                Role::P0 | Role::P1 => {
+                    let mut messages = receive_run(&transfer).await?;
+                    draw_requested(&mut messages, &material.keys(), role)?;
                     match &mut writer {
                         Some(writer) => writer.run(&messages)?,
                         None => runs.push(Some(messages)),
-                    }
-                }
-                Role::P0 => {
-                    if let Some(writer) = &mut writer {
-                        writer.run(&RunMessages::new())?;
                     }
                 }
             }
@@ -152,7 +170,7 @@ impl Session {
             writer.finish(&vec![false; count])?;
             return Material::load(path);
         }
-        if role != Role::P1 {
+        if role == Role::P2 {
             runs = (0..count).map(|_| None).collect();
         }
         Ok(material.with_runs(runs))
@@ -210,9 +228,9 @@ impl Material {
     }
 }
 
-/// P2 sends one run's material to P1: the number of messages and of payload words, then
+/// P2 sends one run's material to `to`: the number of messages and of payload words, then
 /// each message's call, step and length, then the payloads, each padded to whole words.
-async fn send_run(call: &Call<'_>, recorded: Vec<(CallId, u16, Vec<u8>)>) -> Result<()> {
+async fn send_run(call: &Call<'_>, to: Role, recorded: Vec<(CallId, u16, Vec<u8>)>) -> Result<()> {
     let mut index = Vec::with_capacity(recorded.len() * 3);
     let mut payload = Vec::new();
     for (id, step, bytes) in &recorded {
@@ -233,12 +251,12 @@ async fn send_run(call: &Call<'_>, recorded: Vec<(CallId, u16, Vec<u8>)>) -> Res
         Z64::new(recorded.len() as u64),
         Z64::new(payload.len() as u64),
     ];
-    call.send(Role::P1, STEP_SIZES, &sizes).await?;
-    call.send(Role::P1, STEP_INDEX, &index).await?;
-    call.send(Role::P1, STEP_PAYLOAD, &payload).await
+    call.send(to, STEP_SIZES, &sizes).await?;
+    call.send(to, STEP_INDEX, &index).await?;
+    call.send(to, STEP_PAYLOAD, &payload).await
 }
 
-/// P1 receives one run's material from P2, within the bounds on a run.
+/// P0 or P1 receives one run's material from P2, within the bounds on a run.
 async fn receive_run(call: &Call<'_>) -> Result<RunMessages> {
     let malformed = |problem: String| Error::Material {
         source_name: "from P2".to_owned(),

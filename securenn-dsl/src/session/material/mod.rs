@@ -11,20 +11,29 @@
 //! ([`Material::open`]) runs the same program: P2 skips what it dealt, P1 reads the dealt
 //! messages from its material instead of the wire, and everything else is sent as inline.
 //!
-//! The material has its own keys with P2 (drawn by P2 from its private key, sent to P0 and
-//! P1 once), so that the online phase may run in another session, days later, and so that
-//! no stream of a session's own keys is ever drawn twice. Each run has its own call
+//! With [`SessionConfig::offline_draws`](super::SessionConfig::offline_draws), P0 and P1
+//! make offline, too, the Z_p draws they would make online (each comparison's multipliers
+//! and zero masks, P0's shares of the bits P2 deals): P2 requests them with each run's
+//! material, and they keep the values in theirs (see `draws`).
+//!
+//! The material has its own keys (P2's with P0 and with P1, drawn by P2 from its private
+//! key and sent to each once; the P0-P1 key, drawn by P0 and sent to P1), so that the
+//! online phase may run in another session, days later, and so that no stream of a
+//! session's own keys is ever drawn twice. Each run has its own call
 //! identity, and a run is handed out once: a second use is [`MaterialProblem::Used`], never
 //! a silent reuse of masks.
 //!
-//! Files: [`Material::save`] writes one party's material (its keys with P2, and at P1 the
-//! dealt messages, run by run); [`Material::load`] checks the whole file's structure and
-//! reads a run's messages only when the run is opened, so memory holds one run at a time.
+//! Files: [`Material::save`] writes one party's material (its keys, and at P0 and P1 the
+//! dealt messages and draws, run by run); [`Material::load`] checks the whole file's
+//! structure and reads a run's messages only when the run is opened, so memory holds one
+//! run at a time.
 //! Which runs were used is kept beside the file (`<file>.used`), written before a run is
 //! handed out.
 
+mod draws;
 mod file;
 
+pub(crate) use draws::{DrawKind, DrawRequest, draw_requested, drawn_step};
 pub(crate) use file::{Writer, update_record};
 
 use std::collections::HashMap;
@@ -53,8 +62,8 @@ pub(crate) const MAX_RUN_MESSAGES: u64 = 1 << 24;
 /// The most bytes of a program's description.
 const MAX_PROGRAM_LEN: u64 = 4096;
 
-/// The keys a party shares with P2 for one material: P0 holds the P0-P2 key, P1 the P1-P2
-/// key, P2 both.
+/// The keys a party shares for one material: P0 holds the P0-P2 and the P0-P1 key, P1 the
+/// P1-P2 and the P0-P1 key, P2 its two.
 pub(crate) struct DealerKeys {
     role: Role,
     keys: [Option<Key>; 3],
@@ -63,10 +72,10 @@ pub(crate) struct DealerKeys {
 }
 
 impl DealerKeys {
-    /// Stream `stream` of the key shared with `peer`, if this party and `peer` are a pair
-    /// with P2 and the key is held.
+    /// Stream `stream` of the key shared with `peer`, if the key is held (a material dealt
+    /// before P0 and P1 had one of their own holds only the keys with P2).
     pub(crate) fn shared_prg(&self, peer: Role, stream: StreamId) -> Option<Prg> {
-        if peer == self.role || (peer != Role::P2 && self.role != Role::P2) {
+        if peer == self.role {
             return None;
         }
         self.keys[peer.index()]
@@ -167,9 +176,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Where a material's runs are.
 enum Runs {
-    /// In memory, as dealt (P1's), or nothing to hold (P0's and P2's).
+    /// In memory, as dealt (P0's and P1's), or nothing to hold (P2's).
     Memory(Vec<Option<RunMessages>>),
-    /// In a file, at these offsets (P1's, loaded).
+    /// In a file, at these offsets (P0's and P1's, loaded).
     File { path: PathBuf, offsets: Vec<u64> },
 }
 
@@ -181,8 +190,8 @@ struct Usage {
     record: Option<PathBuf>,
 }
 
-/// One party's offline material for `count` runs of one program: its keys with P2 and, at
-/// P1, the messages P2 dealt for each run.
+/// One party's offline material for `count` runs of one program: its keys and, at P0 and
+/// P1, the messages P2 dealt and the draws it requested for each run.
 ///
 /// Made by [`Session::deal_offline`](super::Session::deal_offline) (the three parties
 /// together), written with [`Material::save`] and read back with [`Material::load`]; a run
@@ -237,7 +246,7 @@ impl Material {
         }
     }
 
-    /// This material with these runs' messages (P1's, as received).
+    /// This material with these runs' messages (P0's and P1's, as received and drawn).
     pub(crate) fn with_runs(self, runs: Vec<Option<RunMessages>>) -> Self {
         let count = runs.len();
         Material {
