@@ -446,6 +446,9 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
     if args.batch == 0 || args.batch > 10_000 {
         return Err("--batch must be between 1 and 10,000 (the test images)".into());
     }
+    if args.draws && args.phase == Phase::All {
+        return Err("--draws is for the offline phase: add --phase online or offline".into());
+    }
 
     let plan = Plan {
         batch: args.batch,
@@ -492,6 +495,9 @@ pub(crate) fn run(args: &NetworkArgs) -> Result<bool, CliError> {
             ];
             if let Some(link) = args.link {
                 forwarded.extend(["--link".to_owned(), link.to_string()]);
+            }
+            if args.draws {
+                forwarded.push("--draws".to_owned());
             }
             run_three_processes(&forwarded, false)?
         }

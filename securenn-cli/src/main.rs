@@ -80,8 +80,11 @@ enum Command {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Address space reserved up front for mimalloc's arena (not memory: pages are committed
-/// when first touched).
+/// when first touched): 8 GiB, 1 GiB where addresses have 32 bits.
+#[cfg(target_pointer_width = "64")]
 const ARENA_RESERVE_BYTES: usize = 8 << 30;
+#[cfg(not(target_pointer_width = "64"))]
+const ARENA_RESERVE_BYTES: usize = 1 << 30;
 
 /// Has mimalloc keep the memory a protocol step frees for the next step, rather than
 /// returning it to the OS 10 ms later, when the next step would fault it in again and the

@@ -13,7 +13,7 @@ pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
 
 /// The version of the messages the parties exchange; parties of different versions refuse
 /// each other at the start of a session.
-pub const WIRE_VERSION: u32 = 2;
+pub const WIRE_VERSION: u32 = 3;
 
 /// Settings of a transport; the defaults suit three parties in one process. A session's
 /// settings ([`SessionConfig`](crate::session::SessionConfig)) hold one.

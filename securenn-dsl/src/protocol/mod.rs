@@ -165,7 +165,7 @@ fn p1_shares<R: Ring>(call: &Call<'_>, label: u32, mut values: Vec<R>) -> Result
 /// P0's share of `len` values P2 deals: stream `label` of the P0-P2 key (drawn in the
 /// offline phase where P2 requested it).
 fn p0_shares<R: Ring>(call: &Call<'_>, label: u32, len: usize) -> Result<Vec<R>> {
-    if let Some(values) = call.drawn(Role::P2, label, len)? {
+    if let Some(values) = call.drawn(Role::P2, label, (DrawKind::Uniform, len), len)? {
         return Ok(values);
     }
     Ok(random_vec(&mut call.shared_prg(Role::P2, label)?, len))

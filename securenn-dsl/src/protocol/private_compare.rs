@@ -182,8 +182,10 @@ pub(crate) async fn private_compare_in(
     Ok(None)
 }
 
-/// Comparisons processed together: their 64 × BLOCK working values stay in cache.
+/// Comparisons processed together: their 64 × BLOCK working values stay in cache. A
+/// multiple of 8, for the tiled transpose.
 const BLOCK: usize = 256;
+const _: () = assert!(BLOCK.is_multiple_of(8));
 
 /// At P2, in its offline run: requests that P0 and P1 draw the multipliers and zero masks
 /// of `n` comparisons in the offline phase, block by block as [`Randomness`] draws them.
@@ -198,7 +200,7 @@ fn request_randomness(call: &Call<'_>, n: usize) {
                 peer,
                 label,
                 kind,
-                len: (n * BIT_WIDTH) as u64,
+                len: n as u64 * BIT_WIDTH as u64,
                 piece: (BLOCK * BIT_WIDTH) as u64,
             });
         }
@@ -218,7 +220,8 @@ enum Randomness {
 
 impl Randomness {
     fn new(call: &Call<'_>, other: Role, label: u8, kind: DrawKind, n: usize) -> Result<Self> {
-        if let Some(values) = call.drawn::<Zp>(other, u32::from(label), n * BIT_WIDTH)? {
+        let pieces = (kind, BLOCK * BIT_WIDTH);
+        if let Some(values) = call.drawn::<Zp>(other, u32::from(label), pieces, n * BIT_WIDTH)? {
             // A zero multiplier would reveal nothing, but would make the comparison wrong:
             // material whose multipliers are not all in Z_p* is refused.
             let smallest = values.iter().fold(u8::MAX, |min, v| min.min(v.value()));

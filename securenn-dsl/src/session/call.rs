@@ -2,14 +2,17 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MaterialProblem, Result};
 use crate::net::{CallId, Frame, Tag, Transport};
 use crate::party::Role;
 use crate::prg::{Prg, StreamId};
 use crate::ring::Ring;
 use typenum::Unsigned as _;
 
-use super::material::{Dealing, DrawRequest, Phase, drawn_step, lock, take_dealt};
+use super::material::{
+    DRAWN_HEADER_LEN, Dealing, DrawKind, DrawRequest, Phase, drawn_header, drawn_step, lock,
+    take_dealt,
+};
 use super::{Context, Session};
 
 impl Context for Session {
@@ -165,11 +168,14 @@ impl Call<'_> {
     /// that many calls share) from this call's key with `peer`.
     pub(crate) fn shared_prg_of(&self, of: CallId, peer: Role, label: u32) -> Result<Prg> {
         let stream = StreamId { call: of, label };
+        let pair = peer != Role::P2 && self.session.role != Role::P2;
         let prg = match &self.phase.keys {
-            // A material's runs draw from the keys of its dealing.
-            Some(keys) => keys
-                .shared_prg(peer, stream)
-                .or_else(|| self.session.keys.shared_prg(peer, stream)),
+            // A material's runs draw from the keys of its dealing; the P0-P1 pair from the
+            // session's key if the material has none of its own (dealt by an earlier version).
+            Some(keys) => match keys.shared_prg(peer, stream) {
+                None if pair => self.session.keys.shared_prg(peer, stream),
+                prg => prg,
+            },
             None => self.session.keys.shared_prg(peer, stream),
         };
         prg.ok_or(Error::WrongRole {
@@ -349,16 +355,18 @@ impl Call<'_> {
     }
 
     /// In the online phase: the `len` values of stream `label` of this call's key with
-    /// `peer` that the offline phase drew, if the run's material holds them (else the
-    /// caller draws them, the same values).
+    /// `peer`, drawn as `kind` in pieces of `piece` values, that the offline phase drew, if
+    /// the run's material holds them (else the caller draws them, the same values).
     ///
     /// # Errors
     ///
-    /// [`Error::Material`] if the material holds a draw of another length.
+    /// [`Error::Material`] if the material holds a draw of another length, another kind or
+    /// other pieces (P2 named them in its request: a draw made otherwise is refused).
     pub(crate) fn drawn<R: Ring>(
         &self,
         peer: Role,
         label: u32,
+        (kind, piece): (DrawKind, usize),
         len: usize,
     ) -> Result<Option<Vec<R>>> {
         let (Dealing::Replay(messages), Ok(label)) = (&self.phase.dealing, u8::try_from(label))
@@ -366,9 +374,36 @@ impl Call<'_> {
             return Ok(None);
         };
         let step = drawn_step(peer, label);
-        if !lock(messages).contains_key(&(self.id, step)) {
+        let Some(bytes) = lock(messages).remove(&(self.id, step)) else {
             return Ok(None);
+        };
+        let problem = |problem| Error::Material {
+            source_name: "online run".to_owned(),
+            problem,
+        };
+        let expected = DRAWN_HEADER_LEN as u64 + len as u64 * R::WireLen::U64;
+        if bytes.len() as u64 != expected {
+            return Err(problem(MaterialProblem::WrongLength {
+                call: self.id,
+                step,
+                expected,
+                found: bytes.len() as u64,
+            }));
         }
-        take_dealt(messages, self.id, step, len).map(Some)
+        let (header, values) = bytes.split_at(DRAWN_HEADER_LEN);
+        if header != drawn_header(kind, piece as u64) {
+            return Err(problem(MaterialProblem::Malformed(format!(
+                "draw {step} of call {} was not drawn as this call draws it",
+                self.id
+            ))));
+        }
+        let mut decoded = Vec::with_capacity(len);
+        if !R::decode_slice(values, &mut decoded) {
+            return Err(problem(MaterialProblem::NotCanonical {
+                call: self.id,
+                step,
+            }));
+        }
+        Ok(Some(decoded))
     }
 }

@@ -12,9 +12,8 @@
 //! results and the same messages.
 
 use crate::error::{Error, MaterialProblem, Result};
-use crate::net::CallId;
 use crate::party::Role;
-use crate::prg::StreamId;
+use crate::prg::{Prg, StreamId};
 use crate::ring::{Ring, Zp};
 
 use super::{DealerKeys, MAX_RUN_BYTES, RunMessages};
@@ -26,6 +25,15 @@ const DRAW_STEPS: u16 = 0xF000;
 /// Bytes of a request: the party that draws (1), the kind (1), the number of values (8)
 /// and the size of the pieces they are drawn in (8).
 const REQUEST_LEN: usize = 18;
+
+/// Bytes before a draw's values where it is kept: its kind (1) and its pieces' size (8),
+/// which the online phase checks against its own (P2 chose them).
+pub(crate) const DRAWN_HEADER_LEN: usize = 9;
+
+/// The smallest piece a request may name (unless it names one piece for all its values):
+/// each piece costs at least a kilobyte of keystream, so smaller ones would let a request
+/// multiply the offline work.
+const MIN_PIECE: u64 = 4096;
 
 /// What a draw's values are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,15 +67,29 @@ pub(crate) fn is_draw(step: u16) -> bool {
     step & DRAW_STEPS == DRAW_STEPS
 }
 
+impl DrawKind {
+    fn id(self) -> u8 {
+        match self {
+            DrawKind::Uniform => 0,
+            DrawKind::NonZero => 1,
+        }
+    }
+}
+
+/// The header a draw of `kind` in pieces of `piece` is kept with.
+pub(crate) fn drawn_header(kind: DrawKind, piece: u64) -> [u8; DRAWN_HEADER_LEN] {
+    let mut header = [0u8; DRAWN_HEADER_LEN];
+    header[0] = kind.id();
+    header[1..].copy_from_slice(&piece.to_le_bytes());
+    header
+}
+
 impl DrawRequest {
     /// The request as a material message: its step and bytes.
     pub(crate) fn encode(&self) -> (u16, Vec<u8>) {
         let mut bytes = Vec::with_capacity(REQUEST_LEN);
         bytes.push(self.holder.id());
-        bytes.push(match self.kind {
-            DrawKind::Uniform => 0,
-            DrawKind::NonZero => 1,
-        });
+        bytes.push(self.kind.id());
         bytes.extend_from_slice(&self.len.to_le_bytes());
         bytes.extend_from_slice(&self.piece.to_le_bytes());
         (drawn_step(self.peer, self.label), bytes)
@@ -145,6 +167,12 @@ pub(crate) fn draw_requested(
                 request.holder
             )));
         }
+        if request.piece < MIN_PIECE.min(request.len) {
+            return Err(malformed(format!(
+                "a draw of call {call} in pieces of {} values",
+                request.piece
+            )));
+        }
         total = total.saturating_add(request.len);
         if total > MAX_RUN_BYTES {
             return Err(Error::Material {
@@ -155,35 +183,49 @@ pub(crate) fn draw_requested(
                 },
             });
         }
-        *bytes = draw(keys, call, &request)
+        let stream = StreamId {
+            call,
+            label: u32::from(request.label),
+        };
+        let prg = keys
+            .shared_prg(request.peer, stream)
             .ok_or_else(|| malformed(format!("a draw of call {call} from a key not held")))?;
+        let len = usize::try_from(request.len).map_err(|_| Error::Material {
+            source_name: "from P2".to_owned(),
+            problem: MaterialProblem::TooLarge {
+                bytes: request.len,
+                limit: MAX_RUN_BYTES,
+            },
+        })?;
+        *bytes = draw(prg, &request, len);
     }
     Ok(())
 }
 
-/// The values of `request`, as their bytes, if this party holds the key.
-fn draw(keys: &DealerKeys, call: CallId, request: &DrawRequest) -> Option<Vec<u8>> {
-    let stream = StreamId {
-        call,
-        label: u32::from(request.label),
-    };
-    let mut prg = keys.shared_prg(request.peer, stream)?;
-    let len = usize::try_from(request.len).ok()?;
+/// The `len` values of `request` from `prg`, after their header.
+fn draw(mut prg: Prg, request: &DrawRequest, len: usize) -> Vec<u8> {
     let piece = usize::try_from(request.piece).unwrap_or(usize::MAX).max(1);
-    let mut values = vec![Zp::ZERO; len];
-    for chunk in values.chunks_mut(piece) {
+    let mut bytes = Vec::with_capacity(DRAWN_HEADER_LEN + len);
+    bytes.extend_from_slice(&drawn_header(request.kind, request.piece));
+    let mut values = vec![Zp::ZERO; piece.min(len)];
+    let mut left = len;
+    while left > 0 {
+        let chunk = &mut values[..piece.min(left)];
         match request.kind {
             DrawKind::Uniform => Zp::fill_random(&mut prg, chunk),
             DrawKind::NonZero => Zp::fill_random_nonzero(&mut prg, chunk),
         }
+        bytes.extend(chunk.iter().map(|v| v.value()));
+        left -= chunk.len();
     }
-    Some(values.iter().map(|v| v.value()).collect())
+    bytes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prg::{Key, Prg};
+    use crate::net::CallId;
+    use crate::prg::Key;
 
     fn request(holder: Role) -> DrawRequest {
         DrawRequest {
@@ -191,8 +233,8 @@ mod tests {
             peer: Role::P1,
             label: 3,
             kind: DrawKind::NonZero,
-            len: 1000,
-            piece: 300,
+            len: 10_000,
+            piece: 5000,
         }
     }
 
@@ -218,12 +260,13 @@ mod tests {
 
         // Online: the same stream, drawn in the same pieces.
         let mut prg = Prg::derive(&Key::from_bytes([9; 16]), StreamId { call, label: 3 });
-        let mut online = vec![Zp::ZERO; 1000];
-        for chunk in online.chunks_mut(300) {
+        let mut online = vec![Zp::ZERO; 10_000];
+        for chunk in online.chunks_mut(5000) {
             Zp::fill_random_nonzero(&mut prg, chunk);
         }
-        let online: Vec<u8> = online.iter().map(|v| v.value()).collect();
-        assert_eq!(messages[&(call, step)], online);
+        let mut expected = drawn_header(DrawKind::NonZero, 5000).to_vec();
+        expected.extend(online.iter().map(|v| v.value()));
+        assert_eq!(messages[&(call, step)], expected);
     }
 
     #[test]
@@ -243,6 +286,31 @@ mod tests {
     }
 
     #[test]
+    fn online_a_draw_made_otherwise_than_the_protocol_draws_it_is_refused() {
+        use crate::session::material::{Dealing, Phase};
+        use std::sync::{Arc, Mutex};
+        // A zero mask drawn non-zero (P2 named the kind): the online phase refuses it.
+        let outcomes = crate::session::run_local(|session| async move {
+            let id = CallId::ROOT.child(7);
+            let step = drawn_step(Role::P1, 3);
+            let mut bytes = drawn_header(DrawKind::NonZero, 4096).to_vec();
+            bytes.extend([1u8; 64]);
+            let phase = Phase {
+                keys: None,
+                dealing: Dealing::Replay(Arc::new(Mutex::new(RunMessages::from([(
+                    (id, step),
+                    bytes,
+                )])))),
+            };
+            let call = session.scope_with_id("test", id, phase);
+            let uniform = call.drawn::<Zp>(Role::P1, 3, (DrawKind::Uniform, 4096), 64);
+            Ok(matches!(uniform, Err(Error::Material { .. })))
+        })
+        .unwrap();
+        assert!(outcomes[0]);
+    }
+
+    #[test]
     fn an_oversized_or_malformed_request_is_refused() {
         let call = CallId::ROOT.child(4);
         let mut huge = request(Role::P0);
@@ -257,6 +325,23 @@ mod tests {
                 ..
             })
         ));
+        // Pieces so small that they would multiply the work.
+        let mut tiny = request(Role::P0);
+        tiny.len = 100_000;
+        tiny.piece = 1;
+        let (step, bytes) = tiny.encode();
+        let mut messages = RunMessages::from([((call, step), bytes)]);
+        let refused = draw_requested(&mut messages, &keys(Role::P0), Role::P0);
+        assert!(
+            matches!(
+                refused,
+                Err(Error::Material {
+                    problem: MaterialProblem::Malformed(_),
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
         let (step, mut bytes) = request(Role::P0).encode();
         bytes[1] = 7;
         let mut messages = RunMessages::from([((call, step), bytes)]);

@@ -24,7 +24,7 @@ use crate::prg::Key;
 use crate::session::masks::OpenedMasks;
 
 impl Material {
-    /// Writes this party's material to `path` (its keys with P2 in the clear: keep the file
+    /// Writes this party's material to `path` (its keys and draws in the clear: keep the file
     /// as private as the party's shares), with its record of used runs beside it; from
     /// then on a run this material hands out is recorded there too. Runs already used are
     /// written empty and marked used.

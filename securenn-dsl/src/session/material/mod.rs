@@ -33,7 +33,9 @@
 mod draws;
 mod file;
 
-pub(crate) use draws::{DrawKind, DrawRequest, draw_requested, drawn_step};
+pub(crate) use draws::{
+    DRAWN_HEADER_LEN, DrawKind, DrawRequest, draw_requested, drawn_header, drawn_step,
+};
 pub(crate) use file::{Writer, update_record};
 
 use std::collections::HashMap;
