@@ -10,8 +10,8 @@ use crate::ring::Ring;
 use typenum::Unsigned as _;
 
 use super::material::{
-    DRAWN_HEADER_LEN, Dealing, DrawKind, DrawRequest, Phase, drawn_header, drawn_step, lock,
-    take_dealt,
+    DRAWN_HEADER_LEN, Dealing, DrawKind, DrawRequest, Phase, decode_taken, drawn_header,
+    drawn_step, lock, take_dealt,
 };
 use super::{Context, Session};
 
@@ -377,33 +377,18 @@ impl Call<'_> {
         let Some(bytes) = lock(messages).remove(&(self.id, step)) else {
             return Ok(None);
         };
-        let problem = |problem| Error::Material {
-            source_name: "online run".to_owned(),
-            problem,
-        };
-        let expected = DRAWN_HEADER_LEN as u64 + len as u64 * R::WireLen::U64;
-        if bytes.len() as u64 != expected {
-            return Err(problem(MaterialProblem::WrongLength {
-                call: self.id,
-                step,
-                expected,
-                found: bytes.len() as u64,
-            }));
+        // The length first (a draw for another batch), then how it was drawn.
+        let body = bytes.get(DRAWN_HEADER_LEN..).unwrap_or_default();
+        let values = decode_taken(self.id, step, body, len)?;
+        if bytes.get(..DRAWN_HEADER_LEN) != Some(&drawn_header(kind, piece as u64)[..]) {
+            return Err(Error::Material {
+                source_name: "online run".to_owned(),
+                problem: MaterialProblem::Malformed(format!(
+                    "draw {step} of call {} was not drawn as this call draws it",
+                    self.id
+                )),
+            });
         }
-        let (header, values) = bytes.split_at(DRAWN_HEADER_LEN);
-        if header != drawn_header(kind, piece as u64) {
-            return Err(problem(MaterialProblem::Malformed(format!(
-                "draw {step} of call {} was not drawn as this call draws it",
-                self.id
-            ))));
-        }
-        let mut decoded = Vec::with_capacity(len);
-        if !R::decode_slice(values, &mut decoded) {
-            return Err(problem(MaterialProblem::NotCanonical {
-                call: self.id,
-                step,
-            }));
-        }
-        Ok(Some(decoded))
+        Ok(Some(values))
     }
 }

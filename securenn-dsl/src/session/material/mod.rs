@@ -152,6 +152,21 @@ pub(crate) fn take_dealt<R: Ring>(
     let bytes = lock(messages)
         .remove(&(call, step))
         .ok_or_else(|| problem(MaterialProblem::Missing { call, step }))?;
+    decode_taken(call, step, &bytes, len)
+}
+
+/// The `len` elements of `R` in `bytes`, message `step` of `call` taken out of a run's
+/// material: exactly that many, each canonical.
+pub(crate) fn decode_taken<R: Ring>(
+    call: CallId,
+    step: u16,
+    bytes: &[u8],
+    len: usize,
+) -> Result<Vec<R>> {
+    let problem = |problem| Error::Material {
+        source_name: "online run".to_owned(),
+        problem,
+    };
     let expected = len as u64 * R::WireLen::U64;
     if bytes.len() as u64 != expected {
         return Err(problem(MaterialProblem::WrongLength {
@@ -162,7 +177,7 @@ pub(crate) fn take_dealt<R: Ring>(
         }));
     }
     let mut values = Vec::with_capacity(len);
-    if !R::decode_slice(&bytes, &mut values) {
+    if !R::decode_slice(bytes, &mut values) {
         return Err(problem(MaterialProblem::NotCanonical { call, step }));
     }
     Ok(values)
