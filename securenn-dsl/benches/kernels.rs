@@ -6,7 +6,7 @@ use divan::counter::{BytesCount, ItemsCount};
 use securenn_dsl::net::CallId;
 use securenn_dsl::prg::{Key, Prg, StreamId};
 use securenn_dsl::ring::{Ring, Z64, Zp};
-use securenn_dsl::tensor::{matmul_into, matmul_naive};
+use securenn_dsl::tensor::{matmul_into, matmul_naive, matmul_portable};
 
 fn main() {
     divan::main();
@@ -62,6 +62,23 @@ fn matmul_784x128x128_blocked(bencher: Bencher<'_, '_>) {
     let mut out = vec![Z64::ZERO; M * V];
     bencher.counter(ItemsCount::new(M * N * V)).bench_local(|| {
         matmul_into(
+            divan::black_box(&a),
+            divan::black_box(&b),
+            M,
+            N,
+            V,
+            &mut out,
+        )
+    });
+}
+
+/// The same product with the portable kernel (what `matmul_into` runs without AVX-512).
+#[divan::bench]
+fn matmul_784x128x128_portable(bencher: Bencher<'_, '_>) {
+    let (a, b) = operands();
+    let mut out = vec![Z64::ZERO; M * V];
+    bencher.counter(ItemsCount::new(M * N * V)).bench_local(|| {
+        matmul_portable(
             divan::black_box(&a),
             divan::black_box(&b),
             M,

@@ -405,11 +405,12 @@ fn has_zero_sum(a: &[Zp], b: &[Zp]) -> bool {
 /// The first `len` comparisons of a block's values, bit-major (`masked[i·BLOCK + k]`, each
 /// below p), comparison-major into `out` (`len × 64`), the 64 values of comparison k
 /// rotated by `offsets[k] mod 64` positions (value i to position (i + offset) mod 64).
-/// Eight comparisons at a time: 8×8 tiles of bytes transposed in registers, then each
-/// comparison's row copied in two rotated pieces.
+/// Eight comparisons at a time: 8×8 tiles of bytes transposed in registers into rows that
+/// hold each comparison's values twice over, so that its rotation is one copy of fixed
+/// length from position 64 − offset (registers, not a call per piece).
 fn transpose_rotated(masked: &[u8], len: usize, offsets: &[u8], out: &mut [Zp]) {
     for start in (0..len).step_by(8) {
-        let mut rows = [[0u8; BIT_WIDTH]; 8];
+        let mut rows = [[0u8; 2 * BIT_WIDTH]; 8];
         for i0 in (0..BIT_WIDTH).step_by(8) {
             // Word r: bit i0 + r of comparisons start..start + 8 (BLOCK is a multiple of 8).
             let mut words: [u64; 8] = core::array::from_fn(|r| {
@@ -421,17 +422,15 @@ fn transpose_rotated(masked: &[u8], len: usize, offsets: &[u8], out: &mut [Zp]) 
             transpose_8x8(&mut words);
             for (row, word) in rows.iter_mut().zip(words) {
                 row[i0..i0 + 8].copy_from_slice(&word.to_le_bytes());
+                row[BIT_WIDTH + i0..][..8].copy_from_slice(&word.to_le_bytes());
             }
         }
         for (k, row) in (start..len.min(start + 8)).zip(&rows) {
+            // Value i moves to (i + offset) mod 64.
             let offset = usize::from(offsets[k]) % BIT_WIDTH;
-            let out = &mut out[k * BIT_WIDTH..(k + 1) * BIT_WIDTH];
-            // Values 0..64 − offset move up by the offset; the last ones wrap to the front.
-            let (wrapped, shifted) = out.split_at_mut(offset);
-            for (slot, &value) in shifted.iter_mut().zip(&row[..BIT_WIDTH - offset]) {
-                *slot = Zp::from_reduced(value);
-            }
-            for (slot, &value) in wrapped.iter_mut().zip(&row[BIT_WIDTH - offset..]) {
+            let rotated = &row[BIT_WIDTH - offset..][..BIT_WIDTH];
+            let out = &mut out[k * BIT_WIDTH..][..BIT_WIDTH];
+            for (slot, &value) in out.iter_mut().zip(rotated) {
                 *slot = Zp::from_reduced(value);
             }
         }

@@ -14,7 +14,7 @@ mod im2col;
 mod matmul;
 
 pub use im2col::{Conv2dGeometry, col2im, im2col};
-pub use matmul::{matmul_into, matmul_naive};
+pub use matmul::{matmul_into, matmul_naive, matmul_portable};
 
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
