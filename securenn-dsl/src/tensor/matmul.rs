@@ -39,8 +39,8 @@ const KC: usize = 256;
 ///
 /// Over Z_2^64, on a CPU with AVX-512 (checked at run time), the same blocked algorithm runs
 /// with wide tiles compiled for 512-bit vectors, where a 64-bit multiply is one instruction
-/// for eight lanes ([`wide`]); elsewhere the portable kernel runs. Both compute the same
-/// exact product.
+/// for eight lanes; elsewhere the portable kernel runs ([`matmul_portable`]). Both compute
+/// the same exact product.
 ///
 /// # Panics
 ///
