@@ -142,6 +142,23 @@ fn wire_decoding_rejects_non_canonical_elements() {
 }
 
 #[test]
+fn a_long_z_p_buffer_is_checked_everywhere_and_decoded_whole() {
+    // Longer than the decoder's chunks (4096 bytes), with a ragged end.
+    let len = 3 * 4096 + 5;
+    let bytes: Vec<u8> = (0u8..67).cycle().take(len).collect();
+    let mut out = Vec::new();
+    assert!(Zp::decode_slice(&bytes, &mut out));
+    let decoded: Vec<u8> = out.iter().map(|x| x.value()).collect();
+    assert_eq!(decoded, bytes);
+    for bad_at in [0, 4095, 4096, 2 * 4096 + 1, len - 1] {
+        let mut bad = bytes.clone();
+        bad[bad_at] = 67;
+        let mut out = Vec::new();
+        assert!(!Zp::decode_slice(&bad, &mut out), "a 67 at byte {bad_at}");
+    }
+}
+
+#[test]
 fn deserialization_rejects_non_canonical_elements() {
     let max = postcard::to_stdvec(&u64::MAX).unwrap();
     assert!(postcard::from_bytes::<ZOdd>(&max).is_err());

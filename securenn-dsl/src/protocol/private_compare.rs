@@ -406,8 +406,8 @@ fn has_zero_sum(a: &[Zp], b: &[Zp]) -> bool {
 /// below p), comparison-major into `out` (`len × 64`), the 64 values of comparison k
 /// rotated by `offsets[k] mod 64` positions (value i to position (i + offset) mod 64).
 /// Eight comparisons at a time: 8×8 tiles of bytes transposed in registers into rows that
-/// hold each comparison's values twice over, so that its rotation is one copy of fixed
-/// length from position 64 − offset (registers, not a call per piece).
+/// hold each comparison's values twice over, so that its rotation is one loop of fixed
+/// length from position 64 − offset, not two of variable length.
 fn transpose_rotated(masked: &[u8], len: usize, offsets: &[u8], out: &mut [Zp]) {
     for start in (0..len).step_by(8) {
         let mut rows = [[0u8; 2 * BIT_WIDTH]; 8];
