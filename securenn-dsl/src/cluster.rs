@@ -2,7 +2,7 @@
 //! with its own [`Session`], running one job after another. Benchmarks and the CLI use it
 //! to time protocol calls without paying for session start-up each time.
 //!
-//! Its layer (the book's "Architecture" page): it may import only from `nn`, `dsl`,
+//! Its layer (the book's "Architecture" page): it may import only from `serve`, `nn`, `dsl`,
 //! `protocol`, `session`, `net`, `prg`, `share`, `tensor`, `ring`, `error`, `party`,
 //! `shape` and `tag`.
 

@@ -51,6 +51,7 @@ pub mod prelude;
 pub mod prg;
 pub mod protocol;
 pub mod ring;
+pub mod serve;
 pub mod session;
 pub mod shape;
 pub mod share;

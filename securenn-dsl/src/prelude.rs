@@ -4,7 +4,7 @@
 //! ([`relu`], [`select`], [`matmul`], ...), the party, ring, share and tensor types, and
 //! [`run_local`].
 //!
-//! Its layer (the book's "Architecture" page): it may import only from `nn`, `dsl`,
+//! Its layer (the book's "Architecture" page): it may import only from `serve`, `nn`, `dsl`,
 //! `protocol`, `session`, `net`, `prg`, `share`, `tensor`, `ring`, `error`, `party`,
 //! `shape` and `tag`.
 

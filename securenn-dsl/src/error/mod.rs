@@ -20,10 +20,12 @@ use std::time::Duration;
 mod data;
 mod material;
 mod peer;
+mod query;
 
 pub use data::{DataProblem, ResumeProblem};
 pub use material::MaterialProblem;
 pub use peer::{ClaimedRole, HandshakeFailure, PeerDescription};
+pub use query::QueryProblem;
 
 use crate::party::Role;
 use crate::shape::Shape;
@@ -420,6 +422,11 @@ pub enum Error {
         /// The mask's identity.
         mask: crate::tag::CallId,
     },
+
+    /// A private query or its answer cannot be served (the `serve` module's clients and
+    /// servers).
+    #[error("query: {0}")]
+    Query(QueryProblem),
 
     /// Training cannot resume from the checkpoints at hand.
     #[error("cannot resume: {0}")]

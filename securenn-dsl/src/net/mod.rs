@@ -40,6 +40,7 @@ pub use config::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_PENDING_BYTES, NetConfig, WI
 pub use link::{Emulated, Link};
 pub(crate) use stats::Counters;
 pub use stats::{ClusterStats, Stats};
+pub(crate) use timer::Delay;
 
 use core::fmt;
 

@@ -157,9 +157,24 @@ impl<V: Clone> Network<V> {
         input: &V,
         batch: usize,
     ) -> Result<B::Classes> {
+        Ok(self.classify(backend, input, batch).await?.1)
+    }
+
+    /// The outputs of `batch` inputs and their predicted classes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Network::forward`].
+    pub async fn classify<B: Backend<Value = V>>(
+        &self,
+        backend: &mut B,
+        input: &V,
+        batch: usize,
+    ) -> Result<(V, B::Classes)> {
         let output = self.forward(backend, input, batch).await?;
         backend.begin(Stage::Other);
-        backend.argmax(&output, self.spec.output().len()).await
+        let classes = backend.argmax(&output, self.spec.output().len()).await?;
+        Ok((output, classes))
     }
 
     async fn forward_with_caches<B: Backend<Value = V>>(

@@ -312,6 +312,25 @@ impl PrivateNetwork {
         })))
     }
 
+    /// The outputs of `batch` shared inputs and their predicted classes (each an index,
+    /// scale 0), both still shared: for answers that go to someone who is not a party
+    /// (a client of the servers), each server sending its shares.
+    ///
+    /// # Errors
+    ///
+    /// As [`PrivateNetwork::forward`].
+    pub async fn classify(
+        &mut self,
+        ctx: &(impl Context + ?Sized),
+        input: &Shared<Z64>,
+        batch: usize,
+    ) -> Result<(Shared<Z64>, Shared<Z64, U0>)> {
+        let call = ctx.open("forward");
+        let shares = Shares::with_weight_masks(&call, self.weights_version);
+        let mut backend = Costed::new(shares, &mut self.costs);
+        self.network.classify(&mut backend, input, batch).await
+    }
+
     /// What offline material for [`PrivateNetwork::predict`] on `batch` inputs in `session`
     /// is dealt for: [`predict_program`] at this network's weights version.
     pub fn predict_program(&self, session: &Session, batch: usize) -> String {

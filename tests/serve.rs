@@ -1,0 +1,321 @@
+//! Private predictions for outside clients, three servers in one process: every answer is
+//! the twin's prediction for its input, no server holds a query or an answer in the clear,
+//! and a query only one server received, one that does not fit, or one too many for the
+//! queue is refused with a typed error while the other queries are answered.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use rand::Rng;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use securenn_dsl::error::QueryProblem;
+use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::config::{LayerWeights, TrainConfig, initial_weights};
+use securenn_dsl::nn::private::PrivateNetwork;
+use securenn_dsl::nn::twin::{Number, Twin};
+use securenn_dsl::prelude::*;
+use securenn_dsl::prg::Prg;
+use securenn_dsl::serve::{
+    Intake, Prediction, QueryHalf, Refusal, Reply, ServeConfig, ServeStats, reconstruct, serve,
+    split_query,
+};
+use securenn_dsl::session::run_local_with;
+
+const SEED: u64 = 17;
+
+/// Three servers of network A on threads of this process, and the two queues clients
+/// give their halves to.
+struct Cluster {
+    intakes: [Arc<Intake>; 2],
+    servers: JoinHandle<Result<[ServeStats; 3]>>,
+}
+
+fn weights(spec: &NetworkSpec) -> Vec<Option<LayerWeights>> {
+    initial_weights(spec, SEED)
+}
+
+fn start(config: ServeConfig, capacity: usize) -> Cluster {
+    let spec = NetworkSpec::a();
+    let input_len = spec.input().len();
+    let intakes = [
+        Arc::new(Intake::new(input_len, capacity)),
+        Arc::new(Intake::new(input_len, capacity)),
+    ];
+    let queues = intakes.clone();
+    let servers = thread::spawn(move || {
+        run_local_with(&SessionConfig::default(), |session| {
+            let (spec, queues, config) = (spec.clone(), queues.clone(), config.clone());
+            async move {
+                let role = session.role();
+                let owned = Private::<P1, _>::new(role, || weights(&spec));
+                let mut network =
+                    PrivateNetwork::share_weights(&session, spec, &owned, TrainConfig::default())
+                        .await?;
+                let intake = match role {
+                    Role::P0 => Some(&*queues[0]),
+                    Role::P1 => Some(&*queues[1]),
+                    Role::P2 => None,
+                };
+                serve(&session, &mut network, intake, &config).await
+            }
+        })
+    });
+    Cluster { intakes, servers }
+}
+
+impl Cluster {
+    /// Offers each half to its server (`None`: the client never reaches that server) and
+    /// waits for the replies.
+    fn ask(&self, halves: [Option<QueryHalf>; 2]) -> [Option<Reply>; 2] {
+        let [r0, r1] = [0, 1].map(|i| halves[i].clone().map(|half| self.intakes[i].offer(half)));
+        futures::executor::block_on(async move {
+            let r0 = match r0 {
+                Some(r) => Some(r.await.unwrap()),
+                None => None,
+            };
+            let r1 = match r1 {
+                Some(r) => Some(r.await.unwrap()),
+                None => None,
+            };
+            [r0, r1]
+        })
+    }
+
+    fn stop(self) -> [ServeStats; 3] {
+        self.intakes[0].close();
+        self.servers.join().unwrap().unwrap()
+    }
+}
+
+/// Random inputs in [0, 1), fixed point.
+fn inputs(count: usize, len: usize, rng: &mut Prg) -> Vec<Vec<Z64>> {
+    (0..count)
+        .map(|_| {
+            (0..len)
+                .map(|_| Z64::new(u64::from(rng.next_u32()) % (1 << 13)))
+                .collect()
+        })
+        .collect()
+}
+
+fn twin_outputs(inputs: &[Vec<Z64>]) -> Vec<Vec<Z64>> {
+    let spec = NetworkSpec::a();
+    let mut twin =
+        Twin::<Z64>::new(spec.clone(), &weights(&spec), TrainConfig::default(), SEED).unwrap();
+    inputs
+        .iter()
+        .map(|input| twin.forward(input, 1).unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_clients_get_the_twins_predictions_and_no_server_holds_them_in_the_clear() {
+    let config = ServeConfig {
+        scores: true,
+        max_batch: 8,
+        ..ServeConfig::default()
+    };
+    let cluster = Arc::new(start(config, 64));
+    let spec = NetworkSpec::a();
+    let mut rng = Prg::from_os_rng().unwrap();
+    let inputs = inputs(12, spec.input().len(), &mut rng);
+    let expected = twin_outputs(&inputs);
+
+    // Four clients at once, three queries each; the first input is asked twice.
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let cluster = Arc::clone(&cluster);
+            let inputs: Vec<Vec<Z64>> = inputs[client * 3..client * 3 + 3].to_vec();
+            thread::spawn(move || {
+                let mut rng = Prg::from_os_rng().unwrap();
+                inputs
+                    .iter()
+                    .map(|input| {
+                        let halves = split_query(input, &mut rng);
+                        let replies = cluster.ask(halves.clone().map(Some));
+                        (halves, replies.map(Option::unwrap))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let answered: Vec<_> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    let again = {
+        let halves = split_query(&inputs[0], &mut rng);
+        (
+            halves.clone(),
+            cluster.ask(halves.map(Some)).map(Option::unwrap),
+        )
+    };
+
+    for (i, ((halves, replies), expected)) in answered.iter().zip(&expected).enumerate() {
+        let Prediction { class, scores } = reconstruct(replies.clone(), 10).unwrap();
+        let best = (0..10)
+            .max_by_key(|&j| (expected[j].value() as i64, core::cmp::Reverse(j)))
+            .unwrap();
+        assert_eq!(class, best, "query {i}: the class is the twin's");
+        for (got, want) in scores.unwrap().iter().zip(expected) {
+            assert!(
+                (got - want.decode()).abs() <= 0.01,
+                "query {i}: {got} against {want:?}"
+            );
+        }
+        // What each server held: a half that is not the input, and a class share that is
+        // not the class (for every query; 2^-64 to fail by chance).
+        for (server, half) in halves.iter().enumerate() {
+            assert_ne!(
+                half.shares, inputs[i],
+                "server {server} held query {i} in the clear"
+            );
+        }
+        for (server, reply) in replies.iter().enumerate() {
+            let Reply::Answer(answer) = reply else {
+                panic!("query {i} refused by server {server}: {reply:?}")
+            };
+            assert_ne!(
+                answer.class.value(),
+                class as u64,
+                "server {server} held the class"
+            );
+        }
+    }
+    // The same input asked again: both servers' halves and answer shares are fresh.
+    let (first_halves, first_replies) = &answered[0];
+    for server in 0..2 {
+        assert_ne!(again.0[server].shares, first_halves[server].shares);
+        assert_ne!(again.1[server], first_replies[server]);
+    }
+    assert_eq!(
+        reconstruct(again.1.clone(), 10).unwrap().class,
+        reconstruct(first_replies.clone(), 10).unwrap().class
+    );
+
+    let cluster = Arc::into_inner(cluster).unwrap();
+    let [p0, p1, p2] = cluster.stop();
+    assert_eq!(p0.answered, 13);
+    assert_eq!((p1.answered, p2.answered), (13, 13));
+    assert!(p0.batches <= 13 && p0.batches == p2.batches);
+}
+
+#[test]
+fn a_query_one_server_never_received_is_refused_and_costs_the_others_nothing() {
+    let config = ServeConfig {
+        pair_wait: Duration::from_millis(1500),
+        unpaired_after: Duration::from_millis(300),
+        heartbeat: Duration::from_millis(100),
+        ..ServeConfig::default()
+    };
+    let cluster = start(config, 16);
+    let spec = NetworkSpec::a();
+    let mut rng = Prg::from_os_rng().unwrap();
+    let inputs = inputs(2, spec.input().len(), &mut rng);
+
+    // Only P0 receives it: P0 keeps it for the pair wait, then refuses it.
+    let start = Instant::now();
+    let [h0, _] = split_query(&inputs[0], &mut rng);
+    let only_at_p0 = cluster.intakes[0].offer(h0);
+
+    // Meanwhile a whole query is answered as the twin answers it, without waiting for
+    // the one P1 never received.
+    let expected = twin_outputs(&inputs[1..]);
+    let halves = split_query(&inputs[1], &mut rng);
+    let replies = cluster.ask(halves.map(Some)).map(Option::unwrap);
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "a whole query waited {:?} for a half one server lacks",
+        start.elapsed()
+    );
+    let class = reconstruct(replies, 10).unwrap().class;
+    let best = (0..10)
+        .max_by_key(|&j| (expected[0][j].value() as i64, core::cmp::Reverse(j)))
+        .unwrap();
+    assert_eq!(class, best);
+
+    let at_p0 = futures::executor::block_on(only_at_p0).unwrap();
+    assert!(matches!(
+        at_p0,
+        Reply::Refused {
+            refusal: Refusal::Unpaired,
+            ..
+        }
+    ));
+    assert!(start.elapsed() >= Duration::from_millis(1500));
+
+    // Only P1 received it: P1 refuses it once it has waited `unpaired_after`.
+    let start = Instant::now();
+    let [_, h1] = split_query(&inputs[0], &mut rng);
+    let [_, at_p1] = cluster.ask([None, Some(h1)]);
+    let reply = at_p1.unwrap();
+    assert!(matches!(
+        reply,
+        Reply::Refused {
+            refusal: Refusal::Unpaired,
+            ..
+        }
+    ));
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let error = reconstruct([reply.clone(), reply], 10).unwrap_err();
+    assert!(
+        matches!(error, Error::Query(QueryProblem::Unpaired)),
+        "{error}"
+    );
+
+    let [p0, ..] = cluster.stop();
+    assert_eq!((p0.answered, p0.unpaired), (1, 1));
+}
+
+#[test]
+fn a_full_queue_answers_busy_and_a_query_that_does_not_fit_is_refused() {
+    let spec = NetworkSpec::a();
+    let intake = Intake::new(spec.input().len(), 2);
+    let mut rng = Prg::from_os_rng().unwrap();
+    let inputs = inputs(3, spec.input().len(), &mut rng);
+    let waiting: Vec<_> = inputs[..2]
+        .iter()
+        .map(|input| intake.offer(split_query(input, &mut rng)[0].clone()))
+        .collect();
+    let third = split_query(&inputs[2], &mut rng)[0].clone();
+    let busy = futures::executor::block_on(intake.offer(third.clone())).unwrap();
+    assert_eq!(
+        busy,
+        Reply::Refused {
+            id: third.id,
+            refusal: Refusal::Busy
+        }
+    );
+
+    let short = QueryHalf {
+        id: third.id,
+        shares: vec![Z64::ZERO; 3],
+    };
+    let refused = futures::executor::block_on(intake.offer(short)).unwrap();
+    assert!(matches!(
+        refused,
+        Reply::Refused {
+            refusal: Refusal::Malformed,
+            ..
+        }
+    ));
+
+    // Closing the queue refuses what waits: the clients hear that the servers stopped.
+    intake.close();
+    for reply in waiting {
+        let reply = futures::executor::block_on(reply).unwrap();
+        assert!(matches!(
+            reply,
+            Reply::Refused {
+                refusal: Refusal::Stopped,
+                ..
+            }
+        ));
+    }
+    assert_eq!(intake.waiting(), 0);
+}
