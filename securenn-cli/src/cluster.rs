@@ -44,7 +44,8 @@ use crate::{infer, train};
 /// Arguments of `securenn keygen`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct KeygenArgs {
-    /// The directory to write `ca.pem`, `p0.pem`, `p0.key`, ... and `cluster.toml` into.
+    /// The directory to write `ca.pem`, `p0.pem`, `p0.key`, ..., the clients' CA
+    /// (`client-ca.pem`, `client-ca.key`) and `cluster.toml` into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// P0's address in the sample `cluster.toml`.

@@ -36,6 +36,22 @@ pub enum QueryProblem {
     /// The servers stopped, or failed, before answering.
     #[error("the servers stopped before answering")]
     ServerStopped,
+    /// A server's connection failed, or it sent what is not a reply.
+    #[error("the connection with {server} failed: {reason}")]
+    Connection {
+        /// The server.
+        server: crate::party::Role,
+        /// What happened.
+        reason: String,
+    },
+    /// A server did not reply in time.
+    #[error("{server} did not reply within {waited:?}")]
+    NoReply {
+        /// The server.
+        server: crate::party::Role,
+        /// How long the client waited.
+        waited: core::time::Duration,
+    },
     /// The two answers are not the two halves of one query's answer.
     #[error("the two answers do not belong together: {0}")]
     Mismatched(&'static str),

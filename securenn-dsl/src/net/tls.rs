@@ -25,6 +25,12 @@ use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 use crate::error::{Error, HandshakeFailure, PeerDescription, Result};
 use crate::party::Role;
 
+mod clients;
+
+pub use clients::{
+    CLIENT_CERTIFICATE_FILE, CLIENT_KEY_FILE, ClientAuthority, ClientCredentials, ClientIdentity,
+};
+
 /// The name party `role`'s certificate is issued for: `p0.securenn`, `p1.securenn` or
 /// `p2.securenn`.
 pub fn party_name(role: Role) -> &'static str {
@@ -35,15 +41,21 @@ pub fn party_name(role: Role) -> &'static str {
     }
 }
 
-/// A cluster's certificates, as [`ClusterCredentials::generate`] makes them: the CA's
-/// certificate and each party's certificate and private key, all PEM. The CA's private key
-/// is discarded once the three certificates are signed, so no further certificate can be
-/// issued under this CA.
+/// A cluster's certificates, as [`ClusterCredentials::generate`] makes them, all PEM: the
+/// CA's certificate and each party's certificate and private key, and a second CA, for
+/// clients only, with its private key. The parties' CA key is discarded once the three
+/// certificates are signed, so no further party certificate can be issued; the clients'
+/// CA key issues client certificates ([`ClientCredentials::issue`]), which the parties'
+/// connections never accept.
 pub struct ClusterCredentials {
     /// The CA certificate every party trusts.
     pub ca_certificate: String,
     /// Party `n`'s certificate (for `pn.securenn`) and private key (PKCS#8).
     pub parties: [(String, zeroize::Zeroizing<String>); 3],
+    /// The clients' CA certificate, which the servers trust for clients.
+    pub client_ca_certificate: String,
+    /// The clients' CA private key (PKCS#8).
+    pub client_ca_key: zeroize::Zeroizing<String>,
 }
 
 impl core::fmt::Debug for ClusterCredentials {
@@ -55,6 +67,14 @@ impl core::fmt::Debug for ClusterCredentials {
 
 /// The CA certificate's file in a credentials directory.
 pub const CA_FILE: &str = "ca.pem";
+/// The clients' CA certificate's file in a credentials directory.
+pub const CLIENT_CA_FILE: &str = "client-ca.pem";
+/// The clients' CA private key's file in a credentials directory.
+pub const CLIENT_CA_KEY_FILE: &str = "client-ca.key";
+/// The common name of a cluster's CA.
+const CLUSTER_CA_NAME: &str = "securenn cluster CA";
+/// The common name of a cluster's clients' CA.
+const CLIENT_CA_NAME: &str = "securenn client CA";
 
 /// The certificate file of `role` in a credentials directory: `p0.pem`, ...
 pub fn certificate_file(role: Role) -> String {
@@ -74,18 +94,17 @@ impl ClusterCredentials {
     ///
     /// [`Error::Certificate`] if key generation or signing fails.
     pub fn generate() -> Result<Self> {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair, KeyUsagePurpose,
-        };
+        use rcgen::{CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose};
+        use rcgen::{KeyPair, KeyUsagePurpose};
         let failed = |e: rcgen::Error| certificate_error(Path::new("keygen"), e.to_string());
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "securenn cluster CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(failed)?)
+        let ca = CertifiedIssuer::self_signed(
+            ca_params(CLUSTER_CA_NAME)?,
+            KeyPair::generate().map_err(failed)?,
+        )
+        .map_err(failed)?;
+        let client_ca_key = KeyPair::generate().map_err(failed)?;
+        let client_ca_key_pem = zeroize::Zeroizing::new(client_ca_key.serialize_pem());
+        let client_ca = CertifiedIssuer::self_signed(ca_params(CLIENT_CA_NAME)?, client_ca_key)
             .map_err(failed)?;
         let party = |role: Role| -> Result<(String, zeroize::Zeroizing<String>)> {
             let mut params =
@@ -108,13 +127,16 @@ impl ClusterCredentials {
         Ok(ClusterCredentials {
             ca_certificate: ca.pem(),
             parties: [party(Role::P0)?, party(Role::P1)?, party(Role::P2)?],
+            client_ca_certificate: client_ca.pem(),
+            client_ca_key: client_ca_key_pem,
         })
     }
 
-    /// Writes `ca.pem`, `p0.pem`, `p0.key`, ... into `dir` (created if missing); the key
-    /// files are readable by their owner only (on Unix). Hand `ca.pem` to every party and
-    /// `pn.pem` and `pn.key` to party n alone. Never overwrites another cluster's
-    /// credentials.
+    /// Writes `ca.pem`, `p0.pem`, `p0.key`, ..., `client-ca.pem` and `client-ca.key` into
+    /// `dir` (created if missing); the key files are readable by their owner only (on
+    /// Unix). Hand `ca.pem` and `client-ca.pem` to every party and `pn.pem` and `pn.key` to
+    /// party n alone; keep `client-ca.key` with whoever admits clients. Never overwrites
+    /// another cluster's credentials.
     ///
     /// # Errors
     ///
@@ -129,22 +151,12 @@ impl ClusterCredentials {
                 "already exists: refusing to overwrite another cluster's credentials",
             ));
         }
-        let write = |name: &str, contents: &str, private: bool| -> Result<()> {
-            let path = dir.join(name);
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            if private {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
-            }
-            #[cfg(not(unix))]
-            let _ = private;
-            let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
-            std::io::Write::write_all(&mut file, contents.as_bytes())
-                .map_err(|e| Error::io(&path, e))
+        let write = |name: &str, contents: &str, private: bool| {
+            write_new(&dir.join(name), contents, private)
         };
         write(CA_FILE, &self.ca_certificate, false)?;
+        write(CLIENT_CA_FILE, &self.client_ca_certificate, false)?;
+        write(CLIENT_CA_KEY_FILE, &self.client_ca_key, true)?;
         for (role, (certificate, key)) in Role::ALL.into_iter().zip(&self.parties) {
             write(&certificate_file(role), certificate, false)?;
             write(&key_file(role), key, true)?;
@@ -185,6 +197,35 @@ impl core::fmt::Debug for TlsIdentity {
             .field("chain_len", &self.chain.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Writes a new file (never overwriting one), readable by its owner only if `private`
+/// (on Unix).
+fn write_new(path: &Path, contents: &str, private: bool) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// A CA's parameters: [`ClusterCredentials::generate`] self-signs them, and
+/// [`ClientCredentials::issue`] rebuilds the same issuer (name and key) from the clients'
+/// CA key.
+fn ca_params(name: &str) -> Result<rcgen::CertificateParams> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| certificate_error(Path::new("keygen"), e.to_string()))?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(params)
 }
 
 fn certificate_error(path: &Path, problem: impl Into<String>) -> Error {

@@ -29,6 +29,8 @@ pub struct Intake {
     state: Mutex<State>,
     /// Wakes the serving loop (its one waiter) when a half arrives or the queue closes.
     arrival: AtomicWaker,
+    /// Wakes the listener (its one waiter) when the queue closes.
+    closing: AtomicWaker,
 }
 
 impl core::fmt::Debug for Intake {
@@ -81,6 +83,7 @@ impl Intake {
             capacity,
             state: Mutex::new(State::default()),
             arrival: AtomicWaker::new(),
+            closing: AtomicWaker::new(),
         }
     }
 
@@ -127,6 +130,19 @@ impl Intake {
         receiver
     }
 
+    /// Completes once the queue is closed.
+    pub async fn closed(&self) {
+        poll_fn(|cx| {
+            self.closing.register(cx.waker());
+            if self.lock().closed {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
     /// Halves waiting.
     pub fn waiting(&self) -> usize {
         self.lock().waiting.len()
@@ -146,6 +162,7 @@ impl Intake {
             waiting.reply.send(Reply::Refused { id, refusal }).ok();
         }
         self.arrival.wake();
+        self.closing.wake();
     }
 
     /// At P0: the ids of the next batch, oldest first, once `max_batch` halves may run or

@@ -19,11 +19,15 @@
 //! `shape` and `tag`.
 
 mod client;
+#[cfg(feature = "tls")]
+mod connections;
 mod intake;
 pub mod query;
 mod server;
 
 pub use client::{Prediction, reconstruct, split_query};
+#[cfg(feature = "tls")]
+pub use connections::{ClientLimits, QueryClient, accept_clients};
 pub use intake::Intake;
 pub use query::{AnswerHalf, QueryHalf, QueryId, Refusal, Reply};
 pub use server::{ServeConfig, ServeStats, serve};
