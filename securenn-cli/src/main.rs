@@ -22,6 +22,7 @@ macro_rules! say {
 
 mod bench;
 mod bench_network;
+mod bench_serve;
 #[cfg(test)]
 mod book_commands;
 mod cluster;

@@ -138,3 +138,46 @@ fn a_network_benchmark_agrees_with_the_twin() {
     assert!(summary["bytes_total"].as_u64().unwrap() > 0);
     assert!(summary["peak_memory_mb"].as_f64().unwrap() > 0.0);
 }
+
+/// `securenn bench serve`: servers over TLS and concurrent clients; every answer is the
+/// twin's, and the JSON holds each run's throughput and latencies.
+#[test]
+fn bench_serve_answers_every_query_as_the_twin_does() {
+    let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
+        .args([
+            "bench",
+            "serve",
+            "--clients",
+            "1,3",
+            "--queries",
+            "12",
+            "--json",
+        ])
+        .output()
+        .expect("the securenn binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench serve failed:\n{stdout}\n{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["correct"], true, "{summary}");
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for (run, clients) in runs.iter().zip([1, 3]) {
+        assert_eq!(run["clients"], clients);
+        assert_eq!(run["queries"], 12);
+        assert_eq!(
+            (run["wrong"].as_u64(), run["failed"].as_u64()),
+            (Some(0), Some(0))
+        );
+        let (p50, p99) = (
+            run["latency_p50_ms"].as_f64().unwrap(),
+            run["latency_p99_ms"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99, "{run}");
+        assert!(run["queries_per_second"].as_f64().unwrap() > 0.0);
+    }
+    assert!(summary["server_bytes_per_query"].as_f64().unwrap() > 0.0);
+}

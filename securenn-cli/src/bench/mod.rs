@@ -42,6 +42,9 @@ pub(crate) enum BenchCommand {
     /// One private inference of a batch of MNIST images by network A, B, C or D (Table 7),
     /// or by a network file.
     Network(crate::bench_network::NetworkArgs),
+    /// Private predictions served to concurrent clients over TLS: throughput, latency and
+    /// bytes per query, every answer checked against the twin.
+    Serve(crate::bench_serve::ServeArgs),
 }
 
 /// The protocols `securenn bench protocol` runs.
@@ -219,6 +222,7 @@ pub(crate) fn run(command: &BenchCommand) -> Result<bool, CliError> {
     let args = match command {
         BenchCommand::Protocol(args) => args,
         BenchCommand::Network(args) => return crate::bench_network::run(args),
+        BenchCommand::Serve(args) => return crate::bench_serve::run(args),
     };
     let workload = Workload::new(args)?;
     if let Some(party) = args.child.party {

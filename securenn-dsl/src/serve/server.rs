@@ -39,7 +39,9 @@ const STOP: u64 = u64::MAX;
 pub struct ServeConfig {
     /// The most queries in one batch (default 64).
     pub max_batch: usize,
-    /// How long the first query of a batch waits for others (default 2 ms).
+    /// How long the first query of a batch waits for others (default 0: a batch closes as
+    /// soon as the servers are free, and the queries that arrive while it runs form the
+    /// next one, so that batches grow with the load).
     pub max_wait: Duration,
     /// How long a half at P0 may wait for P1 to receive the other half before it is refused
     /// as unpaired (default 200 ms). Meanwhile it is proposed again every `max_wait` (at
@@ -59,7 +61,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             max_batch: 64,
-            max_wait: Duration::from_millis(2),
+            max_wait: Duration::ZERO,
             pair_wait: Duration::from_millis(200),
             unpaired_after: Duration::from_secs(10),
             heartbeat: Duration::from_secs(1),

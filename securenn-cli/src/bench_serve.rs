@@ -1,0 +1,356 @@
+//! `securenn bench serve`: private predictions served to concurrent clients, measured.
+//!
+//! One process starts a cluster on 127.0.0.1: three servers, each on its own thread, that
+//! talk TLS with mutual authentication, the model shared once by P1 and kept in shares;
+//! P0 and P1 listen for clients over TLS (client certificates from the cluster's clients'
+//! CA). Then, for each client count, that many clients query at once, one query in flight
+//! each, until the run's queries are answered. It reports throughput, latency p50 and p99,
+//! and the bytes per query (between the servers, and each client's), and checks every
+//! answer against the plaintext twin's prediction for that input.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use securenn_dsl::net::NetConfig;
+use securenn_dsl::net::tls::{ClientAuthority, ClientCredentials, ClusterCredentials};
+use securenn_dsl::nn::NetworkSpec;
+use securenn_dsl::nn::config::{TrainConfig, initial_weights};
+use securenn_dsl::nn::private::PrivateNetwork;
+use securenn_dsl::nn::twin::Twin;
+use securenn_dsl::party::{P1, Private, Role};
+use securenn_dsl::prg::Prg;
+use securenn_dsl::ring::{Ring, Z64};
+use securenn_dsl::serve::{
+    ClientLimits, Intake, QueryClient, ServeConfig, ServeStats, accept_clients, serve,
+};
+use securenn_dsl::session::SessionConfig;
+use serde::Serialize;
+
+use crate::processes::{CliError, connect_session};
+
+/// Arguments of `securenn bench serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The network: A, B, C or D (the paper's), or a network file (`.toml`).
+    #[arg(long, default_value = "A")]
+    network: String,
+    /// Concurrent clients: one count, or several (`1,4,16,64,256`), one run each.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    clients: Vec<usize>,
+    /// Queries per run, over all its clients.
+    #[arg(long, default_value_t = 2000)]
+    queries: usize,
+    /// The most queries in one batch.
+    #[arg(long, default_value_t = 128)]
+    max_batch: usize,
+    /// How long, in milliseconds, a batch's first query waits for others (0: a batch
+    /// closes as soon as the servers are free).
+    #[arg(long, default_value_t = 0)]
+    max_wait_ms: u64,
+    /// Print exactly one JSON object, on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One run's figures.
+#[derive(Debug, Serialize)]
+struct RunSummary {
+    clients: usize,
+    queries: usize,
+    seconds: f64,
+    queries_per_second: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+    /// Answers that differ from the twin's prediction.
+    wrong: usize,
+    /// Queries that got an error.
+    failed: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    network: String,
+    runs: Vec<RunSummary>,
+    batches: u64,
+    /// Bytes the servers sent each other, per answered query.
+    server_bytes_per_query: f64,
+    /// Bytes a client sends and receives per query.
+    client_bytes_per_query: usize,
+    correct: bool,
+}
+
+/// Random inputs in [0, 1) at 13 fractional bits, and the twin's class for each.
+fn inputs(spec: &NetworkSpec, seed: u64, count: usize) -> Result<Vec<(Vec<Z64>, usize)>, CliError> {
+    let weights = initial_weights(spec, seed);
+    let mut twin = Twin::<Z64>::new(spec.clone(), &weights, TrainConfig::default(), seed)?;
+    let mut rng = Prg::from_os_rng()?;
+    (0..count)
+        .map(|_| {
+            let input: Vec<Z64> = (0..spec.input().len())
+                .map(|_| Z64::new(Z64::random(&mut rng).value() % (1 << 13)))
+                .collect();
+            let class = twin.predict(&input, 1)?[0];
+            Ok((input, class))
+        })
+        .collect()
+}
+
+/// The three servers: their threads, the two client queues, and where clients connect.
+struct Servers {
+    threads: Vec<JoinHandle<Result<(ServeStats, u64), CliError>>>,
+    intakes: [Arc<Intake>; 2],
+    client_addresses: [SocketAddr; 2],
+}
+
+fn start_servers(
+    spec: &NetworkSpec,
+    credentials: &ClusterCredentials,
+    config: &ServeConfig,
+    io: &tokio::runtime::Runtime,
+) -> Result<Servers, CliError> {
+    let party_listeners = [
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+    ];
+    let addresses = [
+        Some(party_listeners[0].local_addr()?),
+        Some(party_listeners[1].local_addr()?),
+        None,
+    ];
+    let input_len = spec.input().len();
+    let intakes = [0, 1].map(|_| Arc::new(Intake::new(input_len, 4 * config.max_batch.max(64))));
+    let clients = ClientAuthority::from_pem(credentials.client_ca_certificate.as_bytes())?;
+    let mut client_addresses = Vec::new();
+    for role in [Role::P0, Role::P1] {
+        let listener = io.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        client_addresses.push(listener.local_addr()?);
+        let identity = credentials.identity(role)?;
+        let (intake, clients) = (
+            Arc::clone(&intakes[role.index()]),
+            ClientAuthority::from_pem(credentials.client_ca_certificate.as_bytes())?,
+        );
+        io.spawn(async move {
+            let limits = ClientLimits::new(input_len);
+            if let Err(error) = accept_clients(listener, &identity, &clients, intake, limits).await
+            {
+                say!("{role}: the client listener stopped: {error}");
+            }
+        });
+    }
+    drop(clients);
+    let session = SessionConfig {
+        net: NetConfig {
+            session_id: Z64::random(&mut Prg::from_os_rng()?).value(),
+            ..NetConfig::default()
+        },
+        ..SessionConfig::default()
+    };
+    let mut listeners = party_listeners.map(Some).into_iter();
+    let threads = Role::ALL
+        .into_iter()
+        .map(|role| {
+            let listener = listeners.next().flatten();
+            let identity = credentials.identity(role)?;
+            let (spec, config, session) = (spec.clone(), config.clone(), session.clone());
+            let intake = (!role.is_helper()).then(|| Arc::clone(&intakes[role.index()]));
+            Ok(thread::spawn(
+                move || -> Result<(ServeStats, u64), CliError> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async {
+                        let listener = match listener {
+                            Some(listener) => {
+                                listener.set_nonblocking(true)?;
+                                Some(tokio::net::TcpListener::from_std(listener)?)
+                            }
+                            None => None,
+                        };
+                        let session =
+                            connect_session(role, listener, &addresses, &session, Some(&identity))
+                                .await?;
+                        let weights = initial_weights(&spec, SEED);
+                        let owned = Private::<P1, _>::new(role, || weights.clone());
+                        let mut network = PrivateNetwork::share_weights(
+                            &session,
+                            spec,
+                            &owned,
+                            TrainConfig::default(),
+                        )
+                        .await?;
+                        session.reset_stats();
+                        let stats =
+                            serve(&session, &mut network, intake.as_deref(), &config).await?;
+                        Ok((stats, session.stats().total_sent()))
+                    })
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    Ok(Servers {
+        threads,
+        intakes,
+        client_addresses: [client_addresses[0], client_addresses[1]],
+    })
+}
+
+/// The weights' seed: the servers share these weights, the twin predicts with them.
+const SEED: u64 = 7;
+
+/// One run of `clients` concurrent clients and `queries` queries.
+fn run_clients(
+    io: &tokio::runtime::Runtime,
+    servers: &Servers,
+    credentials: &ClientCredentials,
+    inputs: &Arc<Vec<(Vec<Z64>, usize)>>,
+    clients: usize,
+    queries: usize,
+) -> Result<RunSummary, CliError> {
+    let identity = Arc::new(credentials.identity()?);
+    let next = Arc::new(AtomicUsize::new(0));
+    let classes = 10;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (identity, next, inputs) =
+                (Arc::clone(&identity), Arc::clone(&next), Arc::clone(inputs));
+            let addresses = servers.client_addresses;
+            io.spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut wrong, mut failed) = (0, 0);
+                let mut client =
+                    QueryClient::connect(addresses, &identity, classes, Duration::from_secs(60))
+                        .await?;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= queries {
+                        break;
+                    }
+                    let (input, expected) = &inputs[i % inputs.len()];
+                    let asked = Instant::now();
+                    match client.query(input).await {
+                        Ok(prediction) => {
+                            latencies.push(asked.elapsed().as_secs_f64());
+                            wrong += usize::from(prediction.class != *expected);
+                        }
+                        Err(_) => failed += 1,
+                    }
+                }
+                Ok::<_, securenn_dsl::Error>((latencies, wrong, failed))
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(queries);
+    let (mut wrong, mut failed) = (0, 0);
+    for task in tasks {
+        let (mut l, w, f) = io
+            .block_on(task)
+            .map_err(|e| format!("a client task failed: {e}"))??;
+        latencies.append(&mut l);
+        wrong += w;
+        failed += f;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    // The smallest latency at or above `percent` of them.
+    let quantile = |percent: usize| {
+        let rank = (latencies.len() * percent).div_ceil(100);
+        latencies
+            .get(rank.saturating_sub(1))
+            .map_or(f64::NAN, |s| s * 1e3)
+    };
+    Ok(RunSummary {
+        clients,
+        queries,
+        seconds,
+        queries_per_second: latencies.len() as f64 / seconds,
+        latency_p50_ms: quantile(50),
+        latency_p99_ms: quantile(99),
+        wrong,
+        failed,
+    })
+}
+
+/// Runs `securenn bench serve`; `Ok(true)` if every answer was the twin's.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
+    let spec = NetworkSpec::resolve(&args.network)?;
+    if args.clients.iter().any(|&c| c == 0 || c > 4096) || args.queries == 0 {
+        return Err("--clients must be between 1 and 4096, and --queries at least 1".into());
+    }
+    if spec.output().len() != 10 {
+        return Err("bench serve measures networks of 10 classes".into());
+    }
+    let config = ServeConfig {
+        max_batch: args.max_batch,
+        max_wait: Duration::from_millis(args.max_wait_ms),
+        ..ServeConfig::default()
+    };
+    let inputs = Arc::new(inputs(&spec, SEED, 256)?);
+    let credentials = ClusterCredentials::generate()?;
+    let client = ClientCredentials::issue(
+        &credentials.ca_certificate,
+        &credentials.client_ca_key,
+        "bench",
+    )?;
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    say!(
+        "starting three servers of network {} on 127.0.0.1 (TLS)",
+        args.network
+    );
+    let servers = start_servers(&spec, &credentials, &config, &io)?;
+    let mut runs = Vec::new();
+    for &clients in &args.clients {
+        let run = run_clients(&io, &servers, &client, &inputs, clients, args.queries)?;
+        say!(
+            "{clients} clients: {:.0} queries/s, latency p50 {:.1} ms, p99 {:.1} ms ({} queries, {} wrong, {} failed)",
+            run.queries_per_second,
+            run.latency_p50_ms,
+            run.latency_p99_ms,
+            run.queries,
+            run.wrong,
+            run.failed
+        );
+        runs.push(run);
+    }
+    servers.intakes[0].close();
+    let mut answered = 0;
+    let mut bytes = 0;
+    let mut batches = 0;
+    for (role, thread) in Role::ALL.into_iter().zip(servers.threads) {
+        let (stats, sent) = thread
+            .join()
+            .map_err(|_| format!("{role}'s thread panicked"))??;
+        if role == Role::P0 {
+            answered = stats.answered;
+            batches = stats.batches;
+        }
+        bytes += sent;
+    }
+    let client_bytes = 2 * (24 + 8 * spec.input().len()) + 2 * 37;
+    let correct = runs.iter().all(|r| r.wrong == 0 && r.failed == 0);
+    let summary = Summary {
+        network: args.network.clone(),
+        runs,
+        batches,
+        server_bytes_per_query: bytes as f64 / answered.max(1) as f64,
+        client_bytes_per_query: client_bytes,
+        correct,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{} batches; {:.0} bytes per query between the servers, {} per client",
+            summary.batches, summary.server_bytes_per_query, summary.client_bytes_per_query
+        );
+        println!("every answer is the twin's prediction: {correct}");
+    }
+    Ok(correct)
+}
