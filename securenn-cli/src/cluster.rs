@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use securenn_dsl::net::NetConfig;
-use securenn_dsl::net::tls::{ClusterCredentials, TlsIdentity};
+use securenn_dsl::net::tls::{ClientCredentials, ClusterCredentials, TlsIdentity};
 use securenn_dsl::party::Role;
 use securenn_dsl::session::SessionConfig;
 use serde::Deserialize;
@@ -54,11 +54,29 @@ pub(crate) struct KeygenArgs {
     /// P1's address in the sample `cluster.toml`.
     #[arg(long, default_value = "127.0.0.1:7001")]
     p1: String,
+    /// Instead of a cluster, a client's certificate for private predictions, issued for
+    /// this name by the clients' CA of the cluster in `--cluster`; `--out` receives
+    /// `ca.pem`, `client.pem` and `client.key`.
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    client: Option<String>,
+    /// With `--client`: the cluster's credentials directory (its `ca.pem` and
+    /// `client-ca.key`).
+    #[arg(long, value_name = "DIR", requires = "client")]
+    cluster: Option<PathBuf>,
 }
 
 /// Runs `securenn keygen`.
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub(crate) fn keygen(args: &KeygenArgs) -> Result<bool, CliError> {
+    if let (Some(name), Some(cluster)) = (&args.client, &args.cluster) {
+        let client = ClientCredentials::issue_from_dir(cluster, name)?;
+        client.write_to(&args.out)?;
+        println!(
+            "wrote client {name:?}'s certificate and key, and the cluster's CA, to {}",
+            args.out.display()
+        );
+        return Ok(true);
+    }
     for (party, address) in [("P0", &args.p0), ("P1", &args.p1)] {
         if address.is_empty() || address.contains(['"', '\\', '\n']) || !address.contains(':') {
             return Err(format!("--{}: {address:?} is not HOST:PORT", party.to_lowercase()).into());
