@@ -23,6 +23,7 @@ use securenn_dsl::nn::twin::Twin;
 use securenn_dsl::party::{P1, Private, Role};
 use securenn_dsl::prg::Prg;
 use securenn_dsl::ring::{Ring, Z64};
+use securenn_dsl::serve::query::{QUERY_HEADER_LEN, REPLY_HEADER_LEN};
 use securenn_dsl::serve::{
     ClientLimits, Intake, QueryClient, ServeConfig, ServeStats, accept_clients, serve,
 };
@@ -122,7 +123,6 @@ fn start_servers(
     ];
     let input_len = spec.input().len();
     let intakes = [0, 1].map(|_| Arc::new(Intake::new(input_len, 4 * config.max_batch.max(64))));
-    let clients = ClientAuthority::from_pem(credentials.client_ca_certificate.as_bytes())?;
     let mut client_addresses = Vec::new();
     for role in [Role::P0, Role::P1] {
         let listener = io.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
@@ -140,7 +140,6 @@ fn start_servers(
             }
         });
     }
-    drop(clients);
     let session = SessionConfig {
         net: NetConfig {
             session_id: Z64::random(&mut Prg::from_os_rng()?).value(),
@@ -221,9 +220,9 @@ fn run_clients(
             io.spawn(async move {
                 let mut latencies = Vec::new();
                 let (mut wrong, mut failed) = (0, 0);
-                let mut client =
-                    QueryClient::connect(addresses, &identity, classes, Duration::from_secs(60))
-                        .await?;
+                let timeout = Duration::from_secs(60);
+                let connect = || QueryClient::connect(addresses, &identity, classes, timeout);
+                let mut client = connect().await?;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= queries {
@@ -236,7 +235,12 @@ fn run_clients(
                             latencies.push(asked.elapsed().as_secs_f64());
                             wrong += usize::from(prediction.class != *expected);
                         }
-                        Err(_) => failed += 1,
+                        Err(error) => {
+                            failed += 1;
+                            say!("a query failed: {error}");
+                            // Its connections may be out of step: connect again.
+                            client = connect().await?;
+                        }
                     }
                 }
                 Ok::<_, securenn_dsl::Error>((latencies, wrong, failed))
@@ -333,7 +337,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
         }
         bytes += sent;
     }
-    let client_bytes = 2 * (24 + 8 * spec.input().len()) + 2 * 37;
+    let client_bytes = 2 * (QUERY_HEADER_LEN + 8 * spec.input().len()) + 2 * REPLY_HEADER_LEN;
     let correct = runs.iter().all(|r| r.wrong == 0 && r.failed == 0);
     let summary = Summary {
         network: args.network.clone(),

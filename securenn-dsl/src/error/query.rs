@@ -16,14 +16,6 @@ pub enum QueryProblem {
         /// The most a message may hold.
         max: u64,
     },
-    /// A query's input has another size than the network's input.
-    #[error("the query holds {found} values, the network takes {expected}")]
-    WrongLength {
-        /// The network's input size.
-        expected: usize,
-        /// What the query held.
-        found: usize,
-    },
     /// A query id a server already holds: each query has a fresh one.
     #[error("the query id is already waiting at this server (each query needs a fresh id)")]
     DuplicateId,

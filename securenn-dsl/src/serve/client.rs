@@ -20,7 +20,9 @@ pub struct Prediction {
 /// Splits `input` (the network's input, fixed point at 13 fractional bits, as
 /// [`Dataset::encode`](crate::nn::data::Dataset::encode) gives it) into two additive
 /// shares with fresh randomness from `rng`, under a fresh random id: the half for P0 and
-/// the half for P1. Each half alone is uniformly random; nothing goes to P2.
+/// the half for P1. Each half alone is uniformly random; nothing goes to P2. `rng` must
+/// be the client's own, keyed from its operating system ([`Prg::from_os_rng`]), never a
+/// stream a server could know.
 ///
 /// # Examples
 ///

@@ -13,11 +13,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::client::{Prediction, reconstruct, split_query};
 use super::intake::Intake;
@@ -33,11 +33,15 @@ use crate::ring::Z64;
 pub struct ClientLimits {
     /// Values in a query half: the network's input size. A longer announcement is refused.
     pub input_len: usize,
-    /// Queries of one connection waiting or running at once; more are answered "busy"
-    /// (default 256).
+    /// Queries of one connection waiting, running or with a reply not yet written; more
+    /// are answered "busy", and a client that does not read its replies stops being read
+    /// (default 64).
     pub in_flight: usize,
-    /// How long the TLS handshake, and the rest of a message once its first byte arrived,
-    /// may take (default 10 s).
+    /// Connections open at once, handshakes included; more are closed at once (default
+    /// 1024).
+    pub connections: usize,
+    /// How long the TLS handshake, the rest of a message once its first byte arrived, and
+    /// the writing of a reply may take (default 10 s).
     pub message_timeout: Duration,
 }
 
@@ -46,7 +50,8 @@ impl ClientLimits {
     pub fn new(input_len: usize) -> ClientLimits {
         ClientLimits {
             input_len,
-            in_flight: 256,
+            in_flight: 64,
+            connections: 1024,
             message_timeout: Duration::from_secs(10),
         }
     }
@@ -58,9 +63,9 @@ impl ClientLimits {
 ///
 /// # Errors
 ///
-/// [`Error::Certificate`] if the identity's credentials are unusable. A client's failure
-/// (a refused handshake, a malformed message, a closed connection) ends its connection
-/// only, and is logged at debug level.
+/// [`Error::Certificate`] if the credentials are unusable. A client's failure (a refused
+/// handshake, a malformed message, a closed connection) ends its connection only, and is
+/// logged at debug level.
 pub async fn accept_clients(
     listener: TcpListener,
     identity: &TlsIdentity,
@@ -70,6 +75,7 @@ pub async fn accept_clients(
 ) -> Result<()> {
     let acceptor = clients.acceptor(identity)?;
     let server = identity.role();
+    let open = Arc::new(Semaphore::new(limits.connections));
     let limits = Arc::new(limits);
     loop {
         let accepted = tokio::select! {
@@ -83,6 +89,11 @@ pub async fn accept_clients(
                 continue;
             }
         };
+        let Ok(connection) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::debug!(%address, "too many client connections: one refused");
+            continue;
+        };
+        stream.set_nodelay(true).ok();
         let (acceptor, intake, limits) =
             (acceptor.clone(), Arc::clone(&intake), Arc::clone(&limits));
         tokio::spawn(async move {
@@ -96,11 +107,19 @@ pub async fn accept_clients(
                 Ok(Err(error)) => tracing::debug!(%address, %error, "a client's handshake failed"),
                 Err(_) => tracing::debug!(%address, "a client's handshake timed out"),
             }
+            drop(connection);
         });
     }
 }
 
-/// Reads one connection's query halves and writes their replies.
+/// A reply on its way to the writer, with the slot of its query (none for a refusal that
+/// never took one).
+type Outgoing = (Reply, Option<OwnedSemaphorePermit>);
+
+/// Reads one connection's query halves and writes their replies. At most
+/// `limits.in_flight` of its queries hold a slot, from the reading of the half to the
+/// writing of the reply; the writer's queue is bounded too, so a client that does not
+/// read its replies stops being read.
 async fn serve_connection<S>(
     stream: S,
     server: Role,
@@ -111,19 +130,31 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (replies, mut outbox) = tokio::sync::mpsc::unbounded_channel::<Reply>();
+    let (replies, mut outbox) = tokio::sync::mpsc::channel::<Outgoing>(limits.in_flight + 1);
+    let timeout = limits.message_timeout;
     let writing = tokio::spawn(async move {
-        while let Some(reply) = outbox.recv().await {
-            if writer.write_all(&reply.encode()).await.is_err() {
+        while let Some((reply, slot)) = outbox.recv().await {
+            let write = async {
+                writer.write_all(&reply.encode()).await?;
+                writer.flush().await
+            };
+            let written = tokio::time::timeout(timeout, write).await;
+            drop(slot);
+            if !matches!(written, Ok(Ok(()))) {
                 return;
             }
         }
+        tokio::time::timeout(timeout, writer.shutdown()).await.ok();
     });
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Semaphore::new(limits.in_flight));
     let result = loop {
         let mut header = [0u8; QUERY_HEADER_LEN];
         // Between queries a connection may stay idle; a message once begun must complete.
-        match reader.read_exact(&mut header[..1]).await {
+        let first = tokio::select! {
+            first = reader.read_exact(&mut header[..1]) => first,
+            () = intake.closed() => break Ok(()),
+        };
+        match first {
             Ok(_) => {}
             Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => break Ok(()),
             Err(error) => break Err(connection_error(server, &error)),
@@ -139,34 +170,39 @@ where
             reader.read_exact(&mut message[QUERY_HEADER_LEN..]).await?;
             Ok::<_, std::io::Error>(QueryHalf::decode(&message, limits.input_len))
         };
-        let half = match tokio::time::timeout(limits.message_timeout, rest).await {
+        let half = match tokio::time::timeout(timeout, rest).await {
             Ok(Ok(Ok(half))) => half,
             Ok(Ok(Err(error))) => {
                 // Not a query: say so, and close (the stream cannot be resynchronised).
                 let id = QueryId(header[4..20].try_into().unwrap_or([0; 16]));
                 let refusal = Refusal::Malformed;
-                replies.send(Reply::Refused { id, refusal }).ok();
+                replies
+                    .send((Reply::Refused { id, refusal }, None))
+                    .await
+                    .ok();
                 break Err(error);
             }
             Ok(Err(error)) => break Err(connection_error(server, &error)),
             Err(_) => break Err(Error::Query(QueryProblem::Malformed("a message stalled"))),
         };
-        if in_flight.fetch_add(1, Ordering::AcqRel) >= limits.in_flight {
-            in_flight.fetch_sub(1, Ordering::AcqRel);
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             let (id, refusal) = (half.id, Refusal::Busy);
-            replies.send(Reply::Refused { id, refusal }).ok();
+            if replies
+                .send((Reply::Refused { id, refusal }, None))
+                .await
+                .is_err()
+            {
+                break Ok(());
+            }
             continue;
-        }
+        };
         let id = half.id;
         let reply = intake.offer(half);
-        let (replies, in_flight) = (replies.clone(), Arc::clone(&in_flight));
+        let replies = replies.clone();
         tokio::spawn(async move {
-            let reply = reply.await.unwrap_or(Reply::Refused {
-                id,
-                refusal: Refusal::Stopped,
-            });
-            in_flight.fetch_sub(1, Ordering::AcqRel);
-            replies.send(reply).ok();
+            let refusal = Refusal::Stopped;
+            let reply = reply.await.unwrap_or(Reply::Refused { id, refusal });
+            replies.send((reply, Some(slot))).await.ok();
         });
     };
     // Replies still on their way are written when ready; the writer ends with the last.
@@ -189,25 +225,31 @@ pub struct QueryClient {
     rng: Prg,
     classes: usize,
     timeout: Duration,
+    /// Set when a query ended with its connections in an unknown state (a failure, a
+    /// timeout, or one server's refusal while the other's reply was awaited).
+    broken: bool,
 }
 
 impl core::fmt::Debug for QueryClient {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("QueryClient")
             .field("classes", &self.classes)
+            .field("broken", &self.broken)
             .finish_non_exhaustive()
     }
 }
 
 impl QueryClient {
     /// Connects to P0 and P1 at `addresses` as the client of `identity`, for a network of
-    /// `classes` outputs; a query waits at most `timeout` for its replies.
+    /// `classes` outputs; connecting, and each query, wait at most `timeout`.
     ///
     /// # Errors
     ///
-    /// [`QueryProblem::Connection`] if a server cannot be reached, [`Error::Handshake`] if
-    /// the TLS handshake fails (a server of another cluster, or this client unknown to
-    /// it), [`Error::OsRng`] without randomness.
+    /// [`QueryProblem::Connection`] if a server cannot be reached, [`QueryProblem::NoReply`]
+    /// after the timeout, [`Error::Handshake`] if the TLS handshake fails (a server of
+    /// another cluster), [`Error::OsRng`] without randomness. A client the servers do not
+    /// know learns it at its first query (TLS 1.3 checks its certificate after the client
+    /// has finished its handshake).
     pub async fn connect(
         addresses: [SocketAddr; 2],
         identity: &ClientIdentity,
@@ -218,11 +260,21 @@ impl QueryClient {
         let connect = |server: Role, address: SocketAddr| {
             let connector = connector.clone();
             async move {
-                let stream = TcpStream::connect(address)
+                let connecting = async {
+                    let stream = TcpStream::connect(address)
+                        .await
+                        .map_err(|e| connection_error(server, &e))?;
+                    stream.set_nodelay(true).ok();
+                    ClientIdentity::connect(&connector, server, stream).await
+                };
+                tokio::time::timeout(timeout, connecting)
                     .await
-                    .map_err(|e| connection_error(server, &e))?;
-                stream.set_nodelay(true).ok();
-                ClientIdentity::connect(&connector, server, stream).await
+                    .map_err(|_| {
+                        Error::Query(QueryProblem::NoReply {
+                            server,
+                            waited: timeout,
+                        })
+                    })?
             }
         };
         let (p0, p1) = tokio::try_join!(
@@ -234,6 +286,7 @@ impl QueryClient {
             rng: Prg::from_os_rng()?,
             classes,
             timeout,
+            broken: false,
         })
     }
 
@@ -244,36 +297,58 @@ impl QueryClient {
     ///
     /// [`Error::Query`]: a server's refusal (busy, unpaired, stopped, malformed), a failed
     /// connection, no reply within the timeout, or replies that do not belong together.
+    /// After an error the connections may be out of step (a reply still on its way, a
+    /// message cut short), so every later query fails with [`QueryProblem::Connection`]:
+    /// connect again.
     pub async fn query(&mut self, input: &[Z64]) -> Result<Prediction> {
+        if self.broken {
+            return Err(Error::Query(QueryProblem::Connection {
+                server: Role::P0,
+                reason: "an earlier query left the connections broken: connect again".to_owned(),
+            }));
+        }
         let halves = split_query(input, &mut self.rng);
         let [p0, p1] = &mut self.servers;
         let (classes, timeout) = (self.classes, self.timeout);
-        let (r0, r1) = tokio::try_join!(
-            ask(p0, Role::P0, &halves[0], classes, timeout),
-            ask(p1, Role::P1, &halves[1], classes, timeout)
-        )?;
-        reconstruct([r0, r1], classes)
+        let both = async {
+            tokio::try_join!(
+                ask(p0, Role::P0, &halves[0], classes),
+                ask(p1, Role::P1, &halves[1], classes)
+            )
+        };
+        match tokio::time::timeout(timeout, both).await {
+            Ok(Ok((r0, r1))) => reconstruct([r0, r1], classes),
+            Ok(Err(error)) => {
+                self.broken = true;
+                Err(error)
+            }
+            Err(_) => {
+                self.broken = true;
+                Err(Error::Query(QueryProblem::NoReply {
+                    server: Role::P0,
+                    waited: timeout,
+                }))
+            }
+        }
     }
 }
 
-/// Sends one half to `server` and reads its reply, waiting at most `timeout`.
+/// Sends one half to `server` and reads its reply; a refusal is an error at once, so that
+/// the client need not wait for the other server.
 async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     server: Role,
     half: &QueryHalf,
     classes: usize,
-    timeout: Duration,
 ) -> Result<Reply> {
-    stream
-        .write_all(&half.encode())
-        .await
-        .map_err(|e| connection_error(server, &e))?;
-    match tokio::time::timeout(timeout, read_reply(stream, server, half.id, classes)).await {
-        Ok(reply) => reply,
-        Err(_) => Err(Error::Query(QueryProblem::NoReply {
-            server,
-            waited: timeout,
-        })),
+    let write = async {
+        stream.write_all(&half.encode()).await?;
+        stream.flush().await
+    };
+    write.await.map_err(|e| connection_error(server, &e))?;
+    match read_reply(stream, server, half.id, classes).await? {
+        Reply::Refused { refusal, .. } => Err(Error::Query(refusal.problem())),
+        answer => Ok(answer),
     }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
@@ -29,8 +29,8 @@ pub struct Intake {
     state: Mutex<State>,
     /// Wakes the serving loop (its one waiter) when a half arrives or the queue closes.
     arrival: AtomicWaker,
-    /// Wakes the listener (its one waiter) when the queue closes.
-    closing: AtomicWaker,
+    /// Wakes the listeners waiting for the queue to close.
+    closing: Mutex<Vec<Waker>>,
 }
 
 impl core::fmt::Debug for Intake {
@@ -83,7 +83,7 @@ impl Intake {
             capacity,
             state: Mutex::new(State::default()),
             arrival: AtomicWaker::new(),
-            closing: AtomicWaker::new(),
+            closing: Mutex::new(Vec::new()),
         }
     }
 
@@ -133,14 +133,21 @@ impl Intake {
     /// Completes once the queue is closed.
     pub async fn closed(&self) {
         poll_fn(|cx| {
-            self.closing.register(cx.waker());
+            let mut wakers = self.closing_wakers();
             if self.lock().closed {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+                return Poll::Ready(());
             }
+            if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
+            Poll::Pending
         })
         .await;
+    }
+
+    /// The values a half must hold: the network's input size.
+    pub fn input_len(&self) -> usize {
+        self.input_len
     }
 
     /// Halves waiting.
@@ -148,12 +155,23 @@ impl Intake {
         self.lock().waiting.len()
     }
 
-    /// Closes the queue: every waiting half, and every later one, is refused as
-    /// [`Refusal::Stopped`], and the serving loop ends after its batch.
+    /// Closes the queue: every later half is refused as [`Refusal::Stopped`]; the serving
+    /// loop ends after its batch and refuses the halves still waiting (only the loop takes
+    /// halves out, so that P0 and P1 always agree on a batch). Closing P0's queue stops
+    /// the three servers.
     pub fn close(&self) {
+        self.lock().closed = true;
+        self.arrival.wake();
+        let wakers = std::mem::take(&mut *self.closing_wakers());
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Refuses every waiting half as [`Refusal::Stopped`] (the serving loop's last step).
+    pub(crate) fn refuse_waiting(&self) {
         let waiting = {
             let mut state = self.lock();
-            state.closed = true;
             state.order.clear();
             std::mem::take(&mut state.waiting)
         };
@@ -161,8 +179,10 @@ impl Intake {
             let refusal = Refusal::Stopped;
             waiting.reply.send(Reply::Refused { id, refusal }).ok();
         }
-        self.arrival.wake();
-        self.closing.wake();
+    }
+
+    fn closing_wakers(&self) -> MutexGuard<'_, Vec<Waker>> {
+        self.closing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// At P0: the ids of the next batch, oldest first, once `max_batch` halves may run or
@@ -190,12 +210,17 @@ impl Intake {
                         order.pop_front();
                     }
                     let mut ids = Vec::new();
+                    let mut proposed = std::collections::HashSet::new();
                     let mut oldest: Option<Instant> = None;
                     let mut next_retry: Option<Instant> = None;
                     for id in order.iter() {
                         let Some(half) = waiting.get(id) else {
                             continue;
                         };
+                        // An id offered again once answered is in `order` twice: once only.
+                        if !proposed.insert(*id) {
+                            continue;
+                        }
                         if half.not_before > now {
                             next_retry = Some(
                                 next_retry.map_or(half.not_before, |t| t.min(half.not_before)),
@@ -213,7 +238,10 @@ impl Intake {
                     if oldest.is_none() && now >= idle_until {
                         return Poll::Ready(Some(Vec::new()));
                     }
-                    let deadline = [oldest.map(|t| t + max_wait), next_retry, Some(idle_until)]
+                    // The heartbeat's deadline counts only while no half may run: once one
+                    // may, it runs by `oldest + max_wait` (a past deadline would spin).
+                    let idle = oldest.is_none().then_some(idle_until);
+                    let deadline = [oldest.map(|t| t + max_wait), next_retry, idle]
                         .into_iter()
                         .flatten()
                         .min()

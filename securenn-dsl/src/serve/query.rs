@@ -116,7 +116,7 @@ impl QueryHalf {
 /// Why a server returns no answer to a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The message was not a query of this network (its error was sent back).
+    /// The message was not a query of this network.
     Malformed,
     /// The queue was full.
     Busy,
@@ -321,7 +321,13 @@ mod tests {
             scores: half.shares.clone(),
         });
         assert_eq!(Reply::decode(&answer.encode(), 10).ok(), Some(answer));
-        for refusal in [Refusal::Busy, Refusal::Unpaired, Refusal::Stopped] {
+        for refusal in [
+            Refusal::Malformed,
+            Refusal::Busy,
+            Refusal::Unpaired,
+            Refusal::DuplicateId,
+            Refusal::Stopped,
+        ] {
             let reply = Reply::Refused {
                 id: half.id,
                 refusal,

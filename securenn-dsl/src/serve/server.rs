@@ -33,6 +33,8 @@ const STEP_HELD: u16 = 1;
 const STEP_COUNT: u16 = 2;
 /// The count that ends the loop.
 const STOP: u64 = u64::MAX;
+/// The longest P0 waits before it proposes again a half P1 lacked.
+const RETRY_AT_MOST: Duration = Duration::from_millis(50);
 
 /// How the servers batch queries. P0, P1 and P2 must use the same `max_batch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +46,11 @@ pub struct ServeConfig {
     /// next one, so that batches grow with the load).
     pub max_wait: Duration,
     /// How long a half at P0 may wait for P1 to receive the other half before it is refused
-    /// as unpaired (default 200 ms). Meanwhile it is proposed again every `max_wait` (at
-    /// least every millisecond), and no other query waits for it.
+    /// as unpaired (default 500 ms). Meanwhile it is proposed again every eighth of this
+    /// (at least 1 ms, at most 50 ms apart), and no other query waits for it.
     pub pair_wait: Duration,
     /// How long a half waits at P1 for P0 to batch it before it is refused as unpaired
-    /// (default 10 s).
+    /// (default 2 s; keep it above P0's retry delay and a batch's time).
     pub unpaired_after: Duration,
     /// How long P0 waits for a query before it sends an empty batch (default 1 s).
     pub heartbeat: Duration,
@@ -62,8 +64,8 @@ impl Default for ServeConfig {
         ServeConfig {
             max_batch: 64,
             max_wait: Duration::ZERO,
-            pair_wait: Duration::from_millis(200),
-            unpaired_after: Duration::from_secs(10),
+            pair_wait: Duration::from_millis(500),
+            unpaired_after: Duration::from_secs(2),
             heartbeat: Duration::from_secs(1),
             scores: false,
         }
@@ -107,9 +109,22 @@ pub async fn serve(
     let role = session.role();
     let result = match (role, intake) {
         (Role::P2, None) => helper_loop(session, network, config).await,
+        (Role::P0 | Role::P1, Some(intake))
+            if intake.input_len() != network.spec().input().len() =>
+        {
+            Err(Error::InvalidArgument {
+                name: "intake",
+                problem: format!(
+                    "it takes halves of {} values, the network's input has {}",
+                    intake.input_len(),
+                    network.spec().input().len()
+                ),
+            })
+        }
         (Role::P0 | Role::P1, Some(intake)) => {
             let result = holder_loop(session, network, intake, config).await;
             intake.close();
+            intake.refuse_waiting();
             result
         }
         _ => Err(Error::WrongRole {
@@ -154,7 +169,7 @@ async fn holder_loop(
                 .recv::<Z64>(Role::P1, STEP_HELD, config.max_batch)
                 .await?;
             let held: Vec<bool> = held.iter().map(|h| h.value() == 1).collect();
-            let retry = config.max_wait.max(Duration::from_millis(1));
+            let retry = (config.pair_wait / 8).clamp(Duration::from_millis(1), RETRY_AT_MOST);
             let (batch, unpaired) = intake.settle(&ids, &held, config.pair_wait, retry);
             stats.unpaired += unpaired;
             call.send(Role::P2, STEP_COUNT, &[Z64::new(batch.len() as u64)])
