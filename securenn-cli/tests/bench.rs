@@ -9,8 +9,12 @@
 use std::process::Command;
 
 fn bench(args: &[&str]) -> serde_json::Value {
+    securenn_json(&[&["bench", "protocol"], args].concat())
+}
+
+/// Runs `securenn ARGS --json`, checks that it succeeded, and parses its last line.
+fn securenn_json(args: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
-        .args(["bench", "protocol"])
         .args(args)
         .arg("--json")
         .output()
@@ -19,7 +23,7 @@ fn bench(args: &[&str]) -> serde_json::Value {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "bench {args:?} failed:\n{stdout}\n{stderr}"
+        "securenn {args:?} failed:\n{stdout}\n{stderr}"
     );
     serde_json::from_str(stdout.lines().last().unwrap()).expect("the last line is one JSON object")
 }
@@ -143,25 +147,7 @@ fn a_network_benchmark_agrees_with_the_twin() {
 /// twin's, and the JSON holds each run's throughput and latencies.
 #[test]
 fn bench_serve_answers_every_query_as_the_twin_does() {
-    let output = Command::new(env!("CARGO_BIN_EXE_securenn"))
-        .args([
-            "bench",
-            "serve",
-            "--clients",
-            "1,3",
-            "--queries",
-            "12",
-            "--json",
-        ])
-        .output()
-        .expect("the securenn binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "bench serve failed:\n{stdout}\n{stderr}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary = securenn_json(&["bench", "serve", "--clients", "1,3", "--queries", "12"]);
     assert_eq!(summary["correct"], true, "{summary}");
     let runs = summary["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);

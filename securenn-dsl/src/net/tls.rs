@@ -199,6 +199,30 @@ impl core::fmt::Debug for TlsIdentity {
     }
 }
 
+/// A CA certificate, a certificate chain and a private key from PEM, each error naming
+/// its file.
+fn parse_credentials(
+    (ca, ca_pem): (&Path, &[u8]),
+    (certificate, chain_pem): (&Path, &[u8]),
+    (key, key_pem): (&Path, &[u8]),
+) -> Result<(
+    CertificateDer<'static>,
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+)> {
+    let ca_der = CertificateDer::from_pem_slice(ca_pem)
+        .map_err(|e| certificate_error(ca, format!("no PEM certificate: {e}")))?;
+    let chain = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<core::result::Result<Vec<_>, _>>()
+        .map_err(|e| certificate_error(certificate, format!("bad PEM certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(certificate_error(certificate, "holds no PEM certificate"));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| certificate_error(key, format!("no PEM private key: {e}")))?;
+    Ok((ca_der, chain, key_der))
+}
+
 /// Writes a new file (never overwriting one), readable by its owner only if `private`
 /// (on Unix).
 fn write_new(path: &Path, contents: &str, private: bool) -> Result<()> {
@@ -271,25 +295,16 @@ impl TlsIdentity {
 
     fn parse(
         role: Role,
-        (ca, ca_pem): (&Path, &[u8]),
-        (certificate, chain_pem): (&Path, &[u8]),
-        (key, key_pem): (&Path, &[u8]),
+        ca: (&Path, &[u8]),
+        certificate: (&Path, &[u8]),
+        key: (&Path, &[u8]),
     ) -> Result<Self> {
-        let ca_der = CertificateDer::from_pem_slice(ca_pem)
-            .map_err(|e| certificate_error(ca, format!("no PEM certificate: {e}")))?;
-        let chain = CertificateDer::pem_slice_iter(chain_pem)
-            .collect::<core::result::Result<Vec<_>, _>>()
-            .map_err(|e| certificate_error(certificate, format!("bad PEM certificate: {e}")))?;
-        if chain.is_empty() {
-            return Err(certificate_error(certificate, "holds no PEM certificate"));
-        }
-        let key_der = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| certificate_error(key, format!("no PEM private key: {e}")))?;
+        let (ca, chain, key) = parse_credentials(ca, certificate, key)?;
         Ok(TlsIdentity {
             role,
-            ca: ca_der,
+            ca,
             chain,
-            key: key_der,
+            key,
         })
     }
 

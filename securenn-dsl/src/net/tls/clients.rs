@@ -18,7 +18,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::{CA_FILE, CLIENT_CA_FILE, CLIENT_CA_KEY_FILE, CLIENT_CA_NAME, TlsIdentity};
-use super::{ca_params, certificate_error, party_name, write_new};
+use super::{ca_params, certificate_error, parse_credentials, party_name, write_new};
 use crate::error::{Error, HandshakeFailure, PeerDescription, Result};
 use crate::party::Role;
 
@@ -186,26 +186,9 @@ impl ClientIdentity {
         )
     }
 
-    fn parse(
-        (ca, ca_pem): (&Path, &[u8]),
-        (certificate, chain_pem): (&Path, &[u8]),
-        (key, key_pem): (&Path, &[u8]),
-    ) -> Result<Self> {
-        let ca_der = CertificateDer::from_pem_slice(ca_pem)
-            .map_err(|e| certificate_error(ca, format!("no PEM certificate: {e}")))?;
-        let chain = CertificateDer::pem_slice_iter(chain_pem)
-            .collect::<core::result::Result<Vec<_>, _>>()
-            .map_err(|e| certificate_error(certificate, format!("bad PEM certificate: {e}")))?;
-        if chain.is_empty() {
-            return Err(certificate_error(certificate, "holds no PEM certificate"));
-        }
-        let key_der = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| certificate_error(key, format!("no PEM private key: {e}")))?;
-        Ok(ClientIdentity {
-            ca: ca_der,
-            chain,
-            key: key_der,
-        })
+    fn parse(ca: (&Path, &[u8]), certificate: (&Path, &[u8]), key: (&Path, &[u8])) -> Result<Self> {
+        let (ca, chain, key) = parse_credentials(ca, certificate, key)?;
+        Ok(ClientIdentity { ca, chain, key })
     }
 
     /// The rustls connector of this client.
