@@ -6,7 +6,9 @@
 //! CA). Then, for each client count, that many clients query at once, one query in flight
 //! each, until the run's queries are answered. It reports throughput, latency p50 and p99,
 //! and the bytes per query (between the servers, and each client's), and checks every
-//! answer against the plaintext twin's prediction for that input.
+//! answer against the plaintext twin's prediction for that input. The inputs are random,
+//! chosen so that the twin's two largest outputs differ by more than twice the
+//! fixed-point error of the private outputs, where the class is well defined.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use securenn_dsl::net::tls::{ClientAuthority, ClientCredentials, ClusterCredenti
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::{TrainConfig, initial_weights};
 use securenn_dsl::nn::private::PrivateNetwork;
-use securenn_dsl::nn::twin::Twin;
+use securenn_dsl::nn::twin::{Number as _, Twin};
 use securenn_dsl::party::{P1, Private, Role};
 use securenn_dsl::prg::Prg;
 use securenn_dsl::ring::{Ring, Z64};
@@ -83,20 +85,46 @@ struct Summary {
     correct: bool,
 }
 
-/// Random inputs in [0, 1) at 13 fractional bits, and the twin's class for each.
+/// The fixed-point error of the private outputs against the twin's stays within this
+/// (`bench network` checks it); a class is only well defined where the twin's two largest
+/// outputs differ by more than twice as much.
+const MARGIN: f64 = 0.02;
+
+/// Random inputs in [0, 1) at 13 fractional bits whose twin's two largest outputs differ
+/// by more than [`MARGIN`], and the twin's class for each.
 fn inputs(spec: &NetworkSpec, seed: u64, count: usize) -> Result<Vec<(Vec<Z64>, usize)>, CliError> {
     let weights = initial_weights(spec, seed);
     let mut twin = Twin::<Z64>::new(spec.clone(), &weights, TrainConfig::default(), seed)?;
     let mut rng = Prg::from_os_rng()?;
-    (0..count)
-        .map(|_| {
-            let input: Vec<Z64> = (0..spec.input().len())
-                .map(|_| Z64::new(Z64::random(&mut rng).value() % (1 << 13)))
-                .collect();
-            let class = twin.predict(&input, 1)?[0];
-            Ok((input, class))
-        })
-        .collect()
+    let mut chosen = Vec::with_capacity(count);
+    for _ in 0..100 * count {
+        if chosen.len() == count {
+            break;
+        }
+        let input: Vec<Z64> = (0..spec.input().len())
+            .map(|_| Z64::new(Z64::random(&mut rng).value() % (1 << 13)))
+            .collect();
+        let mut outputs: Vec<(f64, usize)> = twin
+            .forward(&input, 1)?
+            .iter()
+            .enumerate()
+            .map(|(class, output)| (output.decode(), class))
+            .collect();
+        outputs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if let [(best, class), (second, _), ..] = outputs[..]
+            && best - second > MARGIN
+        {
+            chosen.push((input, class));
+        }
+    }
+    if chosen.len() < count {
+        return Err(format!(
+            "fewer than {count} of {} random inputs have a margin over {MARGIN} between the twin's two largest outputs",
+            100 * count
+        )
+        .into());
+    }
+    Ok(chosen)
 }
 
 /// The three servers: their threads, the two client queues, and where clients connect.
