@@ -40,6 +40,12 @@ fn weights(spec: &NetworkSpec) -> Vec<Option<LayerWeights>> {
 }
 
 fn start(config: ServeConfig, capacity: usize) -> Cluster {
+    start_with(config, capacity, false)
+}
+
+/// The cluster; with `helper_fails`, P2 goes away once the model is shared, as a server
+/// that crashes.
+fn start_with(config: ServeConfig, capacity: usize, helper_fails: bool) -> Cluster {
     let spec = NetworkSpec::a();
     let input_len = spec.input().len();
     let intakes = [
@@ -59,6 +65,9 @@ fn start(config: ServeConfig, capacity: usize) -> Cluster {
                 let intake = match role {
                     Role::P0 => Some(&*queues[0]),
                     Role::P1 => Some(&*queues[1]),
+                    Role::P2 if helper_fails => {
+                        return Err(Error::Program("P2 crashed".to_owned()));
+                    }
                     Role::P2 => None,
                 };
                 serve(&session, &mut network, intake, &config).await
@@ -335,4 +344,40 @@ fn a_full_queue_answers_busy_and_a_query_that_does_not_fit_is_refused() {
             "the queue is gone"
         );
     }
+}
+
+#[test]
+fn a_server_that_fails_ends_every_open_query_with_an_error_at_its_client() {
+    let cluster = start_with(ServeConfig::default(), 16, true);
+    let spec = NetworkSpec::a();
+    let mut rng = Prg::from_os_rng().unwrap();
+    let inputs = inputs(3, spec.input().len(), &mut rng);
+    // The batch that runs them needs P2, which is gone: both servers refuse them.
+    let replies: Vec<_> = inputs
+        .iter()
+        .map(|input| {
+            let [h0, h1] = split_query(input, &mut rng);
+            (cluster.intakes[0].offer(h0), cluster.intakes[1].offer(h1))
+        })
+        .collect();
+    for (r0, r1) in replies {
+        let replies =
+            futures::executor::block_on(async { [r0.await, r1.await] }).map(|reply| reply.unwrap());
+        let error = reconstruct(replies, 10).unwrap_err();
+        assert!(
+            matches!(error, Error::Query(QueryProblem::ServerStopped)),
+            "{error}"
+        );
+    }
+    // A later half finds the queue closed, and the servers report why they stopped.
+    let late = split_query(&inputs[0], &mut rng)[0].clone();
+    let reply = futures::executor::block_on(cluster.intakes[0].offer(late)).unwrap();
+    assert!(matches!(
+        reply,
+        Reply::Refused {
+            refusal: Refusal::Stopped,
+            ..
+        }
+    ));
+    assert!(cluster.servers.join().unwrap().is_err());
 }
