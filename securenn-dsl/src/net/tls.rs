@@ -315,39 +315,67 @@ impl TlsIdentity {
 
     /// The rustls configurations of both ends of a connection.
     pub(crate) fn context(&self) -> Result<TlsContext> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config_error = |what: &str, e: &dyn core::fmt::Display| {
-            certificate_error(
-                &PathBuf::from(party_name(self.role)),
-                format!("{what}: {e}"),
-            )
-        };
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(self.ca.clone())
-            .map_err(|e| config_error("the CA certificate is not usable", &e))?;
-        let roots = Arc::new(roots);
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
-                .build()
-                .map_err(|e| config_error("cannot verify client certificates", &e))?;
-        let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| config_error("TLS 1.3 is not available", &e))?
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(self.chain.clone(), self.key.clone_key())
-            .map_err(|e| config_error("the certificate does not match the key", &e))?;
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| config_error("TLS 1.3 is not available", &e))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-            .map_err(|e| config_error("the certificate does not match the key", &e))?;
+        let source = PathBuf::from(party_name(self.role));
         Ok(TlsContext {
-            acceptor: TlsAcceptor::from(Arc::new(server)),
-            connector: TlsConnector::from(Arc::new(client)),
+            acceptor: acceptor(&self.ca, &self.chain, &self.key, &source)?,
+            connector: connector(&self.ca, &self.chain, &self.key, &source)?,
         })
     }
+}
+
+/// A TLS 1.3 acceptor that presents `chain` (with `key`) and requires a client
+/// certificate issued by `trusted`; errors name `source`.
+fn acceptor(
+    trusted: &CertificateDer<'static>,
+    chain: &[CertificateDer<'static>],
+    key: &PrivateKeyDer<'static>,
+    source: &Path,
+) -> Result<TlsAcceptor> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let unusable =
+        |what: &str, e: &dyn core::fmt::Display| certificate_error(source, format!("{what}: {e}"));
+    let verifier = WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots(trusted, source)?),
+        Arc::clone(&provider),
+    )
+    .build()
+    .map_err(|e| unusable("cannot verify client certificates", &e))?;
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| unusable("TLS 1.3 is not available", &e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain.to_vec(), key.clone_key())
+        .map_err(|e| unusable("the certificate does not match the key", &e))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A TLS 1.3 connector that trusts servers whose certificates `trusted` issued and
+/// presents `chain` (with `key`) as its client certificate; errors name `source`.
+fn connector(
+    trusted: &CertificateDer<'static>,
+    chain: &[CertificateDer<'static>],
+    key: &PrivateKeyDer<'static>,
+    source: &Path,
+) -> Result<TlsConnector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let unusable =
+        |what: &str, e: &dyn core::fmt::Display| certificate_error(source, format!("{what}: {e}"));
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| unusable("TLS 1.3 is not available", &e))?
+        .with_root_certificates(roots(trusted, source)?)
+        .with_client_auth_cert(chain.to_vec(), key.clone_key())
+        .map_err(|e| unusable("the certificate does not match the key", &e))?;
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The one CA certificate `trusted`, as a root store.
+fn roots(trusted: &CertificateDer<'static>, source: &Path) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(trusted.clone())
+        .map_err(|e| certificate_error(source, format!("the CA certificate is not usable: {e}")))?;
+    Ok(roots)
 }
 
 /// Both ends of a party's TLS connections.

@@ -174,7 +174,7 @@ where
             Ok(Ok(Ok(half))) => half,
             Ok(Ok(Err(error))) => {
                 // Not a query: say so, and close (the stream cannot be resynchronised).
-                let id = QueryId(header[4..20].try_into().unwrap_or([0; 16]));
+                let id = QueryId::in_header(&header);
                 let refusal = Refusal::Malformed;
                 replies
                     .send((Reply::Refused { id, refusal }, None))

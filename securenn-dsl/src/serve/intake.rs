@@ -51,6 +51,17 @@ struct State {
     closed: bool,
 }
 
+impl State {
+    /// Takes half `id` out of the queue, if it waits.
+    fn remove(&mut self, id: QueryId) -> Option<Taken> {
+        self.waiting.remove(&id).map(|waiting| Taken {
+            id,
+            shares: waiting.shares,
+            reply: waiting.reply,
+        })
+    }
+}
+
 struct Waiting {
     shares: Vec<Z64>,
     arrived: Instant,
@@ -285,12 +296,7 @@ impl Intake {
                     half.not_before = now + retry;
                     continue;
                 }
-                if let Some(half) = state.waiting.remove(&id) {
-                    let half = Taken {
-                        id,
-                        shares: half.shares,
-                        reply: half.reply,
-                    };
+                if let Some(half) = state.remove(id) {
                     if held {
                         taken.push(half)
                     } else {
@@ -310,22 +316,14 @@ impl Intake {
     /// Takes the halves of `ids` that are here, in their order.
     pub(crate) fn take(&self, ids: &[QueryId]) -> Vec<Option<Taken>> {
         let mut state = self.lock();
-        ids.iter()
-            .map(|&id| {
-                state.waiting.remove(&id).map(|waiting| Taken {
-                    id,
-                    shares: waiting.shares,
-                    reply: waiting.reply,
-                })
-            })
-            .collect()
+        ids.iter().map(|&id| state.remove(id)).collect()
     }
 
     /// Refuses, as [`Refusal::Unpaired`], the halves that have waited longer than `limit`
     /// (at P1, halves whose other half never reached P0).
     pub(crate) fn expire(&self, limit: Duration) {
         let now = Instant::now();
-        let expired: Vec<(QueryId, Waiting)> = {
+        let expired: Vec<Taken> = {
             let mut state = self.lock();
             let old: Vec<QueryId> = state
                 .waiting
@@ -333,13 +331,11 @@ impl Intake {
                 .filter(|(_, waiting)| now.duration_since(waiting.arrived) > limit)
                 .map(|(&id, _)| id)
                 .collect();
-            old.into_iter()
-                .filter_map(|id| state.waiting.remove(&id).map(|w| (id, w)))
-                .collect()
+            old.into_iter().filter_map(|id| state.remove(id)).collect()
         };
-        for (id, waiting) in expired {
-            let refusal = Refusal::Unpaired;
-            waiting.reply.send(Reply::Refused { id, refusal }).ok();
+        for half in expired {
+            let (id, refusal) = (half.id, Refusal::Unpaired);
+            half.answer(Reply::Refused { id, refusal });
         }
     }
 

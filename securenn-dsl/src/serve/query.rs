@@ -34,6 +34,13 @@ impl QueryId {
         [word(low), word(high)]
     }
 
+    /// The id in a query's or a reply's header (after the magic).
+    pub(crate) fn in_header(header: &[u8]) -> QueryId {
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&header[4..4 + ID_LEN]);
+        QueryId(id)
+    }
+
     /// The id of two words.
     pub(crate) fn from_words([low, high]: [u64; 2]) -> QueryId {
         let mut id = [0u8; ID_LEN];
@@ -102,12 +109,9 @@ impl QueryHalf {
     ///
     /// [`Error::Query`] if the bytes are not such a message.
     pub fn decode(bytes: &[u8], max: usize) -> Result<QueryHalf> {
-        let header: &[u8; QUERY_HEADER_LEN] = bytes
-            .get(..QUERY_HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or_else(|| problem(QueryProblem::Malformed("shorter than a query's header")))?;
+        let header = header::<QUERY_HEADER_LEN>(bytes, "shorter than a query's header")?;
         let len = Self::announced_len(header, max)?;
-        let id = QueryId(header[4..4 + ID_LEN].try_into().unwrap_or([0; ID_LEN]));
+        let id = QueryId::in_header(header);
         let shares = values(&bytes[QUERY_HEADER_LEN..], len)?;
         Ok(QueryHalf { id, shares })
     }
@@ -244,12 +248,9 @@ impl Reply {
     ///
     /// [`Error::Query`] if the bytes are not such a message.
     pub fn decode(bytes: &[u8], max: usize) -> Result<Reply> {
-        let header: &[u8; REPLY_HEADER_LEN] = bytes
-            .get(..REPLY_HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or_else(|| problem(QueryProblem::Malformed("shorter than a reply's header")))?;
+        let header = header::<REPLY_HEADER_LEN>(bytes, "shorter than a reply's header")?;
         let len = Self::announced_len(header, max)?;
-        let id = QueryId(header[4..4 + ID_LEN].try_into().unwrap_or([0; ID_LEN]));
+        let id = QueryId::in_header(header);
         let status = header[4 + ID_LEN];
         let class = Z64::new(word(&header[4 + ID_LEN + 1..4 + ID_LEN + 9]));
         let scores = values(&bytes[REPLY_HEADER_LEN..], len)?;
@@ -261,6 +262,14 @@ impl Reply {
             _ => Err(problem(QueryProblem::Malformed("an unknown status"))),
         }
     }
+}
+
+/// The first `N` bytes of a message, its header.
+fn header<'a, const N: usize>(bytes: &'a [u8], too_short: &'static str) -> Result<&'a [u8; N]> {
+    bytes
+        .get(..N)
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| problem(QueryProblem::Malformed(too_short)))
 }
 
 fn problem(problem: QueryProblem) -> Error {

@@ -8,17 +8,16 @@
 //! meant to reach, as the parties do.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::{CA_FILE, CLIENT_CA_FILE, CLIENT_CA_KEY_FILE, CLIENT_CA_NAME, TlsIdentity};
-use super::{ca_params, certificate_error, parse_credentials, party_name, write_new};
+use super::{acceptor, ca_params, certificate_error, connector, parse_credentials};
+use super::{party_name, write_new};
 use crate::error::{Error, HandshakeFailure, PeerDescription, Result};
 use crate::party::Role;
 
@@ -193,21 +192,12 @@ impl ClientIdentity {
 
     /// The rustls connector of this client.
     pub(crate) fn connector(&self) -> Result<TlsConnector> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let unusable = |what: &str, e: &dyn core::fmt::Display| {
-            certificate_error(Path::new(CLIENT_CERTIFICATE_FILE), format!("{what}: {e}"))
-        };
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(self.ca.clone())
-            .map_err(|e| unusable("the CA certificate is not usable", &e))?;
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| unusable("TLS 1.3 is not available", &e))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-            .map_err(|e| unusable("the certificate does not match the key", &e))?;
-        Ok(TlsConnector::from(Arc::new(config)))
+        connector(
+            &self.ca,
+            &self.chain,
+            &self.key,
+            Path::new(CLIENT_CERTIFICATE_FILE),
+        )
     }
 
     /// Runs the TLS handshake with `server` (P0 or P1) over `stream`, checking that the
@@ -271,25 +261,11 @@ impl ClientAuthority {
     /// The acceptor of a server (`identity`, P0's or P1's) for these clients: it presents
     /// the party's certificate and requires a client certificate this CA issued.
     pub(crate) fn acceptor(&self, identity: &TlsIdentity) -> Result<tokio_rustls::TlsAcceptor> {
-        use rustls::server::WebPkiClientVerifier;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let unusable = |what: &str, e: &dyn core::fmt::Display| {
-            certificate_error(Path::new(CLIENT_CA_FILE), format!("{what}: {e}"))
-        };
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(self.certificate.clone())
-            .map_err(|e| unusable("the clients' CA certificate is not usable", &e))?;
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                .build()
-                .map_err(|e| unusable("cannot verify client certificates", &e))?;
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| unusable("TLS 1.3 is not available", &e))?
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(identity.chain.clone(), identity.key.clone_key())
-            .map_err(|e| unusable("the party's certificate does not match its key", &e))?;
-        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        acceptor(
+            &self.certificate,
+            &identity.chain,
+            &identity.key,
+            Path::new(CLIENT_CA_FILE),
+        )
     }
 }
