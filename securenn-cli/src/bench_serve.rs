@@ -9,6 +9,10 @@
 //! answer against the plaintext twin's prediction for that input. The inputs are random,
 //! chosen so that the twin's two largest outputs differ by more than twice the
 //! fixed-point error of the private outputs, where the class is well defined.
+//!
+//! The soak (`--kill-percent P`): P% of the queries, at random, have their client killed at
+//! a random point of the query; every other query must be answered, and the process's
+//! memory, sampled after each tenth of the queries, must stay flat.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +36,8 @@ use securenn_dsl::serve::{
 use securenn_dsl::session::SessionConfig;
 use serde::Serialize;
 
+use crate::memory::{count_live_bytes, counting_live_bytes, live_mb, resident_mb};
+use crate::plot::{ServePoint, write_serve_curve};
 use crate::processes::{CliError, connect_session};
 
 /// Arguments of `securenn bench serve`.
@@ -53,6 +59,14 @@ pub(crate) struct ServeArgs {
     /// closes as soon as the servers are free).
     #[arg(long, default_value_t = 0)]
     max_wait_ms: u64,
+    /// The soak: this percentage of the queries, chosen at random, have their client
+    /// killed at a random point of the query (its connections dropped while it writes,
+    /// waits or reads); it connects again as a new client. No other query may be lost.
+    #[arg(long, default_value_t = 0.0, value_name = "PERCENT")]
+    kill_percent: f64,
+    /// Draw the curve of throughput and p99 latency by clients as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<std::path::PathBuf>,
     /// Print exactly one JSON object, on the last line.
     #[arg(long)]
     json: bool,
@@ -67,10 +81,28 @@ struct RunSummary {
     queries_per_second: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
+    /// Queries answered (all but those of killed clients, unless some failed).
+    answered: usize,
     /// Answers that differ from the twin's prediction.
     wrong: usize,
-    /// Queries that got an error.
+    /// Queries that got an error, those of killed clients aside.
     failed: usize,
+    /// Clients killed mid-query (`--kill-percent`).
+    killed: usize,
+    /// The process's memory (servers and clients) after each tenth of the queries.
+    memory: Vec<MemorySample>,
+}
+
+/// The process's memory at one point of a run.
+#[derive(Debug, Serialize)]
+struct MemorySample {
+    /// Queries answered so far.
+    answered: usize,
+    /// The resident set, in MB: what the allocator holds, live or kept for reuse.
+    resident_mb: f64,
+    /// The bytes allocated and not freed since the servers started, in MB (counted in a
+    /// soak only).
+    live_mb: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,27 +259,34 @@ fn start_servers(
 /// The weights' seed: the servers share these weights, the twin predicts with them.
 const SEED: u64 = 7;
 
-/// One run of `clients` concurrent clients and `queries` queries.
+/// What one client task saw: latencies of answered queries (s), wrong answers, failed
+/// queries, clients killed.
+type ClientTally = (Vec<f64>, usize, usize, usize);
+
+/// One run of `clients` concurrent clients and `queries` queries, `kill_percent` of them
+/// with their client killed.
 fn run_clients(
     io: &tokio::runtime::Runtime,
     servers: &Servers,
     credentials: &ClientCredentials,
     inputs: &Arc<Vec<(Vec<Z64>, usize)>>,
-    clients: usize,
-    queries: usize,
+    (clients, queries): (usize, usize),
+    kill_percent: f64,
 ) -> Result<RunSummary, CliError> {
     let identity = Arc::new(credentials.identity()?);
     let next = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
     let classes = 10;
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (identity, next, inputs) =
                 (Arc::clone(&identity), Arc::clone(&next), Arc::clone(inputs));
+            let answered = Arc::clone(&answered);
             let addresses = servers.client_addresses;
             io.spawn(async move {
-                let mut latencies = Vec::new();
-                let (mut wrong, mut failed) = (0, 0);
+                let mut tally: ClientTally = (Vec::new(), 0, 0, 0);
+                let mut rng = Prg::from_os_rng()?;
                 let timeout = Duration::from_secs(60);
                 let connect = || QueryClient::connect(addresses, &identity, classes, timeout);
                 let mut client = connect().await?;
@@ -258,32 +297,48 @@ fn run_clients(
                     }
                     let (input, expected) = &inputs[i % inputs.len()];
                     let asked = Instant::now();
+                    // A uniform draw in [0, 100) with 53 bits.
+                    let draw =
+                        (Z64::random(&mut rng).value() >> 11) as f64 * 100.0 / (1u64 << 53) as f64;
+                    if draw < kill_percent {
+                        // Killed within its first 4 ms: mid-write, mid-wait or mid-read
+                        // (an answer takes 2-150 ms). Dropping the client closes its
+                        // connections without a word, as a killed process's would.
+                        let point = Duration::from_micros(Z64::random(&mut rng).value() % 4000);
+                        let _ = tokio::time::timeout(point, client.query(input)).await;
+                        tally.3 += 1;
+                        client = connect().await?;
+                        continue;
+                    }
                     match client.query(input).await {
                         Ok(prediction) => {
-                            latencies.push(asked.elapsed().as_secs_f64());
-                            wrong += usize::from(prediction.class != *expected);
+                            tally.0.push(asked.elapsed().as_secs_f64());
+                            tally.1 += usize::from(prediction.class != *expected);
+                            answered.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(error) => {
-                            failed += 1;
+                            tally.2 += 1;
                             say!("a query failed: {error}");
                             // Its connections may be out of step: connect again.
                             client = connect().await?;
                         }
                     }
                 }
-                Ok::<_, securenn_dsl::Error>((latencies, wrong, failed))
+                Ok::<_, securenn_dsl::Error>(tally)
             })
         })
         .collect();
+    let memory = io.block_on(sample_memory(&answered, queries, &tasks));
     let mut latencies = Vec::with_capacity(queries);
-    let (mut wrong, mut failed) = (0, 0);
+    let (mut wrong, mut failed, mut killed) = (0, 0, 0);
     for task in tasks {
-        let (mut l, w, f) = io
+        let (mut l, w, f, k) = io
             .block_on(task)
             .map_err(|e| format!("a client task failed: {e}"))??;
         latencies.append(&mut l);
         wrong += w;
         failed += f;
+        killed += k;
     }
     let seconds = start.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
@@ -301,9 +356,39 @@ fn run_clients(
         queries_per_second: latencies.len() as f64 / seconds,
         latency_p50_ms: quantile(50),
         latency_p99_ms: quantile(99),
+        answered: latencies.len(),
         wrong,
         failed,
+        killed,
+        memory,
     })
+}
+
+/// The process's resident memory each time another tenth of `queries` is answered, until
+/// every task has ended.
+async fn sample_memory<T>(
+    answered: &AtomicUsize,
+    queries: usize,
+    tasks: &[tokio::task::JoinHandle<T>],
+) -> Vec<MemorySample> {
+    let mut samples = Vec::new();
+    let tenth = queries.div_ceil(10).max(1);
+    let mut next_sample = tenth;
+    loop {
+        let done = answered.load(Ordering::Relaxed);
+        if done >= next_sample {
+            samples.push(MemorySample {
+                answered: done,
+                resident_mb: resident_mb().unwrap_or(f64::NAN),
+                live_mb: counting_live_bytes().then(live_mb),
+            });
+            next_sample = (done / tenth + 1) * tenth;
+        }
+        if tasks.iter().all(tokio::task::JoinHandle::is_finished) {
+            return samples;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Runs `securenn bench serve`; `Ok(true)` if every answer was the twin's.
@@ -313,6 +398,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
     if args.clients.iter().any(|&c| c == 0 || c > 4096) || args.queries == 0 {
         return Err("--clients must be between 1 and 4096, and --queries at least 1".into());
     }
+    if !(0.0..=100.0).contains(&args.kill_percent) {
+        return Err("--kill-percent must be between 0 and 100".into());
+    }
     if spec.output().len() != 10 {
         return Err("bench serve measures networks of 10 classes".into());
     }
@@ -321,6 +409,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
         max_wait: Duration::from_millis(args.max_wait_ms),
         ..ServeConfig::default()
     };
+    if args.kill_percent > 0.0 {
+        // The soak counts the bytes live (5% of the throughput, so only then).
+        count_live_bytes();
+    }
     let inputs = Arc::new(inputs(&spec, SEED, 256)?);
     let credentials = ClusterCredentials::generate()?;
     let client = ClientCredentials::issue(
@@ -339,16 +431,38 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
     let servers = start_servers(&spec, &credentials, &config, &io)?;
     let mut runs = Vec::new();
     for &clients in &args.clients {
-        let run = run_clients(&io, &servers, &client, &inputs, clients, args.queries)?;
+        let run = run_clients(
+            &io,
+            &servers,
+            &client,
+            &inputs,
+            (clients, args.queries),
+            args.kill_percent,
+        )?;
         say!(
-            "{clients} clients: {:.0} queries/s, latency p50 {:.1} ms, p99 {:.1} ms ({} queries, {} wrong, {} failed)",
+            "{clients} clients: {:.0} queries/s, latency p50 {:.1} ms, p99 {:.1} ms ({} queries, {} wrong, {} failed, {} clients killed)",
             run.queries_per_second,
             run.latency_p50_ms,
             run.latency_p99_ms,
             run.queries,
             run.wrong,
-            run.failed
+            run.failed,
+            run.killed
         );
+        if !run.memory.is_empty() {
+            let samples: Vec<String> = run
+                .memory
+                .iter()
+                .map(|m| match m.live_mb {
+                    Some(live) => format!(
+                        "{live:.1} MB live ({:.0} resident) after {}",
+                        m.resident_mb, m.answered
+                    ),
+                    None => format!("{:.0} MB resident after {}", m.resident_mb, m.answered),
+                })
+                .collect();
+            say!("  memory: {}", samples.join(", "));
+        }
         runs.push(run);
     }
     servers.intakes[0].close();
@@ -366,7 +480,20 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
         bytes += sent;
     }
     let client_bytes = 2 * (QUERY_HEADER_LEN + 8 * spec.input().len()) + 2 * REPLY_HEADER_LEN;
-    let correct = runs.iter().all(|r| r.wrong == 0 && r.failed == 0);
+    let correct = runs
+        .iter()
+        .all(|r| r.wrong == 0 && r.failed == 0 && r.answered + r.killed == r.queries);
+    if let Some(path) = &args.plot {
+        let points: Vec<ServePoint> = runs
+            .iter()
+            .map(|r| ServePoint {
+                clients: r.clients,
+                queries_per_second: r.queries_per_second,
+                p99_ms: r.latency_p99_ms,
+            })
+            .collect();
+        write_serve_curve(path, &args.network, &points)?;
+    }
     let summary = Summary {
         network: args.network.clone(),
         runs,

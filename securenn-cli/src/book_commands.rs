@@ -11,7 +11,8 @@
 //!   `cargo install --path` must name packages, test, bench and example targets and paths
 //!   that exist (from `cargo metadata`);
 //! - `git clone` must name the repository address of `book.toml`, `scripts/...` a script
-//!   of the repository, and `cd`, `wait` and comments are accepted;
+//!   of the repository, `kill` only as `kill $!`, and `cd`, `wait` and comments are
+//!   accepted;
 //! - any other program fails the test, so nothing in a shell block goes unchecked.
 //!
 //! Every ```` ```toml ```` block is a cluster configuration, and must be exactly what
@@ -207,6 +208,11 @@ impl Workspace {
             },
             "python3" => check_python(&words),
             "cd" | "wait" => Ok(()),
+            // Stopping the background job started last (a server of the serving chapter).
+            "kill" => match words.as_slice() {
+                [_, job] if job == "$!" => Ok(()),
+                _ => Err("only `kill $!` is expected".to_owned()),
+            },
             // The repository's own scripts, which must exist.
             script if script.starts_with("scripts/") => {
                 if workspace().join(script).is_file() {

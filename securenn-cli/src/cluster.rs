@@ -23,6 +23,13 @@
 //! ca = "ca.pem"
 //! certificate = "p{id}.pem"
 //! key = "p{id}.key"
+//!
+//! # Optional, for `securenn serve`: where P0 and P1 take clients' queries, and the CA
+//! # that issues the clients' certificates.
+//! [clients]
+//! p0 = "10.0.0.10:7100"
+//! p1 = "10.0.0.11:7101"
+//! ca = "client-ca.pem"
 //! ```
 //!
 //! Without a `[tls]` section the parties talk plain TCP, which `securenn party` refuses
@@ -35,7 +42,7 @@ use std::time::Duration;
 use securenn_dsl::net::NetConfig;
 use securenn_dsl::net::tls::{ClientCredentials, ClusterCredentials, TlsIdentity};
 use securenn_dsl::party::Role;
-use securenn_dsl::session::SessionConfig;
+use securenn_dsl::session::{Session, SessionConfig};
 use serde::Deserialize;
 
 use crate::processes::{CliError, connect_session};
@@ -54,13 +61,20 @@ pub(crate) struct KeygenArgs {
     /// P1's address in the sample `cluster.toml`.
     #[arg(long, default_value = "127.0.0.1:7001")]
     p1: String,
+    /// Where P0 takes clients' queries (`securenn serve`), in the sample `cluster.toml`.
+    /// Default: P0's host, at its port + 100.
+    #[arg(long, value_name = "HOST:PORT")]
+    p0_clients: Option<String>,
+    /// Where P1 takes clients' queries. Default: P1's host, at its port + 100.
+    #[arg(long, value_name = "HOST:PORT")]
+    p1_clients: Option<String>,
     /// Instead of a cluster, a client's certificate for private predictions, issued for
     /// this name by the clients' CA of the cluster in `--cluster`; `--out` receives
-    /// `ca.pem`, `client.pem` and `client.key`.
+    /// `ca.pem`, `client.pem`, `client.key` and a `client.toml` for `securenn query`.
     #[arg(long, value_name = "NAME", requires = "cluster")]
     client: Option<String>,
-    /// With `--client`: the cluster's credentials directory (its `ca.pem` and
-    /// `client-ca.key`).
+    /// With `--client`: the cluster's directory (its `ca.pem`, `client-ca.key`, and the
+    /// `cluster.toml` whose `[clients]` section says where the servers take queries).
     #[arg(long, value_name = "DIR", requires = "client")]
     cluster: Option<PathBuf>,
 }
@@ -69,26 +83,33 @@ pub(crate) struct KeygenArgs {
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub(crate) fn keygen(args: &KeygenArgs) -> Result<bool, CliError> {
     if let (Some(name), Some(cluster)) = (&args.client, &args.cluster) {
-        let client = ClientCredentials::issue_from_dir(cluster, name)?;
-        client.write_to(&args.out)?;
-        println!(
-            "wrote client {name:?}'s certificate and key, and the cluster's CA, to {}",
-            args.out.display()
-        );
-        return Ok(true);
+        return keygen_client(name, cluster, &args.out);
     }
-    for (party, address) in [("P0", &args.p0), ("P1", &args.p1)] {
-        if address.is_empty() || address.contains(['"', '\\', '\n']) || !address.contains(':') {
-            return Err(format!("--{}: {address:?} is not HOST:PORT", party.to_lowercase()).into());
+    let clients = [
+        (&args.p0, &args.p0_clients, "p0"),
+        (&args.p1, &args.p1_clients, "p1"),
+    ]
+    .map(|(address, clients, flag)| {
+        check_address(address, flag)?;
+        match clients {
+            Some(clients) => {
+                check_address(clients, &format!("{flag}-clients")).map(|()| clients.clone())
+            }
+            None => port_plus_100(address, flag),
         }
-    }
+    });
+    let [p0_clients, p1_clients] = clients;
+    let (p0_clients, p1_clients) = (p0_clients?, p1_clients?);
     let credentials = ClusterCredentials::generate()?;
     credentials.write_to(&args.out)?;
     let config = format!(
         "# A securenn cluster: where P0 and P1 listen (P2 only dials) and each party's\n\
          # credentials; {{id}} is the party's number. Give ca.pem to every party and\n\
          # pN.pem and pN.key to party N alone.\n\
-         session_id = 1\n\n[addresses]\np0 = \"{}\"\np1 = \"{}\"\n\n[tls]\nca = \"ca.pem\"\ncertificate = \"p{{id}}.pem\"\nkey = \"p{{id}}.key\"\n",
+         session_id = 1\n\n[addresses]\np0 = \"{}\"\np1 = \"{}\"\n\n[tls]\nca = \"ca.pem\"\ncertificate = \"p{{id}}.pem\"\nkey = \"p{{id}}.key\"\n\n\
+         # Where P0 and P1 take clients' queries (securenn serve); client-ca.key issues\n\
+         # the clients' certificates (securenn keygen --client NAME).\n\
+         [clients]\np0 = \"{p0_clients}\"\np1 = \"{p1_clients}\"\nca = \"client-ca.pem\"\n",
         args.p0, args.p1
     );
     let path = args.out.join("cluster.toml");
@@ -97,6 +118,60 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<bool, CliError> {
         "wrote a cluster CA, certificates and keys for P0, P1 and P2, and {} to {}",
         path.display(),
         args.out.display()
+    );
+    Ok(true)
+}
+
+/// Checks that `address` looks like `HOST:PORT` and can be written into a configuration.
+fn check_address(address: &str, flag: &str) -> Result<(), CliError> {
+    if address.is_empty() || address.contains(['"', '\\', '\n']) || !address.contains(':') {
+        return Err(format!("--{flag}: {address:?} is not HOST:PORT").into());
+    }
+    Ok(())
+}
+
+/// `address`'s host at its port + 100: where a party takes clients' queries by default.
+fn port_plus_100(address: &str, flag: &str) -> Result<String, CliError> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--{flag}: {address:?} is not HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .and_then(|p: u16| p.checked_add(100))
+        .ok_or_else(|| {
+            format!(
+                "--{flag}: {address:?} has no port below 65436 to add 100 to; give --{flag}-clients"
+            )
+        })?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// `securenn keygen --client NAME --cluster DIR --out OUT`: the client's credentials, and a
+/// `client.toml` naming the servers of the cluster's `[clients]` section.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+fn keygen_client(name: &str, cluster: &Path, out: &Path) -> Result<bool, CliError> {
+    let config_path = cluster.join("cluster.toml");
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
+    let file: ClusterFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", config_path.display(), e.message()))?;
+    let Some(clients) = file.clients else {
+        return Err(format!(
+            "{}: no [clients] section says where the servers take queries (p0, p1 and ca; see `securenn keygen --help`)",
+            config_path.display()
+        )
+        .into());
+    };
+    let client = ClientCredentials::issue_from_dir(cluster, name)?;
+    client.write_to(out)?;
+    let config = crate::query::client_config(&clients.p0, &clients.p1);
+    let path = out.join(crate::query::CLIENT_CONFIG_FILE);
+    std::fs::write(&path, config).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "wrote client {name:?}'s certificate and key, the cluster's CA, and {} to {}",
+        path.display(),
+        out.display()
     );
     Ok(true)
 }
@@ -146,6 +221,18 @@ struct ClusterFile {
     /// Seconds a peer may stay silent (no message, no heartbeat) before it is taken for dead.
     #[serde(default)]
     peer_timeout_seconds: Option<u64>,
+    /// Where P0 and P1 take clients' queries (`securenn serve`).
+    #[serde(default)]
+    clients: Option<ClientsSection>,
+}
+
+/// The `[clients]` section: where P0 and P1 take clients' queries, and the clients' CA.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsSection {
+    p0: String,
+    p1: String,
+    ca: String,
 }
 
 fn default_session_id() -> u64 {
@@ -185,94 +272,161 @@ fn credential_path(config: &Path, template: &str, role: Role) -> PathBuf {
     }
 }
 
-/// Runs `securenn party`.
-pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
-    let role = Role::from_index(args.id).ok_or("--id must be 0, 1 or 2")?;
-    let text = std::fs::read_to_string(&args.config)
-        .map_err(|e| format!("cannot read {}: {e}", args.config.display()))?;
-    let file: ClusterFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", args.config.display(), e.message()))?;
-    let addresses = [
-        Some(resolve(&file.addresses.p0, "P0")?),
-        Some(resolve(&file.addresses.p1, "P1")?),
-        None,
-    ];
-    let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
-        Some(0) => Err(format!(
-            "{}: {name} must be at least 1",
-            args.config.display()
-        )),
-        Some(s) => Ok(Duration::from_secs(s)),
-        None => Ok(default),
-    };
-    let defaults = NetConfig::default();
-    let connect_timeout = seconds(
-        file.connect_timeout_seconds,
-        "connect_timeout_seconds",
-        defaults.connect_timeout,
-    )?;
-    let recv_timeout = seconds(
-        file.receive_timeout_seconds,
-        "receive_timeout_seconds",
-        defaults.recv_timeout,
-    )?;
-    let peer_timeout = seconds(
-        file.peer_timeout_seconds,
-        "peer_timeout_seconds",
-        defaults.peer_timeout,
-    )?;
-    let identity = match (&file.tls, args.insecure) {
-        (Some(tls), false) => Some(TlsIdentity::from_pem_files(
-            role,
-            &credential_path(&args.config, &tls.ca, role),
-            &credential_path(&args.config, &tls.certificate, role),
-            &credential_path(&args.config, &tls.key, role),
-        )?),
-        (None, true) => None,
-        (None, false) => {
-            return Err(format!(
-                "{}: no [tls] section; plain TCP authenticates and encrypts nothing, so it needs --insecure",
-                args.config.display()
-            )
-            .into());
-        }
-        (Some(_), true) => {
-            return Err(format!(
-                "{}: --insecure asks for plain TCP, but the configuration has a [tls] section",
-                args.config.display()
-            )
-            .into());
-        }
-    };
-    let (job, options) = match &args.job {
-        PartyJob::Train(job) => (train::party_job(job, role)?, job.options()),
-        PartyJob::Infer(job) => (infer::party_job(job, role)?, job.options()),
-    };
-    let config = options.config(job.clone());
-    let config = SessionConfig {
-        net: NetConfig {
+/// A party's place in its cluster, read from the configuration file.
+pub(crate) struct ClusterParty {
+    /// This party.
+    pub(crate) role: Role,
+    /// Where P0 and P1 listen for their peers.
+    addresses: [Option<SocketAddr>; 3],
+    /// The session id and timeouts of the file.
+    net: NetConfig,
+    /// This party's credentials; `None` for plain TCP (`--insecure`).
+    identity: Option<TlsIdentity>,
+    /// At P0 and P1 of a cluster with a `[clients]` section: where this party takes
+    /// clients' queries, and the clients' CA file.
+    pub(crate) clients: Option<(SocketAddr, PathBuf)>,
+    /// The configuration file, for messages.
+    pub(crate) config: PathBuf,
+}
+
+impl ClusterParty {
+    /// Reads party `id`'s place from the configuration file `config`: plain TCP only with
+    /// `insecure` and no `[tls]` section.
+    pub(crate) fn read(config: &Path, id: usize, insecure: bool) -> Result<ClusterParty, CliError> {
+        let role = Role::from_index(id).ok_or("--id must be 0, 1 or 2")?;
+        let text = std::fs::read_to_string(config)
+            .map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+        let file: ClusterFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {}", config.display(), e.message()))?;
+        let addresses = [
+            Some(resolve(&file.addresses.p0, "P0")?),
+            Some(resolve(&file.addresses.p1, "P1")?),
+            None,
+        ];
+        let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
+            Some(0) => Err(format!("{}: {name} must be at least 1", config.display())),
+            Some(s) => Ok(Duration::from_secs(s)),
+            None => Ok(default),
+        };
+        let defaults = NetConfig::default();
+        let net = NetConfig {
             session_id: file.session_id,
-            connect_timeout,
-            recv_timeout,
-            peer_timeout,
-            ..config.net
-        },
-        ..config
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+            connect_timeout: seconds(
+                file.connect_timeout_seconds,
+                "connect_timeout_seconds",
+                defaults.connect_timeout,
+            )?,
+            recv_timeout: seconds(
+                file.receive_timeout_seconds,
+                "receive_timeout_seconds",
+                defaults.recv_timeout,
+            )?,
+            peer_timeout: seconds(
+                file.peer_timeout_seconds,
+                "peer_timeout_seconds",
+                defaults.peer_timeout,
+            )?,
+            ..defaults
+        };
+        let identity = match (&file.tls, insecure) {
+            (Some(tls), false) => Some(TlsIdentity::from_pem_files(
+                role,
+                &credential_path(config, &tls.ca, role),
+                &credential_path(config, &tls.certificate, role),
+                &credential_path(config, &tls.key, role),
+            )?),
+            (None, true) => None,
+            (None, false) => {
+                return Err(format!(
+                    "{}: no [tls] section; plain TCP authenticates and encrypts nothing, so it needs --insecure",
+                    config.display()
+                )
+                .into());
+            }
+            (Some(_), true) => {
+                return Err(format!(
+                    "{}: --insecure asks for plain TCP, but the configuration has a [tls] section",
+                    config.display()
+                )
+                .into());
+            }
+        };
+        let clients = match (&file.clients, role) {
+            (Some(clients), Role::P0 | Role::P1) => {
+                let address = if role == Role::P0 {
+                    &clients.p0
+                } else {
+                    &clients.p1
+                };
+                let name = format!("{role}'s client address");
+                Some((
+                    resolve(address, &name)?,
+                    credential_path(config, &clients.ca, role),
+                ))
+            }
+            _ => None,
+        };
+        Ok(ClusterParty {
+            role,
+            addresses,
+            net,
+            identity,
+            clients,
+            config: config.to_path_buf(),
+        })
+    }
+
+    /// Connects to the peers and starts the session of `config` (whose network settings
+    /// are replaced by the file's).
+    pub(crate) async fn connect(&self, config: &SessionConfig) -> securenn_dsl::Result<Session> {
+        let config = SessionConfig {
+            net: NetConfig {
+                link: config.net.link,
+                ..self.net.clone()
+            },
+            ..config.clone()
+        };
         say!(
-            "{role}: connecting to the cluster over {}",
-            if identity.is_some() {
+            "{}: connecting to the cluster over {}",
+            self.role,
+            if self.identity.is_some() {
                 "TLS"
             } else {
                 "plain TCP (--insecure)"
             }
         );
-        let session = connect_session(role, None, &addresses, &config, identity.as_ref()).await?;
+        connect_session(
+            self.role,
+            None,
+            &self.addresses,
+            &config,
+            self.identity.as_ref(),
+        )
+        .await
+    }
+
+    /// This party's TLS identity, for its client listener to present once the session is
+    /// connected.
+    pub(crate) fn into_identity(self) -> Option<TlsIdentity> {
+        self.identity
+    }
+}
+
+/// Runs `securenn party`.
+pub(crate) fn party(args: &PartyArgs) -> Result<bool, CliError> {
+    let cluster = ClusterParty::read(&args.config, args.id, args.insecure)?;
+    let role = cluster.role;
+    let (job, options) = match &args.job {
+        PartyJob::Train(job) => (train::party_job(job, role)?, job.options()),
+        PartyJob::Infer(job) => (infer::party_job(job, role)?, job.options()),
+    };
+    let config = options.config(job.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let session = cluster.connect(&config).await?;
         match &args.job {
             PartyJob::Train(train_args) => train::run_as_party(session, train_args, &job).await,
             PartyJob::Infer(infer_args) => infer::run_as_party(session, infer_args).await,

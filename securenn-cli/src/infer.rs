@@ -138,16 +138,32 @@ fn job(
             job = job.with("offline material", stated);
         }
     }
-    if let Source::Shares(dir) = source {
-        for &role in roles.iter().filter(|r| !r.is_helper()) {
-            let (_, about) = load_shares(&dir.join(shares_file(role)), spec, role)?;
-            job = job.with(
-                "model",
-                format!("{} after {} steps", about.model_id, about.iteration),
-            );
+    for &role in roles {
+        if let Some(model) = model_identity(source, spec, role)? {
+            job = job.with("model", model);
         }
     }
     Ok(job)
+}
+
+/// What party `role` states of the model its shares in `source` belong to (its id and
+/// steps), so that P0 and P1 find out before the session whether their shares go together;
+/// `None` for a model P1 shares, and at the helper, which holds no shares.
+pub(crate) fn model_identity(
+    source: &Source,
+    spec: &NetworkSpec,
+    role: Role,
+) -> securenn_dsl::Result<Option<String>> {
+    match source {
+        Source::Shares(dir) if !role.is_helper() => {
+            let (_, about) = load_shares(&dir.join(shares_file(role)), spec, role)?;
+            Ok(Some(format!(
+                "{} after {} steps",
+                about.model_id, about.iteration
+            )))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The job party `role` of a cluster states for `securenn party ... infer`.
@@ -189,7 +205,7 @@ pub(crate) struct PartyReport {
 
 /// Where the model comes from, named alike at every party.
 #[derive(Debug, Clone)]
-enum Source {
+pub(crate) enum Source {
     /// A plaintext model, owned by P1.
     Model(PathBuf),
     /// A model imported from ONNX, owned by P1.
@@ -307,24 +323,7 @@ async fn infer_party(
     loaded: Option<&Dataset>,
 ) -> securenn_dsl::Result<PartyReport> {
     let role = session.role();
-    let config = TrainConfig::default();
-    let mut network = match source {
-        Source::Model(path) => {
-            let model = Private::<P1, _>::try_new(role, || load_model(path, spec))?;
-            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await?
-        }
-        Source::Imported(weights) => {
-            let model = Private::<P1, _>::new(role, || weights.clone());
-            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await?
-        }
-        Source::Shares(dir) => {
-            let shares: Option<Vec<Option<LayerShares>>> = match role {
-                Role::P2 => None,
-                _ => Some(load_shares(&dir.join(shares_file(role)), spec, role)?.0),
-            };
-            PrivateNetwork::from_shares(role, spec.clone(), shares, config)?
-        }
-    };
+    let mut network = private_network(session, spec, source).await?;
     // Public: the size of the test set, which only P0 holds (read before the session).
     let images = args.images.min(sizes.test);
     let test = Private::<P0, _>::try_new(role, || {
@@ -363,6 +362,34 @@ async fn infer_party(
         right: evaluation.as_ref().map(|e| e.right),
         predictions: evaluation.map(|e| e.predictions),
     })
+}
+
+/// The private network of `source` at this party: P1 shares its model (P1 alone reads
+/// the file), or P0 and P1 each read their own shares (the helper reads nothing).
+pub(crate) async fn private_network(
+    session: &Session,
+    spec: &NetworkSpec,
+    source: &Source,
+) -> securenn_dsl::Result<PrivateNetwork> {
+    let role = session.role();
+    let config = TrainConfig::default();
+    match source {
+        Source::Model(path) => {
+            let model = Private::<P1, _>::try_new(role, || load_model(path, spec))?;
+            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await
+        }
+        Source::Imported(weights) => {
+            let model = Private::<P1, _>::new(role, || weights.clone());
+            PrivateNetwork::share_weights::<P1>(session, spec.clone(), &model, config).await
+        }
+        Source::Shares(dir) => {
+            let shares: Option<Vec<Option<LayerShares>>> = match role {
+                Role::P2 => None,
+                _ => Some(load_shares(&dir.join(shares_file(role)), spec, role)?.0),
+            };
+            PrivateNetwork::from_shares(role, spec.clone(), shares, config)
+        }
+    }
 }
 
 /// One weights entry per layer, `None` for a layer without.
@@ -509,7 +536,12 @@ fn party_source(args: &Args) -> Result<Source, CliError> {
     if args.model.is_some() {
         return Err("a party of a cluster takes no --model: import it once with `securenn import MODEL --out DIR`, then give every party --network DIR/network.toml and P1 --weights DIR/model.safetensors".into());
     }
-    match &args.weights {
+    party_weights(args.weights.as_ref())
+}
+
+/// The weights of a party of a cluster, from `--weights` alone (see [`party_source`]).
+pub(crate) fn party_weights(weights: Option<&PathBuf>) -> Result<Source, CliError> {
+    match weights {
         Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
             Ok(Source::Model(path.clone()))
         }

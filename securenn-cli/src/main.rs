@@ -9,6 +9,8 @@
 //! securenn infer [--network C] [--weights FILE|DIR] [--images N] [--batch B] [--json]
 //! securenn keygen --out DIR
 //! securenn party --id N --config cluster.toml train|infer [options]
+//! securenn serve --id N --config cluster.toml --network A --weights FILE|DIR
+//! securenn query --config client.toml --network A [--data FILE] [--queries N]
 //! ```
 
 /// Writes one line to stderr, like `eprintln!`, but in a single write: the three party
@@ -34,8 +36,10 @@ mod offline;
 mod plot;
 mod processes;
 mod progress;
+mod query;
 mod report;
 mod selftest;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -44,9 +48,10 @@ use clap::{Parser, Subcommand};
 
 /// Protocol messages are large buffers allocated and freed at a high rate; mimalloc keeps
 /// freed pages for reuse instead of returning them to the OS, which is 4-7 times faster
-/// here than glibc's malloc (see the README's benchmarks).
+/// here than glibc's malloc (see the README's benchmarks). It is wrapped to count the bytes
+/// live during a soak (`securenn bench serve`), and only then.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: memory::CountingMimalloc = memory::CountingMimalloc;
 
 /// Three-party secure neural-network training and inference (SecureNN).
 #[derive(Debug, Parser)]
@@ -75,6 +80,10 @@ enum Command {
     Keygen(cluster::KeygenArgs),
     /// Run one party of a job on this machine, over TLS with mutual authentication.
     Party(cluster::PartyArgs),
+    /// Serve private predictions to clients: one server (P0, P1 or P2) of a cluster.
+    Serve(serve::Args),
+    /// Classify examples privately with a cluster's servers, as a client.
+    Query(query::Args),
 }
 
 /// mimalloc's option `purge_delay` (`mi_option_purge_delay` in its header).
@@ -124,6 +133,8 @@ fn main() -> ExitCode {
         Command::Offline(args) => offline::run(&args),
         Command::Keygen(args) => cluster::keygen(&args),
         Command::Party(args) => cluster::party(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Query(args) => query::run(&args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -293,6 +293,167 @@ pub(crate) fn cost_svg(network: &str, bars: &[LayerBar]) -> String {
     out
 }
 
+/// One point of the serving curve: concurrent clients, queries per second, p99 latency (ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ServePoint {
+    /// Concurrent clients.
+    pub(crate) clients: usize,
+    /// Queries answered per second.
+    pub(crate) queries_per_second: f64,
+    /// The 99th percentile of the latency, in milliseconds.
+    pub(crate) p99_ms: f64,
+}
+
+/// Draws the serving curve of `network` to `path`.
+///
+/// # Errors
+///
+/// If the file cannot be written.
+pub(crate) fn write_serve_curve(
+    path: &Path,
+    network: &str,
+    points: &[ServePoint],
+) -> Result<(), CliError> {
+    write_svg(path, &serve_svg(network, points))
+}
+
+/// The SVG text of the serving curve: throughput (left axis) and p99 latency (right
+/// axis) against the number of concurrent clients, on a logarithmic axis.
+pub(crate) fn serve_svg(network: &str, points: &[ServePoint]) -> String {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let log = |clients: usize| (clients.max(1) as f64).log2();
+    let (low, high) = points.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), p| {
+        (lo.min(log(p.clients)), hi.max(log(p.clients)))
+    });
+    let span = (high - low).max(1.0);
+    let top_qps = nice_top(
+        points
+            .iter()
+            .map(|p| p.queries_per_second)
+            .fold(0.0, f64::max),
+    );
+    let top_ms = nice_top(points.iter().map(|p| p.p99_ms).fold(0.0, f64::max));
+    let x = |clients: usize| LEFT + (log(clients) - low.min(high)) / span * plot_w;
+    let y = |value: f64, top: f64| TOP + plot_h * (1.0 - value / top);
+
+    let mut out = open_svg(HEIGHT);
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">Network {}: private predictions served, by concurrent clients</text>"#,
+        WIDTH / 2.0,
+        escape(network)
+    );
+    let _ = writeln!(
+        out,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#888"/>"##
+    );
+    for i in 0..=4 {
+        let fraction = f64::from(i) / 4.0;
+        let at = TOP + plot_h * (1.0 - fraction);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{at:.1}" y2="{at:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end" fill="#1f77b4">{:.0}</text><text x="{}" y="{:.1}" fill="#d62728">{:.0}</text>"##,
+            LEFT + plot_w,
+            LEFT - 6.0,
+            at + 4.0,
+            top_qps * fraction,
+            LEFT + plot_w + 6.0,
+            at + 4.0,
+            top_ms * fraction
+        );
+    }
+    for point in points {
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            x(point.clients),
+            TOP + plot_h + 18.0,
+            point.clients
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{}" text-anchor="middle">concurrent clients</text><text x="16" y="{mid}" fill="#1f77b4" transform="rotate(-90 16 {mid})" text-anchor="middle">queries per second</text><text x="{right}" y="{mid}" fill="#d62728" transform="rotate(90 {right} {mid})" text-anchor="middle">p99 latency (ms)</text>"##,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 10.0,
+        mid = TOP + plot_h / 2.0,
+        right = WIDTH - 14.0
+    );
+    for (colour, value, top) in [
+        (
+            "#1f77b4",
+            (|p: &ServePoint| p.queries_per_second) as fn(&ServePoint) -> f64,
+            top_qps,
+        ),
+        ("#d62728", |p: &ServePoint| p.p99_ms, top_ms),
+    ] {
+        let vertices: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.clients), y(value(p), top)))
+            .collect();
+        let _ = writeln!(
+            out,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            vertices.join(" ")
+        );
+        for p in points {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{colour}"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{colour}">{:.0}</text>"#,
+                x(p.clients),
+                y(value(p), top),
+                x(p.clients),
+                y(value(p), top) - 8.0,
+                value(p)
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten at or above `largest`: an axis's top.
+fn nice_top(largest: f64) -> f64 {
+    if !(largest.is_finite() && largest > 0.0) {
+        return 1.0;
+    }
+    let power = 10f64.powf(largest.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&top| top >= largest)
+        .unwrap_or(10.0 * power)
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use super::*;
+
+    #[test]
+    fn the_serving_curve_has_a_point_per_run_on_each_line() {
+        let points: Vec<ServePoint> = [1, 4, 16, 64, 256]
+            .into_iter()
+            .map(|clients| ServePoint {
+                clients,
+                queries_per_second: 100.0 * clients as f64,
+                p99_ms: 3.0 * clients as f64,
+            })
+            .collect();
+        let text = serve_svg("A", &points);
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+        assert_eq!(text.matches("<circle").count(), 10);
+        assert_eq!(text.matches("<polyline").count(), 2);
+        // Throughput 25,600 tops out at 50,000; p99 768 ms at 1,000.
+        assert!(
+            text.contains(">50000<") && text.contains(">1000<"),
+            "{text}"
+        );
+        assert_eq!(nice_top(0.3), 0.5);
+        assert_eq!(nice_top(1385.0), 2000.0);
+    }
+}
+
 /// The opening of an SVG of the plots' width and `height`, on a white background.
 fn open_svg(height: f64) -> String {
     let mut out = String::new();

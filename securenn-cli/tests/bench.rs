@@ -167,3 +167,43 @@ fn bench_serve_answers_every_query_as_the_twin_does() {
     }
     assert!(summary["server_bytes_per_query"].as_f64().unwrap() > 0.0);
 }
+
+/// The soak, small: clients killed at random points of their queries cost the other
+/// queries nothing (each is answered, as the twin answers it), and memory stays flat.
+#[test]
+fn clients_killed_mid_query_lose_no_other_query() {
+    let summary = securenn_json(&[
+        "bench",
+        "serve",
+        "--clients",
+        "8",
+        "--queries",
+        "2000",
+        "--kill-percent",
+        "5",
+    ]);
+    let run = &summary["runs"][0];
+    let (answered, killed) = (
+        run["answered"].as_u64().unwrap(),
+        run["killed"].as_u64().unwrap(),
+    );
+    assert!(killed >= 20, "{run}");
+    assert_eq!(answered + killed, 2000, "{run}");
+    assert_eq!(
+        (run["wrong"].as_u64(), run["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(summary["correct"], true, "{summary}");
+    // The bytes live (allocated, not freed) after each tenth of the queries: as many
+    // after the last tenths as after the first ones.
+    let live: Vec<f64> = run["memory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sample| sample["live_mb"].as_f64().unwrap())
+        .collect();
+    assert!(live.len() >= 5, "{run}");
+    let early = live[1..live.len() / 2].iter().copied().fold(0.0, f64::max);
+    let late = live[live.len() / 2..].iter().copied().fold(0.0, f64::max);
+    assert!(late <= early + 4.0, "the live bytes grew: {live:?}");
+}

@@ -30,7 +30,60 @@ pub struct Intake {
     /// Wakes the serving loop (its one waiter) when a half arrives or the queue closes.
     arrival: AtomicWaker,
     /// Wakes the listeners waiting for the queue to close.
-    closing: Mutex<Vec<Waker>>,
+    closing: Mutex<Listeners>,
+}
+
+/// The wakers of the futures waiting for the queue to close, each under its own key; a
+/// future that ends or is dropped takes its waker out, so that the list holds only the
+/// live ones (a waker kept would keep its task's memory alive).
+#[derive(Default)]
+struct Listeners {
+    next_key: u64,
+    wakers: HashMap<u64, Waker>,
+}
+
+/// A wait for the queue to close ([`Intake::closed`]): its waker is registered while it
+/// waits, and taken out when it is dropped.
+struct ClosedWait<'a> {
+    intake: &'a Intake,
+    key: Option<u64>,
+}
+
+impl Future for ClosedWait<'_> {
+    type Output = ();
+
+    fn poll(mut self: core::pin::Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<()> {
+        let mut listeners = self.intake.closing_listeners();
+        if self.intake.lock().closed {
+            return Poll::Ready(());
+        }
+        let key = match self.key {
+            Some(key) => key,
+            None => {
+                let key = listeners.next_key;
+                listeners.next_key += 1;
+                key
+            }
+        };
+        match listeners.wakers.get_mut(&key) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                listeners.wakers.insert(key, cx.waker().clone());
+            }
+        }
+        drop(listeners);
+        self.key = Some(key);
+        Poll::Pending
+    }
+}
+
+impl Drop for ClosedWait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.intake.closing_listeners().wakers.remove(&key);
+        }
+    }
 }
 
 impl core::fmt::Debug for Intake {
@@ -94,7 +147,7 @@ impl Intake {
             capacity,
             state: Mutex::new(State::default()),
             arrival: AtomicWaker::new(),
-            closing: Mutex::new(Vec::new()),
+            closing: Mutex::new(Listeners::default()),
         }
     }
 
@@ -143,16 +196,10 @@ impl Intake {
 
     /// Completes once the queue is closed.
     pub async fn closed(&self) {
-        poll_fn(|cx| {
-            let mut wakers = self.closing_wakers();
-            if self.lock().closed {
-                return Poll::Ready(());
-            }
-            if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
-                wakers.push(cx.waker().clone());
-            }
-            Poll::Pending
-        })
+        ClosedWait {
+            intake: self,
+            key: None,
+        }
         .await;
     }
 
@@ -173,8 +220,8 @@ impl Intake {
     pub fn close(&self) {
         self.lock().closed = true;
         self.arrival.wake();
-        let wakers = std::mem::take(&mut *self.closing_wakers());
-        for waker in wakers {
+        let wakers = std::mem::take(&mut self.closing_listeners().wakers);
+        for waker in wakers.into_values() {
             waker.wake();
         }
     }
@@ -192,7 +239,7 @@ impl Intake {
         }
     }
 
-    fn closing_wakers(&self) -> MutexGuard<'_, Vec<Waker>> {
+    fn closing_listeners(&self) -> MutexGuard<'_, Listeners> {
         self.closing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -342,5 +389,43 @@ impl Intake {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the state consistent, so a poisoned lock is usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A waker that counts its wakes.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counting {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn waits_for_the_close_that_end_leave_no_waker_behind() {
+        let intake = Intake::new(4, 8);
+        let counter = std::sync::Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(std::sync::Arc::clone(&counter));
+        let mut cx = core::task::Context::from_waker(&waker);
+        // A thousand listeners that came and went (connections that ended) leave nothing.
+        for _ in 0..1000 {
+            let mut wait = Box::pin(intake.closed());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(intake.closing_listeners().wakers.len(), 0);
+        // One still waiting is woken by the close, and then ready.
+        let mut wait = Box::pin(intake.closed());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(intake.closing_listeners().wakers.len(), 1);
+        intake.close();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        drop(wait);
+        assert_eq!(intake.closing_listeners().wakers.len(), 0);
     }
 }

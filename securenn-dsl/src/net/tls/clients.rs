@@ -167,21 +167,31 @@ impl ClientIdentity {
     /// [`Error::Certificate`] naming the file that is missing, unreadable or holds no
     /// certificate (or key).
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let read = |file: &str| {
-            let path = dir.join(file);
-            std::fs::read(&path)
-                .map(|bytes| (path.clone(), zeroize::Zeroizing::new(bytes)))
-                .map_err(|e| certificate_error(&path, format!("cannot read: {e}")))
+        Self::from_pem_files(
+            &dir.join(CA_FILE),
+            &dir.join(CLIENT_CERTIFICATE_FILE),
+            &dir.join(CLIENT_KEY_FILE),
+        )
+    }
+
+    /// Reads a client's credentials from three PEM files: the cluster's CA certificate, the
+    /// client's certificate and its key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Certificate`] naming the file that is missing, unreadable or holds no
+    /// certificate (or key).
+    pub fn from_pem_files(ca: &Path, certificate: &Path, key: &Path) -> Result<Self> {
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|e| certificate_error(path, format!("cannot read: {e}")))
         };
-        let (ca, certificate, key) = (
-            read(CA_FILE)?,
-            read(CLIENT_CERTIFICATE_FILE)?,
-            read(CLIENT_KEY_FILE)?,
-        );
+        let (ca_pem, certificate_pem, key_pem) = (read(ca)?, read(certificate)?, read(key)?);
         Self::parse(
-            (&ca.0, &ca.1),
-            (&certificate.0, &certificate.1),
-            (&key.0, &key.1),
+            (ca, &ca_pem),
+            (certificate, &certificate_pem),
+            (key, &key_pem),
         )
     }
 

@@ -1,0 +1,333 @@
+//! `securenn serve` and `securenn query`: three server processes of a TLS cluster answer a
+//! client's private queries; an unknown client is refused; a server that dies ends the
+//! client's queries with a clear error; stopping P0 stops the three cleanly.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Scratch, failure, free_ports, json, securenn};
+
+/// The server processes of a test; any still running at the end is killed.
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The vendored model of network C, trained by the plaintext twin.
+fn model_c() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/C.safetensors")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A cluster in `scratch/NAME` on four free ports of 127.0.0.1 (two for the parties, two
+/// for clients) and a client `alice` of it; returns the cluster's and the client's
+/// configuration.
+fn cluster_and_client(scratch: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let [p0, p1] = free_ports();
+    let [c0, c1] = free_ports();
+    let out = scratch.path(name);
+    let address = |port: u16| format!("127.0.0.1:{port}");
+    let made = securenn(&[
+        "keygen",
+        "--out",
+        &out,
+        "--p0",
+        &address(p0),
+        "--p1",
+        &address(p1),
+        "--p0-clients",
+        &address(c0),
+        "--p1-clients",
+        &address(c1),
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let client = scratch.path(&format!("{name}-alice"));
+    let issued = securenn(&[
+        "keygen",
+        "--client",
+        "alice",
+        "--cluster",
+        &out,
+        "--out",
+        &client,
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    (
+        Path::new(&out).join("cluster.toml"),
+        Path::new(&client).join("client.toml"),
+    )
+}
+
+/// Starts `securenn serve` for the three parties of `config`, serving network C from the
+/// vendored model (shared once by P1).
+fn start_servers(config: &Path) -> Servers {
+    Servers(
+        (0..3)
+            .map(|id| {
+                Command::new(env!("CARGO_BIN_EXE_securenn"))
+                    .args(["serve", "--id", &id.to_string(), "--config"])
+                    .arg(config)
+                    .args(["--network", "C", "--weights", &model_c(), "--json"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+/// `securenn query` of network C's first `queries` MNIST test images, `concurrency` at once.
+fn query(client: &Path, queries: usize, concurrency: usize) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_securenn"));
+    command.args(["query", "--config"]).arg(client).args([
+        "--network",
+        "C",
+        "--queries",
+        &queries.to_string(),
+        "--concurrency",
+        &concurrency.to_string(),
+        "--json",
+    ]);
+    command
+}
+
+/// Waits for `child` to exit, for at most `limit`, and returns its output.
+fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "{what} did not exit within {limit:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Sends `signal` to process `pid` with `kill(1)`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+#[test]
+fn three_server_processes_answer_a_clients_private_queries_and_stop_cleanly() {
+    let scratch = Scratch::new("serve");
+    let (cluster, client) = cluster_and_client(&scratch, "cluster");
+    let mut servers = start_servers(&cluster);
+
+    let predictions = scratch.path("predictions.csv");
+    let answered = query(&client, 100, 4)
+        .args(["--out", &predictions])
+        .output()
+        .unwrap();
+    assert!(
+        answered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&answered.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["queries"], 100, "{summary}");
+    // The same model and images classified privately by `infer`, whose classes the twin's
+    // agree with: the served predictions are as right.
+    let inferred = json(&[
+        "infer",
+        "--network",
+        "C",
+        "--weights",
+        &model_c(),
+        "--images",
+        "100",
+        "--json",
+    ]);
+    let (served, private) = (
+        summary["accuracy"].as_f64().unwrap(),
+        inferred["accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        (served - private).abs() <= 0.011,
+        "served {served}, infer {private}"
+    );
+    assert!(served >= 0.97, "{summary}");
+    let csv = std::fs::read_to_string(&predictions).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "index,label,class");
+    assert_eq!(rows.len(), 101);
+
+    // A client of another cluster is refused, and the servers go on.
+    let (_, stranger) = cluster_and_client(&scratch, "other");
+    let stranger_config = std::fs::read_to_string(&stranger).unwrap();
+    let ours = std::fs::read_to_string(&client).unwrap();
+    let servers_section = |config: &str| {
+        config[config.find("[servers]").unwrap()..config.find("[tls]").unwrap()].to_owned()
+    };
+    std::fs::write(
+        &stranger,
+        stranger_config.replace(&servers_section(&stranger_config), &servers_section(&ours)),
+    )
+    .unwrap();
+    let refused = query(&stranger, 1, 1).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let again = query(&client, 8, 2).output().unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // SIGTERM at P0 stops the service: the three exit cleanly with their figures.
+    signal(servers.0[0].id(), "-TERM");
+    let mut answered_at = Vec::new();
+    for (id, child) in servers.0.drain(..).enumerate() {
+        let output = wait_output(child, Duration::from_secs(20), &format!("server P{id}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "P{id}: {stderr}");
+        let report: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        answered_at.push(report["answered"].as_u64().unwrap());
+    }
+    assert_eq!(answered_at[0], 108, "{answered_at:?}");
+    assert_eq!(answered_at[0], answered_at[1], "{answered_at:?}");
+}
+
+/// Kills server `victim` while a client has queries in flight: the client exits with a
+/// clear error, and the two other servers with an error, within the default timeouts.
+fn killing_a_server_ends_the_clients_queries(victim: usize) {
+    let scratch = Scratch::new(&format!("serve-kill-{victim}"));
+    let (cluster, client) = cluster_and_client(&scratch, "cluster");
+    let mut servers = start_servers(&cluster);
+    // Enough queries to be still running when the server dies.
+    let mut asking = query(&client, 10_000, 8)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first answers came back (the bar shows nothing with --json: wait a while).
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        asking.try_wait().unwrap().is_none(),
+        "the client ended early"
+    );
+    let victim_process = servers.0.remove(victim);
+    let mut victim_process = Servers(vec![victim_process]);
+    victim_process.0[0].kill().unwrap();
+    let _ = victim_process.0[0].wait();
+    let client_output = wait_output(asking, Duration::from_secs(30), "the client");
+    let stderr = String::from_utf8_lossy(&client_output.stderr);
+    assert_eq!(client_output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: test example ")
+            && (last.contains("the servers stopped") || last.contains(&format!("P{victim}"))),
+        "{stderr}"
+    );
+    for child in servers.0.drain(..) {
+        let output = wait_output(child, Duration::from_secs(30), "a surviving server");
+        let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        stderr.push_str(&String::from_utf8_lossy(&output.stdout));
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn killing_p1_mid_service_ends_the_clients_queries_with_a_clear_error() {
+    killing_a_server_ends_the_clients_queries(1);
+}
+
+#[test]
+fn killing_p2_mid_service_ends_the_clients_queries_with_a_clear_error() {
+    killing_a_server_ends_the_clients_queries(2);
+}
+
+#[test]
+fn a_server_or_client_configuration_that_cannot_work_is_one_clear_error() {
+    let scratch = Scratch::new("serve-config");
+    let (cluster, client) = cluster_and_client(&scratch, "cluster");
+    // A cluster without a [clients] section cannot serve.
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    let without = scratch.0.join("cluster/no-clients.toml");
+    std::fs::write(
+        &without,
+        &text[..text.find("# Where P0 and P1 take").unwrap()],
+    )
+    .unwrap();
+    let stderr = failure(&[
+        "serve",
+        "--id",
+        "0",
+        "--config",
+        without.to_str().unwrap(),
+        "--weights",
+        &model_c(),
+        "--network",
+        "C",
+    ]);
+    assert!(stderr.contains("no [clients] section"), "{stderr}");
+    let stderr = failure(&[
+        "keygen",
+        "--client",
+        "bob",
+        "--cluster",
+        &scratch.path("missing"),
+        "--out",
+        &scratch.path("bob"),
+    ]);
+    assert!(stderr.contains("missing"), "{stderr}");
+    // A client's configuration: missing, malformed, or naming missing credentials.
+    let missing = scratch.path("none.toml");
+    let stderr = failure(&["query", "--config", &missing, "--network", "C"]);
+    assert!(stderr.contains("none.toml"), "{stderr}");
+    let garbled = scratch.0.join("garbled.toml");
+    std::fs::write(&garbled, "[servers]\np0 = 7\n").unwrap();
+    let stderr = failure(&["query", "--config", garbled.to_str().unwrap()]);
+    assert!(stderr.contains("garbled.toml"), "{stderr}");
+    let text = std::fs::read_to_string(&client).unwrap();
+    std::fs::write(&client, text.replace("client.key", "nokey.key")).unwrap();
+    let stderr = failure(&["query", "--config", client.to_str().unwrap()]);
+    assert!(stderr.contains("nokey.key"), "{stderr}");
+}
