@@ -81,16 +81,36 @@ struct RunSummary {
     queries_per_second: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
-    /// Queries answered (all but those of killed clients, unless some failed).
+    /// Queries answered (all but those whose client was killed first, unless some failed).
     answered: usize,
     /// Answers that differ from the twin's prediction.
     wrong: usize,
     /// Queries that got an error, those of killed clients aside.
     failed: usize,
-    /// Clients killed mid-query (`--kill-percent`).
+    /// Clients killed at a random point of a query (`--kill-percent`).
     killed: usize,
+    /// Queries whose client was killed before their answer came.
+    unanswered: usize,
     /// The process's memory (servers and clients) after each tenth of the queries.
     memory: Vec<MemorySample>,
+    /// In a soak: whether the bytes live stayed flat (the most of the second half of the
+    /// samples at most 4 MB or 10% above the most of the first half, the first aside).
+    memory_flat: Option<bool>,
+}
+
+/// Whether the bytes live of `samples` stayed flat (see [`RunSummary::memory_flat`]);
+/// `None` without counts or with fewer than 4 samples.
+fn memory_flat(samples: &[MemorySample]) -> Option<bool> {
+    let live: Vec<f64> = samples.iter().map(|s| s.live_mb).collect::<Option<_>>()?;
+    if live.len() < 4 {
+        return None;
+    }
+    let most = |values: &[f64]| values.iter().copied().fold(f64::MIN, f64::max);
+    let (early, late) = (
+        most(&live[1..live.len() / 2]),
+        most(&live[live.len() / 2..]),
+    );
+    Some(late <= early + (0.1 * early).max(4.0))
 }
 
 /// The process's memory at one point of a run.
@@ -259,9 +279,25 @@ fn start_servers(
 /// The weights' seed: the servers share these weights, the twin predicts with them.
 const SEED: u64 = 7;
 
-/// What one client task saw: latencies of answered queries (s), wrong answers, failed
-/// queries, clients killed.
-type ClientTally = (Vec<f64>, usize, usize, usize);
+/// A uniform draw in [0, 1), with 53 bits.
+fn uniform(rng: &mut Prg) -> f64 {
+    (Z64::random(rng).value() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What one client task saw.
+#[derive(Debug, Default)]
+struct Tally {
+    /// The latency of each answered query, in seconds.
+    latencies: Vec<f64>,
+    /// Answers that are not the twin's.
+    wrong: usize,
+    /// Queries that got an error.
+    failed: usize,
+    /// Clients killed (one for each query drawn to be killed).
+    killed: usize,
+    /// Queries whose client was killed before their answer came.
+    unanswered: usize,
+}
 
 /// One run of `clients` concurrent clients and `queries` queries, `kill_percent` of them
 /// with their client killed.
@@ -285,11 +321,13 @@ fn run_clients(
             let answered = Arc::clone(&answered);
             let addresses = servers.client_addresses;
             io.spawn(async move {
-                let mut tally: ClientTally = (Vec::new(), 0, 0, 0);
+                let mut tally = Tally::default();
                 let mut rng = Prg::from_os_rng()?;
                 let timeout = Duration::from_secs(60);
                 let connect = || QueryClient::connect(addresses, &identity, classes, timeout);
                 let mut client = connect().await?;
+                // This client's last latency: a killed query dies within twice of it.
+                let mut last_latency = Duration::from_millis(5);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= queries {
@@ -297,31 +335,34 @@ fn run_clients(
                     }
                     let (input, expected) = &inputs[i % inputs.len()];
                     let asked = Instant::now();
-                    // A uniform draw in [0, 100) with 53 bits.
-                    let draw =
-                        (Z64::random(&mut rng).value() >> 11) as f64 * 100.0 / (1u64 << 53) as f64;
-                    if draw < kill_percent {
-                        // Killed within its first 4 ms: mid-write, mid-wait or mid-read
-                        // (an answer takes 2-150 ms). Dropping the client closes its
-                        // connections without a word, as a killed process's would.
-                        let point = Duration::from_micros(Z64::random(&mut rng).value() % 4000);
-                        let _ = tokio::time::timeout(point, client.query(input)).await;
-                        tally.3 += 1;
-                        client = connect().await?;
-                        continue;
-                    }
-                    match client.query(input).await {
-                        Ok(prediction) => {
-                            tally.0.push(asked.elapsed().as_secs_f64());
-                            tally.1 += usize::from(prediction.class != *expected);
+                    let killed = uniform(&mut rng) < kill_percent / 100.0;
+                    let outcome = if killed {
+                        // Killed at a random point of the query: mid-write, mid-wait or
+                        // mid-read. Dropping the client closes its connections without a
+                        // word, as a killed process's would.
+                        let point = last_latency.mul_f64(2.0 * uniform(&mut rng));
+                        tally.killed += 1;
+                        tokio::time::timeout(point, client.query(input)).await.ok()
+                    } else {
+                        Some(client.query(input).await)
+                    };
+                    let failed = matches!(outcome, Some(Err(_)));
+                    match outcome {
+                        Some(Ok(prediction)) => {
+                            last_latency = asked.elapsed();
+                            tally.latencies.push(last_latency.as_secs_f64());
+                            tally.wrong += usize::from(prediction.class != *expected);
                             answered.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(error) => {
-                            tally.2 += 1;
+                        Some(Err(error)) => {
+                            tally.failed += 1;
                             say!("a query failed: {error}");
-                            // Its connections may be out of step: connect again.
-                            client = connect().await?;
                         }
+                        None => tally.unanswered += 1,
+                    }
+                    if killed || failed {
+                        // A new client (its connections may be out of step after an error).
+                        client = connect().await?;
                     }
                 }
                 Ok::<_, securenn_dsl::Error>(tally)
@@ -330,15 +371,16 @@ fn run_clients(
         .collect();
     let memory = io.block_on(sample_memory(&answered, queries, &tasks));
     let mut latencies = Vec::with_capacity(queries);
-    let (mut wrong, mut failed, mut killed) = (0, 0, 0);
+    let (mut wrong, mut failed, mut killed, mut unanswered) = (0, 0, 0, 0);
     for task in tasks {
-        let (mut l, w, f, k) = io
+        let mut tally = io
             .block_on(task)
             .map_err(|e| format!("a client task failed: {e}"))??;
-        latencies.append(&mut l);
-        wrong += w;
-        failed += f;
-        killed += k;
+        latencies.append(&mut tally.latencies);
+        wrong += tally.wrong;
+        failed += tally.failed;
+        killed += tally.killed;
+        unanswered += tally.unanswered;
     }
     let seconds = start.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
@@ -360,6 +402,8 @@ fn run_clients(
         wrong,
         failed,
         killed,
+        unanswered,
+        memory_flat: memory_flat(&memory),
         memory,
     })
 }
@@ -407,6 +451,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
     let config = ServeConfig {
         max_batch: args.max_batch,
         max_wait: Duration::from_millis(args.max_wait_ms),
+        // Generous on a loaded machine: a half is refused as unpaired only if its other half
+        // never came (a killed client's), never because the clients' process was slow.
+        pair_wait: Duration::from_secs(2),
+        unpaired_after: Duration::from_secs(4),
         ..ServeConfig::default()
     };
     if args.kill_percent > 0.0 {
@@ -440,14 +488,15 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
             args.kill_percent,
         )?;
         say!(
-            "{clients} clients: {:.0} queries/s, latency p50 {:.1} ms, p99 {:.1} ms ({} queries, {} wrong, {} failed, {} clients killed)",
+            "{clients} clients: {:.0} queries/s, latency p50 {:.1} ms, p99 {:.1} ms ({} queries, {} wrong, {} failed, {} clients killed, {} of them before their answer)",
             run.queries_per_second,
             run.latency_p50_ms,
             run.latency_p99_ms,
             run.queries,
             run.wrong,
             run.failed,
-            run.killed
+            run.killed,
+            run.unanswered
         );
         if !run.memory.is_empty() {
             let samples: Vec<String> = run
@@ -480,9 +529,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<bool, CliError> {
         bytes += sent;
     }
     let client_bytes = 2 * (QUERY_HEADER_LEN + 8 * spec.input().len()) + 2 * REPLY_HEADER_LEN;
-    let correct = runs
-        .iter()
-        .all(|r| r.wrong == 0 && r.failed == 0 && r.answered + r.killed == r.queries);
+    let correct = runs.iter().all(|r| {
+        r.wrong == 0
+            && r.failed == 0
+            && r.answered + r.unanswered == r.queries
+            && r.memory_flat != Some(false)
+    });
     if let Some(path) = &args.plot {
         let points: Vec<ServePoint> = runs
             .iter()

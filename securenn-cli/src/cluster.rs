@@ -107,8 +107,9 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<bool, CliError> {
          # credentials; {{id}} is the party's number. Give ca.pem to every party and\n\
          # pN.pem and pN.key to party N alone.\n\
          session_id = 1\n\n[addresses]\np0 = \"{}\"\np1 = \"{}\"\n\n[tls]\nca = \"ca.pem\"\ncertificate = \"p{{id}}.pem\"\nkey = \"p{{id}}.key\"\n\n\
-         # Where P0 and P1 take clients' queries (securenn serve); client-ca.key issues\n\
-         # the clients' certificates (securenn keygen --client NAME).\n\
+         # Where P0 and P1 take clients' queries (securenn serve). Give client-ca.pem to\n\
+         # P0 and P1; client-ca.key issues the clients' certificates (securenn keygen\n\
+         # --client NAME): keep it with whoever admits clients.\n\
          [clients]\np0 = \"{p0_clients}\"\np1 = \"{p1_clients}\"\nca = \"client-ca.pem\"\n",
         args.p0, args.p1
     );
@@ -254,7 +255,8 @@ struct TlsFiles {
     key: String,
 }
 
-fn resolve(address: &str, party: &str) -> Result<SocketAddr, CliError> {
+/// The first socket address `address` resolves to; errors name it as `party`'s.
+pub(crate) fn resolve_address(address: &str, party: &str) -> Result<SocketAddr, CliError> {
     address
         .to_socket_addrs()
         .map_err(|e| format!("{party}'s address {address:?} does not resolve: {e}"))?
@@ -283,8 +285,9 @@ pub(crate) struct ClusterParty {
     /// This party's credentials; `None` for plain TCP (`--insecure`).
     identity: Option<TlsIdentity>,
     /// At P0 and P1 of a cluster with a `[clients]` section: where this party takes
-    /// clients' queries, and the clients' CA file.
-    pub(crate) clients: Option<(SocketAddr, PathBuf)>,
+    /// clients' queries (not resolved: only `securenn serve` needs it), and the clients'
+    /// CA file.
+    pub(crate) clients: Option<(String, PathBuf)>,
     /// The configuration file, for messages.
     pub(crate) config: PathBuf,
 }
@@ -299,8 +302,8 @@ impl ClusterParty {
         let file: ClusterFile =
             toml::from_str(&text).map_err(|e| format!("{}: {}", config.display(), e.message()))?;
         let addresses = [
-            Some(resolve(&file.addresses.p0, "P0")?),
-            Some(resolve(&file.addresses.p1, "P1")?),
+            Some(resolve_address(&file.addresses.p0, "P0")?),
+            Some(resolve_address(&file.addresses.p1, "P1")?),
             None,
         ];
         let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
@@ -358,11 +361,7 @@ impl ClusterParty {
                 } else {
                     &clients.p1
                 };
-                let name = format!("{role}'s client address");
-                Some((
-                    resolve(address, &name)?,
-                    credential_path(config, &clients.ca, role),
-                ))
+                Some((address.clone(), credential_path(config, &clients.ca, role)))
             }
             _ => None,
         };

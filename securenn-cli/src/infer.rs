@@ -157,10 +157,8 @@ pub(crate) fn model_identity(
     match source {
         Source::Shares(dir) if !role.is_helper() => {
             let (_, about) = load_shares(&dir.join(shares_file(role)), spec, role)?;
-            Ok(Some(format!(
-                "{} after {} steps",
-                about.model_id, about.iteration
-            )))
+            let (id, steps) = (about.model_id, about.iteration);
+            Ok(Some(format!("{id} after {steps} steps")))
         }
         _ => Ok(None),
     }

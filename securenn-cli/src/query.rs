@@ -27,7 +27,7 @@ use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use securenn_dsl::error::QueryProblem;
@@ -230,6 +230,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         .build()?;
     let next = Arc::new(AtomicUsize::new(0));
     let answered = Arc::new(AtomicUsize::new(0));
+    // Set by the first task that fails: the others stop asking.
+    let stop = Arc::new(AtomicBool::new(false));
     let mut progress = ImageProgress::new(!args.json, queries, examples_noun(&spec).0);
     let started = Instant::now();
     let outcome = runtime.block_on(async {
@@ -237,8 +239,18 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
             .map(|_| {
                 let (config, test) = (Arc::clone(&config), Arc::clone(&test));
                 let (next, answered) = (Arc::clone(&next), Arc::clone(&answered));
+                let stop = Arc::clone(&stop);
                 tokio::spawn(async move {
-                    client_task(&config, &test, classes, queries, &next, &answered).await
+                    let counters = Counters {
+                        next: &next,
+                        answered: &answered,
+                        stop: &stop,
+                    };
+                    let result = client_task(&config, &test, classes, queries, &counters).await;
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    result
                 })
             })
             .collect();
@@ -261,8 +273,17 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let mut answers: Vec<Answer> = Vec::with_capacity(queries);
+    let mut first_error = None;
     for result in outcome {
-        answers.extend(result.map_err(|e| format!("a client task failed: {e}"))??);
+        match result.map_err(|e| format!("a client task failed: {e}").into()) {
+            Ok(Ok(task_answers)) => answers.extend(task_answers),
+            Ok(Err(error)) | Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
     }
     answers.sort_by_key(|(index, _, _)| *index);
     if let Some(path) = &args.out {
@@ -309,31 +330,55 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     Ok(true)
 }
 
-/// One connection pair's queries: takes the next example until `queries` are asked. The
-/// first failure ends the run with an error naming the example.
+/// What the client tasks share: the next example to ask, how many are answered, and
+/// whether one task failed.
+struct Counters<'a> {
+    next: &'a AtomicUsize,
+    answered: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+}
+
+/// The longest a query waits before asking again a server that answered "busy"; the waits
+/// double from 10 ms up to it, then the query fails.
+const BUSY_BACKOFF_AT_MOST: Duration = Duration::from_secs(2);
+
+/// One connection pair's queries: takes the next example until `queries` are asked or
+/// another task failed. A query the servers are too busy for is asked again after a
+/// growing wait; any other failure ends the run with an error naming the example.
 async fn client_task(
     config: &ClientConfig,
     test: &Dataset,
     classes: usize,
     queries: usize,
-    next: &AtomicUsize,
-    answered: &AtomicUsize,
+    counters: &Counters<'_>,
 ) -> Result<Vec<Answer>, CliError> {
     let mut client = connect(config, classes).await?;
     let mut answers = Vec::new();
     loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        if index >= queries {
+        let index = counters.next.fetch_add(1, Ordering::Relaxed);
+        if index >= queries || counters.stop.load(Ordering::Relaxed) {
             return Ok(answers);
         }
         let input: Vec<Z64> = test.encode(&[index])?;
         let asked = Instant::now();
-        let prediction = client
-            .query(&input)
-            .await
-            .map_err(|e| format!("test example {index}: {e}"))?;
+        let mut backoff = Duration::from_millis(10);
+        let prediction = loop {
+            match client.query(&input).await {
+                Ok(prediction) => break prediction,
+                Err(securenn_dsl::Error::Query(QueryProblem::Busy))
+                    if backoff <= BUSY_BACKOFF_AT_MOST =>
+                {
+                    // Back-pressure: the servers' queues are full. The refusal leaves the
+                    // connections out of step, so ask again over fresh ones.
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    client = connect(config, classes).await?;
+                }
+                Err(error) => return Err(format!("test example {index}: {error}").into()),
+            }
+        };
         answers.push((index, prediction, asked.elapsed().as_secs_f64()));
-        answered.fetch_add(1, Ordering::Relaxed);
+        counters.answered.fetch_add(1, Ordering::Relaxed);
     }
 }
 

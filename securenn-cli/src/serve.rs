@@ -24,7 +24,7 @@ use securenn_dsl::serve::{ClientLimits, Intake, ServeConfig, ServeStats, accept_
 use securenn_dsl::session::{Job, SessionConfig};
 use serde::Serialize;
 
-use crate::cluster::ClusterParty;
+use crate::cluster::{ClusterParty, resolve_address};
 use crate::infer::{model_identity, party_weights, private_network};
 use crate::processes::CliError;
 
@@ -127,11 +127,14 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
     if args.max_batch == 0 || args.max_batch > 4096 || args.queue == 0 {
         return Err("--max-batch must be between 1 and 4096, and --queue at least 1".into());
     }
-    // P0 and P1 check their client section before connecting: a server that cannot take
-    // queries stops here, not after its peers started.
+    // P0 and P1 check their client section, and bind their client port, before connecting:
+    // a server that cannot take queries stops here, not after its peers started.
     let clients = match (role, &cluster.clients) {
         (Role::P2, _) => None,
-        (_, Some((address, ca))) => Some((*address, ClientAuthority::from_file(ca)?)),
+        (_, Some((address, ca))) => Some((
+            resolve_address(address, &format!("{role}'s client address"))?,
+            ClientAuthority::from_file(ca)?,
+        )),
         (_, None) => {
             return Err(format!(
                 "{}: no [clients] section says where {role} takes clients' queries (p0, p1 and ca)",
@@ -156,28 +159,29 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         .enable_all()
         .build()?;
     let (stats, sent): (ServeStats, u64) = runtime.block_on(async {
+        let listener = match clients {
+            Some((address, authority)) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(|e| format!("{role}: cannot listen for clients on {address}: {e}"))?;
+                Some((listener, address, authority))
+            }
+            None => None,
+        };
         let session = cluster.connect(&session_config).await?;
         let identity = cluster.into_identity();
         let mut network = private_network(&session, &spec, &source).await?;
         let input_len = spec.input().len();
-        let intake = match clients {
-            None => None,
-            Some((address, authority)) => {
+        // Clients are accepted once the model is loaded (those that connect earlier wait).
+        let (intake, mut accepting) = match listener {
+            None => (None, None),
+            Some((listener, address, authority)) => {
                 let intake = Arc::new(Intake::new(input_len, args.queue));
-                // Listening only once the model is loaded: a client that can connect is
-                // answered.
-                let listener = tokio::net::TcpListener::bind(address)
-                    .await
-                    .map_err(|e| format!("{role}: cannot listen for clients on {address}: {e}"))?;
                 let identity = identity.ok_or("a server needs its TLS credentials")?;
                 let queue = Arc::clone(&intake);
-                tokio::spawn(async move {
+                let accepting = tokio::spawn(async move {
                     let limits = ClientLimits::new(input_len);
-                    if let Err(error) =
-                        accept_clients(listener, &identity, &authority, queue, limits).await
-                    {
-                        say!("{role}: the client listener stopped: {error}");
-                    }
+                    accept_clients(listener, &identity, &authority, queue, limits).await
                 });
                 say!(
                     "{role}: serving network {} to clients on {address} (batches of at most {})",
@@ -187,15 +191,35 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
                 if role == Role::P0 {
                     tokio::spawn(stop_on_signal(Arc::clone(&intake)));
                 }
-                Some(intake)
+                (Some(intake), Some(accepting))
             }
         };
         session.reset_stats();
-        let stats = serve(&session, &mut network, intake.as_deref(), &config).await;
+        let serving = serve(&session, &mut network, intake.as_deref(), &config);
+        let (served, listener_ended) = match accepting.as_mut() {
+            // A listener that fails leaves this server deaf: the service stops with an error.
+            Some(task) => tokio::select! {
+                served = serving => (served.map_err(CliError::from), false),
+                ended = task => {
+                    let why = match ended {
+                        Ok(Ok(())) => "it ended".to_owned(),
+                        Ok(Err(error)) => error.to_string(),
+                        Err(error) => error.to_string(),
+                    };
+                    (Err(format!("{role}: the client listener failed: {why}").into()), true)
+                }
+            },
+            None => (serving.await.map_err(CliError::from), false),
+        };
         if let Some(intake) = &intake {
             intake.close();
         }
-        Ok::<_, CliError>((stats?, session.stats().total_sent()))
+        // The connections write their last replies (a stopping service's refusals) before
+        // the runtime goes; the listener waits for them, a message's timeout at most.
+        if let Some(task) = accepting.filter(|_| !listener_ended) {
+            task.await.ok();
+        }
+        Ok::<_, CliError>((served?, session.stats().total_sent()))
     })?;
     // Client connections still open are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -183,12 +183,13 @@ fn clients_killed_mid_query_lose_no_other_query() {
         "5",
     ]);
     let run = &summary["runs"][0];
-    let (answered, killed) = (
+    let (answered, killed, unanswered) = (
         run["answered"].as_u64().unwrap(),
         run["killed"].as_u64().unwrap(),
+        run["unanswered"].as_u64().unwrap(),
     );
-    assert!(killed >= 20, "{run}");
-    assert_eq!(answered + killed, 2000, "{run}");
+    assert!(killed >= 40 && unanswered >= 10, "{run}");
+    assert_eq!(answered + unanswered, 2000, "{run}");
     assert_eq!(
         (run["wrong"].as_u64(), run["failed"].as_u64()),
         (Some(0), Some(0))
@@ -196,14 +197,6 @@ fn clients_killed_mid_query_lose_no_other_query() {
     assert_eq!(summary["correct"], true, "{summary}");
     // The bytes live (allocated, not freed) after each tenth of the queries: as many
     // after the last tenths as after the first ones.
-    let live: Vec<f64> = run["memory"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|sample| sample["live_mb"].as_f64().unwrap())
-        .collect();
-    assert!(live.len() >= 5, "{run}");
-    let early = live[1..live.len() / 2].iter().copied().fold(0.0, f64::max);
-    let late = live[live.len() / 2..].iter().copied().fold(0.0, f64::max);
-    assert!(late <= early + 4.0, "the live bytes grew: {live:?}");
+    assert!(run["memory"].as_array().unwrap().len() >= 5, "{run}");
+    assert_eq!(run["memory_flat"], true, "{run}");
 }

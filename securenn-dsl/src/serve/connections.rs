@@ -59,7 +59,9 @@ impl ClientLimits {
 
 /// Accepts clients on `listener` until the intake closes, each connection in a task of
 /// its own: the server `identity` (P0's or P1's) presents its certificate and requires a
-/// client certificate issued by the clients' CA `clients`. Runs on a tokio runtime.
+/// client certificate issued by the clients' CA `clients`. Runs on a tokio runtime. Once
+/// the intake closes it returns when every connection has written its last replies (the
+/// refusals of a stopping service), or after `limits.message_timeout`.
 ///
 /// # Errors
 ///
@@ -80,7 +82,14 @@ pub async fn accept_clients(
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = intake.closed() => return Ok(()),
+            () = intake.closed() => {
+                // Every connection holds a permit until its writer is done.
+                let all = u32::try_from(limits.connections).unwrap_or(u32::MAX);
+                tokio::time::timeout(limits.message_timeout, open.acquire_many(all))
+                    .await
+                    .ok();
+                return Ok(());
+            }
         };
         let (stream, address) = match accepted {
             Ok(accepted) => accepted,
