@@ -39,6 +39,7 @@ use serde::Serialize;
 use crate::memory::{count_live_bytes, counting_live_bytes, live_mb, resident_mb};
 use crate::plot::{ServePoint, write_serve_curve};
 use crate::processes::{CliError, connect_session};
+use crate::report::percentile_ms;
 
 /// Arguments of `securenn bench serve`.
 #[derive(Debug, clap::Args)]
@@ -384,13 +385,7 @@ fn run_clients(
     }
     let seconds = start.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    // The smallest latency at or above `percent` of them.
-    let quantile = |percent: usize| {
-        let rank = (latencies.len() * percent).div_ceil(100);
-        latencies
-            .get(rank.saturating_sub(1))
-            .map_or(f64::NAN, |s| s * 1e3)
-    };
+    let quantile = |percent: usize| percentile_ms(&latencies, percent);
     Ok(RunSummary {
         clients,
         queries,

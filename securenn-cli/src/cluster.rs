@@ -247,12 +247,14 @@ struct Addresses {
     p1: String,
 }
 
+/// A `[tls]` section: the CA's certificate, and this party's (or client's) certificate and
+/// key, as paths.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TlsFiles {
-    ca: String,
-    certificate: String,
-    key: String,
+pub(crate) struct TlsFiles {
+    pub(crate) ca: String,
+    pub(crate) certificate: String,
+    pub(crate) key: String,
 }
 
 /// The first socket address `address` resolves to; errors name it as `party`'s.

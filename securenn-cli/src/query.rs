@@ -38,9 +38,11 @@ use securenn_dsl::ring::Z64;
 use securenn_dsl::serve::{Prediction, QueryClient};
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::TlsFiles;
 use crate::data::{DataArgs, examples_noun};
 use crate::processes::CliError;
 use crate::progress::ImageProgress;
+use crate::report::percentile_ms;
 
 /// The name of a client's configuration file.
 pub(crate) const CLIENT_CONFIG_FILE: &str = "client.toml";
@@ -70,14 +72,6 @@ struct ClientFile {
 struct Servers {
     p0: String,
     p1: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TlsFiles {
-    ca: String,
-    certificate: String,
-    key: String,
 }
 
 /// A client's configuration, read and checked.
@@ -297,12 +291,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         .count();
     let mut latencies: Vec<f64> = answers.iter().map(|(_, _, s)| *s).collect();
     latencies.sort_by(f64::total_cmp);
-    let quantile = |percent: usize| {
-        let rank = (latencies.len() * percent).div_ceil(100);
-        latencies
-            .get(rank.saturating_sub(1))
-            .map_or(f64::NAN, |s| s * 1e3)
-    };
+    let quantile = |percent: usize| percentile_ms(&latencies, percent);
     let summary = Summary {
         network: spec.name().to_owned(),
         queries,

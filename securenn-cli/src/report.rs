@@ -1,4 +1,4 @@
-//! Printing traffic tables.
+//! Printing traffic tables, and the latency percentiles of the serving commands.
 
 use std::fmt::Write as _;
 
@@ -32,4 +32,13 @@ pub(crate) fn traffic_table(stats: &ClusterStats) -> String {
         stats.rounds
     );
     out
+}
+
+/// The `percent` percentile of `sorted` latencies in seconds, in milliseconds: the
+/// smallest latency at or above `percent` of them (NaN if there are none).
+pub(crate) fn percentile_ms(sorted: &[f64], percent: usize) -> f64 {
+    let rank = (sorted.len() * percent).div_ceil(100);
+    sorted
+        .get(rank.saturating_sub(1))
+        .map_or(f64::NAN, |s| s * 1e3)
 }
