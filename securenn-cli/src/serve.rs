@@ -118,6 +118,11 @@ async fn stop_on_signal(intake: Arc<Intake>) {
     intake.close();
 }
 
+/// The error of a server whose client listener failed.
+fn listener_failed(role: Role, why: &dyn std::fmt::Display) -> CliError {
+    format!("{role}: the client listener failed: {why}").into()
+}
+
 /// Runs `securenn serve`; `Ok(true)` once the service stopped as asked.
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
@@ -196,18 +201,17 @@ pub(crate) fn run(args: &Args) -> Result<bool, CliError> {
         };
         session.reset_stats();
         let serving = serve(&session, &mut network, intake.as_deref(), &config);
+        tokio::pin!(serving);
         let (served, listener_ended) = match accepting.as_mut() {
-            // A listener that fails leaves this server deaf: the service stops with an error.
             Some(task) => tokio::select! {
-                served = serving => (served.map_err(CliError::from), false),
-                ended = task => {
-                    let why = match ended {
-                        Ok(Ok(())) => "it ended".to_owned(),
-                        Ok(Err(error)) => error.to_string(),
-                        Err(error) => error.to_string(),
-                    };
-                    (Err(format!("{role}: the client listener failed: {why}").into()), true)
-                }
+                served = &mut serving => (served.map_err(CliError::from), false),
+                ended = task => match ended {
+                    // The queue closed (P0 stopping): the loop ends after its batch.
+                    Ok(Ok(())) => ((&mut serving).await.map_err(CliError::from), true),
+                    // A listener that failed leaves this server deaf: it stops with an error.
+                    Ok(Err(error)) => (Err(listener_failed(role, &error)), true),
+                    Err(error) => (Err(listener_failed(role, &error)), true),
+                },
             },
             None => (serving.await.map_err(CliError::from), false),
         };
