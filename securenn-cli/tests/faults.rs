@@ -19,8 +19,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{
-    Scratch, checkpointed, failure, json, keygen_cluster, last_json, mnist_with, spawn_cluster,
-    train_on,
+    Scratch, checkpointed, failure, json, keygen_cluster, last_json, mnist_with, signal,
+    spawn_cluster, train_on,
 };
 
 /// The three party processes of a test; any still running at the end is killed.
@@ -75,15 +75,6 @@ enum Fault {
     Kill,
     /// SIGSTOP: it stays connected but says nothing, not even a heartbeat.
     Stop,
-}
-
-/// Sends `signal` to process `pid` with `kill(1)`.
-fn signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal} {pid}");
 }
 
 /// Kills party `victim` a random moment into a training run of network A over a TLS

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, failure, json, run_python_script, securenn};
+use common::{Scratch, failure, json, last_json, run_python_script, securenn, signal};
 use securenn_dsl::nn::NetworkSpec;
 use securenn_dsl::nn::config::TrainConfig;
 use securenn_dsl::nn::mnist::Mnist;
@@ -171,15 +171,6 @@ fn twin_classes(count: usize) -> Vec<(usize, f64)> {
         .collect()
 }
 
-/// Sends `signal` to process `pid` with `kill(1)`.
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal} {pid}");
-}
-
 #[test]
 fn three_server_processes_answer_a_clients_private_queries_and_stop_cleanly() {
     let scratch = Scratch::new("serve");
@@ -196,13 +187,7 @@ fn three_server_processes_answer_a_clients_private_queries_and_stop_cleanly() {
         "{}",
         String::from_utf8_lossy(&answered.stderr)
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        String::from_utf8_lossy(&answered.stdout)
-            .lines()
-            .last()
-            .unwrap(),
-    )
-    .unwrap();
+    let summary = last_json(&answered);
     assert_eq!(summary["queries"], 100, "{summary}");
     // The same model and images classified privately by `infer`, whose classes the twin's
     // agree with: the served predictions are as right.
@@ -282,13 +267,7 @@ fn three_server_processes_answer_a_clients_private_queries_and_stop_cleanly() {
         let output = wait_output(child, Duration::from_secs(20), &format!("server P{id}"));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "P{id}: {stderr}");
-        let report: serde_json::Value = serde_json::from_str(
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .last()
-                .unwrap(),
-        )
-        .unwrap();
+        let report = last_json(&output);
         answered_at.push(report["answered"].as_u64().unwrap());
     }
     assert_eq!(answered_at[0], 108, "{answered_at:?}");

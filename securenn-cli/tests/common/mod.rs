@@ -216,3 +216,12 @@ pub(crate) fn run_python_script(script: &str, out: &Path) {
         script.display()
     );
 }
+
+/// Sends `signal` to process `pid` with `kill(1)`.
+pub(crate) fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
